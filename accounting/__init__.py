@@ -1,0 +1,1 @@
+"""Accounting: task prices, balances, the audit log, billing days and payouts."""

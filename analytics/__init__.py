@@ -1,0 +1,1 @@
+"""Analytics: the admins' read models, built only from other services' events."""

@@ -1,0 +1,172 @@
+"""The consumer runner: deliveries in, outcomes applied, acks out (manual, after commit).
+
+Ack policy, explicitly: a message is acked only after (a) its handler's transaction committed,
+or (b) a copy of it was confirmed into its wait queue (retry) or its `.dead` queue. A crash
+anywhere before that means redelivery, and the inbox makes a redelivery change nothing.
+"""
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+import pika
+from pika.exceptions import AMQPError
+
+from ates import clock
+from ates.bus import topology
+from ates.bus.events import Event
+from ates.bus.handlers import Handlers
+from ates.bus.inbox import Inbox, Outcome
+from ates.schemas import SchemaError, SchemaRegistry, registry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Delivery:
+    tag: int
+    queue: str
+    exchange: str
+    routing_key: str
+    properties: pika.BasicProperties
+    body: bytes
+
+
+class Consumer:
+    def __init__(self, handlers: Handlers, inbox: Inbox, amqp_url: str, retry_delays_ms,
+                 schemas: SchemaRegistry | None = None, prefetch: int = 500, batch_size: int = 250):
+        self.handlers = handlers
+        self.inbox = inbox
+        self.parameters = pika.URLParameters(amqp_url)
+        self.retry_delays_ms = tuple(retry_delays_ms)
+        self.schemas = schemas or registry()
+        self.prefetch = prefetch
+        self.batch_size = batch_size
+        self.subscriptions = handlers.subscriptions()
+        self._stopping = False
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{handlers.consumer}-handlers")
+
+    def declare(self, channel) -> None:
+        for subscription in self.subscriptions:
+            topology.declare_subscription(channel, subscription, self.retry_delays_ms)
+
+    def run(self) -> None:
+        """Consume until stop(); after the broker goes away, reconnect with backoff."""
+        backoff = 0.5
+        while not self._stopping:
+            try:
+                self._consume()
+                backoff = 0.5
+            except (AMQPError, OSError) as error:
+                if self._stopping:
+                    break
+                log.warning("%s consumer lost the broker (%r); reconnecting in %.1fs",
+                            self.handlers.consumer, error, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+        self._executor.shutdown(wait=True)
+
+    def stop(self) -> None:
+        """Safe from a signal handler: the current batch finishes, then the connection closes."""
+        self._stopping = True
+
+    def _consume(self) -> None:
+        connection = pika.BlockingConnection(self.parameters)
+        try:
+            channel = connection.channel()
+            channel.confirm_delivery()  # retry and dead-letter copies are confirmed before the ack
+            self.declare(channel)
+            channel.basic_qos(prefetch_count=self.prefetch)
+            buffer: list[Delivery] = []
+            for subscription in self.subscriptions:
+                channel.basic_consume(subscription.queue, _collect_into(buffer, subscription.queue))
+            log.info("%s consuming %s", self.handlers.consumer, [s.queue for s in self.subscriptions])
+            while not self._stopping:
+                connection.process_data_events(time_limit=0 if buffer else 0.2)
+                if buffer:
+                    batch, buffer[:] = buffer[:self.batch_size], buffer[self.batch_size:]
+                    self._handle(connection, channel, batch)
+        finally:
+            if connection.is_open:
+                connection.close()
+
+    def _handle(self, connection, channel, batch: list[Delivery]) -> None:
+        outcomes: dict[int, Outcome] = {}
+        decoded: list[tuple[Delivery, Event]] = []
+        for delivery in batch:
+            event, problem = self._decode(delivery)
+            if problem:
+                outcomes[delivery.tag] = Outcome("dead", problem)
+            else:
+                decoded.append((delivery, event))
+        if decoded:
+            applied = self._apply_keeping_heartbeats(connection, [event for _, event in decoded])
+            outcomes.update({delivery.tag: outcome for (delivery, _), outcome in zip(decoded, applied)})
+        for delivery in batch:
+            outcome = outcomes[delivery.tag]
+            if outcome.action == "retry":
+                self._retry(channel, delivery, outcome.reason)
+            elif outcome.action == "dead":
+                self._dead_letter(channel, delivery, outcome.reason)
+        channel.basic_ack(batch[-1].tag, multiple=True)
+
+    def _apply_keeping_heartbeats(self, connection, events: list[Event]) -> list[Outcome]:
+        future = self._executor.submit(self.inbox.apply, events)
+        while True:
+            try:
+                return future.result(timeout=1.0)
+            except FutureTimeout:
+                connection.process_data_events(time_limit=0)  # a slow handler must not cost the connection
+
+    def _decode(self, delivery: Delivery) -> tuple[Event | None, str | None]:
+        try:
+            message = json.loads(delivery.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            return None, f"not JSON: {error}"
+        try:
+            self.schemas.validate(message)
+        except SchemaError as error:
+            return None, f"schema: {error}"
+        event = Event.from_message(message)
+        if self.handlers.lookup(event.type, event.version) is None:
+            return None, f"{self.handlers.consumer} has no handler for {event.type} v{event.version}"
+        return event, None
+
+    def _retry(self, channel, delivery: Delivery, reason: str) -> None:
+        headers = _headers_with_origin(delivery)
+        attempts = int(headers.get("ates-attempts", 0)) + 1
+        if attempts > len(self.retry_delays_ms):
+            self._dead_letter(channel, delivery, f"gave up after {attempts} tries: {reason}")
+            return
+        headers.update({"ates-attempts": attempts, "ates-reason": reason})
+        delay = self.retry_delays_ms[attempts - 1]
+        _publish_copy(channel, topology.wait_queue_name(delivery.queue, delay), delivery, headers)
+
+    def _dead_letter(self, channel, delivery: Delivery, reason: str) -> None:
+        log.warning("dead-lettering from %s: %s", delivery.queue, reason)
+        headers = _headers_with_origin(delivery)
+        headers.update({"ates-reason": reason, "ates-dead-at": clock.to_wire(clock.utcnow())})
+        _publish_copy(channel, topology.dead_queue_name(delivery.queue), delivery, headers)
+
+
+def _collect_into(buffer: list[Delivery], queue: str):
+    def on_message(_channel, method, properties, body):
+        buffer.append(Delivery(method.delivery_tag, queue, method.exchange, method.routing_key, properties, body))
+    return on_message
+
+
+def _headers_with_origin(delivery: Delivery) -> dict:
+    headers = dict(delivery.properties.headers or {})
+    headers.setdefault("ates-queue", delivery.queue)
+    if "ates-original-routing-key" not in headers:
+        headers["ates-original-exchange"] = delivery.exchange
+        headers["ates-original-routing-key"] = delivery.routing_key
+    return headers
+
+
+def _publish_copy(channel, queue: str, delivery: Delivery, headers: dict) -> None:
+    properties = delivery.properties
+    properties.headers = headers
+    properties.delivery_mode = pika.DeliveryMode.Persistent
+    channel.basic_publish("", queue, delivery.body, properties, mandatory=True)

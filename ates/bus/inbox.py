@@ -1,0 +1,77 @@
+"""Applying events exactly once: the handler's changes and the event's id commit together.
+
+A batch of events is applied in one transaction (one commit for many events is what makes the
+consumer fast). If anything in it fails, the batch is rolled back and applied event by event,
+so that one bad event cannot hold back the others.
+"""
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ates import clock
+from ates.bus.events import Event
+from ates.bus.handlers import Handlers, NotYet
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to do with a message: ack it, send it round the retry path, or dead-letter it."""
+
+    action: str  # "ack" | "retry" | "dead"
+    reason: str = ""
+
+
+APPLIED = Outcome("ack")
+
+
+class Inbox:
+    def __init__(self, table: Table, sessions: sessionmaker, handlers: Handlers):
+        self.table = table
+        self.sessions = sessions
+        self.handlers = handlers
+
+    def apply(self, events: list[Event]) -> list[Outcome]:
+        try:
+            with self.sessions.begin() as session:
+                self._apply_all(session, events)
+            return [APPLIED] * len(events)
+        except Exception as error:
+            if len(events) == 1:
+                return [self._outcome_of_failure(events[0], error)]
+            return [self._apply_one(event) for event in events]
+
+    def _apply_all(self, session: Session, events: list[Event]) -> None:
+        ids = {event.id for event in events}
+        done = set(session.scalars(select(self.table.c.event_id).where(self.table.c.event_id.in_(ids))))
+        for event in events:
+            if event.id in done:
+                continue  # a redelivery, or the same event twice in one batch
+            self.handlers.lookup(event.type, event.version)(session, event)
+            session.execute(insert(self.table).values(
+                event_id=event.id, event_type=event.type, applied_at=clock.utcnow()))
+            done.add(event.id)
+
+    def _apply_one(self, event: Event) -> Outcome:
+        try:
+            with self.sessions.begin() as session:
+                self._apply_all(session, [event])
+            return APPLIED
+        except Exception as error:
+            return self._outcome_of_failure(event, error)
+
+    def _outcome_of_failure(self, event: Event, error: Exception) -> Outcome:
+        if self._already_applied(event):
+            return APPLIED  # another worker on the same queue applied it first
+        if isinstance(error, NotYet):
+            return Outcome("retry", f"not yet: {error}")
+        log.error("%s v%s %s failed", event.type, event.version, event.id, exc_info=error)
+        return Outcome("retry", f"{type(error).__name__}: {error}")
+
+    def _already_applied(self, event: Event) -> bool:
+        with self.sessions() as session:
+            found = session.scalar(select(self.table.c.event_id).where(self.table.c.event_id == event.id))
+        return found is not None

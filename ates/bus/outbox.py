@@ -1,0 +1,31 @@
+"""Writing events: into the caller's own transaction, validated, for the relay to publish."""
+import json
+
+from sqlalchemy import Table, insert
+from sqlalchemy.orm import Session
+
+from ates import clock
+from ates.bus.events import Event
+from ates.schemas import SchemaRegistry, registry
+
+
+class Outbox:
+    def __init__(self, table: Table, schemas: SchemaRegistry | None = None):
+        self.table = table
+        self.schemas = schemas or registry()
+
+    def add(self, session: Session, *events: Event) -> None:
+        """Record events in the session's transaction: they are published only if it commits."""
+        rows = []
+        for event in events:
+            message = event.to_message()
+            self.schemas.validate(message)
+            rows.append({
+                "event_id": event.id,
+                "event_type": event.type,
+                "routing_key": event.routing_key,
+                "body": json.dumps(message, separators=(",", ":")),
+                "created_at": clock.utcnow(),
+            })
+        if rows:
+            session.execute(insert(self.table), rows)

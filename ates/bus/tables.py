@@ -1,0 +1,29 @@
+"""The two tables the bus keeps in every service's own database: the outbox and the inbox."""
+from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, Text
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """Events committed with the change that caused them, waiting for the relay."""
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("event_type", String(100), nullable=False),
+        Column("routing_key", String(120), nullable=False),
+        Column("body", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("published_at", DateTime(timezone=True)),
+        Index("ix_outbox_unpublished", "published_at", "id"),
+    )
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    """Ids of the events a consumer has applied, committed with what applying them changed."""
+    return Table(
+        "inbox",
+        metadata,
+        Column("event_id", String(36), primary_key=True),
+        Column("event_type", String(100), nullable=False),
+        Column("applied_at", DateTime(timezone=True), nullable=False),
+    )

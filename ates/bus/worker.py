@@ -1,0 +1,54 @@
+"""A service's worker process: its outbox relay and its consumer, declared and run together."""
+import argparse
+import logging
+import sys
+
+import pika
+from sqlalchemy import Table
+
+from ates.bus import topology
+from ates.bus.consumer import Consumer
+from ates.bus.handlers import Handlers
+from ates.bus.inbox import Inbox
+from ates.bus.relay import OutboxRelay
+from ates.bus.runner import run_until_signalled
+from ates.config import load_settings
+from ates.db import make_engine, make_sessions
+
+
+def run_worker(service: str, outbox: Table | None, inbox: Table | None, handlers: Handlers | None,
+               argv: list[str] | None = None) -> int:
+    """`python -m <service>.worker` runs; `... declare` only declares the service's topology."""
+    parser = argparse.ArgumentParser(prog=f"{service}.worker")
+    parser.add_argument("command", nargs="?", choices=["run", "declare"], default="run")
+    command = parser.parse_args(argv).command
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {service}-worker %(levelname)s %(name)s: %(message)s")
+    settings = load_settings(service)
+    sessions = make_sessions(make_engine(settings.database_url))
+    parts = []
+    if outbox is not None:
+        parts.append(OutboxRelay(service, outbox, sessions, settings.amqp_url))
+    if handlers is not None and handlers.subscriptions():
+        parts.append(Consumer(handlers, Inbox(inbox, sessions, handlers), settings.amqp_url, settings.retry_delays_ms))
+    if command == "declare":
+        _declare(service if outbox is not None else None, settings.amqp_url, parts)
+        return 0
+    return run_until_signalled(*parts)
+
+
+def _declare(producer: str | None, amqp_url: str, parts) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        channel = connection.channel()
+        if producer:
+            topology.declare_exchange(channel, producer)
+        for part in parts:
+            if isinstance(part, Consumer):
+                part.declare(channel)
+    finally:
+        connection.close()
+    logging.getLogger(__name__).info("topology declared for %s", [type(part).__name__ for part in parts])
+
+
+def main(service: str, outbox, inbox, handlers) -> None:
+    sys.exit(run_worker(service, outbox, inbox, handlers))

@@ -1,0 +1,58 @@
+"""Settings from the environment: every variable aTES reads, its default, in one place.
+
+The defaults are the development setup of SPEC §7; production must set its secrets explicitly.
+"""
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/%2F"
+DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000, 600_000)
+PORTS = {"gateway": 5000, "auth": 5001, "tracker": 5002, "accounting": 5003, "analytics": 5004}
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    environment: str
+    database_url: str
+    amqp_url: str
+    retry_delays_ms: tuple[int, ...]
+    var_dir: Path
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+
+def load_settings(service: str, env=None) -> Settings:
+    """Settings of one service; `<SERVICE>_DATABASE_URL` wins over `DATABASE_URL`.
+
+    The prefixed name lets one shell (the Procfile runner) hold every service's database,
+    while a container of its own sets plain DATABASE_URL.
+    """
+    env = os.environ if env is None else env
+    var_dir = Path(env.get("ATES_VAR_DIR", ROOT / "var"))
+    database_url = (
+        env.get(f"{service.upper()}_DATABASE_URL")
+        or env.get("DATABASE_URL")
+        or f"sqlite:///{var_dir / service}.db"
+    )
+    return Settings(
+        service=service,
+        environment=env.get("ATES_ENV", "development"),
+        database_url=database_url,
+        amqp_url=env.get("ATES_AMQP_URL", DEFAULT_AMQP_URL),
+        retry_delays_ms=_parse_delays(env.get("ATES_RETRY_DELAYS_MS")),
+        var_dir=var_dir,
+    )
+
+
+def _parse_delays(text: str | None) -> tuple[int, ...]:
+    if not text:
+        return DEFAULT_RETRY_DELAYS_MS
+    delays = tuple(int(part) for part in text.split(",") if part.strip())
+    if not delays or any(delay <= 0 for delay in delays):
+        raise ValueError(f"ATES_RETRY_DELAYS_MS must list positive milliseconds, got {text!r}")
+    return delays

@@ -1,0 +1,1 @@
+"""The SSO: accounts, OAuth clients and signing keys; publishes account.* events."""

@@ -1,0 +1,1 @@
+"""The task tracker: tasks, their assignees and activity; publishes task.* events."""
