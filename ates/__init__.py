@@ -1,0 +1,1 @@
+"""The shared package of aTES: event bus, schema registry, token verification, configuration."""
