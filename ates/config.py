@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/%2F"
 DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000, 600_000)
-PORTS = {"gateway": 5000, "auth": 5001, "tracker": 5002, "accounting": 5003, "analytics": 5004}
+DEFAULT_PORTS = {"gateway": 5000, "auth": 5001, "tracker": 5002, "accounting": 5003, "analytics": 5004}
 
 
 @dataclass(frozen=True)
@@ -56,3 +56,10 @@ def _parse_delays(text: str | None) -> tuple[int, ...]:
     if not delays or any(delay <= 0 for delay in delays):
         raise ValueError(f"ATES_RETRY_DELAYS_MS must list positive milliseconds, got {text!r}")
     return delays
+
+
+def service_url(service: str, env=None) -> str:
+    """Where a service's web process listens: `ATES_<SERVICE>_URL`, else localhost and its port."""
+    env = os.environ if env is None else env
+    port = env.get(f"ATES_{service.upper()}_PORT", DEFAULT_PORTS[service])
+    return env.get(f"ATES_{service.upper()}_URL", f"http://localhost:{port}")

@@ -17,6 +17,8 @@ def from_wire(text: str) -> Decimal:
         amount = Decimal(text)
     except InvalidOperation:
         raise ValueError(f"not an amount of money: {text!r}") from None
+    if not amount.is_finite():
+        raise ValueError(f"not an amount of money: {text!r}")
     if amount != amount.quantize(CENT):
         raise ValueError(f"more than two decimal places: {text!r}")
     return amount.quantize(CENT)

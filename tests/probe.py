@@ -25,28 +25,28 @@ RETRY_DELAYS_MS = (200, 400, 800)
 metadata = new_metadata()
 outbox_rows = outbox_table(metadata)
 inbox_rows = inbox_table(metadata)
-tasks = Table("tasks", metadata, Column("task_id", String(36), primary_key=True))
 applications = Table(
     "applications", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("event_id", String(36), nullable=False),
     Column("event_type", String(100), nullable=False),
-    Column("task_id", String(36), nullable=False),
+    Column("task_id", String(36), nullable=False, index=True),
 )
+RECORD = insert(applications)  # built once: a handler runs for every event
 
 handlers = Handlers(CONSUMER)
 
 
 @handlers.on("task.created", 2)
 def on_task_created(session, event):
-    session.execute(insert(tasks).values(task_id=event.data["task_id"]))
     _record(session, event)
 
 
 @handlers.on("task.completed", 1)
 def on_task_completed(session, event):
-    if not session.execute(
-            select(tasks.c.task_id).where(tasks.c.task_id == event.data["task_id"])).first():
+    known = session.execute(select(applications.c.id).where(
+        applications.c.task_id == event.data["task_id"], applications.c.event_type == "task.created")).first()
+    if not known:
         raise NotYet(f"task {event.data['task_id']} is not known yet")
     _record(session, event)
 
@@ -61,8 +61,7 @@ def on_task_updated(session, event):
 
 
 def _record(session, event):
-    session.execute(insert(applications).values(
-        event_id=event.id, event_type=event.type, task_id=event.data["task_id"]))
+    session.execute(RECORD, {"event_id": event.id, "event_type": event.type, "task_id": event.data["task_id"]})
 
 
 def task_created(task_id: str | None = None) -> Event:

@@ -35,7 +35,7 @@ class Delivery:
 
 class Consumer:
     def __init__(self, handlers: Handlers, inbox: Inbox, amqp_url: str, retry_delays_ms,
-                 schemas: SchemaRegistry | None = None, prefetch: int = 500, batch_size: int = 250):
+                 schemas: SchemaRegistry | None = None, prefetch: int = 1000, batch_size: int = 500):
         self.handlers = handlers
         self.inbox = inbox
         self.parameters = pika.URLParameters(amqp_url)
@@ -45,6 +45,7 @@ class Consumer:
         self.batch_size = batch_size
         self.subscriptions = handlers.subscriptions()
         self._stopping = False
+        self.connections_opened = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{handlers.consumer}-handlers")
 
     def declare(self, channel) -> None:
@@ -73,6 +74,7 @@ class Consumer:
 
     def _consume(self) -> None:
         connection = pika.BlockingConnection(self.parameters)
+        self.connections_opened += 1
         try:
             channel = connection.channel()
             channel.confirm_delivery()  # retry and dead-letter copies are confirmed before the ack
@@ -168,5 +170,5 @@ def _headers_with_origin(delivery: Delivery) -> dict:
 def _publish_copy(channel, queue: str, delivery: Delivery, headers: dict) -> None:
     properties = delivery.properties
     properties.headers = headers
-    properties.delivery_mode = pika.DeliveryMode.Persistent
+    properties.delivery_mode = pika.DeliveryMode.Persistent.value
     channel.basic_publish("", queue, delivery.body, properties, mandatory=True)

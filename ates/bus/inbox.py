@@ -47,13 +47,15 @@ class Inbox:
     def _apply_all(self, session: Session, events: list[Event]) -> None:
         ids = {event.id for event in events}
         done = set(session.scalars(select(self.table.c.event_id).where(self.table.c.event_id.in_(ids))))
+        applied = []
         for event in events:
             if event.id in done:
                 continue  # a redelivery, or the same event twice in one batch
             self.handlers.lookup(event.type, event.version)(session, event)
-            session.execute(insert(self.table).values(
-                event_id=event.id, event_type=event.type, applied_at=clock.utcnow()))
+            applied.append({"event_id": event.id, "event_type": event.type, "applied_at": clock.utcnow()})
             done.add(event.id)
+        if applied:
+            session.execute(insert(self.table), applied)
 
     def _apply_one(self, event: Event) -> Outcome:
         try:

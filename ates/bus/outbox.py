@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from ates import clock
 from ates.bus.events import Event
-from ates.schemas import SchemaRegistry, registry
+from ates.schemas import SchemaError, SchemaRegistry, registry
 
 
 class Outbox:
@@ -18,7 +18,10 @@ class Outbox:
         """Record events in the session's transaction: they are published only if it commits."""
         rows = []
         for event in events:
-            message = event.to_message()
+            try:
+                message = event.to_message()
+            except (TypeError, ValueError) as error:  # a naive time, a float for money
+                raise SchemaError(f"{event.type} v{event.version}: {error}") from error
             self.schemas.validate(message)
             rows.append({
                 "event_id": event.id,

@@ -23,6 +23,7 @@ def run_worker(service: str, outbox: Table | None, inbox: Table | None, handlers
     parser.add_argument("command", nargs="?", choices=["run", "declare"], default="run")
     command = parser.parse_args(argv).command
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {service}-worker %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)  # its INFO narrates every socket state
     settings = load_settings(service)
     sessions = make_sessions(make_engine(settings.database_url))
     parts = []

@@ -1,0 +1,57 @@
+# Shared by bin/up and bin/test: the virtualenv and RabbitMQ, made ready on a fresh Debian machine.
+# Sourced, not run. Root may install what is missing with apt-get; anyone else is told what to do.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${ATES_VENV:-$ROOT/.venv}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf '\033[31mxx %s\033[0m\n' "$*" >&2; exit 1; }
+can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+
+apt_install() {
+  say "installing $* with apt-get"
+  if [ -z "${ATES_APT_UPDATED:-}" ]; then apt-get update -q >/dev/null; ATES_APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null
+}
+
+# make_venv [EXTRAS]: a virtualenv at .venv with aTES installed (editable) and on PATH.
+make_venv() {
+  local extras=${1:-}
+  command -v python3 >/dev/null || { can_apt && apt_install python3; } || die "python3 is missing: apt-get install python3"
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "creating the virtualenv $VENV"
+    if ! python3 -m venv "$VENV" 2>/dev/null; then
+      rm -rf "$VENV"
+      can_apt || die "python3 cannot make a virtualenv: apt-get install python3-venv"
+      apt_install python3-venv
+      python3 -m venv "$VENV"
+    fi
+  fi
+  say "installing aTES${extras:+ with [$extras]} into the virtualenv"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT${extras:+[$extras]}" \
+    || die "pip install failed (see above)"
+  export PATH="$VENV/bin:$PATH"
+}
+
+# ensure_rabbitmq: a RabbitMQ on this machine, running, with its management plugin.
+# Skipped when ATES_AMQP_URL points at another host: that broker is someone else's to run.
+ensure_rabbitmq() {
+  case "${ATES_AMQP_URL:-amqp://guest:guest@localhost:5672/}" in
+    *@localhost[:/]*|*@127.0.0.1[:/]*) ;;
+    *) say "using the broker at ATES_AMQP_URL; not managing a local RabbitMQ"; return 0 ;;
+  esac
+  if ! command -v rabbitmqctl >/dev/null 2>&1; then
+    can_apt || die "RabbitMQ is not installed: sudo apt-get install rabbitmq-server (or set ATES_AMQP_URL to a running broker)"
+    apt_install rabbitmq-server
+  fi
+  if ! rabbitmqctl -q await_startup --timeout 2 >/dev/null 2>&1; then
+    [ "$(id -u)" = 0 ] || die "RabbitMQ is not running: sudo rabbitmq-server -detached (or sudo service rabbitmq-server start)"
+    say "starting RabbitMQ"
+    rabbitmq-server -detached >/dev/null 2>&1 || service rabbitmq-server start >/dev/null 2>&1 || true
+    rabbitmqctl -q await_startup --timeout 120 >/dev/null || die "RabbitMQ did not start; see /var/log/rabbitmq/"
+  fi
+  if ! rabbitmq-plugins -q is_enabled rabbitmq_management >/dev/null 2>&1; then
+    say "enabling the RabbitMQ management UI (http://localhost:15672)"
+    rabbitmq-plugins -q enable rabbitmq_management >/dev/null || die "could not enable rabbitmq_management"
+  fi
+}

@@ -1,0 +1,60 @@
+"""load_settings reads an explicit environment: database, broker, retry delays, environment."""
+from pathlib import Path
+
+import pytest
+
+from ates.config import DEFAULT_AMQP_URL, DEFAULT_RETRY_DELAYS_MS, ROOT, load_settings
+
+
+def test_empty_environment_gives_the_development_defaults():
+    settings = load_settings("tracker", env={})
+    assert settings.service == "tracker"
+    assert settings.var_dir == ROOT / "var"
+    assert settings.database_url == f"sqlite:///{ROOT / 'var' / 'tracker'}.db"
+    assert settings.amqp_url == DEFAULT_AMQP_URL
+    assert settings.retry_delays_ms == DEFAULT_RETRY_DELAYS_MS
+    assert settings.environment == "development"
+    assert not settings.is_production
+
+
+def test_sqlite_default_lives_under_ates_var_dir(tmp_path):
+    settings = load_settings("accounting", env={"ATES_VAR_DIR": str(tmp_path)})
+    assert settings.var_dir == Path(tmp_path)
+    assert settings.database_url == f"sqlite:///{tmp_path}/accounting.db"
+
+
+@pytest.mark.parametrize("env, url", [
+    ({"DATABASE_URL": "postgresql://plain/db"}, "postgresql://plain/db"),
+    ({"TRACKER_DATABASE_URL": "postgresql://own/db", "DATABASE_URL": "postgresql://plain/db"}, "postgresql://own/db"),
+    ({"AUTH_DATABASE_URL": "postgresql://auth/db", "DATABASE_URL": "postgresql://plain/db"}, "postgresql://plain/db"),
+    ({"TRACKER_DATABASE_URL": "", "DATABASE_URL": "postgresql://plain/db"}, "postgresql://plain/db"),
+])
+def test_service_database_url_wins_over_plain_database_url(env, url):
+    assert load_settings("tracker", env=env).database_url == url
+
+
+def test_amqp_url_comes_from_the_environment():
+    assert load_settings("auth", env={"ATES_AMQP_URL": "amqp://x:y@rabbit/v"}).amqp_url == "amqp://x:y@rabbit/v"
+
+
+@pytest.mark.parametrize("text, delays", [
+    ("200,400", (200, 400)),
+    (" 1000 , 5000 ,", (1000, 5000)),
+    ("", DEFAULT_RETRY_DELAYS_MS),  # set but empty counts as unset
+])
+def test_retry_delays_are_read_in_milliseconds(text, delays):
+    assert load_settings("tracker", env={"ATES_RETRY_DELAYS_MS": text}).retry_delays_ms == delays
+
+
+@pytest.mark.parametrize("text", [",", " , ", "0", "200,0", "-5", "100,-1", "soon", "1.5"])
+def test_retry_delays_that_are_empty_zero_negative_or_not_numbers_are_rejected(text):
+    with pytest.raises(ValueError):
+        load_settings("tracker", env={"ATES_RETRY_DELAYS_MS": text})
+
+
+@pytest.mark.parametrize("environment, production", [
+    ("production", True), ("development", False), ("test", False), ("Production", False)])
+def test_production_flag_follows_ates_env(environment, production):
+    settings = load_settings("tracker", env={"ATES_ENV": environment})
+    assert settings.environment == environment
+    assert settings.is_production is production

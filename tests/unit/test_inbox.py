@@ -1,0 +1,96 @@
+"""The inbox applies each event once, and one failing event does not hold back its batch."""
+import uuid
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from ates import clock
+from ates.bus import Handlers, Inbox
+from ates.db import make_engine, make_sessions
+from tests import probe
+from tests.probe import applications, handlers, inbox_rows, metadata, task_completed, task_created
+
+
+class ParrotsEscaped(Exception):
+    pass
+
+
+@pytest.fixture
+def sessions(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/x.db")
+    metadata.create_all(engine)
+    yield make_sessions(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def inbox(sessions):
+    return Inbox(inbox_rows, sessions, handlers)
+
+
+def applied(sessions) -> dict[str, int]:
+    with sessions() as session:
+        rows = session.execute(select(applications.c.event_id, func.count()).group_by(applications.c.event_id))
+        return dict(rows.all())
+
+
+def recorded(sessions) -> set[str]:
+    with sessions() as session:
+        return set(session.scalars(select(inbox_rows.c.event_id)))
+
+
+def test_batch_is_applied_and_each_event_recorded_once(inbox, sessions):
+    events = [task_created() for _ in range(3)]
+    assert [o.action for o in inbox.apply(events)] == ["ack"] * 3
+    assert applied(sessions) == {event.id: 1 for event in events}
+    assert recorded(sessions) == {event.id for event in events}
+
+
+def test_same_event_twice_in_a_batch_and_again_later_is_applied_once(inbox, sessions):
+    event, other = task_created(), task_created()
+    assert [o.action for o in inbox.apply([event, other, event])] == ["ack"] * 3
+    assert [o.action for o in inbox.apply([event])] == ["ack"]
+    assert applied(sessions) == {event.id: 1, other.id: 1}
+
+
+def test_completion_after_creation_in_the_same_batch_is_applied(inbox, sessions):
+    created = task_created()
+    completed = task_completed(created.data["task_id"])
+    assert [o.action for o in inbox.apply([created, completed])] == ["ack", "ack"]
+    assert applied(sessions) == {created.id: 1, completed.id: 1}
+
+
+def test_not_yet_event_is_retried_while_the_rest_of_its_batch_is_applied(inbox, sessions):
+    before, after = task_created(), task_created()
+    early = task_completed(str(uuid.uuid4()))
+    outcomes = inbox.apply([before, early, after])
+    assert [o.action for o in outcomes] == ["ack", "retry", "ack"]
+    assert outcomes[1].reason.startswith("not yet:")
+    assert applied(sessions) == {before.id: 1, after.id: 1}
+    assert early.id not in recorded(sessions)
+
+
+@pytest.mark.parametrize("alone", [True, False], ids=["alone", "in-a-batch"])
+def test_failing_handler_is_retried_with_its_error_and_does_not_block_the_rest(sessions, alone):
+    failing = Handlers("probe")
+    failing.on("task.created", 2)(probe.on_task_created)
+
+    @failing.on("task.updated", 2)
+    def on_task_updated(session, event):
+        raise ParrotsEscaped("all of them")
+
+    broken = probe.task_updated(str(uuid.uuid4()))
+    batch = [broken] if alone else [task_created(), broken, task_created()]
+    outcomes = Inbox(inbox_rows, sessions, failing).apply(batch)
+    assert outcomes[batch.index(broken)].action == "retry"
+    assert outcomes[batch.index(broken)].reason == "ParrotsEscaped: all of them"
+    assert applied(sessions) == {event.id: 1 for event in batch if event is not broken}
+
+
+def test_event_another_worker_applied_is_acked_without_running_its_handler(inbox, sessions):
+    event = task_created()
+    with sessions.begin() as session:
+        session.execute(insert(inbox_rows).values(event_id=event.id, event_type=event.type, applied_at=clock.utcnow()))
+    assert inbox.apply([event])[0].action == "ack"
+    assert inbox.apply([event, task_completed(str(uuid.uuid4()))])[0].action == "ack"  # the one-by-one path
+    assert event.id not in applied(sessions)
