@@ -1,0 +1,69 @@
+"""The README's first command, as a user runs it: every process up, topology declared, Ctrl-C stops all."""
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import pika
+import pytest
+import requests
+
+from tests.conftest import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("gateway", "auth", "tracker", "accounting", "analytics")
+PRODUCERS = ("auth", "tracker", "accounting")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def healthy(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/healthz", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@pytest.fixture
+def system(tmp_path, broker):
+    ports = {service: free_port() for service in SERVICES}
+    env = {**os.environ, "ATES_VAR_DIR": str(tmp_path / "var"), "ATES_AMQP_URL": broker.amqp_url}
+    env.update({f"ATES_{service.upper()}_PORT": str(port) for service, port in ports.items()})
+    log_path = tmp_path / "up.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(["bash", "bin/up"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
+    yield process, urls, log_path
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def test_bin_up_starts_every_process_and_ctrl_c_stops_them_all(system, broker, tmp_path):
+    process, urls, log_path = system
+    for service, url in urls.items():
+        eventually(lambda: healthy(url), timeout=180, interval=0.5, message=f"{service} /healthz")
+    for service in ("auth", "tracker", "accounting", "analytics"):
+        assert (tmp_path / "var" / f"{service}.db").exists(), f"{service} has its own migrated database"
+    eventually(lambda: all(f"relay publishing to {p}.events" in log_path.read_text() for p in PRODUCERS),
+               message="every producer's relay connected")
+    with broker.channel() as channel:
+        for producer in PRODUCERS:
+            channel.exchange_declare(f"{producer}.events", passive=True)  # raises if it is missing
+    front_page = requests.get(urls["gateway"], timeout=5).text
+    assert front_page.count(">up<") == 4, front_page
+
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
+    process.wait(timeout=60)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)  # nothing of the group is left running
+    for service, url in urls.items():
+        assert not healthy(url), f"{service} still answers after Ctrl-C"
+    log = log_path.read_text()
+    assert "stopped (rc=" in log and "Traceback" not in log, log[-3000:]
