@@ -1,0 +1,77 @@
+"""The tracker's rules, free of I/O: titles and Jira ids, who may do what, who gets a task."""
+import re
+import secrets
+from collections.abc import Sequence
+
+JIRA_ID = re.compile(r"[A-Z][A-Z0-9]*-[0-9]+")
+# Old clients put the Jira id in the title: "[UBERPOP-42] — Change the green" (any dash, or none).
+LEGACY_TITLE = re.compile(r"\[(?P<jira_id>[A-Z][A-Z0-9]*-[0-9]+)\]\s*(?:[-–—]\s*)?(?P<title>.*)", re.DOTALL)
+TITLE_MAX = 200
+NOT_ASSIGNABLE_ROLES = frozenset({"admin", "manager"})
+MAY_SEE_ALL_AND_REASSIGN = frozenset({"admin", "manager"})
+
+
+class RuleBroken(Exception):
+    """A request the rules refuse; `code` is for programs, the message for a person."""
+
+    code = "rule_broken"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidTask(RuleBroken):
+    code = "invalid_task"
+
+
+class NoAssignee(RuleBroken):
+    code = "no_assignee"
+
+
+class NotYourTask(RuleBroken):
+    code = "not_your_task"
+
+
+class AlreadyDone(RuleBroken):
+    code = "already_done"
+
+
+def title_and_jira_id(title: str, jira_id: str | None) -> tuple[str, str | None]:
+    """The stored (title, jira_id) of what a client sent, old "[JIRA-1] — title" form included."""
+    title = (title or "").strip()
+    jira_id = (jira_id or "").strip() or None
+    legacy = LEGACY_TITLE.fullmatch(title)
+    if legacy and jira_id is None:
+        jira_id, title = legacy["jira_id"], legacy["title"].strip()
+    if jira_id is not None and not JIRA_ID.fullmatch(jira_id):
+        raise InvalidTask(f"jira_id {jira_id!r} is not a Jira id such as UBERPOP-42")
+    if not title:
+        raise InvalidTask("a task needs a title")
+    if len(title) > TITLE_MAX:
+        raise InvalidTask(f"the title is {len(title)} characters long; at most {TITLE_MAX} are allowed")
+    if "[" in title or "]" in title:
+        raise InvalidTask("the title may not contain [ or ]: put the Jira id in jira_id")
+    return title, jira_id
+
+
+def is_assignable(role: str, active: bool) -> bool:
+    return active and role not in NOT_ASSIGNABLE_ROLES
+
+
+def choose_assignee(candidates: Sequence[str], randbelow=secrets.randbelow) -> str:
+    """A uniformly random one of the assignable accounts."""
+    if not candidates:
+        raise NoAssignee("there is no popug to assign the task to: every active account is an admin or a manager")
+    return candidates[randbelow(len(candidates))]
+
+
+def check_may_complete(status: str, assignee_id: str, actor_id: str) -> None:
+    if assignee_id != actor_id:
+        raise NotYourTask("only the task's assignee may complete it")
+    if status == "done":
+        raise AlreadyDone("the task is already done")
+
+
+def may_see_all_and_reassign(role: str) -> bool:
+    return role in MAY_SEE_ALL_AND_REASSIGN
