@@ -1,5 +1,7 @@
 """The two tables the bus keeps in every service's own database: the outbox and the inbox."""
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Index, Integer, MetaData, String, Table, Text
+
+from ates.db import UtcDateTime
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -12,8 +14,8 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("event_type", String(100), nullable=False),
         Column("routing_key", String(120), nullable=False),
         Column("body", Text, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("published_at", DateTime(timezone=True)),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("published_at", UtcDateTime()),
         Index("ix_outbox_unpublished", "published_at", "id"),
     )
 
@@ -25,5 +27,5 @@ def inbox_table(metadata: MetaData) -> Table:
         metadata,
         Column("event_id", String(36), primary_key=True),
         Column("event_type", String(100), nullable=False),
-        Column("applied_at", DateTime(timezone=True), nullable=False),
+        Column("applied_at", UtcDateTime(), nullable=False),
     )
