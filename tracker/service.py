@@ -115,7 +115,8 @@ def reassign_batch(session: Session, reassignment_id: str, batch_size: int = 500
     item_ids = list(session.scalars(
         select(reassignment_items.c.task_id)
         .where(reassignment_items.c.reassignment_id == reassignment_id, reassignment_items.c.done.is_(False))
-        .order_by(reassignment_items.c.task_id).limit(batch_size)))
+        .order_by(reassignment_items.c.task_id).limit(batch_size)
+        .with_for_update(skip_locked=True)))  # PostgreSQL: two runners on one job take different tasks
     if not item_ids:
         session.execute(update(reassignments).where(reassignments.c.reassignment_id == reassignment_id)
                         .values(status="done", finished_at=clock.utcnow()))

@@ -1,7 +1,45 @@
-"""The tracker worker process: outbox relay and event consumer."""
+"""The tracker worker process: outbox relay, event consumer, and the reassignment runner."""
+import logging
+import threading
+
 from ates.bus.worker import main
+from tracker import service
 from tracker.handlers import handlers
-from tracker.models import outbox, inbox
+from tracker.models import inbox, outbox
+
+log = logging.getLogger(__name__)
+
+
+class ReassignmentRunner:
+    """Works through running reassignments, one batch per transaction, until none is left."""
+
+    def __init__(self, sessions, batch_size: int = 500, poll_interval: float = 0.5):
+        self.sessions = sessions
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.work_through_running_jobs()
+            except Exception:  # a database hiccup: the job stays running and is picked up again
+                log.exception("reassignment batch failed; trying again")
+            self._stopping.wait(self.poll_interval)
+
+    def work_through_running_jobs(self) -> None:
+        with self.sessions() as session:
+            running = service.running_reassignments(session)
+        for reassignment_id in running:
+            more = True
+            while more and not self._stopping.is_set():
+                with self.sessions.begin() as session:
+                    more = service.reassign_batch(session, reassignment_id, self.batch_size)
+            log.info("reassignment %s %s", reassignment_id, "finished" if not more else "paused")
+
+    def stop(self) -> None:
+        self._stopping.set()
+
 
 if __name__ == "__main__":
-    main("tracker", outbox, inbox, handlers)
+    main("tracker", outbox, inbox, handlers, jobs=lambda sessions: [ReassignmentRunner(sessions)])

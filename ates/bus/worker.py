@@ -17,8 +17,12 @@ from ates.db import make_engine, make_sessions
 
 
 def run_worker(service: str, outbox: Table | None, inbox: Table | None, handlers: Handlers | None,
-               argv: list[str] | None = None) -> int:
-    """`python -m <service>.worker` runs; `... declare` only declares the service's topology."""
+               argv: list[str] | None = None, jobs=None) -> int:
+    """`python -m <service>.worker` runs; `... declare` only declares the service's topology.
+
+    `jobs(sessions)`, when given, returns more parts to run beside relay and consumer (a
+    service's own background jobs: each has run() and a thread-safe stop()).
+    """
     parser = argparse.ArgumentParser(prog=f"{service}.worker")
     parser.add_argument("command", nargs="?", choices=["run", "declare"], default="run")
     command = parser.parse_args(argv).command
@@ -34,6 +38,8 @@ def run_worker(service: str, outbox: Table | None, inbox: Table | None, handlers
     if command == "declare":
         _declare(service if outbox is not None else None, settings.amqp_url, parts)
         return 0
+    if jobs is not None:
+        parts.extend(jobs(sessions))
     return run_until_signalled(*parts)
 
 
@@ -51,5 +57,5 @@ def _declare(producer: str | None, amqp_url: str, parts) -> None:
     logging.getLogger(__name__).info("topology declared for %s", [type(part).__name__ for part in parts])
 
 
-def main(service: str, outbox, inbox, handlers) -> None:
-    sys.exit(run_worker(service, outbox, inbox, handlers))
+def main(service: str, outbox, inbox, handlers, jobs=None) -> None:
+    sys.exit(run_worker(service, outbox, inbox, handlers, jobs=jobs))

@@ -1,0 +1,130 @@
+"""The tracker's REST API (SPEC §8): JSON in and out, a bearer token on every call."""
+from flask import Blueprint, current_app, g, jsonify, request
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from ates import clock
+from ates.tokens import require_role
+from tracker import domain, service
+
+api = Blueprint("api", __name__, url_prefix="/api")
+STATUS_OF = {domain.InvalidTask: 400, domain.NotYourTask: 403, service.TaskNotFound: 404,
+             domain.NoAssignee: 409, domain.AlreadyDone: 409}
+
+
+class NewTask(Schema):
+    class Meta:
+        unknown = RAISE
+
+    title = fields.String(required=True, validate=validate.Length(max=400))
+    description = fields.String(load_default="", validate=validate.Length(max=10_000))
+    jira_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
+
+
+class TaskQuery(Schema):
+    scope = fields.String(load_default="mine", validate=validate.OneOf(["mine", "all"]))
+    status = fields.String(load_default=None, validate=validate.OneOf(["open", "done"]))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+@api.errorhandler(domain.RuleBroken)
+def refuse(error: domain.RuleBroken):
+    return jsonify(error=error.code, message=error.message), STATUS_OF.get(type(error), 400)
+
+
+@api.errorhandler(ValidationError)
+def invalid_input(error: ValidationError):
+    return jsonify(error="invalid_input", message=_describe(error.messages), fields=error.messages), 400
+
+
+@api.post("/tasks")
+@require_role()
+def create_task():
+    given = NewTask().load(_json_body())
+    with _sessions().begin() as session:
+        task = service.create_task(session, g.principal.account_id, given["title"], given["description"], given["jira_id"])
+    return jsonify(task_json(task)), 201
+
+
+@api.get("/tasks")
+@require_role()
+def list_tasks():
+    query = TaskQuery().load(request.args)
+    if query["scope"] == "all" and not domain.may_see_all_and_reassign(g.principal.role):
+        return jsonify(error="forbidden", message="only admins and managers see every task"), 403
+    assignee = None if query["scope"] == "all" else g.principal.account_id
+    with _sessions()() as session:
+        found = service.list_tasks(session, assignee, query["status"], query["limit"], query["offset"])
+    return jsonify(tasks=[task_json(task) for task in found], limit=query["limit"], offset=query["offset"])
+
+
+@api.get("/tasks/<task_id>")
+@require_role()
+def show_task(task_id):
+    with _sessions()() as session:
+        task = service.get_task(session, task_id)
+        if task["assignee_id"] != g.principal.account_id and not domain.may_see_all_and_reassign(g.principal.role):
+            return jsonify(error="forbidden", message="this task is someone else's"), 403
+        activity = service.task_activity_log(session, task_id)
+    return jsonify(task_json(task) | {"activity": [
+        {**entry, "at": clock.to_wire(entry["at"])} for entry in activity]})
+
+
+@api.post("/tasks/<task_id>/complete")
+@require_role()
+def complete_task(task_id):
+    with _sessions().begin() as session:
+        task = service.complete_task(session, g.principal.account_id, task_id)
+    return jsonify(task_json(task))
+
+
+@api.post("/reassignments")
+@require_role("admin", "manager")
+def start_reassignment():
+    with _sessions().begin() as session:
+        job = service.start_reassignment(session, g.principal.account_id)
+    return jsonify(reassignment_json(job)), 202
+
+
+@api.get("/reassignments/<reassignment_id>")
+@require_role("admin", "manager")
+def show_reassignment(reassignment_id):
+    with _sessions()() as session:
+        job = service.get_reassignment(session, reassignment_id)
+    return jsonify(reassignment_json(job))
+
+
+def task_json(task: dict) -> dict:
+    return {
+        "task_id": task["task_id"], "jira_id": task["jira_id"], "title": task["title"],
+        "description": task["description"], "status": task["status"], "assignee_id": task["assignee_id"],
+        "created_at": clock.to_wire(task["created_at"]),
+        "completed_at": clock.to_wire(task["completed_at"]) if task["completed_at"] else None,
+    }
+
+
+def reassignment_json(job: dict) -> dict:
+    return {
+        "reassignment_id": job["reassignment_id"], "status": job["status"], "total": job["total"],
+        "reassigned": job["reassigned"], "created_at": clock.to_wire(job["created_at"]),
+        "finished_at": clock.to_wire(job["finished_at"]) if job["finished_at"] else None,
+    }
+
+
+def _sessions():
+    return current_app.extensions["ates.sessions"]
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError({"body": ["send a JSON object, e.g. {\"title\": \"Feed the parrots\"}"]})
+    return body
+
+
+def _describe(messages) -> str:
+    if isinstance(messages, dict):
+        return "; ".join(f"{name}: {_describe(inner)}" for name, inner in messages.items())
+    if isinstance(messages, list):
+        return " ".join(str(message) for message in messages)
+    return str(messages)
