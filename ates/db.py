@@ -52,7 +52,10 @@ def make_engine(url: str, **kwargs) -> Engine:
     return engine
 
 
-def make_sessions(engine: Engine) -> sessionmaker:
+def make_sessions(engine: Engine, read_only: bool = False) -> sessionmaker:
+    """Sessions for use cases; `read_only` ones never wait for SQLite's write lock."""
+    if read_only:
+        engine = engine.execution_options(ates_read_only=True)
     return sessionmaker(engine, expire_on_commit=False)
 
 
@@ -68,5 +71,9 @@ def _configure_sqlite(dbapi_connection, _record):
 
 def _begin_immediate(connection):
     # Web and worker processes share the file. Taking the write lock at BEGIN makes a second
-    # writer wait (busy timeout) instead of failing when a read turns into a write.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # writer wait (busy timeout) instead of failing when a read turns into a write. Readers
+    # need no lock in WAL mode, so a read-only session begins the plain, deferred way.
+    if connection.get_execution_options().get("ates_read_only"):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

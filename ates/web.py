@@ -21,6 +21,7 @@ def service_app(import_name: str, service: str, settings: Settings | None = None
         engine = make_engine(settings.database_url)
         app.extensions["ates.engine"] = engine
         app.extensions["ates.sessions"] = make_sessions(engine)
+        app.extensions["ates.read_sessions"] = make_sessions(engine, read_only=True)
 
         @app.cli.command("migrate")
         def migrate():

@@ -53,7 +53,7 @@ def list_tasks():
     if query["scope"] == "all" and not domain.may_see_all_and_reassign(g.principal.role):
         return jsonify(error="forbidden", message="only admins and managers see every task"), 403
     assignee = None if query["scope"] == "all" else g.principal.account_id
-    with _sessions()() as session:
+    with _read_sessions()() as session:
         found = service.list_tasks(session, assignee, query["status"], query["limit"], query["offset"])
     return jsonify(tasks=[task_json(task) for task in found], limit=query["limit"], offset=query["offset"])
 
@@ -61,7 +61,7 @@ def list_tasks():
 @api.get("/tasks/<task_id>")
 @require_role()
 def show_task(task_id):
-    with _sessions()() as session:
+    with _read_sessions()() as session:
         task = service.get_task(session, task_id)
         if task["assignee_id"] != g.principal.account_id and not domain.may_see_all_and_reassign(g.principal.role):
             return jsonify(error="forbidden", message="this task is someone else's"), 403
@@ -89,7 +89,7 @@ def start_reassignment():
 @api.get("/reassignments/<reassignment_id>")
 @require_role("admin", "manager")
 def show_reassignment(reassignment_id):
-    with _sessions()() as session:
+    with _read_sessions()() as session:
         job = service.get_reassignment(session, reassignment_id)
     return jsonify(reassignment_json(job))
 
@@ -113,6 +113,10 @@ def reassignment_json(job: dict) -> dict:
 
 def _sessions():
     return current_app.extensions["ates.sessions"]
+
+
+def _read_sessions():
+    return current_app.extensions["ates.read_sessions"]
 
 
 def _json_body() -> dict:

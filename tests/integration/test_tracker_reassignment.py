@@ -1,0 +1,75 @@
+"""Reassigning 10,000 open tasks in the real tracker worker, killed half-way and started again."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from ates import clock, migrations
+from ates.db import make_engine, make_sessions
+from tests.conftest import eventually
+from tracker import service
+from tracker.models import accounts, outbox, tasks
+
+ROOT = Path(__file__).resolve().parents[2]
+TASKS = 10_000
+
+pytestmark = pytest.mark.broker
+
+
+@pytest.fixture
+def tracker_db(tmp_path):
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    migrations.upgrade(ROOT / "tracker" / "migrations", url)
+    engine = make_engine(url)
+    sessions = make_sessions(engine)
+    readers = make_sessions(engine, read_only=True)
+    popugs = [str(uuid.uuid4()) for _ in range(7)]
+    now = clock.utcnow()
+    with sessions.begin() as session:
+        session.execute(insert(accounts), [{"account_id": a, "username": f"p{n}", "role": "developer", "active": True,
+                                            "assignable": True, "version": 1} for n, a in enumerate(popugs)])
+        session.execute(insert(tasks), [{"task_id": str(uuid.uuid4()), "jira_id": None, "title": f"task {n}",
+                                         "description": "", "status": "open", "assignee_id": popugs[n % 7],
+                                         "created_at": now, "completed_at": None, "version": 1} for n in range(TASKS)])
+    yield url, sessions, readers
+    engine.dispose()
+
+
+def start_worker(url, broker, log_path):
+    env = {**os.environ, "TRACKER_DATABASE_URL": url, "ATES_AMQP_URL": broker.amqp_url}
+    return subprocess.Popen([sys.executable, "-m", "tracker.worker"], cwd=ROOT, env=env,
+                            stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
+
+
+def test_a_killed_reassignment_resumes_and_assigns_every_task_exactly_once(tracker_db, broker, tmp_path):
+    url, sessions, readers = tracker_db
+    with sessions.begin() as session:
+        job = service.start_reassignment(session, str(uuid.uuid4()))["reassignment_id"]
+    progress = lambda: service.get_reassignment(readers(), job)  # noqa: E731
+    worker = start_worker(url, broker, tmp_path / "worker.log")
+    eventually(lambda: progress()["reassigned"] >= 1500, timeout=120, message="the job to be under way")
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    killed_at = progress()["reassigned"]
+    assert 0 < killed_at < TASKS, "the kill should land in the middle of the job"
+    worker = start_worker(url, broker, tmp_path / "worker.log")
+    try:
+        eventually(lambda: progress()["status"] == "done", timeout=300, message="the job to finish")
+        with readers() as session:
+            bodies = session.scalars(select(outbox.c.body).where(outbox.c.event_type == "task.assigned"))
+            by_task = Counter(json.loads(body)["data"]["task_id"] for body in bodies)
+        assert len(by_task) == TASKS and set(by_task.values()) == {1}
+        assert progress()["reassigned"] == TASKS
+        unpublished = lambda: readers().scalar(  # noqa: E731
+            select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None)))
+        eventually(lambda: unpublished() == 0, timeout=120, message="the relay to publish every event")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=60) == 0
