@@ -1,0 +1,108 @@
+"""Benchmark: reassigning 10,000 open tasks, against publishing 10,000 messages raw, in one run.
+
+reassign  a job over N open tasks in the real tracker worker (batches, outbox, relay with
+          confirms), timed from the job's start until every task.assigned of it is published;
+raw       pika publishes N persistent messages of the same size to a quorum queue.
+
+Prints both times and the ratio reassign / raw (how many times longer the real thing takes).
+
+    python -m bench.reassign [--tasks 10000]
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pika
+from sqlalchemy import func, insert, select
+
+from ates import clock, migrations
+from ates.db import make_engine, make_sessions
+from bench.bus import _rabbitmqctl
+from tracker import service
+from tracker.models import accounts, outbox, tasks
+
+ROOT = Path(__file__).resolve().parent.parent
+BODY = b'{"specversion":"1.0"}'.ljust(560, b" ")  # about the size of a task.assigned message
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=10_000)
+    count = parser.parse_args().tasks
+    vhost = f"ates-bench-{uuid.uuid4().hex[:8]}"
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    amqp_url = f"amqp://guest:guest@localhost:5672/{vhost}"
+    try:
+        raw = time_raw_publish(amqp_url, count)
+        reassign = time_reassignment(amqp_url, count)
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+    print(f"tasks:     {count}")
+    print(f"raw:       {raw:6.2f}s  pika publishes {count} persistent messages")
+    print(f"reassign:  {reassign:6.2f}s  job start -> every task.assigned published")
+    print(f"ratio:     {reassign / raw:.1f}  (reassign time / raw publish time)")
+
+
+def time_raw_publish(amqp_url: str, count: int) -> float:
+    with pika.BlockingConnection(pika.URLParameters(amqp_url)) as connection:
+        channel = connection.channel()
+        channel.queue_declare("bench.raw", durable=True, arguments={"x-queue-type": "quorum"})
+        properties = pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent)
+        started = time.perf_counter()
+        for _ in range(count):
+            channel.basic_publish("", "bench.raw", BODY, properties)
+        connection.process_data_events(0)
+        return time.perf_counter() - started
+
+
+def time_reassignment(amqp_url: str, count: int) -> float:
+    with tempfile.TemporaryDirectory() as directory:
+        url = f"sqlite:///{directory}/tracker.db"
+        migrations.upgrade(ROOT / "tracker" / "migrations", url)
+        engine = make_engine(url)
+        sessions, readers = make_sessions(engine), make_sessions(engine, read_only=True)
+        _open_tasks(sessions, count)
+        env = {**os.environ, "TRACKER_DATABASE_URL": url, "ATES_AMQP_URL": amqp_url}
+        worker = subprocess.Popen([sys.executable, "-m", "tracker.worker"], cwd=ROOT, env=env,
+                                  stdout=open(Path(directory) / "worker.log", "wb"), stderr=subprocess.STDOUT)
+        try:
+            time.sleep(2.0)  # the worker is up and idle, as in production
+            started = time.perf_counter()
+            with sessions.begin() as session:
+                service.start_reassignment(session, str(uuid.uuid4()))
+            while _published_assignments(readers) < count:
+                time.sleep(0.01)
+            return time.perf_counter() - started
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)
+            engine.dispose()
+
+
+def _open_tasks(sessions, count: int) -> None:
+    popugs = [str(uuid.uuid4()) for _ in range(20)]
+    now = clock.utcnow()
+    with sessions.begin() as session:
+        session.execute(insert(accounts), [{"account_id": a, "username": f"p{n}", "role": "developer",
+                                            "active": True, "assignable": True, "version": 1}
+                                           for n, a in enumerate(popugs)])
+        session.execute(insert(tasks), [{"task_id": str(uuid.uuid4()), "jira_id": None, "title": f"task {n}",
+                                         "description": "", "status": "open", "assignee_id": popugs[n % 20],
+                                         "created_at": now, "completed_at": None, "version": 1}
+                                        for n in range(count)])
+
+
+def _published_assignments(readers) -> int:
+    with readers() as session:
+        return session.scalar(select(func.count()).select_from(outbox).where(
+            outbox.c.event_type == "task.assigned", outbox.c.published_at.is_not(None)))
+
+
+if __name__ == "__main__":
+    main()
