@@ -1,4 +1,5 @@
 """Fixtures for every test level: waiting for a condition, a throw-away RabbitMQ virtual host."""
+import json
 import os
 import subprocess
 import time
@@ -54,6 +55,16 @@ class Broker:
     def message_count(self, queue: str) -> int:
         with self.channel() as channel:
             return channel.queue_declare(queue, passive=True).method.message_count
+
+    def peek_all(self, queue: str) -> list[dict]:
+        """The JSON bodies in a queue, in order; they stay there (nothing is acked)."""
+        with self.channel() as channel:
+            bodies = []
+            while True:
+                method, _properties, body = channel.basic_get(queue, auto_ack=False)
+                if method is None:
+                    return [json.loads(b) for b in bodies]
+                bodies.append(body)
 
     def take_all(self, queue: str) -> list[tuple[pika.BasicProperties, bytes]]:
         messages = []
