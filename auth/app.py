@@ -1,9 +1,110 @@
-"""The auth web service: `create_app()` for gunicorn and for `flask --app auth.app`."""
-from flask import Flask
+"""The auth web service: `create_app()` for gunicorn and for `flask --app auth.app`.
+
+Commands: `migrate` (schema to head, then the first signing key, the configured OAuth clients and
+the admin), `rotate-key`, `retire-key KID`. In production it refuses to start on a default secret.
+"""
+import os
+from datetime import timedelta
+
+import click
+from flask import Flask, jsonify, render_template, request
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import inspect
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ates.config import Settings
 from ates.web import service_app
+from auth import admin, api, keys, oauth_api, oauth_store, pages, service
+from auth.oauth import create_provider
+from auth.settings import AuthSettings, load_auth_settings
+
+MAX_REQUEST_BYTES = 8 * 1024 * 1024  # a beak photo (5 MB at most) and its form
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    return service_app(__name__, "auth", settings)
+class UnsafeProductionSettings(RuntimeError):
+    pass
+
+
+def create_app(settings: Settings | None = None, auth_settings: AuthSettings | None = None) -> Flask:
+    auth_settings = auth_settings or load_auth_settings()
+    app = service_app(__name__, "auth", settings)
+    if app.config["ATES"].is_production and auth_settings.production_problems():
+        raise UnsafeProductionSettings("auth refuses to start in production: "
+                                       + "; ".join(auth_settings.production_problems()) + ".")
+    if auth_settings.issuer.startswith("http://"):
+        # authlib refuses plain http except on loopback; an http issuer is the operator's explicit choice
+        # (e.g. a private network behind a TLS proxy), so the transport is theirs to secure.
+        os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+    app.config.update(
+        SECRET_KEY=auth_settings.secret_key,
+        SESSION_COOKIE_NAME="ates_auth_session",  # browsers share cookies across ports: not the gateway's
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=auth_settings.issuer.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+    )
+    app.extensions["auth.settings"] = auth_settings
+
+    login_manager = LoginManager(app)
+    login_manager.login_view = "pages.login"
+    login_manager.user_loader(pages.load_session_user)
+    csrf = CSRFProtect(app)
+    csrf.exempt(api.bp)  # Bearer tokens, no cookies: nothing a forged request could borrow
+    csrf.exempt(oauth_api.bp)  # authenticated by client credentials and PKCE, not by the session
+    app.extensions["auth.provider"] = create_provider(app)
+    for blueprint in (pages.bp, admin.bp, api.bp, oauth_api.bp):
+        app.register_blueprint(blueprint)
+    app.register_error_handler(CSRFError, _form_expired)
+    app.register_error_handler(RequestEntityTooLarge, _too_large)
+    _register_commands(app, auth_settings)
+    if inspect(app.extensions["ates.engine"]).has_table("signing_keys"):
+        _seed(app, auth_settings)  # before `migrate` has run there is nothing to seed into
+    return app
+
+
+def _seed(app: Flask, auth_settings: AuthSettings) -> None:
+    """Idempotent: the first signing key, the clients as configured, the admin account."""
+    sessions = app.extensions["ates.sessions"]
+    keys.ensure_signing_key(sessions)
+    oauth_store.save_clients(sessions, auth_settings.clients)
+    service.ensure_admin(sessions, auth_settings.admin_password)
+
+
+def _register_commands(app: Flask, auth_settings: AuthSettings) -> None:
+    migrate_schema = app.cli.commands["migrate"].callback
+    sessions = app.extensions["ates.sessions"]
+
+    @app.cli.command("migrate")
+    def migrate():
+        """Bring the database to the newest schema; make the signing key, clients and admin."""
+        migrate_schema()
+        _seed(app, auth_settings)
+        click.echo("auth: signing key, OAuth clients and admin ready")
+
+    @app.cli.command("rotate-key")
+    def rotate_key():
+        """A new key signs from now on; older keys stay in the JWKS until retired."""
+        click.echo(f"auth: new signing key {keys.rotate(sessions)}; older keys stay published until retired")
+
+    @app.cli.command("retire-key")
+    @click.argument("kid")
+    def retire_key(kid):
+        """Stop publishing a key that no longer signs (wait until its tokens have expired)."""
+        if not keys.retire(sessions, kid):
+            raise click.ClickException(f"{kid}: no such key that is not active and not retired yet")
+        click.echo(f"auth: key {kid} retired")
+
+
+def _form_expired(error: CSRFError):
+    return render_template("error.html", title="This form has expired",
+                           message="Go back, reload the page and send the form again."), 400
+
+
+def _too_large(error: RequestEntityTooLarge):
+    message = f"The upload is larger than {MAX_REQUEST_BYTES // (1024 * 1024)} MB."
+    if request.path.startswith(("/api/", "/oauth/")):
+        response = jsonify(error="request_entity_too_large", message=message)
+        response.status_code = 413
+        return response
+    return render_template("error.html", title="Too large", message=message), 413

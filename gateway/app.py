@@ -1,31 +1,67 @@
 """The gateway web service: `create_app()` for gunicorn and for `flask --app gateway.app`."""
-import requests
-from flask import Flask, render_template
+import os
 
+from flask import Flask, render_template
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from ates import tokens
 from ates.config import Settings, service_url
 from ates.web import service_app
+from gateway import home, renewal, session, sso, tasks
+from gateway.api_client import ServiceError
 
 BACKENDS = ("auth", "tracker", "accounting", "analytics")
+DEV_SECRET_KEY = "dev-gateway-session-key"
+DEV_CLIENT_SECRET = "dev-gateway-secret"
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, config: dict | None = None) -> Flask:
     app = service_app(__name__, "gateway", settings)
-    app.config["BACKEND_URLS"] = {name: service_url(name) for name in BACKENDS}
+    gateway_url = service_url("gateway")
+    app.config.update(
+        SECRET_KEY=os.environ.get("ATES_GATEWAY_SECRET_KEY", DEV_SECRET_KEY),
+        GATEWAY_CLIENT_SECRET=os.environ.get("ATES_GATEWAY_CLIENT_SECRET", DEV_CLIENT_SECRET),
+        GATEWAY_URL=gateway_url,
+        ATES_AUTH_ISSUER=tokens.auth_issuer(),
+        BACKEND_URLS={name: service_url(name) for name in BACKENDS},
+        RABBITMQ_MANAGEMENT_URL=os.environ.get("ATES_RABBITMQ_MANAGEMENT_URL", "http://localhost:15672/"),
+        # auth on another port of the same host would otherwise overwrite a cookie named "session"
+        SESSION_COOKIE_NAME="ates_gateway_session",
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=gateway_url.startswith("https://"),
+        WTF_CSRF_TIME_LIMIT=None,  # a form is good for as long as its session
+    )
+    app.config.update(config or {})
+    _refuse_development_secrets(app)
 
-    @app.get("/")
-    def home():
-        return render_template("home.html", services=_service_health(app.config["BACKEND_URLS"]))
-
+    CSRFProtect(app)
+    login_manager = LoginManager(app)
+    login_manager.login_view = "sso.login"
+    login_manager.login_message = None
+    login_manager.user_loader(session.signed_in_account)
+    tokens.init_app(app)
+    sso.init_app(app)
+    renewal.init_app(app)
+    app.register_blueprint(sso.blueprint)
+    app.register_blueprint(home.blueprint)
+    app.register_blueprint(tasks.blueprint)
+    app.register_error_handler(CSRFError, _form_expired)
+    app.register_error_handler(ServiceError, _service_failed)
     return app
 
 
-def _service_health(urls: dict[str, str]) -> list[dict]:
-    """Each backend's /healthz, so the front page shows at once what is up."""
-    found = []
-    for name, url in urls.items():
-        try:
-            up = requests.get(f"{url}/healthz", timeout=1).ok
-        except requests.RequestException:
-            up = False
-        found.append({"name": name, "url": url, "up": up})
-    return found
+def _refuse_development_secrets(app: Flask) -> None:
+    if not app.config["ATES"].is_production:
+        return
+    if app.config["SECRET_KEY"] in ("", DEV_SECRET_KEY) or app.config["GATEWAY_CLIENT_SECRET"] in ("", DEV_CLIENT_SECRET):
+        raise RuntimeError("production needs its own ATES_GATEWAY_SECRET_KEY and ATES_GATEWAY_CLIENT_SECRET")
+
+
+def _form_expired(error: CSRFError):
+    return render_template("problem.html", title="The form has expired",
+                           message="Go back, reload the page and try again."), 400
+
+
+def _service_failed(error: ServiceError):
+    return render_template("problem.html", title="Something went wrong", message=error.message), error.status

@@ -76,10 +76,25 @@ class Broker:
                 messages.append((properties, body))
 
 
-@pytest.fixture
-def broker():
+@contextmanager
+def _throw_away_vhost():
     vhost = f"ates-test-{uuid.uuid4().hex[:12]}"
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield Broker(vhost)
-    rabbitmqctl("delete_vhost", vhost)
+    try:
+        yield Broker(vhost)
+    finally:
+        rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture
+def broker():
+    with _throw_away_vhost() as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def broker_for_module():
+    """One virtual host for a module whose tests share a running system."""
+    with _throw_away_vhost() as found:
+        yield found

@@ -5,7 +5,6 @@ import socket
 import subprocess
 from pathlib import Path
 
-import pika
 import pytest
 import requests
 

@@ -1,0 +1,119 @@
+"""Auth's REST API (SPEC §8), admins only, with a Bearer access token: list, create, change and
+deactivate accounts. An account is `{account_id, username, email, full_name, role, active}`.
+
+Bad input is a 400 `{"error", "message", "fields"}`; a taken username 409; an unknown id 404.
+"""
+from flask import Blueprint, current_app, g, jsonify, request
+from marshmallow import Schema, ValidationError, fields, validate
+
+from auth import service
+from auth.bearer import require_token
+from auth.domain import MAX_FULL_NAME_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROLES, AccountChange, RuleBroken
+from auth.service import AccountNotFound, UsernameTaken
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+class AccountSchema(Schema):
+    account_id = fields.String()
+    username = fields.String()
+    email = fields.String()
+    full_name = fields.String()
+    role = fields.String()
+    active = fields.Boolean()
+
+
+class NewAccountSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(3, 64))
+    password = fields.String(required=True, validate=validate.Length(MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH))
+    email = fields.String(required=True, validate=validate.Length(3, 254))
+    full_name = fields.String(load_default="", validate=validate.Length(max=MAX_FULL_NAME_LENGTH))
+    role = fields.String(load_default="developer", validate=validate.OneOf(ROLES))
+
+
+class AccountChangeSchema(Schema):
+    email = fields.String(validate=validate.Length(3, 254))
+    full_name = fields.String(validate=validate.Length(max=MAX_FULL_NAME_LENGTH))
+    role = fields.String(validate=validate.OneOf(ROLES))
+    active = fields.Boolean(truthy={True}, falsy={False})  # JSON true or false, not "yes"
+
+
+_account = AccountSchema()
+_new_account = NewAccountSchema()
+_change = AccountChangeSchema()
+
+
+def _sessions():
+    return current_app.extensions["ates.sessions"]
+
+
+def _problem(status: int, error: str, message: str, **extra):
+    response = jsonify(error=error, message=message, **extra)
+    response.status_code = status
+    return response
+
+
+def _json_body(schema: Schema) -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError({"_body": ["Send a JSON object (Content-Type: application/json)."]})
+    return schema.load(body)
+
+
+def _invalid(error: ValidationError):
+    return _problem(400, "invalid_request", "The request has invalid fields.", fields=error.normalized_messages())
+
+
+@bp.get("/accounts")
+@require_token("admin")
+def list_accounts():
+    return {"accounts": _account.dump(service.list_accounts(_sessions()), many=True)}
+
+
+@bp.get("/accounts/<account_id>")
+@require_token("admin")
+def get_account(account_id):
+    account = service.get_account(_sessions(), account_id)
+    if account is None:
+        return _problem(404, "not_found", "There is no such account.")
+    return _account.dump(account)
+
+
+@bp.post("/accounts")
+@require_token("admin")
+def create_account():
+    try:
+        account = service.create_account(_sessions(), **_json_body(_new_account))
+    except ValidationError as error:
+        return _invalid(error)
+    except UsernameTaken as taken:
+        return _problem(409, "conflict", str(taken))
+    except RuleBroken as broken:
+        return _problem(400, "invalid_request", str(broken))
+    return _account.dump(account), 201
+
+
+@bp.patch("/accounts/<account_id>")
+@require_token("admin")
+def change_account(account_id):
+    try:
+        change = AccountChange(**_json_body(_change))
+    except ValidationError as error:
+        return _invalid(error)
+    return _apply(account_id, change)
+
+
+@bp.delete("/accounts/<account_id>")
+@require_token("admin")
+def deactivate_account(account_id):
+    return _apply(account_id, AccountChange(active=False))
+
+
+def _apply(account_id: str, change: AccountChange):
+    try:
+        account = service.change_account(_sessions(), account_id, change, g.principal.account_id)
+    except AccountNotFound:
+        return _problem(404, "not_found", "There is no such account.")
+    except RuleBroken as broken:
+        return _problem(400, "invalid_request", str(broken))
+    return _account.dump(account)

@@ -1,0 +1,160 @@
+"""The rules of accounts, logins and beaks: plain Python, no Flask, SQL or images.
+
+An account changes only through `change_account`, which says which events the change causes;
+`FailureWindow` decides when a client must wait; `beaks_match` compares two beak prints.
+"""
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+ROLES = ("admin", "manager", "accountant", "boss", "developer")
+SIGN_UP_ROLE = "developer"
+USERNAME_PATTERN = re.compile(r"[a-z0-9_.-]{3,64}")
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 200
+MAX_FULL_NAME_LENGTH = 200
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_PATTERN = re.compile(rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@{_LABEL}(?:\.{_LABEL})+")
+
+
+class RuleBroken(ValueError):
+    """A request the rules refuse; str() is the reason, for a person."""
+
+
+def normalize_username(raw: str) -> str:
+    """Usernames are case-insensitive: stored lower-case, 3–64 of a-z 0-9 _ . -"""
+    username = (raw or "").strip().lower()
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise RuleBroken("A username is 3 to 64 characters: lower-case letters, digits, '_', '.' or '-'.")
+    return username
+
+
+def check_password(password: str) -> str:
+    if not MIN_PASSWORD_LENGTH <= len(password or "") <= MAX_PASSWORD_LENGTH:
+        raise RuleBroken(f"A password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long.")
+    return password
+
+
+def check_email(raw: str) -> str:
+    """A plain ASCII address with a dotted domain: stricter than every email check downstream."""
+    email = (raw or "").strip()
+    match = EMAIL_PATTERN.fullmatch(email)
+    if not match or len(email) > 254 or len(match["local"]) > 64:
+        raise RuleBroken("Give an email address like kesha@uberpopug.example.")
+    return email
+
+
+def check_full_name(full_name: str) -> str:
+    if len(full_name) > MAX_FULL_NAME_LENGTH:
+        raise RuleBroken(f"A full name is at most {MAX_FULL_NAME_LENGTH} characters.")
+    return full_name
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise RuleBroken(f"Unknown role {role!r}; a role is one of {', '.join(ROLES)}.")
+    return role
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    username: str
+    email: str
+    full_name: str
+    role: str
+    active: bool
+    version: int
+    created_at: datetime
+
+    def snapshot(self) -> dict:
+        """The account as events and the API show it (no secrets)."""
+        return {"account_id": self.account_id, "username": self.username, "email": self.email,
+                "full_name": self.full_name, "role": self.role, "active": self.active, "version": self.version}
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """What an admin asks to change; None leaves a field as it is."""
+
+    email: str | None = None
+    full_name: str | None = None
+    role: str | None = None
+    active: bool | None = None
+
+
+def change_account(account: Account, change: AccountChange, actor_id: str) -> tuple[Account, list[tuple[str, dict]]]:
+    """The account after the change and the events (type, data) it causes; no change, no events.
+
+    One request is one change: the version goes up by one however many fields it touches.
+    """
+    if account.account_id == actor_id:
+        if change.role is not None and change.role != account.role:
+            raise RuleBroken("You cannot change your own role; ask another admin.")
+        if change.active is False and account.active:
+            raise RuleBroken("You cannot deactivate your own account.")
+    if change.role is not None:
+        check_role(change.role)
+    if change.full_name is not None:
+        check_full_name(change.full_name)
+    if change.email is not None:
+        change = replace(change, email=check_email(change.email))
+    asked = {name: value for name, value in vars(change).items() if value is not None}
+    changed = replace(account, **asked)
+    if changed == account:
+        return account, []
+    changed = replace(changed, version=account.version + 1)
+    events = []
+    if changed.role != account.role:
+        events.append(("account.role_changed", {"account_id": changed.account_id, "role": changed.role,
+                                                "previous_role": account.role, "version": changed.version}))
+    if account.active and not changed.active:
+        events.append(("account.deactivated", {"account_id": changed.account_id, "version": changed.version}))
+    events.append(("account.updated", changed.snapshot()))
+    return changed, events
+
+
+def safe_next_path(target: str | None) -> str | None:
+    """Where to go after logging in, if it is a path on this site; None for anything else.
+
+    Only local paths: `//evil.example`, `/\\evil.example` and `https://...` would leave the site.
+    """
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(character) < 32 or ord(character) == 127 for character in target):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+@dataclass(frozen=True)
+class FailureWindow:
+    """After `max_failures` failed logins within `window`, a client waits until the oldest leaves it."""
+
+    max_failures: int = 5
+    window: timedelta = timedelta(minutes=10)
+
+    def since(self, now: datetime) -> datetime:
+        """Failures before this moment no longer count."""
+        return now - self.window
+
+    def retry_after(self, failures: list[datetime], now: datetime) -> timedelta | None:
+        """How long the client must wait before trying again; None when it may try now."""
+        recent = sorted(moment for moment in failures if moment > self.since(now))
+        if len(recent) < self.max_failures:
+            return None
+        return recent[len(recent) - self.max_failures] + self.window - now
+
+
+BEAK_PRINT_BITS = 128
+BEAK_MATCH_DISTANCE = 20  # of 128 bits; a re-taken photo differs by a few, another beak by ~40 or more
+
+
+def hamming_distance(a: int, b: int) -> int:
+    return (a ^ b).bit_count()
+
+
+def beaks_match(registered: int, offered: int, max_distance: int = BEAK_MATCH_DISTANCE) -> bool:
+    return hamming_distance(registered, offered) <= max_distance

@@ -1,0 +1,46 @@
+"""Calls to the services' REST APIs on behalf of the signed-in popug, with its access token (SPEC §8)."""
+import requests
+from flask import current_app
+
+from gateway import renewal
+
+TIMEOUT = 10
+
+
+class ServiceError(Exception):
+    """A service refused or failed a call; `message` is meant for the person at the screen."""
+
+    def __init__(self, status: int, error: str, message: str):
+        super().__init__(f"{status} {error}: {message}")
+        self.status, self.error, self.message = status, error, message
+
+
+def call(service: str, method: str, path: str, *, params: dict | None = None, json: dict | None = None):
+    """The decoded JSON answer of `service` (None for an empty one); ServiceError for a 4xx or 5xx."""
+    url = f"{current_app.config['BACKEND_URLS'][service]}{path}"
+    headers = {"Authorization": f"Bearer {renewal.access_token()}"}
+    try:
+        response = requests.request(method, url, params=params, json=json, headers=headers, timeout=TIMEOUT)
+    except requests.RequestException:
+        raise ServiceError(503, "unavailable", f"The {service} service cannot be reached right now.") from None
+    if response.status_code == 401:
+        raise renewal.SignInRequired()
+    if not response.ok:
+        raise ServiceError(response.status_code, *_error_of(response))
+    return response.json() if response.content else None
+
+
+def get(service: str, path: str, **params):
+    return call(service, "GET", path, params=params or None)
+
+
+def post(service: str, path: str, json: dict | None = None):
+    return call(service, "POST", path, json=json)
+
+
+def _error_of(response: requests.Response) -> tuple[str, str]:
+    try:
+        body = response.json()
+        return body["error"], body["message"]
+    except (ValueError, KeyError, TypeError):
+        return "error", f"The service answered {response.status_code} {response.reason}."

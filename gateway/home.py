@@ -1,0 +1,29 @@
+"""The front page: sign in and the services' health when signed out; the role's navigation when signed in."""
+import requests
+from flask import Blueprint, current_app, render_template
+from flask_login import current_user
+
+from gateway.navigation import navigation_for
+
+blueprint = Blueprint("home", __name__)
+
+
+@blueprint.get("/")
+def home():
+    navigation = None
+    if current_user.is_authenticated:
+        navigation = navigation_for(current_user.role, current_app.config["RABBITMQ_MANAGEMENT_URL"])
+    return render_template("home.html", navigation=navigation,
+                           services=service_health(current_app.config["BACKEND_URLS"]))
+
+
+def service_health(urls: dict[str, str]) -> list[dict]:
+    """Each backend's /healthz, so the front page shows at once what is up."""
+    found = []
+    for name, url in urls.items():
+        try:
+            up = requests.get(f"{url}/healthz", timeout=1).ok
+        except requests.RequestException:
+            up = False
+        found.append({"name": name, "url": url, "up": up})
+    return found

@@ -1,0 +1,36 @@
+"""What each role may open from the home page (SPEC §3), as one table."""
+from dataclasses import dataclass
+
+EVERYONE = ("admin", "manager", "accountant", "boss", "developer")
+
+
+@dataclass(frozen=True)
+class Link:
+    area: str
+    label: str
+    href: str
+    roles: tuple[str, ...]
+
+
+LINKS = (
+    Link("Tasks", "My tasks", "/tasks", EVERYONE),
+    Link("Tasks", "All tasks", "/tasks/all", ("admin", "manager")),
+    Link("Tasks", "Reassign open tasks", "/tasks/reassign", ("admin", "manager")),
+    Link("Accounting", "My balance", "/accounting", EVERYONE),
+    Link("Accounting", "All accounts", "/accounting/accounts", ("admin", "accountant")),
+    Link("Accounting", "Income", "/accounting/income", ("admin", "accountant")),
+    Link("Analytics", "Analytics", "/analytics", ("admin",)),
+    Link("Admin", "Accounts", "/admin/accounts", ("admin",)),
+    Link("Admin", "Dead letters", "/admin/dead-letters", ("admin",)),
+    Link("Admin", "RabbitMQ management", "{rabbitmq_management_url}", ("admin",)),
+)
+
+
+def navigation_for(role: str, rabbitmq_management_url: str) -> dict[str, list[Link]]:
+    """The links this role may follow, grouped by area in the table's order."""
+    areas: dict[str, list[Link]] = {}
+    for link in LINKS:
+        if role in link.roles:
+            href = link.href.format(rabbitmq_management_url=rabbitmq_management_url)
+            areas.setdefault(link.area, []).append(Link(link.area, link.label, href, link.roles))
+    return areas
