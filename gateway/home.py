@@ -12,7 +12,8 @@ blueprint = Blueprint("home", __name__)
 def home():
     navigation = None
     if current_user.is_authenticated:
-        navigation = navigation_for(current_user.role, current_app.config["RABBITMQ_MANAGEMENT_URL"])
+        navigation = navigation_for(current_user.role, current_app.config["RABBITMQ_MANAGEMENT_URL"],
+                                    current_app.config["ATES_AUTH_ISSUER"])
     return render_template("home.html", navigation=navigation,
                            services=service_health(current_app.config["BACKEND_URLS"]))
 

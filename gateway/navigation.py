@@ -20,17 +20,17 @@ LINKS = (
     Link("Accounting", "All accounts", "/accounting/accounts", ("admin", "accountant")),
     Link("Accounting", "Income", "/accounting/income", ("admin", "accountant")),
     Link("Analytics", "Analytics", "/analytics", ("admin",)),
-    Link("Admin", "Accounts", "/admin/accounts", ("admin",)),
+    Link("Admin", "Accounts", "{auth_url}/admin/accounts", ("admin",)),  # auth's own admin page
     Link("Admin", "Dead letters", "/admin/dead-letters", ("admin",)),
     Link("Admin", "RabbitMQ management", "{rabbitmq_management_url}", ("admin",)),
 )
 
 
-def navigation_for(role: str, rabbitmq_management_url: str) -> dict[str, list[Link]]:
+def navigation_for(role: str, rabbitmq_management_url: str, auth_url: str = "") -> dict[str, list[Link]]:
     """The links this role may follow, grouped by area in the table's order."""
     areas: dict[str, list[Link]] = {}
     for link in LINKS:
         if role in link.roles:
-            href = link.href.format(rabbitmq_management_url=rabbitmq_management_url)
+            href = link.href.format(rabbitmq_management_url=rabbitmq_management_url, auth_url=auth_url)
             areas.setdefault(link.area, []).append(Link(link.area, link.label, href, link.roles))
     return areas

@@ -162,3 +162,19 @@ def test_an_older_account_snapshot_never_overwrites_a_newer_one(sessions):
         assert service.assignable_accounts(session) == [account_id]
         apply(account_event("account.deactivated", account_id, 5))
         assert service.assignable_accounts(session) == []
+
+
+def test_new_tasks_and_reassignments_spread_uniformly_over_the_popugs(sessions):
+    popugs = [add_account(sessions) for _ in range(5)] + [add_account(sessions, "admin")]
+    with sessions.begin() as session:
+        created = Counter(service.create_task(session, popugs[-1], f"task {n}")["assignee_id"] for n in range(3000))
+        job = service.start_reassignment(session, popugs[-1])["reassignment_id"]
+        while service.reassign_batch(session, job):
+            pass
+    reassigned = Counter(m["data"]["assignee_id"] for m in published(sessions, "task.assigned")
+                         if m["data"]["reassignment_id"] == job)
+    for counts in (created, reassigned):
+        assert set(counts) == set(popugs[:5]), "every developer gets tasks, the admin none"
+        expected = 3000 / 5
+        chi_square = sum((count - expected) ** 2 / expected for count in counts.values())
+        assert chi_square < 18.47, counts  # p = 0.001 for 4 degrees of freedom
