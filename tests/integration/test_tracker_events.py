@@ -46,7 +46,10 @@ def test_tracker_learns_accounts_from_events_and_publishes_valid_task_events(tmp
         developer, manager = account_created("developer"), account_created("manager")
         for event in (developer, manager):
             broker.publish_raw("auth.events", event.routing_key, json.dumps(event.to_message()).encode())
-        eventually(lambda: service.assignable_accounts(readers()) == [developer.data["account_id"]],
+        def assignable():
+            with readers() as session:
+                return service.assignable_accounts(session)
+        eventually(lambda: assignable() == [developer.data["account_id"]],
                    message="the developer to become assignable (and the manager not)")
         with sessions.begin() as session:
             task = service.create_task(session, manager.data["account_id"], "Feed the parrots")

@@ -52,7 +52,10 @@ def test_a_killed_reassignment_resumes_and_assigns_every_task_exactly_once(track
     url, sessions, readers = tracker_db
     with sessions.begin() as session:
         job = service.start_reassignment(session, str(uuid.uuid4()))["reassignment_id"]
-    progress = lambda: service.get_reassignment(readers(), job)  # noqa: E731
+
+    def progress():
+        with readers() as session:
+            return service.get_reassignment(session, job)
     worker = start_worker(url, broker, tmp_path / "worker.log")
     eventually(lambda: progress()["reassigned"] >= 1500, timeout=120, message="the job to be under way")
     worker.send_signal(signal.SIGKILL)
@@ -67,8 +70,9 @@ def test_a_killed_reassignment_resumes_and_assigns_every_task_exactly_once(track
             by_task = Counter(json.loads(body)["data"]["task_id"] for body in bodies)
         assert len(by_task) == TASKS and set(by_task.values()) == {1}
         assert progress()["reassigned"] == TASKS
-        unpublished = lambda: readers().scalar(  # noqa: E731
-            select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None)))
+        def unpublished():
+            with readers() as session:
+                return session.scalar(select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None)))
         eventually(lambda: unpublished() == 0, timeout=120, message="the relay to publish every event")
     finally:
         worker.send_signal(signal.SIGTERM)
