@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pika
@@ -32,15 +33,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
     events = parser.parse_args().events
-    vhost = f"ates-bench-{uuid.uuid4().hex[:8]}"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    amqp_url = f"amqp://guest:guest@localhost:5672/{vhost}"
-    try:
+    with throw_away_vhost() as amqp_url:
         raw = run_raw(amqp_url, events)
         pipeline = run_pipeline(amqp_url, events)
-    finally:
-        _rabbitmqctl("delete_vhost", vhost)
     print(f"events:   {events}")
     print(f"raw:      {events / raw:9.0f} events/s  ({raw:.2f}s)  pika publish + consume, manual ack")
     print(f"pipeline: {events / pipeline:9.0f} events/s  ({pipeline:.2f}s)  outbox -> relay -> broker -> consumer -> commit")
@@ -122,6 +117,18 @@ def _wait_for_queue(amqp_url: str, queue: str) -> None:
         except pika.exceptions.ChannelClosedByBroker:
             time.sleep(0.1)
     raise RuntimeError(f"the consumer never declared {queue}")
+
+
+@contextmanager
+def throw_away_vhost():
+    """A virtual host of the benchmark's own, so it disturbs nothing else on the broker."""
+    vhost = f"ates-bench-{uuid.uuid4().hex[:8]}"
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    try:
+        yield f"amqp://guest:guest@localhost:5672/{vhost}"
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
 
 
 def _rabbitmqctl(*args: str) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy import func, insert, select
 
 from ates import clock, migrations
 from ates.db import make_engine, make_sessions
-from bench.bus import _rabbitmqctl
+from bench.bus import throw_away_vhost
 from tracker import service
 from tracker.models import accounts, outbox, tasks
 
@@ -34,15 +34,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=10_000)
     count = parser.parse_args().tasks
-    vhost = f"ates-bench-{uuid.uuid4().hex[:8]}"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    amqp_url = f"amqp://guest:guest@localhost:5672/{vhost}"
-    try:
+    with throw_away_vhost() as amqp_url:
         raw = time_raw_publish(amqp_url, count)
         reassign = time_reassignment(amqp_url, count)
-    finally:
-        _rabbitmqctl("delete_vhost", vhost)
     print(f"tasks:     {count}")
     print(f"raw:       {raw:6.2f}s  pika publishes {count} persistent messages")
     print(f"reassign:  {reassign:6.2f}s  job start -> every task.assigned published")

@@ -1,7 +1,6 @@
 """The README's first command, as a user runs it: every process up, topology declared, Ctrl-C stops all."""
 import os
 import signal
-import socket
 import subprocess
 from pathlib import Path
 
@@ -9,23 +8,11 @@ import pytest
 import requests
 
 from tests.conftest import eventually
+from tests.e2e.system import free_port, healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("gateway", "auth", "tracker", "accounting", "analytics")
 PRODUCERS = ("auth", "tracker", "accounting")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/healthz", timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 @pytest.fixture
