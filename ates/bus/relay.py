@@ -20,6 +20,7 @@ from sqlalchemy.orm import sessionmaker
 
 from ates import clock
 from ates.bus import topology
+from ates.db import make_sessions
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ class OutboxRelay:
         self.exchange = topology.exchange_name(producer)
         self.table = table
         self.sessions = sessions
+        # Polling is a read: on SQLite it must not take the write lock twenty times a second.
+        self.readers = make_sessions(sessions.kw["bind"], read_only=True)
         self.parameters = pika.URLParameters(amqp_url)
         self.batch_size = batch_size
         self.max_in_flight = max_in_flight
@@ -110,7 +113,7 @@ class OutboxRelay:
         if room <= 0:
             return 0
         in_flight = set(self._in_flight.values())
-        with self.sessions() as session:
+        with self.readers() as session:
             rows = session.execute(
                 select(self.table.c.id, self.table.c.event_id, self.table.c.event_type,
                        self.table.c.routing_key, self.table.c.body)
