@@ -5,6 +5,7 @@ The defaults are the development setup of SPEC §7; production must set its secr
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/%2F"
@@ -20,6 +21,10 @@ class Settings:
     amqp_url: str
     retry_delays_ms: tuple[int, ...]
     var_dir: Path
+    timezone: ZoneInfo  # where a billing day and an analytics day begin and end
+    smtp_host: str
+    smtp_port: int
+    mail_from: str
 
     @property
     def is_production(self) -> bool:
@@ -46,7 +51,18 @@ def load_settings(service: str, env=None) -> Settings:
         amqp_url=env.get("ATES_AMQP_URL", DEFAULT_AMQP_URL),
         retry_delays_ms=_parse_delays(env.get("ATES_RETRY_DELAYS_MS")),
         var_dir=var_dir,
+        timezone=_parse_timezone(env.get("ATES_TIMEZONE", "UTC")),
+        smtp_host=env.get("ATES_SMTP_HOST", "localhost"),
+        smtp_port=int(env.get("ATES_SMTP_PORT", "8025")),
+        mail_from=env.get("ATES_MAIL_FROM", "accounting@uberpopug.example"),
     )
+
+
+def _parse_timezone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError) as error:
+        raise ValueError(f"ATES_TIMEZONE must name an IANA time zone such as Europe/Moscow, got {name!r}") from error
 
 
 def _parse_delays(text: str | None) -> tuple[int, ...]:

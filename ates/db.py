@@ -41,8 +41,11 @@ class UtcDateTime(TypeDecorator):
 
 
 def make_engine(url: str, **kwargs) -> Engine:
-    if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":  # the driver aTES installs, whatever SQLAlchemy's default
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True, **kwargs)
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from flask import current_app, g, jsonify, request
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from sqlalchemy import select
 
 from ates.config import service_url
 
@@ -104,9 +105,15 @@ class TokenVerifier:
             self._next_fetch_at = now + RETRY_AFTER_FAILURE
 
 
-def init_app(app, verifier: TokenVerifier | None = None) -> TokenVerifier:
+def init_app(app, verifier: TokenVerifier | None = None, accounts=None) -> TokenVerifier:
+    """`accounts`: the service's replica of auth's accounts (a table with `account_id` and
+    `active`), when it keeps one. A token is offline proof of who signed in, not that the account
+    is still active; with a replica, a token of an account the replica knows to be deactivated is
+    refused at once instead of when it expires."""
     issuer = app.config.get("ATES_AUTH_ISSUER") or auth_issuer()
     app.extensions["ates.tokens"] = verifier or TokenVerifier(issuer)
+    if accounts is not None:
+        app.extensions["ates.account_replica"] = accounts
     return app.extensions["ates.tokens"]
 
 
@@ -127,11 +134,24 @@ def require_role(*roles: str):
                 g.principal = verifier_for(current_app).principal(token.strip())
             except InvalidToken as error:
                 return _refused(401, "invalid_token", error.reason, challenge='Bearer error="invalid_token"')
+            if _deactivated(g.principal.account_id):
+                return _refused(401, "account_deactivated", "this account has been deactivated",
+                                challenge='Bearer error="invalid_token"')
             if roles and g.principal.role not in roles:
                 return _refused(403, "forbidden", f"this needs the role {' or '.join(roles)}")
             return view(*args, **kwargs)
         return guarded
     return decorate
+
+
+def _deactivated(account_id: str) -> bool:
+    """Known to the replica and inactive; an account the replica has not heard of yet passes."""
+    replica = current_app.extensions.get("ates.account_replica")
+    if replica is None:
+        return False
+    with current_app.extensions["ates.read_sessions"]() as session:
+        active = session.scalar(select(replica.c.active).where(replica.c.account_id == account_id))
+    return active is False
 
 
 def _refused(status: int, code: str, message: str, challenge: str | None = None):

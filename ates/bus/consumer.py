@@ -3,17 +3,20 @@
 Ack policy, explicitly: a message is acked only after (a) its handler's transaction committed,
 or (b) a copy of it was confirmed into its wait queue (retry) or its `.dead` queue. A crash
 anywhere before that means redelivery, and the inbox makes a redelivery change nothing.
+
+What it consumed, retried and dead-lettered is counted per queue (ates/metrics.py).
 """
 import json
 import logging
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pika
 from pika.exceptions import AMQPError
 
-from ates import clock
+from ates import clock, correlation, metrics
 from ates.bus import topology
 from ates.bus.events import Event
 from ates.bus.handlers import Handlers
@@ -21,6 +24,7 @@ from ates.bus.inbox import Inbox, Outcome
 from ates.schemas import SchemaError, SchemaRegistry, registry
 
 log = logging.getLogger(__name__)
+NOT_JSON, SCHEMA = "not JSON: ", "schema: "  # how a reason starts tells its kind for the metrics
 
 
 @dataclass
@@ -47,6 +51,7 @@ class Consumer:
         self._stopping = False
         self.connections_opened = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{handlers.consumer}-handlers")
+        self._batch_seconds = metrics.BATCH_SECONDS.labels(handlers.consumer)
 
     def declare(self, channel) -> None:
         for subscription in self.subscriptions:
@@ -103,14 +108,20 @@ class Consumer:
             else:
                 decoded.append((delivery, event))
         if decoded:
+            started = time.perf_counter()
             applied = self._apply_keeping_heartbeats(connection, [event for _, event in decoded])
+            self._batch_seconds.observe(time.perf_counter() - started)
             outcomes.update({delivery.tag: outcome for (delivery, _), outcome in zip(decoded, applied)})
+            consumed = Counter((delivery.queue, event.type) for (delivery, event), outcome in zip(decoded, applied)
+                               if outcome.action == "ack")
+            for (queue, event_type), count in consumed.items():
+                metrics.EVENTS_CONSUMED.labels(queue, event_type).inc(count)
         for delivery in batch:
             outcome = outcomes[delivery.tag]
             if outcome.action == "retry":
                 self._retry(channel, delivery, outcome.reason)
             elif outcome.action == "dead":
-                self._dead_letter(channel, delivery, outcome.reason)
+                self._dead_letter(channel, delivery, outcome.reason, _reason_kind(outcome.reason))
         channel.basic_ack(batch[-1].tag, multiple=True)
 
     def _apply_keeping_heartbeats(self, connection, events: list[Event]) -> list[Outcome]:
@@ -124,38 +135,60 @@ class Consumer:
     def _decode(self, delivery: Delivery) -> tuple[Event | None, str | None]:
         try:
             message = json.loads(delivery.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            return None, f"not JSON: {error}"
+        except (ValueError, RecursionError) as error:  # bad bytes or syntax, a 5,000-digit number, deep nesting
+            return None, f"{NOT_JSON}{str(error)[:300]}"
         try:
             self.schemas.validate(message)
-        except SchemaError as error:
-            return None, f"schema: {error}"
+        except (SchemaError, ValueError, RecursionError) as error:  # e.g. a lone surrogate the validator cannot encode
+            return None, f"{SCHEMA}{str(error)[:300]}"
         event = Event.from_message(message)
         if self.handlers.lookup(event.type, event.version) is None:
             return None, f"{self.handlers.consumer} has no handler for {event.type} v{event.version}"
+        if event.correlation_id is None and correlation.is_sane(delivery.properties.correlation_id):
+            event = replace(event, correlation_id=delivery.properties.correlation_id)  # a producer that sets only the property
         return event, None
 
     def _retry(self, channel, delivery: Delivery, reason: str) -> None:
         headers = _headers_with_origin(delivery)
-        attempts = int(headers.get("ates-attempts", 0)) + 1
+        attempts = _attempts_so_far(headers) + 1
         if attempts > len(self.retry_delays_ms):
-            self._dead_letter(channel, delivery, f"gave up after {attempts} tries: {reason}")
+            self._dead_letter(channel, delivery, f"gave up after {attempts} tries: {reason}", "gave_up")
             return
         headers.update({"ates-attempts": attempts, "ates-reason": reason})
         delay = self.retry_delays_ms[attempts - 1]
         _publish_copy(channel, topology.wait_queue_name(delivery.queue, delay), delivery, headers)
+        metrics.EVENTS_RETRIED.labels(delivery.queue).inc()
 
-    def _dead_letter(self, channel, delivery: Delivery, reason: str) -> None:
-        log.warning("dead-lettering from %s: %s", delivery.queue, reason)
+    def _dead_letter(self, channel, delivery: Delivery, reason: str, kind: str) -> None:
+        log.warning("dead-lettering from %s: %s", delivery.queue, reason,
+                    extra={"correlation_id": delivery.properties.correlation_id})
         headers = _headers_with_origin(delivery)
         headers.update({"ates-reason": reason, "ates-dead-at": clock.to_wire(clock.utcnow())})
         _publish_copy(channel, topology.dead_queue_name(delivery.queue), delivery, headers)
+        metrics.EVENTS_DEAD_LETTERED.labels(delivery.queue, kind).inc()
+
+
+def _reason_kind(reason: str) -> str:
+    """The `reason_kind` label of ates_events_dead_lettered_total for a decoding problem."""
+    if reason.startswith(NOT_JSON):
+        return "not_json"
+    if reason.startswith(SCHEMA):
+        return "schema"
+    return "no_handler"
 
 
 def _collect_into(buffer: list[Delivery], queue: str):
     def on_message(_channel, method, properties, body):
         buffer.append(Delivery(method.delivery_tag, queue, method.exchange, method.routing_key, properties, body))
     return on_message
+
+
+def _attempts_so_far(headers: dict) -> int:
+    """The retry count in our own header; a foreign or garbled value counts as none so far."""
+    try:
+        return max(0, int(headers.get("ates-attempts", 0)))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _headers_with_origin(delivery: Delivery) -> dict:

@@ -1,4 +1,5 @@
 """The CloudEvents envelope every aTES event travels in (SPEC §5)."""
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -53,6 +54,24 @@ class Event:
             time=clock.from_wire(message["time"]),
             correlation_id=message.get("correlationid"),
         )
+
+
+_CORRELATION_KEY = '"correlationid":"'
+
+
+def correlation_id_of(body: str) -> str | None:
+    """The `correlationid` of a message as the outbox wrote it, without parsing the whole body.
+
+    `to_message` and `Outbox.add` put it last, so it is the body's tail; inside string values a
+    quote is escaped, so the key cannot be faked by a title. Anything else is parsed in full.
+    """
+    at = body.rfind(_CORRELATION_KEY)
+    if at < 0:
+        return None
+    value = body[at + len(_CORRELATION_KEY):-2]
+    if body.endswith('"}') and '"' not in value and "\\" not in value:
+        return value
+    return json.loads(body).get("correlationid")
 
 
 def _to_wire(value: Any) -> Any:

@@ -3,14 +3,19 @@
 A batch of events is applied in one transaction (one commit for many events is what makes the
 consumer fast). If anything in it fails, the batch is rolled back and applied event by event,
 so that one bad event cannot hold back the others.
+
+Each handler runs with its own event's correlation id as the current one (the event's own id when
+it has none), so the events a handler writes carry it on, however mixed the batch.
 """
 import logging
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ates import clock
+from ates import clock, correlation, metrics
+from ates.bus import topology
 from ates.bus.events import Event
 from ates.bus.handlers import Handlers, NotYet
 
@@ -33,6 +38,7 @@ class Inbox:
         self.table = table
         self.sessions = sessions
         self.handlers = handlers
+        self._timers = {}  # producer -> its queue's ates_handler_seconds
 
     def apply(self, events: list[Event]) -> list[Outcome]:
         try:
@@ -51,7 +57,14 @@ class Inbox:
         for event in events:
             if event.id in done:
                 continue  # a redelivery, or the same event twice in one batch
-            self.handlers.lookup(event.type, event.version)(session, event)
+            handler = self.handlers.lookup(event.type, event.version)
+            token = correlation.set_current(event.correlation_id or event.id)
+            started = time.perf_counter()
+            try:
+                handler(session, event)
+            finally:
+                self._timer(event.producer).observe(time.perf_counter() - started)
+                correlation.reset(token)
             applied.append({"event_id": event.id, "event_type": event.type, "applied_at": clock.utcnow()})
             done.add(event.id)
         if applied:
@@ -70,8 +83,16 @@ class Inbox:
             return APPLIED  # another worker on the same queue applied it first
         if isinstance(error, NotYet):
             return Outcome("retry", f"not yet: {error}")
-        log.error("%s v%s %s failed", event.type, event.version, event.id, exc_info=error)
+        log.error("%s v%s %s failed", event.type, event.version, event.id, exc_info=error,
+                  extra={"correlation_id": event.correlation_id or event.id})
         return Outcome("retry", f"{type(error).__name__}: {error}")
+
+    def _timer(self, producer: str):
+        timer = self._timers.get(producer)
+        if timer is None:
+            queue = topology.queue_name(self.handlers.consumer, producer)
+            timer = self._timers[producer] = metrics.HANDLER_SECONDS.labels(queue)
+        return timer
 
     def _already_applied(self, event: Event) -> bool:
         with self.sessions() as session:

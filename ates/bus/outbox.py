@@ -1,10 +1,14 @@
-"""Writing events: into the caller's own transaction, validated, for the relay to publish."""
+"""Writing events: into the caller's own transaction, validated, for the relay to publish.
+
+Each event carries the current correlation id (ates/correlation.py) as the CloudEvents extension
+attribute `correlationid`, unless it already names one.
+"""
 import json
 
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
-from ates import clock
+from ates import clock, correlation
 from ates.bus.events import Event
 from ates.schemas import SchemaError, SchemaRegistry, registry
 
@@ -17,11 +21,14 @@ class Outbox:
     def add(self, session: Session, *events: Event) -> None:
         """Record events in the session's transaction: they are published only if it commits."""
         rows = []
+        correlation_id = correlation.current()
         for event in events:
             try:
                 message = event.to_message()
             except (TypeError, ValueError) as error:  # a naive time, a float for money
                 raise SchemaError(f"{event.type} v{event.version}: {error}") from error
+            if correlation_id and "correlationid" not in message:
+                message["correlationid"] = correlation_id  # last: the relay reads it from the body's end
             self.schemas.validate(message)
             rows.append({
                 "event_id": event.id,

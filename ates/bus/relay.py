@@ -8,18 +8,28 @@ consumer's inbox absorbs the duplicate.
 pika's asynchronous SelectConnection is used because only it lets confirms arrive while
 publishing goes on; the consumer, which never waits on confirms in bulk, uses the simpler
 blocking connection.
+
+One relay per producer publishes at a time, however many worker replicas run: each relay
+declares the exclusive queue `<producer>.relay-lease` on its publishing connection, and only the
+one whose declaration succeeds publishes. The broker deletes an exclusive queue when its
+connection ends, so when the publishing relay dies a standby's next attempt takes over.
+
+Each message carries its event's correlation id as the AMQP `correlation_id` property too, and the
+relay keeps the metrics of what it published and of the outbox's backlog (ates/metrics.py).
 """
 import itertools
 import logging
 import threading
 import time
+from collections import Counter
 
 import pika
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import sessionmaker
 
-from ates import clock
+from ates import clock, metrics
 from ates.bus import topology
+from ates.bus.events import correlation_id_of
 from ates.db import make_sessions
 
 log = logging.getLogger(__name__)
@@ -27,7 +37,8 @@ log = logging.getLogger(__name__)
 
 class OutboxRelay:
     def __init__(self, producer: str, table: Table, sessions: sessionmaker, amqp_url: str,
-                 batch_size: int = 500, max_in_flight: int = 2000, poll_interval: float = 0.05):
+                 batch_size: int = 500, max_in_flight: int = 2000, poll_interval: float = 0.05,
+                 lease_retry: float = 2.0, backlog_interval: float = 1.0):
         self.producer = producer
         self.exchange = topology.exchange_name(producer)
         self.table = table
@@ -38,12 +49,20 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.max_in_flight = max_in_flight
         self.poll_interval = poll_interval
+        self.lease_queue = topology.relay_lease_name(producer)
+        self.lease_retry = lease_retry
+        self.holds_lease = False
         self._stopping = threading.Event()
         self._connection = None
         self._channel = None
-        self._in_flight: dict[int, int] = {}  # delivery tag -> outbox row id
+        self._in_flight: dict[int, tuple[int, str]] = {}  # delivery tag -> outbox row id, routing key
         self._confirmed: list[int] = []
         self._next_tag = 0
+        self.backlog_interval = backlog_interval  # counting the backlog is a query: not on every poll
+        self._backlog_measured_at = 0.0
+        self._published = metrics.EVENTS_PUBLISHED
+        self._backlog = metrics.OUTBOX_BACKLOG.labels(producer)
+        self._oldest_age = metrics.OUTBOX_OLDEST_AGE.labels(producer)
 
     def run(self) -> None:
         backoff = 0.5
@@ -72,6 +91,7 @@ class OutboxRelay:
         self._in_flight.clear()
         self._confirmed.clear()
         self._next_tag = 0
+        self.holds_lease = False
         self._connection = pika.SelectConnection(
             self.parameters,
             on_open_callback=lambda connection: connection.channel(on_open_callback=self._on_channel_open),
@@ -86,11 +106,34 @@ class OutboxRelay:
 
     def _on_channel_open(self, channel) -> None:
         self._channel = channel
-        channel.add_on_close_callback(lambda _channel, reason: self._close())
+        channel.add_on_close_callback(self._on_channel_closed)
         channel.exchange_declare(self.exchange, exchange_type="topic", durable=True,
-                                 callback=lambda _frame: channel.confirm_delivery(
-                                     self._on_confirm, callback=lambda _frame: self._tick()))
-        log.info("%s relay publishing to %s", self.producer, self.exchange)
+                                 callback=lambda _frame: self._take_lease(channel))
+
+    def _take_lease(self, channel) -> None:
+        channel.queue_declare(self.lease_queue, exclusive=True, auto_delete=True,
+                              arguments={"x-queue-type": "classic"},
+                              callback=lambda _frame: self._on_lease_taken(channel))
+
+    def _on_lease_taken(self, channel) -> None:
+        self.holds_lease = True
+        log.info("%s relay holds the lease; publishing to %s", self.producer, self.exchange)
+        channel.confirm_delivery(self._on_confirm, callback=lambda _frame: self._tick())
+
+    def _on_channel_closed(self, _channel, reason) -> None:
+        self._channel = None
+        lease_held_elsewhere = (isinstance(reason, pika.exceptions.ChannelClosedByBroker)
+                                and reason.reply_code == 405 and not self.holds_lease)
+        if lease_held_elsewhere and not self._stopping.is_set() and self._connection is not None:
+            log.info("%s relay on standby: another relay holds %s", self.producer, self.lease_queue)
+            connection = self._connection
+            connection.ioloop.call_later(self.lease_retry, lambda: self._reopen_channel(connection))
+        else:
+            self._close()
+
+    def _reopen_channel(self, connection) -> None:
+        if not self._stopping.is_set() and connection.is_open:
+            connection.channel(on_open_callback=self._on_channel_open)
 
     def _close(self) -> None:
         if self._connection is not None and self._connection.is_open:
@@ -102,6 +145,8 @@ class OutboxRelay:
         try:
             self._record_confirmed()
             published = self._publish_pending()
+            if time.monotonic() - self._backlog_measured_at >= self.backlog_interval:
+                self._measure_backlog()
         except Exception:
             log.exception("%s relay failed to read or update its outbox", self.producer)
             published = 0
@@ -112,7 +157,7 @@ class OutboxRelay:
         room = min(self.batch_size, self.max_in_flight - len(self._in_flight))
         if room <= 0:
             return 0
-        in_flight = set(self._in_flight.values())
+        in_flight = {row_id for row_id, _ in self._in_flight.values()}
         with self.readers() as session:
             rows = session.execute(
                 select(self.table.c.id, self.table.c.event_id, self.table.c.event_type,
@@ -131,9 +176,10 @@ class OutboxRelay:
                 message_id=row.event_id,
                 type=row.event_type,
                 app_id=self.producer,
+                correlation_id=correlation_id_of(row.body),
             ))
             self._next_tag += 1
-            self._in_flight[self._next_tag] = row.id
+            self._in_flight[self._next_tag] = (row.id, row.routing_key)
             published += 1
             if published == room:
                 break
@@ -145,9 +191,12 @@ class OutboxRelay:
             tags = list(itertools.takewhile(lambda tag: tag <= method.delivery_tag, self._in_flight))
         else:
             tags = [method.delivery_tag] if method.delivery_tag in self._in_flight else []
-        row_ids = [self._in_flight.pop(tag) for tag in tags]
+        rows = [self._in_flight.pop(tag) for tag in tags]
+        row_ids = [row_id for row_id, _ in rows]
         if isinstance(method, pika.spec.Basic.Ack):
             self._confirmed.extend(row_ids)
+            for routing_key, count in Counter(routing_key for _, routing_key in rows).items():
+                self._published.labels(self.exchange, routing_key).inc(count)
         else:
             log.warning("%s relay: broker refused %d messages; they stay in the outbox", self.producer, len(row_ids))
 
@@ -160,3 +209,15 @@ class OutboxRelay:
             for start in range(0, len(confirmed), 500):
                 chunk = confirmed[start:start + 500]
                 session.execute(update(self.table).where(self.table.c.id.in_(chunk)).values(published_at=now))
+
+    def _measure_backlog(self) -> None:
+        """ates_outbox_backlog and ates_outbox_oldest_age_seconds, at most once a second: both read only
+        the unpublished rows' part of the index `ix_outbox_unpublished`; the oldest is the lowest id."""
+        self._backlog_measured_at = time.monotonic()
+        unpublished = self.table.c.published_at.is_(None)
+        with self.readers() as session:
+            count = session.scalar(select(func.count()).select_from(self.table).where(unpublished))
+            oldest = session.scalar(select(self.table.c.created_at).where(unpublished)
+                                    .order_by(self.table.c.id).limit(1))
+        self._backlog.set(count)
+        self._oldest_age.set((clock.utcnow() - oldest).total_seconds() if oldest is not None else 0)

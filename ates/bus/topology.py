@@ -25,6 +25,11 @@ def wait_queue_name(queue: str, delay_ms: int) -> str:
     return f"{queue}.wait.{delay_ms}ms"
 
 
+def relay_lease_name(producer: str) -> str:
+    """The exclusive queue whose owner is the one relay publishing for this producer."""
+    return f"{producer}.relay-lease"
+
+
 @dataclass(frozen=True)
 class Subscription:
     """What one consumer queue receives: the routing keys it binds on its producer's exchange."""

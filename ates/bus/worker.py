@@ -6,6 +6,7 @@ import sys
 import pika
 from sqlalchemy import Table
 
+from ates import logs, metrics
 from ates.bus import topology
 from ates.bus.consumer import Consumer
 from ates.bus.handlers import Handlers
@@ -26,8 +27,7 @@ def run_worker(service: str, outbox: Table | None, inbox: Table | None, handlers
     parser = argparse.ArgumentParser(prog=f"{service}.worker")
     parser.add_argument("command", nargs="?", choices=["run", "declare"], default="run")
     command = parser.parse_args(argv).command
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {service}-worker %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pika").setLevel(logging.WARNING)  # its INFO narrates every socket state
+    logs.configure_logging(service, "worker")
     settings = load_settings(service)
     sessions = make_sessions(make_engine(settings.database_url))
     parts = []
@@ -40,6 +40,7 @@ def run_worker(service: str, outbox: Table | None, inbox: Table | None, handlers
         return 0
     if jobs is not None:
         parts.extend(jobs(sessions))
+    metrics.serve_worker_metrics(service)
     return run_until_signalled(*parts)
 
 

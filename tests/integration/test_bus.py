@@ -81,6 +81,27 @@ def test_relay_killed_in_the_middle_of_a_batch_loses_nothing(probe, start, spawn
     eventually(lambda: probe.unpublished_count() == 0, message="every row marked published")
 
 
+def test_two_relays_on_one_outbox_publish_each_event_once_and_a_standby_takes_over(probe, start, broker):
+    with broker.channel() as channel:
+        channel.exchange_declare("tracker.events", exchange_type="topic", durable=True)
+        channel.queue_declare("every-copy", durable=True)
+        channel.queue_bind("every-copy", "tracker.events", "#")
+    relays = [start(probe.relay(lease_retry=0.2)), start(probe.relay(lease_retry=0.2))]
+    events = [task_created() for _ in range(2000)]
+    probe.publish(*events)
+    eventually(lambda: probe.unpublished_count() == 0, message="every row published")
+    time.sleep(0.5)
+    assert broker.message_count("every-copy") == 2000, "only the relay holding the lease publishes"
+    assert sorted(relay.holds_lease for relay in relays) == [False, True]
+    leader, standby = sorted(relays, key=lambda relay: not relay.holds_lease)
+    leader.stop()
+    later = [task_created() for _ in range(100)]
+    probe.publish(*later)
+    eventually(lambda: standby.holds_lease and probe.unpublished_count() == 0, message="the standby to take over")
+    time.sleep(0.5)
+    assert broker.message_count("every-copy") == 2100
+
+
 def test_broker_dropping_connections_while_events_flow_loses_and_doubles_nothing(probe, spawn, broker):
     worker = spawn("worker", str(probe.engine.url))
     wait_for_queue(broker)

@@ -58,3 +58,15 @@ def test_production_flag_follows_ates_env(environment, production):
     settings = load_settings("tracker", env={"ATES_ENV": environment})
     assert settings.environment == environment
     assert settings.is_production is production
+
+
+def test_timezone_and_mail_defaults():
+    settings = load_settings("accounting", env={})
+    assert settings.timezone.key == "UTC"
+    assert (settings.smtp_host, settings.smtp_port) == ("localhost", 8025)
+
+
+def test_timezone_is_read_and_a_wrong_one_is_named():
+    assert load_settings("accounting", env={"ATES_TIMEZONE": "Europe/Moscow"}).timezone.key == "Europe/Moscow"
+    with pytest.raises(ValueError, match="ATES_TIMEZONE"):
+        load_settings("accounting", env={"ATES_TIMEZONE": "Mars/Olympus"})

@@ -1,0 +1,84 @@
+"""What a service published about a task and which events it applied, for admins: `ates trace` reads it.
+
+No service reads another's tables, so the path of a task through the system is put together from
+what each service tells about its own: its outbox (events it published, with their correlation ids)
+and its inbox (which event ids it applied, and when).
+
+    GET /api/events/published?task_id=<uuid>   this service's events whose data names the task
+    GET /api/events/applied?ids=<id>,<id>,...    which of these events this service applied
+"""
+import json
+import uuid
+
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import Table, select
+
+from ates import clock
+from ates.tokens import require_role
+
+MAX_EVENTS = 1000  # a task has a few events per assignment; this is far more than any real one
+
+
+def event_log_blueprint(outbox: Table | None, inbox: Table | None) -> Blueprint:
+    """The routes for the tables the service has (an analytics without an outbox has only `applied`)."""
+    blueprint = Blueprint("event_log", __name__, url_prefix="/api/events")
+    if outbox is not None:
+        blueprint.add_url_rule("/published", "published", require_role("admin")(lambda: _published(outbox)))
+    if inbox is not None:
+        blueprint.add_url_rule("/applied", "applied", require_role("admin")(lambda: _applied(inbox)))
+    return blueprint
+
+
+def _published(outbox: Table):
+    task_id = _uuid(request.args.get("task_id", ""))
+    if task_id is None:
+        return _bad_request("task_id must be a task's UUID")
+    # The body is the JSON the outbox wrote (compact separators), so the task's id appears exactly so.
+    needle = f'"task_id":"{task_id}"'
+    query = (select(outbox.c.event_id, outbox.c.body, outbox.c.created_at, outbox.c.published_at)
+             .where(outbox.c.body.contains(needle, autoescape=True)).order_by(outbox.c.id).limit(MAX_EVENTS))
+    with current_app.extensions["ates.read_sessions"]() as session:
+        rows = session.execute(query).all()
+    events = []
+    for row in rows:
+        message = json.loads(row.body)
+        if (message.get("data") or {}).get("task_id") != task_id:
+            continue  # the id was somewhere else in the body
+        events.append({
+            "event_id": row.event_id, "type": message["type"], "version": message["dataversion"],
+            "time": message["time"], "correlation_id": message.get("correlationid"),
+            "created_at": clock.to_wire(row.created_at),
+            "published_at": clock.to_wire(row.published_at) if row.published_at else None,
+        })
+    return jsonify(service=_service(), task_id=task_id, events=events)
+
+
+def _applied(inbox: Table):
+    given = [part.strip() for part in request.args.get("ids", "").split(",") if part.strip()]
+    ids = [_uuid(part) for part in given]
+    if not ids or None in ids or len(ids) > MAX_EVENTS:
+        return _bad_request(f"ids must list 1 to {MAX_EVENTS} event UUIDs, separated by commas")
+    query = (select(inbox.c.event_id, inbox.c.event_type, inbox.c.applied_at)
+             .where(inbox.c.event_id.in_(ids)).order_by(inbox.c.applied_at))
+    with current_app.extensions["ates.read_sessions"]() as session:
+        rows = session.execute(query).all()
+    return jsonify(service=_service(), events=[
+        {"event_id": row.event_id, "type": row.event_type, "applied_at": clock.to_wire(row.applied_at)}
+        for row in rows])
+
+
+def _uuid(text: str) -> str | None:
+    try:
+        return str(uuid.UUID(text)) if len(text) <= 36 else None
+    except ValueError:
+        return None
+
+
+def _service() -> str:
+    return current_app.config["ATES"].service
+
+
+def _bad_request(message: str):
+    response = jsonify(error="invalid_input", message=message)
+    response.status_code = 400
+    return response

@@ -1,0 +1,75 @@
+"""Each service's REST API as an OpenAPI 3.1 document at `/openapi.json` (SPEC §7).
+
+The document is built from the code: every route of the service's API blueprint, the YAML
+after `---` in its view's docstring (apispec's Flask plugin reads it), and the marshmallow
+schemas it names. The errors every route can give — 400, 401 and 403 as `{error, message}` —
+are added here once instead of in every docstring.
+"""
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec_webframeworks.flask import FlaskPlugin
+from flask import Flask, jsonify
+from marshmallow import Schema, fields
+
+COMMON_ERRORS = {
+    "400": "the request is malformed or breaks a rule",
+    "401": "no valid bearer token",
+    "403": "the token's role may not do this",
+}
+
+
+class Problem(Schema):
+    error = fields.String(required=True, metadata={"description": "a stable code, e.g. `invalid_input`"})
+    message = fields.String(required=True, metadata={"description": "what went wrong, for a person"})
+    field_errors = fields.Dict(data_key="fields", metadata={"description": "invalid input: what is wrong with each field"})
+
+
+def document_api(app: Flask, title: str, blueprint: str = "api", schemas: tuple[type[Schema], ...] = (),
+                 description: str = "") -> None:
+    """Serve `GET /openapi.json` describing the routes of `blueprint` (public, like /healthz)."""
+
+    @app.get("/openapi.json")
+    def openapi():
+        if "ates.openapi" not in app.extensions:
+            app.extensions["ates.openapi"] = build_spec(app, title, blueprint, schemas, description)
+        return jsonify(app.extensions["ates.openapi"])
+
+
+def build_spec(app: Flask, title: str, blueprint: str, schemas, description: str) -> dict:
+    spec = APISpec(title=title, version="1", openapi_version="3.1.0",
+                   plugins=[FlaskPlugin(), MarshmallowPlugin()], info={"description": description})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    spec.components.schema("Problem", schema=Problem)
+    for schema in schemas:
+        spec.components.schema(schema.__name__, schema=schema)
+    with app.test_request_context():
+        for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
+            if rule.endpoint.startswith(f"{blueprint}."):
+                spec.path(view=app.view_functions[rule.endpoint], app=app)
+    document = spec.to_dict()
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            _add_path_parameters(path, operation)
+            operation.setdefault("security", [{"bearer": []}])
+            responses = operation.setdefault("responses", {})
+            for status, text in COMMON_ERRORS.items():
+                responses.setdefault(status, _problem(text))
+            for status, response in responses.items():
+                if status.startswith("4") and "content" not in response:
+                    response.update(_problem(response.get("description", "")))
+    return document
+
+
+def _add_path_parameters(path: str, operation: dict) -> None:
+    named = {parameter["name"] for parameter in operation.get("parameters", []) if parameter.get("in") == "path"}
+    for segment in path.split("/"):
+        if segment.startswith("{") and segment.endswith("}") and segment[1:-1] not in named:
+            operation.setdefault("parameters", []).append(
+                {"name": segment[1:-1], "in": "path", "required": True, "schema": {"type": "string"}})
+
+
+def _problem(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}

@@ -1,0 +1,35 @@
+"""Every service documents its REST API: each route of its API blueprint, its errors as Problems."""
+import pytest
+
+from ates.config import load_settings
+
+SERVICES = ["accounting", "analytics", "auth", "tracker"]
+
+
+@pytest.fixture(params=SERVICES)
+def service_app(request, tmp_path):
+    module = __import__(f"{request.param}.app", fromlist=["create_app"])
+    return module.create_app(load_settings(request.param, env={"ATES_VAR_DIR": str(tmp_path)}))
+
+
+def test_every_api_route_is_documented(service_app):
+    document = service_app.test_client().get("/openapi.json").get_json()
+    documented = {(path, method) for path, operations in document["paths"].items() for method in operations}
+    routes = {(rule.rule.replace("<", "{").replace(">", "}"), method.lower())
+              for rule in service_app.url_map.iter_rules() if rule.endpoint.startswith("api.")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert routes and routes == documented
+
+
+def test_every_operation_says_what_it_answers_and_how_it_fails(service_app):
+    document = service_app.test_client().get("/openapi.json").get_json()
+    assert document["openapi"].startswith("3.1")
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            statuses = set(operation["responses"])
+            assert any(status.startswith("2") for status in statuses), (path, method)
+            assert {"400", "401", "403"} <= statuses, (path, method)
+            assert operation["security"] == [{"bearer": []}]
+            for status, response in operation["responses"].items():
+                if status.startswith("4"):
+                    assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
