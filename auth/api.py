@@ -23,6 +23,10 @@ class AccountSchema(Schema):
     active = fields.Boolean()
 
 
+class AccountListSchema(Schema):
+    accounts = fields.List(fields.Nested(AccountSchema), required=True)
+
+
 class NewAccountSchema(Schema):
     username = fields.String(required=True, validate=validate.Length(3, 64))
     password = fields.String(required=True, validate=validate.Length(MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH))
@@ -67,12 +71,34 @@ def _invalid(error: ValidationError):
 @bp.get("/accounts")
 @require_token("admin")
 def list_accounts():
+    """Every account.
+    ---
+    get:
+      responses:
+        200:
+          description: the accounts
+          content:
+            application/json:
+              schema: AccountListSchema
+    """
     return {"accounts": _account.dump(service.list_accounts(_sessions()), many=True)}
 
 
 @bp.get("/accounts/<account_id>")
 @require_token("admin")
 def get_account(account_id):
+    """One account.
+    ---
+    get:
+      responses:
+        200:
+          description: the account
+          content:
+            application/json:
+              schema: AccountSchema
+        404:
+          description: no such account
+    """
     account = service.get_account(_sessions(), account_id)
     if account is None:
         return _problem(404, "not_found", "There is no such account.")
@@ -82,6 +108,23 @@ def get_account(account_id):
 @bp.post("/accounts")
 @require_token("admin")
 def create_account():
+    """Create an account; `account.created` goes out.
+    ---
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: NewAccountSchema
+      responses:
+        201:
+          description: the new account
+          content:
+            application/json:
+              schema: AccountSchema
+        409:
+          description: the username is taken
+    """
     try:
         account = service.create_account(_sessions(), **_json_body(_new_account))
     except ValidationError as error:
@@ -96,6 +139,23 @@ def create_account():
 @bp.patch("/accounts/<account_id>")
 @require_token("admin")
 def change_account(account_id):
+    """Change an account's email, full name, role or active flag; the matching events go out.
+    ---
+    patch:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: AccountChangeSchema
+      responses:
+        200:
+          description: the account as changed
+          content:
+            application/json:
+              schema: AccountSchema
+        404:
+          description: no such account
+    """
     try:
         change = AccountChange(**_json_body(_change))
     except ValidationError as error:
@@ -106,6 +166,18 @@ def change_account(account_id):
 @bp.delete("/accounts/<account_id>")
 @require_token("admin")
 def deactivate_account(account_id):
+    """Deactivate an account: it can no longer sign in and is never assigned again.
+    ---
+    delete:
+      responses:
+        200:
+          description: the account, inactive
+          content:
+            application/json:
+              schema: AccountSchema
+        404:
+          description: no such account
+    """
     return _apply(account_id, AccountChange(active=False))
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import inspect
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ates.config import Settings
+from ates.openapi import document_api
 from ates.web import service_app
 from auth import admin, api, keys, oauth_api, oauth_store, pages, service
 from auth.oauth import create_provider
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     app.extensions["auth.provider"] = create_provider(app)
     for blueprint in (pages.bp, admin.bp, api.bp, oauth_api.bp):
         app.register_blueprint(blueprint)
+    document_api(app, "aTES auth", description="Accounts, for admins (SPEC §8). The OpenID Connect "
+                 "endpoints are described by /.well-known/openid-configuration.")
     app.register_error_handler(CSRFError, _form_expired)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     _register_commands(app, auth_settings)

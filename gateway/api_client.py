@@ -2,6 +2,7 @@
 import requests
 from flask import current_app
 
+from ates import correlation
 from gateway import renewal
 
 TIMEOUT = 10
@@ -19,6 +20,8 @@ def call(service: str, method: str, path: str, *, params: dict | None = None, js
     """The decoded JSON answer of `service` (None for an empty one); ServiceError for a 4xx or 5xx."""
     url = f"{current_app.config['BACKEND_URLS'][service]}{path}"
     headers = {"Authorization": f"Bearer {renewal.access_token()}"}
+    if correlation.current():  # the service's events then carry this request's id (docs/observability.md)
+        headers[correlation.HEADER] = correlation.current()
     try:
         response = requests.request(method, url, params=params, json=json, headers=headers, timeout=TIMEOUT)
     except requests.RequestException:

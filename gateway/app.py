@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from ates import tokens
 from ates.config import Settings, service_url
 from ates.web import service_app
-from gateway import home, renewal, session, sso, tasks
+from gateway import accounting, analytics, dead_letters, home, renewal, session, sso, tasks
 from gateway.api_client import ServiceError
 
 BACKENDS = ("auth", "tracker", "accounting", "analytics")
@@ -46,6 +46,9 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     app.register_blueprint(sso.blueprint)
     app.register_blueprint(home.blueprint)
     app.register_blueprint(tasks.blueprint)
+    app.register_blueprint(accounting.blueprint)
+    app.register_blueprint(dead_letters.blueprint)
+    app.register_blueprint(analytics.blueprint)
     app.register_error_handler(CSRFError, _form_expired)
     app.register_error_handler(ServiceError, _service_failed)
     return app

@@ -20,11 +20,37 @@ class NewTask(Schema):
     jira_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
 
 
+class Task(Schema):
+    task_id = fields.UUID(required=True)
+    jira_id = fields.String(required=True, allow_none=True, metadata={"example": "UBERPOP-42"})
+    title = fields.String(required=True)
+    description = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["open", "done"]))
+    assignee_id = fields.UUID(required=True)
+    created_at = fields.DateTime(required=True)
+    completed_at = fields.DateTime(required=True, allow_none=True)
+
+
+class TaskList(Schema):
+    tasks = fields.List(fields.Nested(Task), required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+
+
+class Reassignment(Schema):
+    reassignment_id = fields.UUID(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["running", "done"]))
+    total = fields.Integer(required=True)
+    reassigned = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+    finished_at = fields.DateTime(required=True, allow_none=True)
+
+
 class TaskQuery(Schema):
     scope = fields.String(load_default="mine", validate=validate.OneOf(["mine", "all"]))
     status = fields.String(load_default=None, validate=validate.OneOf(["open", "done"]))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000_000))  # SQL integers are 64-bit
 
 
 @api.errorhandler(domain.RuleBroken)
@@ -40,6 +66,23 @@ def invalid_input(error: ValidationError):
 @api.post("/tasks")
 @require_role()
 def create_task():
+    """Create a task; it goes to a random assignable popug.
+    ---
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: NewTask
+      responses:
+        201:
+          description: the task, assigned
+          content:
+            application/json:
+              schema: Task
+        409:
+          description: nobody can be assigned a task (no_assignee); nothing was stored
+    """
     given = NewTask().load(_json_body())
     with _sessions().begin() as session:
         task = service.create_task(session, g.principal.account_id, given["title"], given["description"], given["jira_id"])
@@ -49,6 +92,19 @@ def create_task():
 @api.get("/tasks")
 @require_role()
 def list_tasks():
+    """My tasks, or every task (`scope=all`, admins and managers), newest first.
+    ---
+    get:
+      parameters:
+      - in: query
+        schema: TaskQuery
+      responses:
+        200:
+          description: one page of tasks
+          content:
+            application/json:
+              schema: TaskList
+    """
     query = TaskQuery().load(request.args)
     if query["scope"] == "all" and not domain.may_see_all_and_reassign(g.principal.role):
         return jsonify(error="forbidden", message="only admins and managers see every task"), 403
@@ -61,6 +117,18 @@ def list_tasks():
 @api.get("/tasks/<task_id>")
 @require_role()
 def show_task(task_id):
+    """One task with its activity log (its assignee, admins and managers).
+    ---
+    get:
+      responses:
+        200:
+          description: the task and its activity
+          content:
+            application/json:
+              schema: Task
+        404:
+          description: no such task
+    """
     with _read_sessions()() as session:
         task = service.get_task(session, task_id)
         if task["assignee_id"] != g.principal.account_id and not domain.may_see_all_and_reassign(g.principal.role):
@@ -73,6 +141,20 @@ def show_task(task_id):
 @api.post("/tasks/<task_id>/complete")
 @require_role()
 def complete_task(task_id):
+    """Complete an open task of mine.
+    ---
+    post:
+      responses:
+        200:
+          description: the task, done
+          content:
+            application/json:
+              schema: Task
+        404:
+          description: no such task
+        409:
+          description: the task is already done
+    """
     with _sessions().begin() as session:
         task = service.complete_task(session, g.principal.account_id, task_id)
     return jsonify(task_json(task))
@@ -81,6 +163,16 @@ def complete_task(task_id):
 @api.post("/reassignments")
 @require_role("admin", "manager")
 def start_reassignment():
+    """Reassign every open task at random, as a background job (admins and managers).
+    ---
+    post:
+      responses:
+        202:
+          description: the job, started
+          content:
+            application/json:
+              schema: Reassignment
+    """
     with _sessions().begin() as session:
         job = service.start_reassignment(session, g.principal.account_id)
     return jsonify(reassignment_json(job)), 202
@@ -89,6 +181,18 @@ def start_reassignment():
 @api.get("/reassignments/<reassignment_id>")
 @require_role("admin", "manager")
 def show_reassignment(reassignment_id):
+    """A reassignment job's progress.
+    ---
+    get:
+      responses:
+        200:
+          description: the job
+          content:
+            application/json:
+              schema: Reassignment
+        404:
+          description: no such job
+    """
     with _read_sessions()() as session:
         job = service.get_reassignment(session, reassignment_id)
     return jsonify(reassignment_json(job))

@@ -52,6 +52,7 @@ reassignments = Table(
     Column("reassigned", Integer, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("finished_at", UtcDateTime()),
+    Column("correlation_id", String(200)),  # of the request that started it; the job's events carry it
 )
 
 # The tasks a job must reassign, fixed when it starts; `done` is set in the batch's own

@@ -5,7 +5,7 @@ import uuid
 from sqlalchemy import bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from ates import clock
+from ates import clock, correlation
 from ates.bus import Outbox
 from tracker import domain, events
 from tracker.models import accounts, outbox, reassignment_items, reassignments, task_activity, tasks
@@ -82,7 +82,8 @@ def start_reassignment(session: Session, actor_id: str) -> dict:
     domain.choose_assignee(assignable_accounts(session))  # refuse at once when nobody is assignable
     reassignment_id = str(uuid.uuid4())
     job = {"reassignment_id": reassignment_id, "requested_by": actor_id, "status": "running", "total": 0,
-           "reassigned": 0, "created_at": clock.utcnow(), "finished_at": None}
+           "reassigned": 0, "created_at": clock.utcnow(), "finished_at": None,
+           "correlation_id": correlation.current()}
     session.execute(insert(reassignments).values(**job))
     session.execute(insert(reassignment_items).from_select(
         ["reassignment_id", "task_id", "done"],

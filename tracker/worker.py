@@ -2,6 +2,7 @@
 import logging
 import threading
 
+from ates import correlation
 from ates.bus.worker import main
 from tracker import service
 from tracker.handlers import handlers
@@ -31,11 +32,14 @@ class ReassignmentRunner:
         with self.sessions() as session:
             running = service.running_reassignments(session)
         for reassignment_id in running:
-            more = True
-            while more and not self._stopping.is_set():
-                with self.sessions.begin() as session:
-                    more = service.reassign_batch(session, reassignment_id, self.batch_size)
-            log.info("reassignment %s %s", reassignment_id, "finished" if not more else "paused")
+            with self.sessions() as session:
+                started_by = service.get_reassignment(session, reassignment_id)["correlation_id"]
+            with correlation.correlated(started_by):  # the request that started the job, or a new id
+                more = True
+                while more and not self._stopping.is_set():
+                    with self.sessions.begin() as session:
+                        more = service.reassign_batch(session, reassignment_id, self.batch_size)
+                log.info("reassignment %s %s", reassignment_id, "finished" if not more else "paused")
 
     def stop(self) -> None:
         self._stopping.set()
