@@ -1,9 +1,21 @@
 """The accounting web service: `create_app()` for gunicorn and for `flask --app accounting.app`."""
 from flask import Flask
 
+from ates import tokens
+from ates.bus.event_log import event_log_blueprint
 from ates.config import Settings
+from ates.openapi import document_api
 from ates.web import service_app
+from accounting.models import accounts, inbox, outbox
+from accounting.api import api
+from accounting.api_schemas import SCHEMAS
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    return service_app(__name__, "accounting", settings)
+    app = service_app(__name__, "accounting", settings)
+    tokens.init_app(app, accounts=accounts)  # a deactivated account's token is refused at once
+    app.register_blueprint(api)
+    app.register_blueprint(event_log_blueprint(outbox, inbox))
+    document_api(app, "aTES accounting", schemas=SCHEMAS,
+                 description="Balances, audit logs, management income and billing days (SPEC §8).")
+    return app

@@ -1,4 +1,81 @@
-"""What accounting does with other services' events: one function each, registered here."""
-from ates.bus import Handlers
+"""What accounting does with other services' events: the task events move money, the account
+events keep the replica that payout mail and the accounts list need. One function each."""
+from datetime import date
+
+from sqlalchemy import insert, select, update
+
+from ates import clock
+from ates.bus import Handlers, NotYet
+from ates.config import load_settings
+from accounting import domain, service
+from accounting.models import accounts
 
 handlers = Handlers("accounting")
+
+
+def local_today() -> date:
+    """Only needed to open the very first billing day, so the settings are read only then."""
+    return domain.local_date(clock.utcnow(), load_settings("accounting").timezone)
+
+
+@handlers.on("task.created", 1)
+def on_task_created_v1(session, event):
+    data = event.data
+    title, jira_id = domain.title_and_jira_id(data["title"])
+    service.learn_task_details(session, data["task_id"], jira_id, title, data["description"], version=1)
+
+
+@handlers.on("task.created", 2)
+@handlers.on("task.updated", 2)
+def on_task_snapshot(session, event):
+    data = event.data
+    service.learn_task_details(session, data["task_id"], data["jira_id"], data["title"], data["description"],
+                               version=data["version"])
+
+
+@handlers.on("task.assigned", 1)
+def on_task_assigned(session, event):
+    service.charge_assign_fee(session, event.data["task_id"], event.data["assignee_id"], local_today)
+
+
+@handlers.on("task.completed", 1)
+def on_task_completed(session, event):
+    service.pay_completion_reward(session, event.data["task_id"], event.data["assignee_id"], local_today)
+
+
+@handlers.on("account.created", 1)
+@handlers.on("account.updated", 1)
+def on_account_snapshot(session, event):
+    data = event.data
+    row = {"username": data["username"], "email": data["email"], "full_name": data["full_name"],
+           "role": data["role"], "active": data["active"], "version": data["version"]}
+    known = _known_version(session, data["account_id"])
+    if known is None:
+        session.execute(insert(accounts).values(account_id=data["account_id"], **row))
+    elif data["version"] >= known:  # an older snapshot never overwrites a newer one
+        session.execute(update(accounts).where(accounts.c.account_id == data["account_id"]).values(**row))
+
+
+@handlers.on("account.role_changed", 1)
+def on_account_role_changed(session, event):
+    if event.data["version"] >= _known_version_or_not_yet(session, event.data["account_id"]):
+        session.execute(update(accounts).where(accounts.c.account_id == event.data["account_id"])
+                        .values(role=event.data["role"], version=event.data["version"]))
+
+
+@handlers.on("account.deactivated", 1)
+def on_account_deactivated(session, event):
+    if event.data["version"] >= _known_version_or_not_yet(session, event.data["account_id"]):
+        session.execute(update(accounts).where(accounts.c.account_id == event.data["account_id"])
+                        .values(active=False, version=event.data["version"]))
+
+
+def _known_version(session, account_id):
+    return session.scalar(select(accounts.c.version).where(accounts.c.account_id == account_id))
+
+
+def _known_version_or_not_yet(session, account_id) -> int:
+    version = _known_version(session, account_id)
+    if version is None:
+        raise NotYet(f"account {account_id} is not known yet")
+    return version

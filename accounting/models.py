@@ -1,7 +1,117 @@
-"""The accounting database's tables."""
+"""The accounting database's tables: prices, balances, the transactions (the audit log), billing
+days, payouts and the mail waiting to be sent; the replica of auth's accounts."""
+from sqlalchemy import (Boolean, Column, Date, ForeignKey, Index, Integer, Numeric, String, Table, Text,
+                        UniqueConstraint, insert)
+from sqlalchemy.dialects import postgresql, sqlite
+
 from ates.bus import inbox_table, outbox_table
-from ates.db import new_metadata
+from ates.db import UtcDateTime, new_metadata
 
 metadata = new_metadata()
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+
+
+def Money():  # noqa: N802 - reads as a column type
+    """Exact two-place money; SQLite keeps it as a number, read back as a two-place Decimal."""
+    return Numeric(12, 2, asdecimal=True)
+
+
+# What accounting knows of auth's accounts: whom to email, and names for the accounts list.
+accounts = Table(
+    "accounts", metadata,
+    Column("account_id", String(36), primary_key=True),
+    Column("username", String(64), nullable=False),
+    Column("email", String(254)),
+    Column("full_name", String(200)),
+    Column("role", String(20), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+# One row per account that ever had a transaction; it may precede the account's events.
+balances = Table(
+    "balances", metadata,
+    Column("account_id", String(36), primary_key=True),
+    Column("amount", Money(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# A task's price, fixed once when accounting first hears of it; its details come when they come.
+tasks = Table(
+    "tasks", metadata,
+    Column("task_id", String(36), primary_key=True),
+    Column("assign_fee", Money(), nullable=False),
+    Column("completion_reward", Money(), nullable=False),
+    Column("priced_at", UtcDateTime(), nullable=False),
+    Column("rewarded", Boolean, nullable=False),
+    Column("jira_id", String(40)),
+    Column("title", String(200)),
+    Column("description", Text),
+    Column("details_version", Integer),
+)
+
+transactions = Table(
+    "transactions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("transaction_id", String(36), nullable=False, unique=True),
+    Column("account_id", String(36), nullable=False),
+    Column("kind", String(20), nullable=False),  # assign_fee | completion_reward | payout
+    Column("amount", Money(), nullable=False),
+    Column("balance_after", Money(), nullable=False),
+    Column("task_id", String(36)),
+    Column("billing_date", Date, nullable=False),
+    Column("applied_at", UtcDateTime(), nullable=False),
+    Index("ix_transactions_account_day", "account_id", "billing_date"),
+    Index("ix_transactions_day_kind", "billing_date", "kind"),
+)
+
+# Exactly one day is open; a day being paid out is `closing`, then `closed` with its totals.
+billing_days = Table(
+    "billing_days", metadata,
+    Column("billing_date", Date, primary_key=True),
+    Column("status", String(10), nullable=False, index=True),  # open | closing | closed
+    Column("opened_at", UtcDateTime(), nullable=False),
+    Column("closing_at", UtcDateTime()),
+    Column("closed_at", UtcDateTime()),
+    Column("payouts", Integer),
+    Column("total_paid", Money()),
+    Column("management_income", Money()),
+)
+
+# One payout per account and day, whatever happens: the unique key is the last line of defence.
+payouts = Table(
+    "payouts", metadata,
+    Column("payout_id", String(36), primary_key=True),
+    Column("billing_date", Date, ForeignKey("billing_days.billing_date"), nullable=False),
+    Column("account_id", String(36), nullable=False),
+    Column("amount", Money(), nullable=False),
+    Column("transaction_id", String(36), nullable=False),
+    Column("paid_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("billing_date", "account_id", name="uq_payouts_billing_date_account_id"),
+)
+
+# The mail outbox: a row per payout, written in the payout's transaction, sent by the mailer.
+emails = Table(
+    "emails", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("payout_id", String(36), ForeignKey("payouts.payout_id"), nullable=False, unique=True),
+    Column("account_id", String(36), nullable=False),
+    Column("status", String(10), nullable=False, index=True),  # pending | sent
+    Column("attempts", Integer, nullable=False),
+    Column("not_before", UtcDateTime()),  # a sender's lease, or the time of the next try
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime()),
+)
+
+
+def insert_if_absent(session, table: Table, *keys: str):
+    """INSERT that does nothing when the key exists (rowcount 0), on SQLite and PostgreSQL alike:
+    a racing worker that loses waits for the winner and then leaves its row alone."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    return insert(table)

@@ -1,7 +1,15 @@
-"""The accounting worker process: outbox relay and event consumer."""
+"""The accounting worker process: outbox relay, event consumer, and the mailer of payout mail."""
 from ates.bus.worker import main
+from ates.config import load_settings
 from accounting.handlers import handlers
-from accounting.models import outbox, inbox
+from accounting.mailer import Mailer
+from accounting.models import inbox, outbox
+
+
+def mailer(sessions) -> list[Mailer]:
+    settings = load_settings("accounting")
+    return [Mailer(sessions, settings.smtp_host, settings.smtp_port, settings.mail_from)]
+
 
 if __name__ == "__main__":
-    main("accounting", outbox, inbox, handlers)
+    main("accounting", outbox, inbox, handlers, jobs=mailer)
