@@ -1,9 +1,33 @@
-"""The analytics web service: `create_app()` for gunicorn and for `flask --app analytics.app`."""
+"""The analytics web service: `create_app()` for gunicorn and for `flask --app analytics.app`
+(`migrate`, and `rebuild`, which rebuilds every read model from the event archive)."""
+import click
 from flask import Flask
 
+from ates import tokens
+from ates.bus.event_log import event_log_blueprint
 from ates.config import Settings
+from ates.openapi import document_api
 from ates.web import service_app
+from analytics import rebuild as rebuilding
+from analytics.api import api
+from analytics.models import accounts, inbox
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    return service_app(__name__, "analytics", settings)
+    app = service_app(__name__, "analytics", settings)
+    tokens.init_app(app, accounts=accounts)  # a deactivated admin's token is refused at once
+    app.register_blueprint(api)
+    app.register_blueprint(event_log_blueprint(None, inbox))
+    document_api(app, "aTES analytics", description="The admins' dashboard figures (SPEC §8); admins only.")
+
+    @app.cli.command("rebuild")
+    def rebuild():
+        """Wipe the read models and rebuild them from the archive of every applied event."""
+        try:
+            with app.extensions["ates.sessions"].begin() as session:
+                report = rebuilding.rebuild_read_models(session, app.config["ATES"].timezone)
+        except rebuilding.RebuildFailed as error:
+            raise click.ClickException(f"rebuild failed, nothing changed: {error}") from None
+        click.echo("\n".join(report.lines()))
+
+    return app

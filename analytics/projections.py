@@ -1,0 +1,161 @@
+"""How each event changes the read models: one projection per event, `fn(session, event, zone)`.
+
+The live handlers and the rebuild run these same functions. Each is idempotent for its entity
+(a task's price and completion are counted once, a snapshot never overwrites a newer one), and
+one that must wait raises NotYet before it writes anything. Writes are single upserts, written
+once here, so that a bulk loader can send many rows through the very same statements.
+"""
+import functools
+from datetime import date
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ates import clock, money
+from ates.bus import NotYet
+from analytics import domain
+from analytics.models import account_balances, accounts, completions, daily_income, daily_top_task, task_details, task_prices
+
+PROJECTIONS = {}  # (event type, version) -> projection; handlers.py registers each, archived
+
+
+def projects(event_type: str, version: int):
+    def register(projection):
+        PROJECTIONS[event_type, version] = projection
+        return projection
+    return register
+
+
+@projects("task.priced", 1)
+def on_task_priced(session, event, zone):
+    data = event.data
+    session.execute(price_insert(dialect_of(session)), {
+        "task_id": data["task_id"], "assign_fee": money.from_wire(data["assign_fee"]),
+        "reward": money.from_wire(data["completion_reward"])})
+
+
+@projects("task.created", 1)
+def on_task_created_v1(session, event, zone):
+    title, jira_id = domain.title_and_jira_id(event.data["title"])
+    session.execute(details_upsert(dialect_of(session)), {
+        "task_id": event.data["task_id"], "jira_id": jira_id, "title": title, "version": 1})
+
+
+@projects("task.created", 2)
+@projects("task.updated", 2)
+def on_task_snapshot(session, event, zone):
+    data = event.data
+    session.execute(details_upsert(dialect_of(session)), {
+        "task_id": data["task_id"], "jira_id": data["jira_id"], "title": data["title"], "version": data["version"]})
+
+
+@projects("task.completed", 1)
+def on_task_completed(session, event, zone):
+    task_id = event.data["task_id"]
+    reward = session.scalar(select(task_prices.c.reward).where(task_prices.c.task_id == task_id))
+    if reward is None:
+        raise NotYet(f"task {task_id} has no price yet (task.priced has not arrived)")
+    completed_at = clock.from_wire(event.data["completed_at"])
+    completion = {"task_id": task_id, "completed_at": completed_at, "day": domain.day_of(completed_at, zone),
+                  "reward": reward}
+    dialect = dialect_of(session)
+    if session.execute(completion_insert(dialect), completion).rowcount:  # 0: this task was counted before
+        session.execute(top_task_upsert(dialect), completion)
+
+
+@projects("transaction.applied", 1)
+def on_transaction_applied(session, event, zone):
+    data, dialect = event.data, dialect_of(session)
+    amount = money.from_wire(data["amount"])
+    session.execute(balance_upsert(dialect), {"account_id": data["account_id"], "balance": amount})
+    if data["kind"] in domain.INCOME_KINDS:
+        session.execute(income_upsert(dialect), {
+            "day": date.fromisoformat(data["billing_date"]),
+            "management_income": domain.management_income(data["kind"], amount)})
+
+
+@projects("account.created", 1)
+@projects("account.updated", 1)
+@projects("account.deactivated", 1)
+def on_account_snapshot(session, event, zone):
+    data = event.data
+    active = data.get("active", False)  # account.deactivated carries no flag: it is the flag
+    session.execute(account_upsert(dialect_of(session)), {
+        "account_id": data["account_id"], "active": active, "version": data["version"]})
+
+
+@projects("task.assigned", 1)
+@projects("payout.sent", 1)
+@projects("billing_day.closed", 1)
+def kept_in_the_archive_only(session, event, zone):
+    """No read model needs these yet; archived, they are there for the next one to be built from."""
+
+
+@functools.cache
+def price_insert(dialect: str):
+    return _insert(dialect, task_prices).on_conflict_do_nothing(index_elements=["task_id"])
+
+
+@functools.cache
+def details_upsert(dialect: str):
+    statement = _insert(dialect, task_details)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["task_id"], set_={"jira_id": new.jira_id, "title": new.title, "version": new.version},
+        where=new.version > task_details.c.version)
+
+
+@functools.cache
+def completion_insert(dialect: str):
+    return _insert(dialect, completions).on_conflict_do_nothing(index_elements=["task_id"])
+
+
+@functools.cache
+def top_task_upsert(dialect: str):
+    """The completion becomes its day's top task if it beats the one there, as domain.ranking says."""
+    statement = _insert(dialect, daily_top_task)
+    new, top = statement.excluded, daily_top_task.c
+    beats = or_(new.reward > top.reward,
+                and_(new.reward == top.reward,
+                     or_(new.completed_at < top.completed_at,
+                         and_(new.completed_at == top.completed_at, new.task_id < top.task_id))))
+    return statement.on_conflict_do_update(
+        index_elements=["day"], set_={"task_id": new.task_id, "reward": new.reward, "completed_at": new.completed_at},
+        where=beats)
+
+
+@functools.cache
+def income_upsert(dialect: str):
+    statement = _insert(dialect, daily_income)
+    return statement.on_conflict_do_update(index_elements=["day"], set_={
+        # round: SQLite keeps the sum as a binary float, and a day must not drift off its cents
+        "management_income": func.round(daily_income.c.management_income + statement.excluded.management_income, 2)})
+
+
+@functools.cache
+def balance_upsert(dialect: str):
+    statement = _insert(dialect, account_balances)
+    return statement.on_conflict_do_update(index_elements=["account_id"], set_={
+        # round: a paid-out balance must come back to exactly 0, not to -1e-14 (which counts as negative)
+        "balance": func.round(account_balances.c.balance + statement.excluded.balance, 2)})
+
+
+def dialect_of(session) -> str:
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        raise RuntimeError(f"analytics' upserts are written for SQLite and PostgreSQL, not {dialect}")
+    return dialect
+
+
+@functools.cache
+def account_upsert(dialect: str):
+    statement = _insert(dialect, accounts)
+    new = statement.excluded
+    return statement.on_conflict_do_update(  # an older snapshot never overwrites a newer one
+        index_elements=["account_id"], set_={"active": new.active, "version": new.version},
+        where=accounts.c.version <= new.version)
+
+
+def _insert(dialect: str, table):
+    """INSERT ... ON CONFLICT as the database speaks it (SQLite in development, PostgreSQL in production)."""
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)

@@ -1,0 +1,92 @@
+"""A rebuild while the worker applies events, on SQLite and on PostgreSQL: nothing is lost or
+counted twice, and the end is what an orderly delivery gives. On SQLite the write lock
+serialises the two; on PostgreSQL the rebuild locks the archive, which the worker writes first."""
+import os
+import threading
+import time
+import uuid
+from datetime import timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from ates import migrations
+from ates.db import make_engine, make_sessions
+from analytics import archive, rebuild, service
+from analytics.models import event_archive
+from tests.analytics_events import deliver, generated_month, read_models, seed_002_story, shuffled_with_duplicates
+
+ROOT = Path(__file__).resolve().parents[2]
+POSTGRES_ADMIN_URL = os.environ.get("ATES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def migrated(url: str):
+    migrations.upgrade(ROOT / "analytics" / "migrations", url)
+    return make_sessions(make_engine(url))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path, monkeypatch):
+    monkeypatch.setenv("ATES_TIMEZONE", "UTC")
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'analytics.db'}"
+        return
+    psycopg2 = pytest.importorskip("psycopg2")
+    try:
+        admin = psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=2)
+    except psycopg2.OperationalError:
+        pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL}")
+    admin.autocommit = True
+    name = f"ates_analytics_test_{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_a_rebuild_while_events_arrive_loses_nothing_and_counts_nothing_twice(database_url, tmp_path):
+    story = generated_month(71, days=20)
+    orderly = migrated(f"sqlite:///{tmp_path / 'orderly.db'}")
+    deliver(orderly, story.events)
+    sessions = migrated(database_url)
+    half = len(story.events) // 2
+    deliver(sessions, story.events[:half])
+    still_arriving = shuffled_with_duplicates(story.events[half:] + story.events[:half:3], 8)  # with redeliveries
+    worker = threading.Thread(target=deliver, args=(sessions, still_arriving), kwargs={"batch_size": 10, "pause": 0.01})
+    worker.start()
+    replayed = []
+    for _ in range(3):  # each rebuild runs while the worker thread still has events to apply
+        with sessions.begin() as session:
+            replayed.append(sum(rebuild.rebuild_read_models(session, timezone.utc).replayed.values()))
+        assert worker.is_alive(), "the worker finished before the rebuilds: nothing ran concurrently"
+        time.sleep(0.05)
+    worker.join()
+    assert replayed == sorted(replayed) and replayed[0] < replayed[-1], "the worker applied events between rebuilds"
+    assert read_models(sessions) == read_models(orderly)
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(event_archive)) == len({e.id for e in story.events})
+        found = service.most_expensive_task(session, story.first_day, story.last_day)
+    assert found["task"].task_id == story.top_task_of_range
+    sessions.kw["bind"].dispose()
+
+
+def test_the_worker_waits_while_a_rebuild_holds_the_archive(database_url):
+    sessions = migrated(database_url)
+    story = seed_002_story()
+    applying = threading.Thread(target=deliver, args=(sessions, story.events))
+    with sessions.begin() as rebuilding:
+        archive.hold_off_archiving(rebuilding)
+        rebuilding.execute(select(func.count()).select_from(event_archive))
+        applying.start()
+        applying.join(timeout=1.0)
+        assert applying.is_alive(), "the worker applied events in the middle of a rebuild"
+    applying.join(timeout=30)
+    assert not applying.is_alive()
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(event_archive)) == len(story.events)
+    sessions.kw["bind"].dispose()
