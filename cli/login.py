@@ -4,11 +4,13 @@ A one-shot HTTP server on 127.0.0.1:8976 waits for the browser to come back from
 """
 import base64
 import hashlib
+import html
+import re
 import secrets
 import time
 import webbrowser
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import requests
 
@@ -84,13 +86,7 @@ class LoopbackCallback:
         return self.outcome
 
     def receive(self, params: dict) -> LoginFailed | str:
-        if params.get("state") != self.expected_state:
-            return LoginFailed("the answer's state does not match this sign-in; it is refused")
-        if "error" in params:
-            return LoginFailed(f"the SSO refused: {params.get('error_description') or params['error']}")
-        if not params.get("code"):
-            return LoginFailed("the SSO sent no authorization code")
-        return params["code"]
+        return code_from(params, self.expected_state)
 
     def _handler(self):
         callback = self
@@ -118,6 +114,17 @@ class LoopbackCallback:
                 pass  # the terminal is for the person, not for access logs
 
         return Handler
+
+
+def code_from(params: dict, expected_state: str) -> LoginFailed | str:
+    """The authorization code in the SSO's answer, or why there is none to trust."""
+    if params.get("state") != expected_state:
+        return LoginFailed("the answer's state does not match this sign-in; it is refused")
+    if "error" in params:
+        return LoginFailed(f"the SSO refused: {params.get('error_description') or params['error']}")
+    if not params.get("code"):
+        return LoginFailed("the SSO sent no authorization code")
+    return params["code"]
 
 
 def exchange_code(token_endpoint: str, code: str, verifier: str, port: int = PORT) -> dict:
@@ -152,3 +159,44 @@ def login(issuer: str, *, open_browser: bool = True, announce=print, port: int =
             announce(f"Open this address in a browser to sign in:\n{url}")
         code = callback.wait(timeout)
     return exchange_code(metadata["token_endpoint"], code, verifier, callback.port)
+
+
+def login_with_password(issuer: str, username: str, password: str) -> dict:
+    """The same authorization-code flow with PKCE, with the SSO's login form filled in by this
+    program instead of a person at a browser (for `ates demo` and scripts; the redirect to the
+    loopback address is read from the answer, so nothing needs to listen there)."""
+    metadata = discover(issuer)
+    verifier, challenge = pkce_pair()
+    state = secrets.token_urlsafe(24)
+    browser = requests.Session()
+    try:
+        page = browser.get(authorize_url(metadata["authorization_endpoint"], challenge, state), timeout=TIMEOUT)
+        form = _login_form(page.text)
+        if form is None:
+            raise LoginFailed(f"the SSO showed no login form at {page.url} ({page.status_code})")
+        action, fields = form
+        answer = browser.post(urljoin(page.url, action), allow_redirects=False, timeout=TIMEOUT,
+                              data={**fields, "username": username, "password": password})
+        while answer.is_redirect and not answer.headers["Location"].startswith(redirect_uri()):
+            answer = browser.get(urljoin(answer.url, answer.headers["Location"]), allow_redirects=False, timeout=TIMEOUT)
+    except requests.RequestException as error:
+        raise LoginFailed(f"the SSO at {issuer} cannot be reached ({error})") from None
+    if not answer.is_redirect:
+        raise LoginFailed(f"the SSO did not sign {username} in (wrong password, or the account is inactive)")
+    params = {key: values[0] for key, values in parse_qs(urlsplit(answer.headers["Location"]).query).items()}
+    code = code_from(params, state)
+    if isinstance(code, LoginFailed):
+        raise code
+    return exchange_code(metadata["token_endpoint"], code, verifier)
+
+
+def _login_form(page: str) -> tuple[str, dict] | None:
+    """(action, hidden fields) of the page's form that asks for a password."""
+    for form in re.findall(r"<form\b(.*?)>(.*?)</form>", page, flags=re.S | re.I):
+        attributes, body = form
+        if 'name="password"' not in body:
+            continue
+        action = re.search(r'action="([^"]*)"', attributes)
+        hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body))
+        return html.unescape(action.group(1)) if action else "", {k: html.unescape(v) for k, v in hidden.items()}
+    return None

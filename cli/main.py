@@ -1,14 +1,24 @@
-"""The `ates` command: `ates login` signs in through the SSO, `ates token` prints a valid access token."""
+"""The `ates` command: `ates login` signs in through the SSO, `ates token` prints a valid access token,
+`ates dlq` shows, replays and discards dead-lettered events (operators: straight to RabbitMQ),
+`ates trace TASK_ID` shows one task's path through the services (admins), `ates demo` fills a
+running system with popugs and a simulated day."""
 import argparse
 import sys
 
 from ates.tokens import InvalidToken, TokenVerifier, auth_issuer
+from cli import demo, dlq
 from cli import login as sign_in
-from cli import token_store
+from cli import token_store, trace
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "dlq":
+        return dlq.run(args)
+    if args.command == "trace":
+        return trace.run(args)
+    if args.command == "demo":
+        return demo.run(args)
     try:
         if args.command == "login":
             return _login(args)
@@ -44,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="print the access token instead of storing the tokens")
     login.add_argument("--issuer", default=auth_issuer(), help="the SSO (default: ATES_AUTH_ISSUER or the local auth)")
     commands.add_parser("token", help="print the stored access token, renewed first when it has expired")
+    dlq.add_parser(commands)
+    trace.add_parser(commands)
+    demo.add_parser(commands)
     return parser
 
 
