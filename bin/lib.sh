@@ -55,3 +55,47 @@ ensure_rabbitmq() {
     rabbitmq-plugins -q enable rabbitmq_management >/dev/null || die "could not enable rabbitmq_management"
   fi
 }
+
+# ensure_postgres: a PostgreSQL server the tests can make databases on (ATES_TEST_POSTGRES_URL,
+# by default the local server's postgres role). Installs and starts it when this machine may.
+ensure_postgres() {
+  local url=${ATES_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
+  case "$url" in
+    *@localhost[:/]*|*@127.0.0.1[:/]*) ;;
+    *) say "using the PostgreSQL at ATES_TEST_POSTGRES_URL; not managing a local one"; return 0 ;;
+  esac
+  if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    can_apt || die "PostgreSQL is not installed: sudo apt-get install postgresql (or set ATES_TEST_POSTGRES_URL)"
+    apt_install postgresql
+  fi
+  if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    [ "$(id -u)" = 0 ] || die "PostgreSQL is not running: sudo service postgresql start"
+    say "starting PostgreSQL"
+    service postgresql start >/dev/null 2>&1 || true
+    for _ in $(seq 60); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+    pg_isready -q -h 127.0.0.1 -p 5432 || die "PostgreSQL did not start; see /var/log/postgresql/"
+  fi
+  if ! psql "$url" -qAtc 'select 1' >/dev/null 2>&1; then
+    # A fresh Debian server asks for a password over TCP: give the postgres role one for the tests.
+    [ "$(id -u)" = 0 ] && [ -z "${ATES_TEST_POSTGRES_URL:-}" ] \
+      || die "cannot connect to PostgreSQL as $url; set ATES_TEST_POSTGRES_URL"
+    su postgres -c "psql -qc \"ALTER ROLE postgres PASSWORD 'postgres'\"" >/dev/null \
+      || die "could not set a password for the postgres role"
+    export ATES_TEST_POSTGRES_URL=postgresql://postgres:postgres@127.0.0.1:5432/postgres
+    psql "$ATES_TEST_POSTGRES_URL" -qAtc 'select 1' >/dev/null || die "cannot connect to PostgreSQL"
+  fi
+}
+
+# ensure_chromium: Debian's headless Chromium and its ChromeDriver, for the real-browser e2e test.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && return 0
+  can_apt || die "Chromium is not installed: sudo apt-get install chromium chromium-driver"
+  apt_install chromium chromium-driver
+}
+
+# ensure_docker_compose: Debian's docker-compose, which checks compose.yaml without a Docker engine.
+ensure_docker_compose() {
+  command -v docker-compose >/dev/null 2>&1 && return 0
+  can_apt || die "docker-compose is not installed: sudo apt-get install docker-compose"
+  apt_install docker-compose
+}
