@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from tests.conftest import eventually
-from tests.e2e.system import form_with, running, sign_in_at_auth, submit
+from tests.e2e.system import form_with, postgres_databases, running, sign_in_at_auth, submit
 
 ADMIN_PASSWORD = "e2e-admin-password"
 PROCESSES = ["auth", "auth-worker", "tracker", "tracker-worker", "gateway"]
@@ -15,9 +15,10 @@ PROCESSES = ["auth", "auth-worker", "tracker", "tracker-worker", "gateway"]
 @pytest.fixture(scope="module")
 def system(tmp_path_factory, broker_for_module):
     var_dir = tmp_path_factory.mktemp("tasks") / "var"
-    with running(PROCESSES, var_dir, broker_for_module.amqp_url, ATES_ADMIN_PASSWORD=ADMIN_PASSWORD,
-                 ATES_RETRY_DELAYS_MS="200,500,1000") as urls:
-        yield urls
+    with postgres_databases("tasks") as databases:
+        with running(PROCESSES, var_dir, broker_for_module.amqp_url, ATES_ADMIN_PASSWORD=ADMIN_PASSWORD,
+                     ATES_RETRY_DELAYS_MS="200,500,1000", **databases) as urls:
+            yield urls
 
 
 def signed_in(system, username, password) -> tuple[requests.Session, requests.Response]:

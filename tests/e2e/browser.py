@@ -1,0 +1,122 @@
+"""A real browser for end-to-end tests: Debian's headless Chromium driven by selenium through Debian's
+ChromeDriver (`bin/lib.sh ensure_chromium` installs both), with a screenshot of every page it is asked to keep."""
+import shutil
+import tempfile
+from base64 import b64decode
+from contextlib import contextmanager
+from pathlib import Path
+from uuid import uuid4
+
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+WIDTH, HEIGHT = 1280, 900
+# Headless as root in a container; no calls home: this machine's network is closed, and a test needs none.
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--window-size={WIDTH},{HEIGHT}")
+PAGE_TIMEOUT = 20
+
+
+def installed() -> bool:
+    return CHROMIUM.exists() and CHROMEDRIVER.exists()
+
+
+class Browser:
+    """One person's browser window: its own profile, so its own cookies and sign-ins."""
+
+    def __init__(self, driver: webdriver.Chrome, name: str, screenshots: Path):
+        self.driver, self.name, self.screenshots = driver, name, screenshots
+        self.taken: list[Path] = []
+
+    @property
+    def url(self) -> str:
+        return self.driver.current_url
+
+    @property
+    def text(self) -> str:
+        return self.driver.find_element(By.TAG_NAME, "body").text
+
+    def open(self, url: str) -> "Browser":
+        self.driver.get(url)
+        return self
+
+    def find(self, css: str) -> WebElement:
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def find_all(self, css: str) -> list[WebElement]:
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def fill(self, form: WebElement, **fields: str) -> None:
+        for name, value in fields.items():
+            field = form.find_element(By.NAME, name)
+            field.clear()
+            field.send_keys(value)
+
+    def submit(self, form: WebElement, **fields: str) -> "Browser":
+        """Fill in the form, press its submit button as a person would, and wait for the next page."""
+        self.fill(form, **fields)
+        return self._click_to_leave(form.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]"))
+
+    def follow(self, link_text: str) -> "Browser":
+        return self._click_to_leave(self.driver.find_element(By.LINK_TEXT, link_text))
+
+    def _click_to_leave(self, element: WebElement) -> "Browser":
+        """Click, then wait until this document is gone and the next one (after any redirects) has loaded.
+
+        The old document is recognised by a mark set on its window, not by a stale element: asked about
+        an element of a document being torn down, ChromeDriver answers with a stale-element error or, as
+        often, with a bare inspector error ("Node with given id does not belong to the document"). While
+        the navigation is under way a script may fail the same ways; the wait asks again until it ends."""
+        mark = uuid4().hex
+        self.driver.execute_script("window.__atesPage = arguments[0];", mark)
+        element.click()
+        WebDriverWait(self.driver, PAGE_TIMEOUT, ignored_exceptions=(WebDriverException,)).until(
+            lambda driver: driver.execute_script(
+                "return window.__atesPage !== arguments[0] && document.readyState === 'complete';", mark))
+        return self
+
+    def shot(self, label: str) -> Path:
+        """A PNG of the whole page (beyond the window's height too), numbered in the order taken."""
+        height = self.driver.execute_script(
+            "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
+        picture = self.driver.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": WIDTH, "height": max(int(height), HEIGHT), "scale": 1}})
+        path = self.screenshots / f"{len(list(self.screenshots.glob('*.png'))) + 1:02d}-{self.name}-{label}.png"
+        path.write_bytes(b64decode(picture["data"]))
+        print(f"screenshot: {path}")
+        self.taken.append(path)
+        return path
+
+
+@contextmanager
+def chromium(name: str, screenshots: Path):
+    """A fresh headless Chromium for `name`; always quit afterwards, with a last screenshot if the test failed."""
+    profile = Path(tempfile.mkdtemp(prefix=f"ates-chromium-{name}-"))
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*FLAGS, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    screenshots.mkdir(parents=True, exist_ok=True)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        driver.set_page_load_timeout(PAGE_TIMEOUT)
+        browser = Browser(driver, name, screenshots)
+        try:
+            yield browser
+        except BaseException:
+            try:
+                browser.shot("at-failure")
+            except Exception:  # the browser itself may be what failed; the test's own error matters more
+                pass
+            raise
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

@@ -1,0 +1,230 @@
+"""The business rules of SPEC §4 as plain Python over Decimals: what every balance, audit-log line,
+payout, mail and analytics figure must be, computed from what an end-to-end test did and saw (each
+task's assignments and completion at the tracker, the prices accounting fixed), and the comparisons
+that list every difference. No HTTP, no broker: `tests/unit/test_e2e_model.py` checks the model."""
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+FEES = range(10, 21)  # whole dollars, both ends included
+REWARDS = range(20, 41)
+INCOME_KINDS = ("assign_fee", "completion_reward")
+SHOWN = 8  # differences listed per comparison; the count says how many there are in all
+
+
+def money(value: str | Decimal | int) -> Decimal:
+    """A two-place Decimal from a wire string such as "12.00"; a float is refused, as the SPEC refuses it."""
+    if isinstance(value, float):
+        raise TypeError(f"money is never a float: {value!r}")
+    return Decimal(value).quantize(CENT)
+
+
+@dataclass(frozen=True)
+class Price:
+    assign_fee: Decimal
+    completion_reward: Decimal
+
+    @classmethod
+    def from_event(cls, data: dict) -> "Price":
+        return cls(money(data["assign_fee"]), money(data["completion_reward"]))
+
+    def problems(self) -> list[str]:
+        """A fee is a whole number of dollars in [10, 20], a reward one in [20, 40]."""
+        found = []
+        for name, amount, allowed in (("assign fee", self.assign_fee, FEES), ("reward", self.completion_reward, REWARDS)):
+            if amount != amount.to_integral_value() or int(amount) not in allowed:
+                found.append(f"{name} {amount} is not a whole number of dollars in [{allowed[0]}, {allowed[-1]}]")
+        return found
+
+
+@dataclass(frozen=True)
+class Line:
+    """An audit-log line as the rules fix it. Its time, and so its balance_after, depend on the order
+    in which accounting happened to apply the day's events; the arithmetic is checked separately."""
+    kind: str
+    amount: Decimal
+    task_id: str | None
+
+    @classmethod
+    def from_api(cls, transaction: dict) -> "Line":
+        task = transaction["task"]
+        return cls(transaction["kind"], money(transaction["amount"]), task["task_id"] if task else None)
+
+
+@dataclass
+class BillingDay:
+    billing_date: date
+    opening: dict[str, Decimal]  # every balance when the day opened
+    lines: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # account -> Counter[Line]
+    payouts: dict[str, Decimal] = field(default_factory=dict)  # account -> what it was paid (positive)
+    closed: bool = False
+
+    @property
+    def income(self) -> Decimal:
+        """Management income: −(the day's fees and rewards); payouts are not income."""
+        return ZERO - sum((line.amount * count for lines in self.lines.values() for line, count in lines.items()
+                           if line.kind in INCOME_KINDS), ZERO)  # ZERO - x, never a "-0.00"
+
+    def opening_balance(self, account_id: str) -> Decimal:
+        return self.opening.get(account_id, ZERO)
+
+    def closing_balance(self, account_id: str) -> Decimal:
+        lines = self.lines.get(account_id, Counter())
+        return self.opening_balance(account_id) + sum((line.amount * n for line, n in lines.items()), ZERO)
+
+    def accounts(self) -> set[str]:
+        return {account for account, lines in self.lines.items() if lines}
+
+
+class Books:
+    """Accounting as SPEC §4 says it must come out: a fee per assignment, a reward per first
+    completion, and at each close every positive balance paid out while negative ones carry over."""
+
+    def __init__(self, prices: dict[str, Price]):
+        self.prices = prices
+        self.balances: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        self.days: dict[date, BillingDay] = {}
+        self.rewarded: set[str] = set()
+
+    def day(self, billing_date: date) -> BillingDay:
+        if billing_date not in self.days:
+            if any(not day.closed for day in self.days.values()):
+                raise ValueError(f"{billing_date} cannot open while another day is open")
+            self.days[billing_date] = BillingDay(billing_date, dict(self.balances))
+        day = self.days[billing_date]
+        if day.closed:
+            raise ValueError(f"{billing_date} is closed; nothing more is booked on it")
+        return day
+
+    def assign(self, billing_date: date, task_id: str, account_id: str) -> None:
+        """Every assignment, the one at creation and every reassignment (to the same popug too), costs the fee."""
+        self._book(billing_date, account_id, Line("assign_fee", -self.prices[task_id].assign_fee, task_id))
+
+    def complete(self, billing_date: date, task_id: str, account_id: str) -> None:
+        """The first completion earns the reward; a task is never rewarded twice."""
+        if task_id in self.rewarded:
+            return
+        self.rewarded.add(task_id)
+        self._book(billing_date, account_id, Line("completion_reward", self.prices[task_id].completion_reward, task_id))
+
+    def book(self, billing_date: date, assignments: Iterable[tuple[str, str]] = (),
+             completions: Iterable[tuple[str, str]] = ()) -> BillingDay:
+        """(task, account) pairs: the assignments and the completions of one stretch of the day."""
+        day = self.day(billing_date)
+        for task_id, account_id in assignments:
+            self.assign(billing_date, task_id, account_id)
+        for task_id, account_id in completions:
+            self.complete(billing_date, task_id, account_id)
+        return day
+
+    def close(self, billing_date: date) -> dict[str, Decimal]:
+        """Pay out every positive balance (a payout line of −balance, the balance back to 0); zero and
+        negative balances stay. Returns what each popug was paid."""
+        day = self.day(billing_date)
+        for account_id, balance in sorted(self.balances.items()):
+            if balance > ZERO:
+                self._book(billing_date, account_id, Line("payout", -balance, None))
+                day.payouts[account_id] = balance
+        day.closed = True
+        return dict(day.payouts)
+
+    def negative_balances(self) -> int:
+        return sum(1 for balance in self.balances.values() if balance < ZERO)
+
+    def _book(self, billing_date: date, account_id: str, line: Line) -> None:
+        self.day(billing_date).lines[account_id][line] += 1
+        self.balances[account_id] += line.amount
+
+
+@dataclass(frozen=True)
+class Completion:
+    task_id: str
+    reward: Decimal
+    completed_at: datetime
+
+
+def ranking(completion: Completion):
+    """The most expensive first: the highest reward; on a tie the earlier completion; then the smaller id."""
+    return (-completion.reward, completion.completed_at, completion.task_id)
+
+
+def most_expensive(completions: Iterable[Completion]) -> Completion | None:
+    return min(completions, key=ranking, default=None)
+
+
+def most_expensive_by_day(completions: Iterable[Completion], zone: ZoneInfo) -> dict[date, Completion]:
+    """Per calendar day of `completed_at` in the zone analytics counts days in."""
+    by_day = defaultdict(list)
+    for completion in completions:
+        by_day[completion.completed_at.astimezone(zone).date()].append(completion)
+    return {day: most_expensive(found) for day, found in by_day.items()}
+
+
+def payout_mails(books: Books, emails: dict[str, str]) -> Counter:
+    """(address, amount, billing day) of every payout mail the closes must have sent."""
+    return Counter((emails[account_id], amount, day.billing_date)
+                   for day in books.days.values() for account_id, amount in day.payouts.items())
+
+
+MAIL_SUBJECT = re.compile(r"\$(?P<amount>-?[0-9]+\.[0-9]{2}) paid out for (?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})")
+
+
+def mail_key(to: str, subject: str, body: str) -> tuple[str, Decimal, date]:
+    """What a payout mail says: to whom, how much, for which day (the body must say the same)."""
+    found = MAIL_SUBJECT.search(subject)
+    if found is None:
+        raise ValueError(f"not a payout mail: {subject!r}")
+    amount, day = found["amount"], found["day"]
+    if f"${amount}" not in body or day not in body:
+        raise ValueError(f"the body of {subject!r} does not say ${amount} for {day}: {body!r}")
+    return to, money(amount), date.fromisoformat(day)
+
+
+# ---- comparisons: each returns every difference as a line for a person ----
+
+def differences(what: str, expected: dict, actual: dict) -> list[str]:
+    """Keys whose values differ, or that one side lacks."""
+    found = [f"{what} {key}: expected {expected.get(key, '(none)')}, got {actual.get(key, '(none)')}"
+             for key in sorted(set(expected) | set(actual), key=str) if expected.get(key) != actual.get(key)]
+    return _shortened(found)
+
+
+def multiset_differences(what: str, expected: Counter, actual: Counter) -> list[str]:
+    missing, extra = expected - actual, actual - expected
+    found = [f"{what}: missing {item} x{count}" for item, count in missing.items()]
+    found += [f"{what}: unexpected {item} x{count}" for item, count in extra.items()]
+    return _shortened(found)
+
+
+def audit_log_problems(account_id: str, day: BillingDay, transactions: list[dict]) -> list[str]:
+    """The account's audit log of the day against the model: the same lines (as a multiset: events
+    that raced may be applied in another order than the test made them), every balance_after the
+    one before plus the amount, starting from the balance the day opened with, every line on this
+    billing day, and the payout, if any, last with a balance of 0.00."""
+    what = f"audit log of {account_id} on {day.billing_date}"
+    found = multiset_differences(what, day.lines.get(account_id, Counter()),
+                                 Counter(Line.from_api(transaction) for transaction in transactions))
+    balance = day.opening_balance(account_id)
+    for number, transaction in enumerate(transactions, 1):
+        amount, after = money(transaction["amount"]), money(transaction["balance_after"])
+        if after != balance + amount:
+            found.append(f"{what}, line {number}: balance {balance} {amount:+} should be {balance + amount}, "
+                         f"the log says {after}")
+        if transaction["billing_date"] != day.billing_date.isoformat():
+            found.append(f"{what}, line {number}: billing_date {transaction['billing_date']}")
+        if transaction["kind"] == "payout" and (number != len(transactions) or after != ZERO):
+            found.append(f"{what}, line {number}: the payout is not the last line at 0.00")
+        balance = after
+    return _shortened(found)
+
+
+def _shortened(found: list[str]) -> list[str]:
+    if len(found) <= SHOWN:
+        return found
+    return found[:SHOWN] + [f"... and {len(found) - SHOWN} more like these"]

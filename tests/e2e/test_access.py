@@ -1,0 +1,119 @@
+"""Who may call what (SPEC §3), as one table of every endpoint of SPEC §8 × every role, plus no
+token, an expired token and a token of a deactivated account — against the real processes, with
+tokens from the real SSO's authorization-code flow."""
+import time
+import uuid
+
+import pytest
+import requests
+
+from sqlalchemy import select
+
+from ates.db import make_engine, make_sessions
+from auth import keys
+from auth.models import accounts
+from tests.conftest import eventually
+from tests.e2e.system import bearer, running, sign_in_for_tokens
+
+ADMIN_PASSWORD = "access-admin-password"
+PASSWORD = "access-password-1"
+ROLES = ("admin", "manager", "accountant", "boss", "developer")
+EVERYONE = set(ROLES)
+PROCESSES = ["auth", "auth-worker", "tracker", "tracker-worker", "accounting", "accounting-worker",
+             "analytics", "analytics-worker"]
+SOMEONE = str(uuid.uuid4())  # an id nobody has: allowed callers get a 404, never a 401 or 403
+
+# service, method, path, JSON body, who may (SPEC §3)
+TABLE = [
+    ("auth", "GET", "/api/accounts", None, {"admin"}),
+    ("auth", "POST", "/api/accounts", {}, {"admin"}),
+    ("auth", "PATCH", f"/api/accounts/{SOMEONE}", {"full_name": "X"}, {"admin"}),
+    ("auth", "DELETE", f"/api/accounts/{SOMEONE}", None, {"admin"}),
+    ("tracker", "POST", "/api/tasks", {"title": "Sort the seeds", "description": ""}, EVERYONE),
+    ("tracker", "GET", "/api/tasks?scope=mine", None, EVERYONE),
+    ("tracker", "GET", "/api/tasks?scope=all", None, {"admin", "manager"}),
+    ("tracker", "GET", f"/api/tasks/{SOMEONE}", None, EVERYONE),
+    ("tracker", "POST", f"/api/tasks/{SOMEONE}/complete", None, EVERYONE),
+    ("tracker", "POST", "/api/reassignments", None, {"admin", "manager"}),
+    ("tracker", "GET", f"/api/reassignments/{SOMEONE}", None, {"admin", "manager"}),
+    ("accounting", "GET", "/api/me/account", None, EVERYONE),
+    ("accounting", "GET", "/api/me/transactions", None, EVERYONE),
+    ("accounting", "GET", "/api/accounts", None, {"admin", "accountant"}),
+    ("accounting", "GET", f"/api/accounts/{SOMEONE}/transactions", None, {"admin", "accountant"}),
+    ("accounting", "GET", "/api/income", None, {"admin", "accountant"}),
+    ("accounting", "POST", "/api/billing-days/2099-01-01/close", None, {"admin", "accountant"}),  # 409: not open yet
+    ("analytics", "GET", "/api/summary", None, {"admin"}),
+    ("analytics", "GET", "/api/most-expensive-task?period=week", None, {"admin"}),
+    ("analytics", "GET", "/api/income?period=month", None, {"admin"}),
+]
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory, broker_for_module):
+    var_dir = tmp_path_factory.mktemp("access") / "var"
+    with running(PROCESSES, var_dir, broker_for_module.amqp_url, ATES_ADMIN_PASSWORD=ADMIN_PASSWORD,
+                 ATES_RETRY_DELAYS_MS="200,500,1000,2000") as urls:
+        admin = sign_in_for_tokens(urls["auth"], "admin", ADMIN_PASSWORD)
+        headers = {role: None for role in ROLES}
+        headers["admin"] = bearer(admin)
+        for role in ROLES[1:] + ("admin",):
+            username = f"{role}-popug" if role != "admin" else "second-admin"
+            created = requests.post(f"{urls['auth']}/api/accounts", headers=bearer(admin), timeout=10, json={
+                "username": username, "password": PASSWORD, "email": f"{username}@uberpopug.example",
+                "full_name": username, "role": role})
+            assert created.status_code == 201, created.text
+            tokens = bearer(sign_in_for_tokens(urls["auth"], username, PASSWORD))
+            if role == "admin":
+                deactivated = (created.json()["account_id"], tokens)
+            else:
+                headers[role] = tokens
+        yield urls, headers, deactivated, var_dir
+
+
+def call(urls, service, method, path, body, headers):
+    return requests.request(method, f"{urls[service]}{path}", json=body, headers=headers or {}, timeout=10)
+
+
+def expired_token(var_dir, auth_url: str) -> dict:
+    """Signed with auth's real key (read from auth's database), for the real admin, but long expired."""
+    sessions = make_sessions(make_engine(f"sqlite:///{var_dir / 'auth.db'}"))
+    with sessions() as session:
+        admin_id = session.scalar(select(accounts.c.account_id).where(accounts.c.username == "admin"))
+    issuer = requests.get(f"{auth_url}/.well-known/openid-configuration", timeout=10).json()["issuer"]
+    then = int(time.time()) - 7200
+    claims = {"iss": issuer, "sub": admin_id, "aud": "ates-api", "iat": then, "exp": then + 900,
+              "jti": uuid.uuid4().hex, "client_id": "ates-cli", "scope": "openid", "role": "admin",
+              "preferred_username": "admin"}
+    return {"Authorization": f"Bearer {keys.sign(keys.signing_key(sessions), claims, typ='at+jwt')}"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("service, method, path, body, allowed", TABLE,
+                         ids=[f"{method} {service}{path.split('?')[0]}" for service, method, path, _, _ in TABLE])
+def test_each_role_gets_what_spec_section_3_gives_it(system, role, service, method, path, body, allowed):
+    urls, headers, _, _ = system
+    answer = call(urls, service, method, path, body, headers[role])
+    if role in allowed:
+        assert answer.status_code not in (401, 403), (role, answer.status_code, answer.text)
+        assert answer.status_code < 500, answer.text
+    else:
+        assert answer.status_code == 403, (role, answer.status_code, answer.text)
+        assert answer.json()["error"] == "forbidden"
+
+
+@pytest.mark.parametrize("service, method, path, body, allowed", TABLE,
+                         ids=[f"{method} {service}{path.split('?')[0]}" for service, method, path, _, _ in TABLE])
+def test_no_token_and_an_expired_token_are_refused(system, service, method, path, body, allowed):
+    urls, _, _, var_dir = system
+    assert call(urls, service, method, path, body, None).status_code == 401
+    assert call(urls, service, method, path, body, expired_token(var_dir, urls["auth"])).status_code == 401
+
+
+def test_a_deactivated_accounts_token_is_refused_everywhere(system):
+    urls, headers, (account_id, tokens), _ = system
+    assert call(urls, "analytics", "GET", "/api/summary", None, tokens).status_code == 200, "valid before"
+    gone = requests.delete(f"{urls['auth']}/api/accounts/{account_id}", headers=headers["admin"], timeout=10)
+    assert gone.status_code == 200 and gone.json()["active"] is False
+    for service, method, path, body, _ in TABLE:
+        eventually(lambda: call(urls, service, method, path, body, tokens).status_code == 401, timeout=30,
+                   message=f"{method} {service}{path} to refuse the deactivated admin")

@@ -1,0 +1,224 @@
+"""The whole story in a real browser (headless Chromium): a popug signs up at the SSO, the admin signs in
+through it, a task goes to the popug, who completes it and watches its balance move; the admin sees the
+dashboard, the income and the dead letters. Every page is kept as a PNG under `<basetemp>/screenshots/`."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import eventually
+from tests.e2e import browser as real_browser
+from tests.e2e.browser import Browser, chromium
+from tests.e2e.system import ROOT, free_port, postgres_databases, procfile_command, running
+
+ADMIN_PASSWORD = "e2e-admin-password"
+POPUG, POPUG_PASSWORD = "kesha", "kesha-password-1"
+TITLE, JIRA_ID = "Paint the perch green", "UBERPOP-77"
+PROCESSES = ["auth", "auth-worker", "tracker", "tracker-worker", "accounting", "accounting-worker",
+             "analytics", "analytics-worker", "gateway"]
+SMALLEST_SCREENSHOT = 10_000  # bytes; an empty white 1280×900 page is about 6 KB
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    if not real_browser.installed():
+        pytest.fail("Chromium is missing: bin/test installs it, or apt-get install chromium chromium-driver")
+    return tmp_path_factory.getbasetemp() / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory, broker_for_module):
+    var_dir = tmp_path_factory.mktemp("browser") / "var"
+    smtp_port = str(free_port())
+    # Its own databases per run: someone else may be running this test on the same PostgreSQL right now.
+    with postgres_databases(f"browser_{os.getpid()}") as databases, mail_sink(var_dir, smtp_port):
+        with running(PROCESSES, var_dir, broker_for_module.amqp_url, ATES_ADMIN_PASSWORD=ADMIN_PASSWORD,
+                     ATES_RETRY_DELAYS_MS="200,500,1000,2000", ATES_SMTP_PORT=smtp_port, **databases) as urls:
+            yield urls
+
+
+@contextmanager
+def mail_sink(var_dir: Path, port: str):
+    """The Procfile's mailsink on `port`; `running` would try to migrate it, and it has no database."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("ATES_")}
+    env.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+               ATES_VAR_DIR=str(var_dir), ATES_SMTP_PORT=port)
+    var_dir.mkdir(parents=True, exist_ok=True)
+    log = var_dir / "mailsink.log"
+    with open(log, "wb") as output:
+        process = subprocess.Popen(["bash", "-c", procfile_command("mailsink")], cwd=ROOT, env=env,
+                                   stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        eventually(lambda: listening(int(port)), timeout=30, interval=0.2, message="the mail sink to listen")
+        yield
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        print(f"----- mailsink log -----\n{log.read_text()[-2000:]}")
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def dollars(text: str) -> Decimal:
+    return Decimal(text.strip().removeprefix("$"))
+
+
+def shown(amount: Decimal) -> str:
+    return f"${amount:.2f}"
+
+
+def audit_log(browser: Browser) -> list[dict]:
+    """The rows of the audit log on an accounting page: kind, amount, balance after, task."""
+    rows = []
+    for row in browser.find_all("#audit-log tr")[1:]:
+        cells = [cell.text for cell in row.find_elements("css selector", "td")]
+        if len(cells) == 5:
+            rows.append({"kind": cells[1], "amount": dollars(cells[2]), "balance_after": dollars(cells[3]),
+                         "task": cells[4]})
+    return rows
+
+
+def balance(browser: Browser) -> Decimal:
+    return dollars(browser.find("p.balance strong").text)
+
+
+def my_balance_once(popug: Browser, gateway: str, kinds: list[str]) -> dict | None:
+    """The popug's balance page, if its audit log already holds these kinds of transaction for the task:
+    then `{kind: row}`, after checking that the log adds up to the balance shown above it."""
+    popug.open(f"{gateway}/accounting")
+    log = audit_log(popug)
+    if sorted(row["kind"] for row in log) != sorted(kinds) or any(TITLE not in row["task"] for row in log):
+        return None
+    running_balance = Decimal(0)
+    for row in sorted(log, key=lambda row: kinds.index(row["kind"])):
+        running_balance += row["amount"]
+        assert row["balance_after"] == running_balance, log
+    assert balance(popug) == running_balance, (balance(popug), log)
+    return {row["kind"]: row for row in log}
+
+
+def sign_up_at_auth(popug: Browser, system: dict) -> None:
+    popug.open(f"{system['auth']}/signup")
+    popug.shot("auth-signup")
+    popug.submit(popug.find("form"), username=POPUG, password=POPUG_PASSWORD,
+                 email=f"{POPUG}@uberpopug.example", full_name="Kesha the Popug")
+    assert f"logged in to the aTES sign-in service as {POPUG}" in popug.text, popug.text
+    popug.shot("auth-signed-up")
+
+
+def sign_in_through_the_gateway(person: Browser, system: dict, username: str, password: str) -> None:
+    """From the gateway's front page through the SSO's login page and back, as a person clicks it."""
+    person.open(system["gateway"])
+    assert "Sign in" in person.text and "Sign out" not in person.text
+    person.shot("gateway-signed-out")
+    person.follow("Sign in")
+    assert person.url.startswith(f"{system['auth']}/login"), person.url
+    person.shot("sso-login")
+    person.submit(person.find("form"), username=username, password=password)
+    assert person.url.rstrip("/") == system["gateway"], person.url
+    assert f"{username} (" in person.text and "Sign out" in person.text, person.text
+    person.shot("gateway-home")
+
+
+def sign_in_with_the_sso_session(popug: Browser, gateway: str) -> None:
+    """Signed up at the SSO a moment ago, the popug is signed in to the gateway without being asked again."""
+    popug.open(f"{gateway}/login")
+    assert popug.url.rstrip("/") == gateway and f"{POPUG} (developer)" in popug.text, (popug.url, popug.text)
+    popug.shot("gateway-home")
+
+
+def create_the_task(admin: Browser, gateway: str) -> None:
+    def created():  # the tracker learns of the popug from auth's event; until then nobody is assignable
+        admin.open(f"{gateway}/tasks")
+        admin.submit(admin.find("form.card"), title=TITLE, jira_id=JIRA_ID, description="every perch of it")
+        return "created and assigned" in admin.text
+    eventually(created, timeout=30, interval=0.5, message="the popug to become assignable in the tracker")
+    admin.shot("tasks-created")
+    admin.open(f"{gateway}/tasks/all")
+    assert TITLE in admin.text and JIRA_ID in admin.text
+    admin.shot("tasks-all")
+
+
+def pay_the_fee_and_earn_the_reward(popug: Browser, gateway: str) -> tuple[Decimal, Decimal]:
+    """The only assignable popug got the task and paid its fee; it completes it and earns the reward."""
+    popug.open(f"{gateway}/tasks")
+    assert TITLE in popug.find("table").text, popug.text
+    popug.shot("tasks-open")
+    assigned = eventually(lambda: my_balance_once(popug, gateway, ["assign fee"]), timeout=30, interval=0.5,
+                          message="the assign fee in the popug's audit log")
+    fee = -assigned["assign fee"]["amount"]
+    assert 10 <= fee <= 20 and balance(popug) == -fee
+    popug.shot("balance-after-assignment")
+
+    popug.open(f"{gateway}/tasks")
+    row = next(row for row in popug.find_all("table tr") if TITLE in row.text)
+    popug.submit(row.find_element("css selector", "form"))
+    assert f"Task “{TITLE}” is done." in popug.text and "Nothing open" in popug.text, popug.text
+    popug.shot("task-done")
+
+    completed = eventually(lambda: my_balance_once(popug, gateway, ["assign fee", "reward"]), timeout=30,
+                           interval=0.5, message="the reward in the popug's audit log")
+    reward = completed["reward"]["amount"]
+    assert 20 <= reward <= 40 and completed["assign fee"]["amount"] == -fee and balance(popug) == reward - fee
+    assert JIRA_ID in completed["reward"]["task"]
+    popug.shot("balance-after-completion")
+    return fee, reward
+
+
+def see_the_dashboard(admin: Browser, gateway: str, today: str, income: Decimal, reward: Decimal) -> None:
+    def up_to_date():
+        admin.open(f"{gateway}/analytics")
+        return admin.find("#today-income strong").text == shown(income)
+    eventually(up_to_date, timeout=30, interval=0.5, message=f"today's income {shown(income)} on the dashboard")
+    assert f"Today, {today}" in admin.text
+    assert admin.find("#negative-balances strong").text == "0"  # reward − fee is never below zero
+    most_expensive = admin.find("#most-expensive").text
+    assert TITLE in most_expensive and shown(reward) in most_expensive, most_expensive
+    assert admin.find_all("#income-chart rect"), "the income chart has a bar for today"
+    admin.shot("analytics")
+
+
+def see_the_income_and_no_dead_letters(admin: Browser, gateway: str, today: str, income: Decimal) -> None:
+    admin.open(f"{gateway}/accounting/income")
+    assert f"Open billing day: {today}, income so far {shown(income)}" in admin.find("#billing-day").text
+    assert shown(income) in next(row.text for row in admin.find_all("#income tr") if today in row.text)
+    admin.shot("income")
+
+    admin.open(f"{gateway}/admin/dead-letters")
+    assert "Dead letters" in admin.text and not admin.find_all(".flash.error"), admin.text
+    dead = [int(count) for count in re.findall(r"(\d+) dead letters?\b", admin.text)]
+    assert dead and sum(dead) == 0, f"a clean run dead-letters nothing:\n{admin.text}"
+    admin.shot("dead-letters")
+
+
+def test_a_task_in_a_real_browser_from_sign_up_to_the_dashboard(screenshots, system):
+    gateway = system["gateway"]
+    with chromium("popug", screenshots) as popug, chromium("admin", screenshots) as admin:
+        sign_up_at_auth(popug, system)
+        sign_in_through_the_gateway(admin, system, "admin", ADMIN_PASSWORD)
+        sign_in_with_the_sso_session(popug, gateway)
+        create_the_task(admin, gateway)
+        fee, reward = pay_the_fee_and_earn_the_reward(popug, gateway)
+        income = fee - reward  # what the popugs lost today is the management's income
+        today = datetime.now(timezone.utc).date().isoformat()
+        see_the_dashboard(admin, gateway, today, income, reward)
+        see_the_income_and_no_dead_letters(admin, gateway, today, income)
+        taken = popug.taken + admin.taken
+
+    assert len(taken) == 15, taken  # every page visited above
+    for path in taken:
+        assert path.is_file() and path.stat().st_size > SMALLEST_SCREENSHOT, path
+        with Image.open(path) as picture:
+            assert picture.format == "PNG" and picture.width == real_browser.WIDTH, (path, picture.size)
