@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from ates import clock
 from tests.conftest import eventually
@@ -85,7 +86,11 @@ class Api:
     def __init__(self, urls: dict[str, str]):
         self.urls = urls
         self.http = requests.Session()
-        self.http.mount("http://", HTTPAdapter(pool_connections=8, pool_maxsize=THREADS * 2))
+        # A kept-alive connection may be closed by the server just as a request goes out on it; a
+        # GET is asked again then, as any HTTP client would. Nothing else is retried: a POST that
+        # fails must fail the test, never run twice.
+        again = Retry(total=2, connect=2, read=2, status=0, allowed_methods={"GET", "HEAD"}, backoff_factor=0.1)
+        self.http.mount("http://", HTTPAdapter(pool_connections=8, pool_maxsize=THREADS * 2, max_retries=again))
         self.requests = 0
         self.sign_ins = 0
         self.seconds: Counter = Counter()  # time spent per kind of step, for the figures
