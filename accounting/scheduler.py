@@ -48,7 +48,7 @@ class BillingDayScheduler:
             today = domain.local_date(clock.utcnow(), self.zone)
             closed = billing.close_due_days(self.sessions, today, after_payout=self._unless_stopping)
             for summary in closed:
-                log.info("closed billing day %s: %d payouts, %s paid", summary["billing_date"], summary["payouts"],
+                log.info("billing day %s is closed: %d payouts in all, %s paid", summary["billing_date"], summary["payouts"],
                          summary["total_paid"])
         return closed
 

@@ -11,6 +11,8 @@ from apispec_webframeworks.flask import FlaskPlugin
 from flask import Flask, jsonify
 from marshmallow import Schema, fields
 
+EVENT_LOG_BLUEPRINT = "event_log"  # `/api/events/...` of ates.bus.event_log, on every service that has them
+
 COMMON_ERRORS = {
     "400": "the request is malformed or breaks a rule",
     "401": "no valid bearer token",
@@ -44,7 +46,7 @@ def build_spec(app: Flask, title: str, blueprint: str, schemas, description: str
         spec.components.schema(schema.__name__, schema=schema)
     with app.test_request_context():
         for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
-            if rule.endpoint.startswith(f"{blueprint}."):
+            if rule.endpoint.split(".")[0] in (blueprint, EVENT_LOG_BLUEPRINT):
                 spec.path(view=app.view_functions[rule.endpoint], app=app)
     document = spec.to_dict()
     for path, operations in document.get("paths", {}).items():

@@ -11,6 +11,7 @@ import json
 import uuid
 
 from flask import Blueprint, current_app, jsonify, request
+from marshmallow import Schema, fields
 from sqlalchemy import Table, select
 
 from ates import clock
@@ -19,13 +20,83 @@ from ates.tokens import require_role
 MAX_EVENTS = 1000  # a task has a few events per assignment; this is far more than any real one
 
 
+class TaskEventsQuery(Schema):
+    task_id = fields.UUID(required=True, metadata={"description": "the task whose events to list"})
+
+
+class PublishedEvent(Schema):
+    event_id = fields.UUID(required=True)
+    type = fields.String(required=True, metadata={"description": "e.g. `task.assigned`"})
+    version = fields.Integer(required=True, metadata={"description": "the event's data version"})
+    time = fields.String(required=True, metadata={"description": "the CloudEvents time, UTC"})
+    correlation_id = fields.String(allow_none=True, required=True)
+    created_at = fields.DateTime(required=True, metadata={"description": "written to the outbox"})
+    published_at = fields.DateTime(allow_none=True, required=True,
+                                   metadata={"description": "confirmed by the broker; null while still waiting"})
+
+
+class PublishedEvents(Schema):
+    service = fields.String(required=True)
+    task_id = fields.UUID(required=True)
+    events = fields.List(fields.Nested(PublishedEvent), required=True)
+
+
+class AppliedQuery(Schema):
+    ids = fields.String(required=True, metadata={"description": f"1 to {MAX_EVENTS} event UUIDs, separated by commas"})
+
+
+class AppliedEvent(Schema):
+    event_id = fields.UUID(required=True)
+    type = fields.String(required=True)
+    applied_at = fields.DateTime(required=True)
+
+
+class AppliedEvents(Schema):
+    service = fields.String(required=True)
+    events = fields.List(fields.Nested(AppliedEvent), required=True)
+
+
 def event_log_blueprint(outbox: Table | None, inbox: Table | None) -> Blueprint:
     """The routes for the tables the service has (an analytics without an outbox has only `applied`)."""
     blueprint = Blueprint("event_log", __name__, url_prefix="/api/events")
     if outbox is not None:
-        blueprint.add_url_rule("/published", "published", require_role("admin")(lambda: _published(outbox)))
+        @require_role("admin")
+        def published():
+            """The events this service published about one task, oldest first (admins; `ates trace`).
+            ---
+            get:
+              parameters:
+              - in: query
+                schema: TaskEventsQuery
+              responses:
+                200:
+                  description: the events, with their correlation ids and when the broker confirmed them
+                  content:
+                    application/json:
+                      schema: PublishedEvents
+            """
+            return _published(outbox)
+
+        blueprint.add_url_rule("/published", view_func=published)
     if inbox is not None:
-        blueprint.add_url_rule("/applied", "applied", require_role("admin")(lambda: _applied(inbox)))
+        @require_role("admin")
+        def applied():
+            """Which of the given events this service has applied, and when (admins; `ates trace`).
+            ---
+            get:
+              parameters:
+              - in: query
+                schema: AppliedQuery
+              responses:
+                200:
+                  description: the applied ones among the ids asked about; an id not listed was not applied
+                  content:
+                    application/json:
+                      schema: AppliedEvents
+            """
+            return _applied(inbox)
+
+        blueprint.add_url_rule("/applied", view_func=applied)
     return blueprint
 
 
