@@ -4,6 +4,11 @@ A batch of events is applied in one transaction (one commit for many events is w
 consumer fast). If anything in it fails, the batch is rolled back and applied event by event,
 so that one bad event cannot hold back the others.
 
+Workers on one queue (or a worker and the scheduler) may lock the same rows in another order:
+PostgreSQL then ends one transaction as a deadlock victim, and SQLite answers "database is locked"
+once its busy timeout runs out. That is a conflict, not a failure: the event is applied again at
+once, a few times, before it takes the retry path.
+
 Each handler runs with its own event's correlation id as the current one (the event's own id when
 it has none), so the events a handler writes carry it on, however mixed the batch.
 """
@@ -12,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ates import clock, correlation, metrics
@@ -31,6 +37,16 @@ class Outcome:
 
 
 APPLIED = Outcome("ack")
+CONFLICT_ATTEMPTS = 3  # applications of one event that met another transaction's locks, before the retry path
+CONFLICT_SQLSTATES = frozenset({"40P01", "40001"})  # PostgreSQL: deadlock_detected, serialization_failure
+
+
+def is_conflict(error: Exception) -> bool:
+    """Did the transaction fail only because a concurrent one held what it needed?"""
+    if not isinstance(error, OperationalError):
+        return False
+    cause = error.orig
+    return getattr(cause, "pgcode", None) in CONFLICT_SQLSTATES or "database is locked" in str(cause)
 
 
 class Inbox:
@@ -46,7 +62,7 @@ class Inbox:
                 self._apply_all(session, events)
             return [APPLIED] * len(events)
         except Exception as error:
-            if len(events) == 1:
+            if len(events) == 1 and not is_conflict(error):
                 return [self._outcome_of_failure(events[0], error)]
             return [self._apply_one(event) for event in events]
 
@@ -71,18 +87,27 @@ class Inbox:
             session.execute(insert(self.table), applied)
 
     def _apply_one(self, event: Event) -> Outcome:
-        try:
-            with self.sessions.begin() as session:
-                self._apply_all(session, [event])
-            return APPLIED
-        except Exception as error:
-            return self._outcome_of_failure(event, error)
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                with self.sessions.begin() as session:
+                    self._apply_all(session, [event])
+                return APPLIED
+            except Exception as error:
+                if not is_conflict(error) or attempt == CONFLICT_ATTEMPTS:
+                    return self._outcome_of_failure(event, error)
+                log.info("%s %s met a concurrent transaction's locks; applying it again", event.type, event.id,
+                         extra={"correlation_id": event.correlation_id or event.id})
+        raise AssertionError("unreachable")
 
     def _outcome_of_failure(self, event: Event, error: Exception) -> Outcome:
         if self._already_applied(event):
             return APPLIED  # another worker on the same queue applied it first
         if isinstance(error, NotYet):
             return Outcome("retry", f"not yet: {error}")
+        if is_conflict(error):
+            log.warning("%s %s kept meeting concurrent transactions' locks; it takes the retry path",
+                        event.type, event.id, extra={"correlation_id": event.correlation_id or event.id})
+            return Outcome("retry", f"conflict: {error.orig}")
         log.error("%s v%s %s failed", event.type, event.version, event.id, exc_info=error,
                   extra={"correlation_id": event.correlation_id or event.id})
         return Outcome("retry", f"{type(error).__name__}: {error}")

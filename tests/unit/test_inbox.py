@@ -1,11 +1,14 @@
 """The inbox applies each event once, and one failing event does not hold back its batch."""
+import logging
 import uuid
 
 import pytest
 from sqlalchemy import func, insert, select
+from sqlalchemy.exc import OperationalError
 
 from ates import clock
 from ates.bus import Handlers, Inbox
+from ates.bus.inbox import is_conflict
 from ates.db import make_engine, make_sessions
 from tests import probe
 from tests.probe import applications, handlers, inbox_rows, metadata, task_completed, task_created
@@ -94,3 +97,53 @@ def test_event_another_worker_applied_is_acked_without_running_its_handler(inbox
     assert inbox.apply([event])[0].action == "ack"
     assert inbox.apply([event, task_completed(str(uuid.uuid4()))])[0].action == "ack"  # the one-by-one path
     assert event.id not in applied(sessions)
+
+
+class Deadlocked(Exception):
+    pgcode = "40P01"  # what psycopg2 sets on PostgreSQL's deadlock victim
+
+
+def deadlock() -> OperationalError:
+    return OperationalError("UPDATE balances ...", {}, Deadlocked("deadlock detected"))
+
+
+@pytest.mark.parametrize("alone", [True, False], ids=["alone", "in-a-batch"])
+def test_an_event_that_meets_a_deadlock_is_applied_again_at_once(sessions, alone, caplog):
+    flaky = Handlers("probe")
+    flaky.on("task.created", 2)(probe.on_task_created)
+    victims = []
+
+    @flaky.on("task.updated", 2)
+    def on_task_updated(session, event):
+        if len(victims) < 2:  # the batch's try and the first try alone (or twice alone) lose
+            victims.append(event.id)
+            raise deadlock()
+        probe.on_task_created(session, event)
+
+    updated = probe.task_updated(str(uuid.uuid4()))
+    events = [updated] if alone else [task_created(), updated, task_created()]
+    outcomes = Inbox(inbox_rows, sessions, flaky).apply(events)
+    assert [o.action for o in outcomes] == ["ack"] * len(events)
+    assert applied(sessions) == {event.id: 1 for event in events}
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_an_event_that_keeps_meeting_deadlocks_takes_the_retry_path_with_a_warning(sessions, caplog):
+    stuck = Handlers("probe")
+
+    @stuck.on("task.updated", 2)
+    def on_task_updated(session, event):
+        raise deadlock()
+
+    updated = probe.task_updated(str(uuid.uuid4()))
+    [outcome] = Inbox(inbox_rows, sessions, stuck).apply([updated])
+    assert outcome.action == "retry" and outcome.reason.startswith("conflict: deadlock detected")
+    assert [r.levelname for r in caplog.records if r.levelno >= logging.WARNING] == ["WARNING"]
+    assert updated.id not in recorded(sessions)
+
+
+def test_only_lock_conflicts_count_as_conflicts():
+    assert is_conflict(deadlock())
+    assert is_conflict(OperationalError("INSERT", {}, Exception("database is locked")))
+    assert not is_conflict(OperationalError("INSERT", {}, Exception("no such table: tasks")))
+    assert not is_conflict(ParrotsEscaped("all of them"))
