@@ -18,6 +18,7 @@ from pika.exceptions import AMQPError
 
 from ates import clock, correlation, metrics
 from ates.bus import topology
+from ates.bus.dead_letter import SENDER_SELECTED, rewritable
 from ates.bus.events import Event
 from ates.bus.handlers import Handlers
 from ates.bus.inbox import Inbox, Outcome
@@ -144,8 +145,10 @@ class Consumer:
         event = Event.from_message(message)
         if self.handlers.lookup(event.type, event.version) is None:
             return None, f"{self.handlers.consumer} has no handler for {event.type} v{event.version}"
-        if event.correlation_id is None and correlation.is_sane(delivery.properties.correlation_id):
-            event = replace(event, correlation_id=delivery.properties.correlation_id)  # a producer that sets only the property
+        property_id = delivery.properties.correlation_id
+        # pika hands over a correlation_id that is no UTF-8 as bytes, which is_sane's str pattern cannot match
+        if event.correlation_id is None and isinstance(property_id, str) and correlation.is_sane(property_id):
+            event = replace(event, correlation_id=property_id)  # a producer that sets only the property
         return event, None
 
     def _retry(self, channel, delivery: Delivery, reason: str) -> None:
@@ -155,6 +158,8 @@ class Consumer:
             self._dead_letter(channel, delivery, f"gave up after {attempts} tries: {reason}", "gave_up")
             return
         headers.update({"ates-attempts": attempts, "ates-reason": reason})
+        if not _broker_can_update(headers.get("x-death", [])):
+            del headers["x-death"]  # RabbitMQ 3.10 would crash the wait queue updating it, and lose the copy
         delay = self.retry_delays_ms[attempts - 1]
         _publish_copy(channel, topology.wait_queue_name(delivery.queue, delay), delivery, headers)
         metrics.EVENTS_RETRIED.labels(delivery.queue).inc()
@@ -187,13 +192,24 @@ def _attempts_so_far(headers: dict) -> int:
     """The retry count in our own header; a foreign or garbled value counts as none so far."""
     try:
         return max(0, int(headers.get("ates-attempts", 0)))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a float inf (int() of it)
         return 0
 
 
+def _broker_can_update(x_death) -> bool:
+    """Whether RabbitMQ 3.10 can add to this `x-death` when the wait queue dead-letters the copy: it
+    crashes the queue (a restart loop, the copy lost) on an entry that is no table or whose count is
+    no number. The broker's own entries always are; a producer's may be anything."""
+    if not isinstance(x_death, list):
+        return True  # the broker replaces it
+    return all(isinstance(death, dict) and isinstance(death.get("count", 0), int)
+               and not isinstance(death.get("count"), bool) for death in x_death)
+
+
 def _headers_with_origin(delivery: Delivery) -> dict:
-    headers = dict(delivery.properties.headers or {})
-    headers.setdefault("ates-queue", delivery.queue)
+    headers = rewritable({name: value for name, value in (delivery.properties.headers or {}).items()
+                          if name not in SENDER_SELECTED})
+    headers["ates-queue"] = delivery.queue  # where a replay goes: the queue it came from, whatever a producer said
     if "ates-original-routing-key" not in headers:
         headers["ates-original-exchange"] = delivery.exchange
         headers["ates-original-routing-key"] = delivery.routing_key
@@ -204,4 +220,6 @@ def _publish_copy(channel, queue: str, delivery: Delivery, headers: dict) -> Non
     properties = delivery.properties
     properties.headers = headers
     properties.delivery_mode = pika.DeliveryMode.Persistent.value
+    properties.user_id = None  # the producer's user, which the broker refuses (406) from ours
+    properties.expiration = None  # a dead letter must not vanish, nor a retry wait less than its delay
     channel.basic_publish("", queue, delivery.body, properties, mandatory=True)

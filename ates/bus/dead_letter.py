@@ -18,7 +18,8 @@ DEAD = ".dead"
 MANAGEMENT_PORT = 15672
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _KEY_LIKE = re.compile(r"[\x21-\x7e]{1,200}")  # an event id usable as a key: printable, no spaces
-_NOT_CARRIED_OVER = ("ates-reason", "ates-dead-at", "x-delivery-count")
+SENDER_SELECTED = ("CC", "BCC")  # the broker routes a message to these queues as well: a copy must not go there
+_NOT_CARRIED_OVER = ("ates-reason", "ates-dead-at", "x-delivery-count", *SENDER_SELECTED)
 
 
 class DeadLetterError(Exception):
@@ -127,11 +128,14 @@ def letter_from(queue: str, properties: pika.BasicProperties, body: bytes) -> De
     event_id = event.get("id") if isinstance(event.get("id"), str) else None
     deaths = headers.get("x-death") or [{}]
     first_death = deaths[-1] if isinstance(deaths, list) and deaths and isinstance(deaths[-1], dict) else {}
+    routing_keys = first_death.get("routing-keys")  # a list when the broker wrote it; a producer's may be anything
+    first_routing_key = routing_keys[0] if isinstance(routing_keys, list) and routing_keys else None
     return DeadLetter(
         queue=queue,
         key=event_id if event_id and _KEY_LIKE.fullmatch(event_id) else "body-" + hashlib.sha256(body).hexdigest()[:16],
-        event_id=event_id or properties.message_id,
-        type=event.get("type") if isinstance(event.get("type"), str) else properties.type,
+        # plain(): pika hands over a property that is no UTF-8 as bytes, and a letter is shown as text
+        event_id=event_id or plain(properties.message_id),
+        type=event.get("type") if isinstance(event.get("type"), str) else plain(properties.type),
         version=event.get("dataversion"),
         time=event.get("time") if isinstance(event.get("time"), str) else None,
         reason=str(headers.get("ates-reason") or _broker_reason(headers)),
@@ -140,8 +144,7 @@ def letter_from(queue: str, properties: pika.BasicProperties, body: bytes) -> De
         replays=_int(headers.get("ates-replays")),
         original_queue=str(headers.get("ates-queue") or headers.get("x-first-death-queue") or queue.removesuffix(DEAD)),
         original_exchange=_text_or_none(headers.get("ates-original-exchange", headers.get("x-first-death-exchange"))),
-        original_routing_key=_text_or_none(headers.get("ates-original-routing-key")
-                                           or (first_death.get("routing-keys") or [None])[0]),
+        original_routing_key=_text_or_none(headers.get("ates-original-routing-key") or first_routing_key),
     )
 
 
@@ -153,6 +156,18 @@ def replay_headers(letter: DeadLetter, headers: dict) -> dict:
         fresh["ates-original-exchange"] = letter.original_exchange or ""
         fresh["ates-original-routing-key"] = letter.original_routing_key
     return fresh
+
+
+def rewritable(value):
+    """Header values as pika can publish them again: it reads a double as an int of any size (1e300
+    from another client), but writes no int beyond 64 bits, so those go on as text."""
+    if isinstance(value, dict):
+        return {name: rewritable(item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [rewritable(item) for item in value]
+    if isinstance(value, int) and not -2**63 <= value < 2**63:
+        return str(value)
+    return value
 
 
 def plain(value):
@@ -187,10 +202,13 @@ def _text_or_none(value) -> str | None:
 
 
 def _int(value) -> int:
+    """A count we wrote: small and never negative. Anything else is garbled and counts as none, also
+    because a replay writes `ates-replays` + 1 back, and pika writes no int past 64 bits."""
     try:
-        return int(value or 0)
-    except (TypeError, ValueError):
+        count = int(value or 0)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a float inf
         return 0
+    return count if 0 <= count < 2**31 else 0
 
 
 def readable_body(body: bytes) -> str:

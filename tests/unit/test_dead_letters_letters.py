@@ -1,10 +1,11 @@
 """What a dead letter says about itself, how letters group, and the headers a replay starts with."""
+import dataclasses
 import json
 
 import pika
 import pytest
 
-from ates.bus.dead_letter import dead_name, letter_from, management_url_for, reason_group, replay_headers
+from ates.bus.dead_letter import dead_name, letter_from, management_url_for, reason_group, replay_headers, rewritable
 
 EVENT_ID = "0a4cbb3e-8d55-4d8e-b7a9-4a0f3f1a2b3c"
 EVENT = {"specversion": "1.0", "id": EVENT_ID, "source": "/tracker", "type": "task.completed", "dataversion": 1,
@@ -87,3 +88,37 @@ def test_a_queue_is_named_with_or_without_its_dead_suffix():
 ])
 def test_the_management_api_is_found_from_the_environment_else_on_the_broker_host(env, expected):
     assert management_url_for("amqp://ates:secret@rabbit.internal:5672/%2F", env) == expected
+
+
+def test_properties_that_are_no_utf8_are_shown_as_text():
+    # pika hands over a short string that is no UTF-8 as bytes; a letter is rendered as text (and as JSON)
+    found = letter(b"{not json", {"ates-reason": "not JSON"}, message_id=b"m-\xfe", type=b"task.\xff")
+    assert (found.event_id, found.type) == ("m-\ufffd", "task.\ufffd")
+    assert json.dumps(dataclasses.asdict(found))
+
+
+@pytest.mark.parametrize("routing_keys", [5, True, {"first": "task.completed.v1"}, "task.completed.v1", []])
+def test_an_x_death_whose_routing_keys_are_no_list_names_no_origin(routing_keys):
+    headers = {"ates-reason": "schema: no", "ates-original-routing-key": None,
+               "x-death": [{"queue": "accounting.tracker", "routing-keys": routing_keys}]}
+    assert letter(json.dumps(EVENT).encode(), headers).original_routing_key is None
+
+
+@pytest.mark.parametrize("count", [2**63 - 1, 2**31, -1, "9" * 30, float("inf"), float("nan"), b"\xff", [3]])
+def test_a_garbled_count_is_none_and_a_replay_can_still_count_one_more(count):
+    headers = {**DEAD_HEADERS, "ates-attempts": count, "ates-replays": count}
+    found = letter(json.dumps(EVENT).encode(), headers)
+    assert (found.attempts, found.replays) == (0, 0)
+    replayed = replay_headers(found, headers)
+    assert replayed["ates-replays"] == 1 and pika.BasicProperties(headers=replayed).encode()
+
+
+def test_a_replay_is_routed_nowhere_but_its_queue():
+    headers = {**DEAD_HEADERS, "CC": ["accounting.tracker"], "BCC": ["accounting.tracker.dead"]}
+    replayed = replay_headers(letter(json.dumps(EVENT).encode(), headers), headers)
+    assert "CC" not in replayed and "BCC" not in replayed
+
+
+def test_ints_pika_cannot_write_become_text_wherever_they_are():
+    assert rewritable({"a": 2**64, "b": [{"c": -2**63 - 1, "d": 2**63 - 1}], "e": True, "f": "text"}) == {
+        "a": str(2**64), "b": [{"c": str(-2**63 - 1), "d": 2**63 - 1}], "e": True, "f": "text"}

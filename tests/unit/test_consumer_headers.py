@@ -1,0 +1,90 @@
+"""What the consumer takes from a delivery's properties and headers, and what its retry and dead-letter copies
+carry, when a producer sends odd ones: the copy must be one pika can write and the broker takes, and routes
+nowhere else (the cases tests/integration/test_header_fuzz.py found)."""
+import json
+from decimal import Decimal
+
+import pika
+import pytest
+
+from ates.bus import Consumer, Inbox
+from ates.bus.consumer import Delivery, _attempts_so_far, _headers_with_origin
+from tests.probe import handlers, inbox_rows, task_created
+
+WAIT = "probe.tracker.wait.200ms"
+
+
+@pytest.fixture(scope="module")
+def consumer():
+    # sessions are never used: decoding and publishing copies touch no database
+    return Consumer(handlers, Inbox(inbox_rows, None, handlers), "amqp://guest:guest@localhost:5672/%2F", (200, 400))
+
+
+class RecordingChannel:
+    def __init__(self):
+        self.published: list[tuple[str, pika.BasicProperties]] = []
+
+    def basic_publish(self, exchange, routing_key, body, properties, mandatory):
+        self.published.append((routing_key, properties))
+
+
+def delivery(body: bytes = b"{}", headers: dict | None = None, **properties) -> Delivery:
+    return Delivery(tag=1, queue="probe.tracker", exchange="tracker.events", routing_key="task.created.v2",
+                    properties=pika.BasicProperties(headers=headers, **properties), body=body)
+
+
+def writable(properties: pika.BasicProperties) -> bool:
+    return bool(properties.encode())  # raises what basic_publish would raise
+
+
+@pytest.mark.parametrize("property_id, taken", [(b"\xff\xfe", None), ("request-7", "request-7"), ("has spaces", None)])
+def test_only_a_sane_text_correlation_id_property_is_taken_for_the_event(consumer, property_id, taken):
+    body = json.dumps(task_created().to_message()).encode()
+    event, problem = consumer._decode(delivery(body, correlation_id=property_id))
+    assert problem is None and event.correlation_id == taken
+
+
+@pytest.mark.parametrize("attempts, counted", [
+    (float("inf"), 0), (float("-inf"), 0), (float("nan"), 0), ("1e400", 0), (b"\xff", 0), ([], 0),
+    (-3, 0), (Decimal("2.5"), 2), (b"2", 2), (2, 2)])
+def test_a_garbled_attempts_header_counts_as_none_so_far(attempts, counted):
+    assert _attempts_so_far({"ates-attempts": attempts}) == counted
+
+
+def test_an_int_past_64_bits_goes_on_as_text_so_that_pika_can_write_the_copy():
+    # what pika makes of another client's double 1e300 or -1e19: an int it cannot write back
+    huge = int(1e300)
+    headers = _headers_with_origin(delivery(headers={"big": huge, "deep": [{"small": -2**63, "low": -2**64}]}))
+    assert (headers["big"], headers["deep"]) == (str(huge), [{"small": -2**63, "low": str(-2**64)}])
+    assert writable(pika.BasicProperties(headers=headers))
+
+
+def test_a_copy_goes_back_to_the_queue_it_came_from_and_nowhere_else():
+    forged = {"ates-queue": "accounting.tracker", "CC": ["probe.tracker"], "BCC": ["probe.tracker.dead"]}
+    headers = _headers_with_origin(delivery(headers=forged))
+    assert headers["ates-queue"] == "probe.tracker"
+    assert "CC" not in headers and "BCC" not in headers
+
+
+def test_a_dead_letter_keeps_no_user_id_and_never_expires(consumer):
+    channel = RecordingChannel()
+    consumer._dead_letter(channel, delivery(user_id="the-producer", expiration="60000"), "schema: no", "schema")
+    [(queue, properties)] = channel.published
+    assert queue == "probe.tracker.dead"
+    assert (properties.user_id, properties.expiration, properties.delivery_mode) == (None, None, 2)
+
+
+@pytest.mark.parametrize("x_death, kept", [
+    ([1, "a"], False),
+    ([{"queue": WAIT, "reason": "expired", "count": "x"}], False),
+    ([{"queue": WAIT, "reason": "expired", "count": True}], False),
+    ([{"queue": WAIT, "reason": "expired", "count": 2, "exchange": "", "routing-keys": ["probe.tracker"]}], True),
+    ([{}], True),
+    ("not a list: the broker replaces it", True),
+])
+def test_a_retry_copy_keeps_only_an_x_death_the_broker_can_add_to(consumer, x_death, kept):
+    channel = RecordingChannel()
+    consumer._retry(channel, delivery(headers={"x-death": x_death}), "not yet: task unknown")
+    [(queue, properties)] = channel.published
+    assert queue == WAIT and properties.headers["ates-attempts"] == 1
+    assert ("x-death" in properties.headers) is kept
