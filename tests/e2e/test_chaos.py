@@ -1,6 +1,8 @@
-"""Chaos: a working day of 2,000 tasks while every worker is SIGKILLed at random moments and the
-process runner (supervisord, as `bin/up` runs it) starts it again, and RabbitMQ itself is restarted
-once in the middle with the popugs still working. Afterwards the whole system must agree with the
+"""Chaos: a working day of 2,000 tasks while every worker, and the SSO's web process, is SIGKILLed
+at random moments and the process runner (supervisord, as `bin/up` runs it) starts it again, and
+RabbitMQ itself is restarted once in the middle with the popugs still working. (With auth's web
+process down, the popugs go on with the tokens they hold: each service checks them against the
+signing keys it fetched before.) Afterwards the whole system must agree with the
 model exactly as on a calm day: nothing lost, nothing doubled, nothing left in a `.dead` queue.
 
 It restarts its broker, so it runs on a RabbitMQ node of its own (`private_broker`), never on the
@@ -19,20 +21,22 @@ from tests.e2e.tap import EventTap
 
 pytestmark = pytest.mark.broker
 WORKERS = ("auth-worker", "tracker-worker", "accounting-worker", "analytics-worker", "accounting-scheduler")
+KILLED = (*WORKERS, "auth")  # gunicorn's master; its orphaned worker notices and goes, the new one binds the port
 KILLS_PER_WORKER = 3
 
 
 class ChaosMonkey(threading.Thread):
-    """SIGKILLs the workers, each KILLS_PER_WORKER times in a random order, at random moments (0.2 to
-    1.5 s after the killed one before runs again: the kills fall while the day's work goes on), and
-    waits each time for supervisord to run the killed process again. `kill` also kills on demand."""
+    """SIGKILLs the processes of KILLED, each KILLS_PER_WORKER times in a random order, at random
+    moments (0.2 to 1.5 s after the killed one before runs again: the kills fall while the day's work
+    goes on), and waits each time for supervisord to run the killed process again. `kill` also kills
+    on demand."""
 
     def __init__(self, system, rng: random.Random):
         super().__init__(name="chaos-monkey", daemon=True)
         self.system, self.rng = system, rng
-        self.plan = [worker for worker in WORKERS for _ in range(KILLS_PER_WORKER)]
+        self.plan = [process for process in KILLED for _ in range(KILLS_PER_WORKER)]
         rng.shuffle(self.plan)
-        self.kills: dict[str, int] = dict.fromkeys(WORKERS, 0)
+        self.kills: dict[str, int] = dict.fromkeys(KILLED, 0)
         self.pids = {process["name"]: process["pid"] for process in system.processes()}  # as the monkey left them
         self.restarts = 0
         self.error: BaseException | None = None
