@@ -26,6 +26,8 @@ from ates.schemas import SchemaError, SchemaRegistry, registry
 
 log = logging.getLogger(__name__)
 NOT_JSON, SCHEMA = "not JSON: ", "schema: "  # how a reason starts tells its kind for the metrics
+REASON_LIMIT = 1000  # characters of `ates-reason`: an exception's text can be any length
+FRAME_HEADROOM = 1024  # bytes of a frame a copy's properties leave free (the header frame's own fields)
 
 
 @dataclass
@@ -157,19 +159,20 @@ class Consumer:
         if attempts > len(self.retry_delays_ms):
             self._dead_letter(channel, delivery, f"gave up after {attempts} tries: {reason}", "gave_up")
             return
-        headers.update({"ates-attempts": attempts, "ates-reason": reason})
+        headers.update({"ates-attempts": attempts, "ates-reason": reason[:REASON_LIMIT]})
         if not _broker_can_update(headers.get("x-death", [])):
             del headers["x-death"]  # RabbitMQ 3.10 would crash the wait queue updating it, and lose the copy
         delay = self.retry_delays_ms[attempts - 1]
-        _publish_copy(channel, topology.wait_queue_name(delivery.queue, delay), delivery, headers)
+        _publish_copy(channel, topology.wait_queue_name(delivery.queue, delay), delivery, headers,
+                      self.parameters.frame_max)
         metrics.EVENTS_RETRIED.labels(delivery.queue).inc()
 
     def _dead_letter(self, channel, delivery: Delivery, reason: str, kind: str) -> None:
         log.warning("dead-lettering from %s: %s", delivery.queue, reason,
                     extra={"correlation_id": delivery.properties.correlation_id})
         headers = _headers_with_origin(delivery)
-        headers.update({"ates-reason": reason, "ates-dead-at": clock.to_wire(clock.utcnow())})
-        _publish_copy(channel, topology.dead_queue_name(delivery.queue), delivery, headers)
+        headers.update({"ates-reason": reason[:REASON_LIMIT], "ates-dead-at": clock.to_wire(clock.utcnow())})
+        _publish_copy(channel, topology.dead_queue_name(delivery.queue), delivery, headers, self.parameters.frame_max)
         metrics.EVENTS_DEAD_LETTERED.labels(delivery.queue, kind).inc()
 
 
@@ -216,10 +219,33 @@ def _headers_with_origin(delivery: Delivery) -> dict:
     return headers
 
 
-def _publish_copy(channel, queue: str, delivery: Delivery, headers: dict) -> None:
+def _publish_copy(channel, queue: str, delivery: Delivery, headers: dict, frame_max: int) -> None:
     properties = delivery.properties
-    properties.headers = headers
+    properties.headers = fit_in_a_frame(properties, headers, frame_max)
     properties.delivery_mode = pika.DeliveryMode.Persistent.value
     properties.user_id = None  # the producer's user, which the broker refuses (406) from ours
     properties.expiration = None  # a dead letter must not vanish, nor a retry wait less than its delay
     channel.basic_publish("", queue, delivery.body, properties, mandatory=True)
+
+
+def fit_in_a_frame(properties: pika.BasicProperties, headers: dict, frame_max: int) -> dict:
+    """The copy's headers, or, when with them its properties would pass the frame size, only ours.
+
+    A copy carries a few hundred bytes of headers more than the message did. Past the frame size the
+    broker closes the connection (FRAME_ERROR) and the copy never lands: the message comes back again
+    and again. So the producer's own headers give way, and `ates-headers-dropped` says how many did.
+    """
+    if _encoded_size(properties, headers) <= frame_max - FRAME_HEADROOM:
+        return headers
+    ours = {name: value for name, value in headers.items() if name.startswith("ates-") and _short(value)}
+    ours["ates-headers-dropped"] = len(headers) - len(ours)
+    return ours
+
+
+def _encoded_size(properties: pika.BasicProperties, headers: dict) -> int:
+    trial = pika.BasicProperties(**{**vars(properties), "headers": headers})
+    return sum(len(piece) for piece in trial.encode())
+
+
+def _short(value) -> bool:
+    return not isinstance(value, (str, bytes, dict, list)) or len(value) <= REASON_LIMIT + 100

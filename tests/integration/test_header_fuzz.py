@@ -372,6 +372,7 @@ HOSTILE_EXAMPLES = [  # each once broke the consumer or the dead-letter tools: t
     Spec("unknown version", {}, {"ates-replays": 2**63 - 1, "ates-original-routing-key": None,
                                  "x-death": [{"routing-keys": 5}]}),
     Spec("waits", {}, {"ates-attempts": 3}),
+    Spec("schema", {}, {"padding": "x" * 130_800}),  # fits one frame as sent, not with the copy's headers
 ]
 
 

@@ -88,3 +88,24 @@ def test_a_retry_copy_keeps_only_an_x_death_the_broker_can_add_to(consumer, x_de
     [(queue, properties)] = channel.published
     assert queue == WAIT and properties.headers["ates-attempts"] == 1
     assert ("x-death" in properties.headers) is kept
+
+
+def test_a_copy_that_would_pass_the_frame_size_keeps_only_our_headers(consumer):
+    # fits as it came (~130,950 bytes of properties), but not with the copy's own headers added
+    channel = RecordingChannel()
+    near_the_limit = {"padding": "x" * 130_900, "other": 1}
+    assert len(b"".join(pika.BasicProperties(headers=near_the_limit).encode())) < 131_064
+    consumer._dead_letter(channel, delivery(headers=near_the_limit), "schema: no", "schema")
+    [(_queue, properties)] = channel.published
+    assert properties.headers["ates-reason"] == "schema: no"
+    assert properties.headers["ates-queue"] == "probe.tracker"
+    assert properties.headers["ates-headers-dropped"] == 2 and "padding" not in properties.headers
+    assert len(b"".join(properties.encode())) < 131_072 - 1024
+
+
+def test_a_copy_within_the_frame_size_keeps_every_header_and_a_reason_is_cut_to_its_limit(consumer):
+    channel = RecordingChannel()
+    consumer._retry(channel, delivery(headers={"padding": "x" * 100_000}), "ValueError: " + "y" * 5_000)
+    [(_queue, properties)] = channel.published
+    assert properties.headers["padding"] == "x" * 100_000 and "ates-headers-dropped" not in properties.headers
+    assert len(properties.headers["ates-reason"]) == 1000
