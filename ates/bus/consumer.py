@@ -18,7 +18,7 @@ from pika.exceptions import AMQPError
 
 from ates import clock, correlation, metrics
 from ates.bus import topology
-from ates.bus.dead_letter import SENDER_SELECTED, rewritable
+from ates.bus.dead_letter import SENDER_SELECTED, header_count, rewritable
 from ates.bus.events import Event
 from ates.bus.handlers import Handlers
 from ates.bus.inbox import Inbox, Outcome
@@ -193,10 +193,7 @@ def _collect_into(buffer: list[Delivery], queue: str):
 
 def _attempts_so_far(headers: dict) -> int:
     """The retry count in our own header; a foreign or garbled value counts as none so far."""
-    try:
-        return max(0, int(headers.get("ates-attempts", 0)))
-    except (TypeError, ValueError, OverflowError):  # OverflowError: a float inf (int() of it)
-        return 0
+    return header_count(headers.get("ates-attempts"))
 
 
 def _broker_can_update(x_death) -> bool:
@@ -221,30 +218,27 @@ def _headers_with_origin(delivery: Delivery) -> dict:
 
 def _publish_copy(channel, queue: str, delivery: Delivery, headers: dict, frame_max: int) -> None:
     properties = delivery.properties
-    properties.headers = fit_in_a_frame(properties, headers, frame_max)
+    properties.headers = headers
     properties.delivery_mode = pika.DeliveryMode.Persistent.value
     properties.user_id = None  # the producer's user, which the broker refuses (406) from ours
     properties.expiration = None  # a dead letter must not vanish, nor a retry wait less than its delay
+    fit_in_a_frame(properties, frame_max)
     channel.basic_publish("", queue, delivery.body, properties, mandatory=True)
 
 
-def fit_in_a_frame(properties: pika.BasicProperties, headers: dict, frame_max: int) -> dict:
-    """The copy's headers, or, when with them its properties would pass the frame size, only ours.
+def fit_in_a_frame(properties: pika.BasicProperties, frame_max: int) -> None:
+    """Keep only our headers when with all of them the copy's properties would pass the frame size.
 
     A copy carries a few hundred bytes of headers more than the message did. Past the frame size the
     broker closes the connection (FRAME_ERROR) and the copy never lands: the message comes back again
     and again. So the producer's own headers give way, and `ates-headers-dropped` says how many did.
     """
-    if _encoded_size(properties, headers) <= frame_max - FRAME_HEADROOM:
-        return headers
+    if sum(len(piece) for piece in properties.encode()) <= frame_max - FRAME_HEADROOM:
+        return
+    headers = properties.headers
     ours = {name: value for name, value in headers.items() if name.startswith("ates-") and _short(value)}
     ours["ates-headers-dropped"] = len(headers) - len(ours)
-    return ours
-
-
-def _encoded_size(properties: pika.BasicProperties, headers: dict) -> int:
-    trial = pika.BasicProperties(**{**vars(properties), "headers": headers})
-    return sum(len(piece) for piece in trial.encode())
+    properties.headers = ours
 
 
 def _short(value) -> bool:

@@ -140,8 +140,8 @@ def letter_from(queue: str, properties: pika.BasicProperties, body: bytes) -> De
         time=event.get("time") if isinstance(event.get("time"), str) else None,
         reason=str(headers.get("ates-reason") or _broker_reason(headers)),
         dead_at=_text_or_none(headers.get("ates-dead-at")),
-        attempts=_int(headers.get("ates-attempts")),
-        replays=_int(headers.get("ates-replays")),
+        attempts=header_count(headers.get("ates-attempts")),
+        replays=header_count(headers.get("ates-replays")),
         original_queue=str(headers.get("ates-queue") or headers.get("x-first-death-queue") or queue.removesuffix(DEAD)),
         original_exchange=_text_or_none(headers.get("ates-original-exchange", headers.get("x-first-death-exchange"))),
         original_routing_key=_text_or_none(headers.get("ates-original-routing-key") or first_routing_key),
@@ -201,9 +201,10 @@ def _text_or_none(value) -> str | None:
     return None if value is None else str(value)
 
 
-def _int(value) -> int:
-    """A count we wrote: small and never negative. Anything else is garbled and counts as none, also
-    because a replay writes `ates-replays` + 1 back, and pika writes no int past 64 bits."""
+def header_count(value) -> int:
+    """A count we wrote (`ates-attempts`, `ates-replays`): small and never negative. Anything else is a
+    producer's or garbled and counts as none, also because a replay writes `ates-replays` + 1 back, and
+    pika writes no int past 64 bits."""
     try:
         count = int(value or 0)
     except (TypeError, ValueError, OverflowError):  # OverflowError: a float inf
