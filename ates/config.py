@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from ates.bus.users import DEFAULT_PREFIX, read_password, user_name, with_credentials
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/%2F"
 DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000, 600_000)
@@ -18,7 +20,9 @@ class Settings:
     service: str
     environment: str
     database_url: str
-    amqp_url: str
+    amqp_admin_url: str  # ATES_AMQP_URL: where the broker is; its credentials serve only provisioning
+    amqp_user_prefix: str  # a service's broker user is <prefix><service>
+    amqp_password: str | None  # this service's own broker password
     retry_delays_ms: tuple[int, ...]
     var_dir: Path
     timezone: ZoneInfo  # where a billing day and an analytics day begin and end
@@ -29,6 +33,20 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def amqp_user(self) -> str:
+        return user_name(self.service, self.amqp_user_prefix)
+
+    @property
+    def amqp_url(self) -> str:
+        """The broker as this service's own user; no process connects as the administrator."""
+        if self.amqp_password is None:
+            source = (f"ATES_AMQP_PASSWORD_{self.service.upper()}" if self.is_production else
+                      f"{self.var_dir}/broker/{self.amqp_user}.password (python -m ates.bus.provision makes it; "
+                      f"bin/up runs it) or ATES_AMQP_PASSWORD_{self.service.upper()}")
+            raise RuntimeError(f"no broker password for {self.amqp_user}: set {source}")
+        return with_credentials(self.amqp_admin_url, self.amqp_user, self.amqp_password)
 
 
 def load_settings(service: str, env=None) -> Settings:
@@ -48,7 +66,9 @@ def load_settings(service: str, env=None) -> Settings:
         service=service,
         environment=env.get("ATES_ENV", "development"),
         database_url=database_url,
-        amqp_url=env.get("ATES_AMQP_URL", DEFAULT_AMQP_URL),
+        amqp_admin_url=env.get("ATES_AMQP_URL", DEFAULT_AMQP_URL),
+        amqp_user_prefix=env.get("ATES_AMQP_USER_PREFIX", DEFAULT_PREFIX),
+        amqp_password=_amqp_password(service, env, var_dir),
         retry_delays_ms=_parse_delays(env.get("ATES_RETRY_DELAYS_MS")),
         var_dir=var_dir,
         timezone=_parse_timezone(env.get("ATES_TIMEZONE", "UTC")),
@@ -56,6 +76,14 @@ def load_settings(service: str, env=None) -> Settings:
         smtp_port=int(env.get("ATES_SMTP_PORT", "8025")),
         mail_from=env.get("ATES_MAIL_FROM", "accounting@uberpopug.example"),
     )
+
+
+def _amqp_password(service: str, env, var_dir: Path) -> str | None:
+    """From the environment; in development also from the file provisioning keeps under the var dir."""
+    given = env.get(f"ATES_AMQP_PASSWORD_{service.upper()}")
+    if given or env.get("ATES_ENV", "development") == "production":
+        return given or None
+    return read_password(var_dir, user_name(service, env.get("ATES_AMQP_USER_PREFIX", DEFAULT_PREFIX)))
 
 
 def _parse_timezone(name: str) -> ZoneInfo:

@@ -5,11 +5,11 @@
     ates dlq replay Q (KEY | --reason R | --all)
     ates dlq discard Q (KEY | --reason R | --all)
 """
-import os
 import sys
 
 from ates.bus.dead_letters import DeadLetterError, DeadLetters, DeadQueue, Outcome
-from ates.config import DEFAULT_AMQP_URL
+from ates.bus.users import OPERATOR
+from ates.config import load_settings
 
 LIMIT_PER_GROUP = 50  # lines of letters printed per group by `list`; actions still take the whole group
 
@@ -35,7 +35,11 @@ def add_parser(commands) -> None:
 
 
 def run(args, dead_letters: DeadLetters | None = None) -> int:
-    dead_letters = dead_letters or DeadLetters(os.environ.get("ATES_AMQP_URL", DEFAULT_AMQP_URL))
+    try:
+        dead_letters = dead_letters or DeadLetters(load_settings(OPERATOR).amqp_url)
+    except RuntimeError as error:  # no operator password here
+        print(f"ates dlq: {error}", file=sys.stderr)
+        return 1
     try:
         if args.dlq_command == "list":
             return _list(dead_letters.list(args.queue))

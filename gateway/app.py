@@ -6,7 +6,8 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from ates import tokens
-from ates.config import Settings, service_url
+from ates.bus.users import OPERATOR
+from ates.config import Settings, load_settings, service_url
 from ates.web import service_app
 from gateway import accounting, analytics, dead_letters, home, renewal, session, sso, tasks
 from gateway.api_client import ServiceError
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
         ATES_AUTH_ISSUER=tokens.auth_issuer(),
         BACKEND_URLS={name: service_url(name) for name in BACKENDS},
         RABBITMQ_MANAGEMENT_URL=os.environ.get("ATES_RABBITMQ_MANAGEMENT_URL", "http://localhost:15672/"),
+        OPERATOR_AMQP_URL=_operator_amqp_url(),
         # auth on another port of the same host would otherwise overwrite a cookie named "session"
         SESSION_COOKIE_NAME="ates_gateway_session",
         SESSION_COOKIE_SAMESITE="Lax",
@@ -52,6 +54,14 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     app.register_error_handler(CSRFError, _form_expired)
     app.register_error_handler(ServiceError, _service_failed)
     return app
+
+
+def _operator_amqp_url() -> str | None:
+    """The dead-letter pages act as the broker's operator user, never as an administrator."""
+    try:
+        return load_settings(OPERATOR).amqp_url
+    except RuntimeError:  # no password for it here: the page says so
+        return None
 
 
 def _refuse_development_secrets(app: Flask) -> None:

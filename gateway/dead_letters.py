@@ -1,14 +1,15 @@
 """Dead letters for admins: every `.dead` queue grouped by reason, one letter in full, replay and discard.
 
-The gateway reads the broker itself (ATES_AMQP_URL) through `ates.bus.dead_letters`, the same code as
-`ates dlq`; the management UI is a link away.
+The gateway reads the broker itself through `ates.bus.dead_letters`, the same code as `ates dlq`, as
+the broker's operator user (ates/bus/users.py: reads `.dead` queues, writes the `.retry` exchanges);
+the management UI is a link away.
 """
 from urllib.parse import quote
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ates.bus.dead_letters import DeadLetterError, DeadLetters, NotFound, Outcome
+from ates.bus.dead_letters import BrokerUnavailable, DeadLetterError, DeadLetters, NotFound, Outcome
 
 blueprint = Blueprint("dead_letters", __name__, url_prefix="/admin/dead-letters")
 SHOWN_PER_GROUP = 100  # rows of letters per group on the page; the group's buttons still take them all
@@ -25,20 +26,22 @@ def _only_admins():
 
 @blueprint.get("")
 def overview():
-    dead_letters, queues, error = _dead_letters(), [], None
+    queues, error, vhost = [], None, ""
     try:
+        dead_letters = _dead_letters()
+        vhost = dead_letters.vhost
         queues = dead_letters.list()
     except DeadLetterError as failure:
         error = str(failure)
     return render_template("admin/dead_letters.html", queues=queues, error=error, shown_per_group=SHOWN_PER_GROUP,
-                           management_url=_management_url(), queue_page=_queue_pages(dead_letters.vhost))
+                           management_url=_management_url(), queue_page=_queue_pages(vhost))
 
 
 @blueprint.get("/message")
 def message():
     queue, key = request.args.get("queue", ""), request.args.get("key", "")
-    dead_letters = _dead_letters()
     try:
+        dead_letters = _dead_letters()
         shown = dead_letters.show(queue, key)
     except DeadLetterError as failure:
         flash(str(failure), "error")
@@ -62,9 +65,8 @@ def _act(action: str):
     if not queue or not (key or reason or request.form.get("all")):
         flash("Choose a queue, and a letter, a reason or all of them.", "error")
         return redirect(url_for("dead_letters.overview"))
-    dead_letters = _dead_letters()
     try:
-        outcome = getattr(dead_letters, action)(queue, key=key, reason=reason)
+        outcome = getattr(_dead_letters(), action)(queue, key=key, reason=reason)
     except NotFound as failure:
         flash(f"{failure}; someone may have dealt with it already.", "error")
     except DeadLetterError as failure:
@@ -91,8 +93,11 @@ def _tell(outcome: Outcome, action: str, by_key: bool) -> None:
 def _dead_letters() -> DeadLetters:
     # The API address may differ from the browser's link (in compose the gateway reaches `rabbitmq`, the
     # browser localhost); unset, DeadLetters takes it from the environment or the AMQP host.
-    return DeadLetters(current_app.config["ATES"].amqp_url,
-                       management_url=current_app.config.get("RABBITMQ_MANAGEMENT_API_URL"))
+    url = current_app.config["OPERATOR_AMQP_URL"]
+    if url is None:
+        raise BrokerUnavailable("the gateway has no broker password for the operator user: set "
+                                "ATES_AMQP_PASSWORD_OPERATOR, or run python -m ates.bus.provision (bin/up does)")
+    return DeadLetters(url, management_url=current_app.config.get("RABBITMQ_MANAGEMENT_API_URL"))
 
 
 def _management_url() -> str:

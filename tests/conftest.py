@@ -1,13 +1,18 @@
 """Fixtures for every test level: waiting for a condition, a throw-away RabbitMQ virtual host."""
 import json
 import os
+import secrets
 import subprocess
 import time
 import uuid
 from contextlib import contextmanager
+from urllib.parse import quote
 
 import pika
 import pytest
+
+from ates.bus.provision import BrokerAdmin, provision
+from ates.bus.users import OPERATOR, SERVICES, Permissions, user_name, with_credentials
 
 
 def eventually(predicate, timeout: float = 30.0, interval: float = 0.05, message: str = "condition"):
@@ -23,6 +28,10 @@ def eventually(predicate, timeout: float = 30.0, interval: float = 0.05, message
 
 
 BROKER_HOST = os.environ.get("ATES_TEST_AMQP_HOST", "localhost:5672")
+MANAGEMENT_URL = os.environ.get("ATES_TEST_MANAGEMENT_URL", "http://localhost:15672")
+ADMIN = ("guest", "guest")  # the broker's administrator: only tests and provisioning use it
+# The bus tests' own consumer (tests/probe.py) reads the tracker's exchange like a service would.
+TEST_CONSUMERS = {"probe": ("tracker",)}
 
 
 def rabbitmqctl(*args: str) -> str:
@@ -30,15 +39,45 @@ def rabbitmqctl(*args: str) -> str:
 
 
 class Broker:
-    """A throw-away virtual host on the real broker, and the means to look into it."""
+    """A throw-away virtual host on the real broker, its own users, and the means to look into it.
 
-    def __init__(self, vhost: str):
+    `amqp_url` is the administrator's (tests look into queues and forge messages with it); each
+    service connects as its own user: `url(service)`, or `env()` for a process's environment."""
+
+    def __init__(self, vhost: str, host: str = BROKER_HOST, management_url: str = MANAGEMENT_URL):
         self.vhost = vhost
-        self.amqp_url = f"amqp://guest:guest@{BROKER_HOST}/{vhost}"
+        self.amqp_url = f"amqp://{ADMIN[0]}:{ADMIN[1]}@{host}/{quote(vhost, safe='')}"
+        self.admin = BrokerAdmin(management_url, *ADMIN)
+        self.prefix = f"ates-test-{uuid.uuid4().hex[:10]}-"
+        self.passwords: dict[str, str] = {}
+
+    def provision(self) -> "Broker":
+        """Every service's user, the operator's and the test consumers', with their permissions."""
+        names = (*SERVICES, OPERATOR, *TEST_CONSUMERS)
+        self.passwords = {name: secrets.token_urlsafe(16) for name in names}
+        provision(self.admin, self.vhost, self.passwords, self.prefix, extra_users=TEST_CONSUMERS)
+        return self
+
+    def drop_users(self) -> None:
+        self.admin.delete_users([self.user(name) for name in self.passwords])
+
+    def user(self, service: str) -> str:
+        return user_name(service, self.prefix)
+
+    def url(self, service: str) -> str:
+        """The broker as `service`'s own user."""
+        return with_credentials(self.amqp_url, self.user(service), self.passwords[service])
+
+    def env(self) -> dict[str, str]:
+        """What a process of the system needs in its environment to reach this broker as its own user."""
+        return {"ATES_AMQP_URL": self.amqp_url, "ATES_AMQP_USER_PREFIX": self.prefix,
+                "ATES_RABBITMQ_MANAGEMENT_URL": self.admin.base.removesuffix("/api"),
+                **{f"ATES_AMQP_PASSWORD_{name.upper()}": password for name, password in self.passwords.items()}}
 
     @contextmanager
-    def channel(self):
-        connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+    def channel(self, service: str | None = None):
+        """A channel as the administrator, or as `service`'s own user."""
+        connection = pika.BlockingConnection(pika.URLParameters(self.url(service) if service else self.amqp_url))
         try:
             yield connection.channel()
         finally:
@@ -47,10 +86,25 @@ class Broker:
     def close_all_connections(self) -> None:
         rabbitmqctl("close_all_connections", "--vhost", self.vhost, "test: the broker drops everyone")
 
-    def publish_raw(self, exchange: str, routing_key: str, body: bytes) -> None:
-        with self.channel() as channel:
+    def publish_raw(self, exchange: str, routing_key: str, body: bytes, service: str | None = None) -> None:
+        """Publish as the administrator (no user_id: a consumer trusts none of it), or as `service`."""
+        with self.channel(service) as channel:
             channel.confirm_delivery()
-            channel.basic_publish(exchange, routing_key, body, pika.BasicProperties(delivery_mode=2))
+            channel.basic_publish(exchange, routing_key, body, pika.BasicProperties(
+                delivery_mode=2, user_id=self.user(service) if service else None))
+
+    def publish_events(self, events, **properties) -> None:
+        """Events as their producers publish them: each through its exchange, as its user, confirmed."""
+        by_producer: dict[str, list] = {}
+        for event in events:
+            by_producer.setdefault(event.producer, []).append(event)
+        for producer, produced in by_producer.items():
+            with self.channel(producer) as channel:
+                channel.confirm_delivery()
+                for event in produced:
+                    channel.basic_publish(f"{producer}.events", event.routing_key, json.dumps(event.to_message()),
+                                          pika.BasicProperties(delivery_mode=2, user_id=self.user(producer),
+                                                               message_id=event.id, **properties))
 
     def message_count(self, queue: str) -> int:
         with self.channel() as channel:
@@ -78,13 +132,14 @@ class Broker:
 
 @contextmanager
 def _throw_away_vhost():
-    vhost = f"ates-test-{uuid.uuid4().hex[:12]}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    broker = Broker(f"ates-test-{uuid.uuid4().hex[:12]}")
+    broker.admin.add_vhost(broker.vhost)
+    broker.admin.permit(broker.vhost, ADMIN[0], Permissions(".*", ".*", ".*"))
     try:
-        yield Broker(vhost)
+        yield broker.provision()
     finally:
-        rabbitmqctl("delete_vhost", vhost)
+        broker.admin.delete_vhost(broker.vhost)
+        broker.drop_users()
 
 
 @pytest.fixture

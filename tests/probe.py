@@ -4,8 +4,12 @@ It records every application of an event in `applications` (no unique key), so a
 tell "applied once" from "applied twice". `task.completed` needs its task's `task.created`
 first, otherwise it is "not yet".
 
-    python -m tests.probe relay|consumer|worker DATABASE_URL AMQP_URL
+    python -m tests.probe relay|consumer|worker DATABASE_URL '{"tracker": AMQP_URL, "probe": AMQP_URL}'
+
+Like a service, it talks to the broker as two users: the tracker's (its relay publishes the tracker's
+events) and its own (its consumer reads `probe.tracker`).
 """
+import json
 import sys
 import time
 import uuid
@@ -87,11 +91,11 @@ def task_completed(task_id: str) -> Event:
 class Probe:
     """One probe database with its outbox, and the relay and consumer that serve it."""
 
-    def __init__(self, database_url: str, amqp_url: str):
+    def __init__(self, database_url: str, amqp_urls: dict[str, str]):
         self.engine = make_engine(database_url)
         metadata.create_all(self.engine)
         self.sessions = make_sessions(self.engine)
-        self.amqp_url = amqp_url
+        self.amqp_urls = dict(amqp_urls)  # the producer's and the consumer's own broker users
         self.outbox = Outbox(outbox_rows)
 
     def publish(self, *events: Event) -> None:
@@ -99,10 +103,10 @@ class Probe:
             self.outbox.add(session, *events)
 
     def relay(self, **options) -> OutboxRelay:
-        return OutboxRelay(PRODUCER, outbox_rows, self.sessions, self.amqp_url, **options)
+        return OutboxRelay(PRODUCER, outbox_rows, self.sessions, self.amqp_urls[PRODUCER], **options)
 
     def consumer(self, **options) -> Consumer:
-        return Consumer(handlers, Inbox(inbox_rows, self.sessions, handlers), self.amqp_url,
+        return Consumer(handlers, Inbox(inbox_rows, self.sessions, handlers), self.amqp_urls[CONSUMER],
                         RETRY_DELAYS_MS, **options)
 
     def applied_count(self) -> int:
@@ -127,11 +131,12 @@ class SlowRelay(OutboxRelay):
         return super()._publish_pending()
 
 
-def main(role: str, database_url: str, amqp_url: str) -> int:
-    probe = Probe(database_url, amqp_url)
+def main(role: str, database_url: str, amqp_urls: str) -> int:
+    probe = Probe(database_url, json.loads(amqp_urls))
     parts = {
         "relay": lambda: [probe.relay()],
-        "slow-relay": lambda: [SlowRelay(PRODUCER, outbox_rows, probe.sessions, amqp_url, batch_size=25)],
+        "slow-relay": lambda: [SlowRelay(PRODUCER, outbox_rows, probe.sessions, probe.amqp_urls[PRODUCER],
+                                         batch_size=25)],
         "consumer": lambda: [probe.consumer()],
         "worker": lambda: [probe.relay(), probe.consumer()],
     }[role]()

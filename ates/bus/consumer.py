@@ -4,6 +4,13 @@ Ack policy, explicitly: a message is acked only after (a) its handler's transact
 or (b) a copy of it was confirmed into its wait queue (retry) or its `.dead` queue. A crash
 anywhere before that means redelivery, and the inbox makes a redelivery change nothing.
 
+Trust: an event is applied only when the broker vouches that its producer wrote it. The broker
+refuses a publish whose `user_id` is not the publishing connection's user, and only the producer's
+user may write its `<producer>.events` exchange; so an event arrives either from that exchange with
+the producer's `user_id`, or through this consumer's own `<consumer>.retry` exchange (written only by
+this consumer and the operator's replays) with the origin that consumer recorded on first arrival.
+Anything else is dead-lettered at once as "untrusted producer" (docs/bus.md, "Trust").
+
 What it consumed, retried and dead-lettered is counted per queue (ates/metrics.py).
 """
 import json
@@ -22,10 +29,12 @@ from ates.bus.dead_letter import SENDER_SELECTED, header_count, rewritable
 from ates.bus.events import Event
 from ates.bus.handlers import Handlers
 from ates.bus.inbox import Inbox, Outcome
+from ates.bus.users import OPERATOR, ORIGINAL_USER, Identity
 from ates.schemas import SchemaError, SchemaRegistry, registry
 
 log = logging.getLogger(__name__)
 NOT_JSON, SCHEMA = "not JSON: ", "schema: "  # how a reason starts tells its kind for the metrics
+UNTRUSTED = "untrusted producer"
 REASON_LIMIT = 1000  # characters of `ates-reason`: an exception's text can be any length
 FRAME_HEADROOM = 1024  # bytes of a frame a copy's properties leave free (the header frame's own fields)
 
@@ -46,6 +55,9 @@ class Consumer:
         self.handlers = handlers
         self.inbox = inbox
         self.parameters = pika.URLParameters(amqp_url)
+        self.identity = Identity.of(self.parameters.credentials.username, handlers.consumer)
+        self.retry_exchange = topology.retry_exchange_name(handlers.consumer)
+        self.dead_exchange = topology.dead_exchange_name(handlers.consumer)
         self.retry_delays_ms = tuple(retry_delays_ms)
         self.schemas = schemas or registry()
         self.prefetch = prefetch
@@ -145,6 +157,9 @@ class Consumer:
         except (SchemaError, ValueError, RecursionError) as error:  # e.g. a lone surrogate the validator cannot encode
             return None, f"{SCHEMA}{str(error)[:300]}"
         event = Event.from_message(message)
+        untrusted = self._untrusted(delivery, event)
+        if untrusted:
+            return None, f"{UNTRUSTED}: {untrusted}"
         if self.handlers.lookup(event.type, event.version) is None:
             return None, f"{self.handlers.consumer} has no handler for {event.type} v{event.version}"
         property_id = delivery.properties.correlation_id
@@ -153,8 +168,23 @@ class Consumer:
             event = replace(event, correlation_id=property_id)  # a producer that sets only the property
         return event, None
 
+    def _untrusted(self, delivery: Delivery, event: Event) -> str | None:
+        """Why the broker does not vouch that `event.source` wrote this message; None when it does."""
+        user, exchange = delivery.properties.user_id, delivery.exchange
+        if exchange == self.retry_exchange:  # a copy of ours, or an operator's replay of one
+            if user not in (self.identity.user, self.identity.user_of(OPERATOR)):
+                return f"{user!r} wrote into {exchange}, which only {self.identity.user} and the operator may"
+            headers = delivery.properties.headers or {}
+            user, exchange = headers.get(ORIGINAL_USER), headers.get("ates-original-exchange")
+        expected_user, expected_exchange = self.identity.user_of(event.producer), topology.exchange_name(event.producer)
+        if user != expected_user:
+            return f"{event.source} must be published by {expected_user}, but user_id is {user!r}"
+        if exchange != expected_exchange:
+            return f"{event.source} must arrive through {expected_exchange}, not {exchange!r}"
+        return None
+
     def _retry(self, channel, delivery: Delivery, reason: str) -> None:
-        headers = _headers_with_origin(delivery)
+        headers = self._headers_with_origin(delivery)
         attempts = _attempts_so_far(headers) + 1
         if attempts > len(self.retry_delays_ms):
             self._dead_letter(channel, delivery, f"gave up after {attempts} tries: {reason}", "gave_up")
@@ -163,17 +193,40 @@ class Consumer:
         if not _broker_can_update(headers.get("x-death", [])):
             del headers["x-death"]  # RabbitMQ 3.10 would crash the wait queue updating it, and lose the copy
         delay = self.retry_delays_ms[attempts - 1]
-        _publish_copy(channel, topology.wait_queue_name(delivery.queue, delay), delivery, headers,
-                      self.parameters.frame_max)
+        self._publish_copy(channel, self.retry_exchange, topology.wait_queue_name(delivery.queue, delay),
+                           delivery, headers)
         metrics.EVENTS_RETRIED.labels(delivery.queue).inc()
 
     def _dead_letter(self, channel, delivery: Delivery, reason: str, kind: str) -> None:
         log.warning("dead-lettering from %s: %s", delivery.queue, reason,
                     extra={"correlation_id": delivery.properties.correlation_id})
-        headers = _headers_with_origin(delivery)
+        headers = self._headers_with_origin(delivery)
         headers.update({"ates-reason": reason[:REASON_LIMIT], "ates-dead-at": clock.to_wire(clock.utcnow())})
-        _publish_copy(channel, topology.dead_queue_name(delivery.queue), delivery, headers, self.parameters.frame_max)
+        self._publish_copy(channel, self.dead_exchange, topology.dead_queue_name(delivery.queue), delivery, headers)
         metrics.EVENTS_DEAD_LETTERED.labels(delivery.queue, kind).inc()
+
+    def _headers_with_origin(self, delivery: Delivery) -> dict:
+        """The headers a copy carries: the producer's, and where it came from as the broker said.
+
+        Only a copy that comes back through our own retry exchange keeps the origin it has: on any
+        other arrival an `ates-original-*` header is the sender's word and is overwritten."""
+        headers = rewritable({name: value for name, value in (delivery.properties.headers or {}).items()
+                              if name not in SENDER_SELECTED})
+        headers["ates-queue"] = delivery.queue  # where a replay goes: the queue it came from, whatever a producer said
+        if delivery.exchange != self.retry_exchange or "ates-original-routing-key" not in headers:
+            headers["ates-original-exchange"] = delivery.exchange
+            headers["ates-original-routing-key"] = delivery.routing_key
+            headers[ORIGINAL_USER] = delivery.properties.user_id or ""
+        return headers
+
+    def _publish_copy(self, channel, exchange: str, queue: str, delivery: Delivery, headers: dict) -> None:
+        properties = delivery.properties
+        properties.headers = headers
+        properties.delivery_mode = pika.DeliveryMode.Persistent.value
+        properties.user_id = self.identity.user  # the broker checks it is ours; the producer's is in a header
+        properties.expiration = None  # a dead letter must not vanish, nor a retry wait less than its delay
+        fit_in_a_frame(properties, self.parameters.frame_max)
+        channel.basic_publish(exchange, queue, delivery.body, properties, mandatory=True)
 
 
 def _reason_kind(reason: str) -> str:
@@ -182,6 +235,8 @@ def _reason_kind(reason: str) -> str:
         return "not_json"
     if reason.startswith(SCHEMA):
         return "schema"
+    if reason.startswith(UNTRUSTED):
+        return "untrusted"
     return "no_handler"
 
 
@@ -204,26 +259,6 @@ def _broker_can_update(x_death) -> bool:
         return True  # the broker replaces it
     return all(isinstance(death, dict) and isinstance(death.get("count", 0), int)
                and not isinstance(death.get("count"), bool) for death in x_death)
-
-
-def _headers_with_origin(delivery: Delivery) -> dict:
-    headers = rewritable({name: value for name, value in (delivery.properties.headers or {}).items()
-                          if name not in SENDER_SELECTED})
-    headers["ates-queue"] = delivery.queue  # where a replay goes: the queue it came from, whatever a producer said
-    if "ates-original-routing-key" not in headers:
-        headers["ates-original-exchange"] = delivery.exchange
-        headers["ates-original-routing-key"] = delivery.routing_key
-    return headers
-
-
-def _publish_copy(channel, queue: str, delivery: Delivery, headers: dict, frame_max: int) -> None:
-    properties = delivery.properties
-    properties.headers = headers
-    properties.delivery_mode = pika.DeliveryMode.Persistent.value
-    properties.user_id = None  # the producer's user, which the broker refuses (406) from ours
-    properties.expiration = None  # a dead letter must not vanish, nor a retry wait less than its delay
-    fit_in_a_frame(properties, frame_max)
-    channel.basic_publish("", queue, delivery.body, properties, mandatory=True)
 
 
 def fit_in_a_frame(properties: pika.BasicProperties, frame_max: int) -> None:

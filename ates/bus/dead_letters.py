@@ -15,11 +15,13 @@ import pika
 import requests
 from pika.exceptions import AMQPConnectionError, AMQPError, ChannelClosedByBroker, NackError, UnroutableError
 
+from ates.bus import topology
 from ates.bus.dead_letter import (  # noqa: F401 — the names both front ends import from here
     DEAD, BrokerUnavailable, DeadLetter, DeadLetterError, DeadQueue, Group, NotFound, Outcome, Shown,
     UnknownQueue, dead_name, letter_from, management_url_for, plain, readable_body, reason_group,
     replay_headers,
 )
+from ates.bus.users import OPERATOR, ORIGINAL_USER, Identity
 
 READ_LIMIT = 10_000  # messages read from one queue at once; the rest wait for the next round
 
@@ -79,10 +81,12 @@ class _Reading:
 
 
 class DeadLetters:
-    """The dead letters of one virtual host: the vhost and credentials of `amqp_url`."""
+    """The dead letters of one virtual host: the vhost and credentials of `amqp_url`, the operator's."""
 
     def __init__(self, amqp_url: str, management_url: str | None = None, read_limit: int = READ_LIMIT):
         self.parameters = pika.URLParameters(amqp_url)
+        self.identity = Identity.of(self.parameters.credentials.username, OPERATOR)
+        self._known_exchanges: dict[str, bool] = {}
         self.parameters.blocked_connection_timeout = 30  # a broker out of memory must not hang a page or the CLI
         self.vhost = self.parameters.virtual_host
         self.management_url = (management_url or management_url_for(amqp_url)).rstrip("/")
@@ -143,7 +147,7 @@ class DeadLetters:
 
         Neither key nor reason: every letter of the queue. A replay that fails again comes back to `.dead`
         through the consumer's own path, with a fresh reason."""
-        return self._act(queue, key, reason, _republish)
+        return self._act(queue, key, reason, self._republish)
 
     def discard(self, queue: str, key: str | None = None, reason: str | None = None) -> Outcome:
         return self._act(queue, key, reason, None)
@@ -166,6 +170,43 @@ class DeadLetters:
                 reading.ack(held)
                 done.append(held.letter)
             return Outcome(reading.queue, tuple(done), tuple(failed), reading.unread)
+
+    def _republish(self, channel, held: _Held) -> None:
+        """Through the consumer's retry exchange (nobody writes the default one), as the operator.
+
+        The consumer believes a replay's `ates-original-user-id` header, so it must say who published the
+        event: a letter the consumer moved (its own user_id on it) recorded that on arrival; a letter the
+        broker moved (delivery limit) still carries the producer's user_id, which the broker checked."""
+        original = held.properties
+        consumer = held.letter.original_queue.split(".")[0]
+        exchange = topology.retry_exchange_name(consumer)
+        if not self._exists(channel, exchange):
+            raise UnroutableError([])  # no such consumer any more: nothing to replay into
+        headers = replay_headers(held.letter, original.headers or {})
+        if original.user_id != self.identity.user_of(consumer):
+            headers[ORIGINAL_USER] = original.user_id or ""
+        channel.basic_publish(exchange, held.letter.original_queue, held.body,
+                              pika.BasicProperties(
+            content_type=original.content_type, content_encoding=original.content_encoding, headers=headers,
+            delivery_mode=pika.DeliveryMode.Persistent.value, priority=original.priority,
+            correlation_id=original.correlation_id, message_id=original.message_id,
+            timestamp=original.timestamp, type=original.type, app_id=original.app_id,
+            user_id=self.identity.user,
+        ), mandatory=True)  # no expiration: a replay must not vanish
+
+    def _exists(self, channel, exchange: str) -> bool:
+        """Looked up on a channel of its own: a missing exchange closes the channel that asks."""
+        if exchange not in self._known_exchanges:
+            probe = channel.connection.channel()
+            try:
+                probe.exchange_declare(exchange, passive=True)
+                probe.close()
+                self._known_exchanges[exchange] = True
+            except ChannelClosedByBroker as error:
+                if error.reply_code != 404:
+                    raise
+                self._known_exchanges[exchange] = False
+        return self._known_exchanges[exchange]
 
     @contextmanager
     def _connection(self):
@@ -191,17 +232,6 @@ class DeadLetters:
             yield reading
         finally:
             reading.close()
-
-
-def _republish(channel, held: _Held) -> None:
-    original = held.properties
-    channel.basic_publish("", held.letter.original_queue, held.body, pika.BasicProperties(
-        content_type=original.content_type, content_encoding=original.content_encoding,
-        headers=replay_headers(held.letter, original.headers or {}),
-        delivery_mode=pika.DeliveryMode.Persistent.value, priority=original.priority,
-        correlation_id=original.correlation_id, message_id=original.message_id,
-        timestamp=original.timestamp, type=original.type, app_id=original.app_id,
-    ), mandatory=True)  # no expiration: a replay must not vanish; no user_id: the broker checks it against ours
 
 
 def _why_not(held: _Held, error: Exception) -> str:

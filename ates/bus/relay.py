@@ -14,6 +14,8 @@ declares the exclusive queue `<producer>.relay-lease` on its publishing connecti
 one whose declaration succeeds publishes. The broker deletes an exclusive queue when its
 connection ends, so when the publishing relay dies a standby's next attempt takes over.
 
+Each message carries the relay's broker user as `user_id`, which the broker refuses unless it is
+the connection's own user: that is what a consumer believes about who published (ates/bus/users.py).
 Each message carries its event's correlation id as the AMQP `correlation_id` property too, and the
 relay keeps the metrics of what it published and of the outbox's backlog (ates/metrics.py).
 """
@@ -46,6 +48,7 @@ class OutboxRelay:
         # Polling is a read: on SQLite it must not take the write lock twenty times a second.
         self.readers = make_sessions(sessions.kw["bind"], read_only=True)
         self.parameters = pika.URLParameters(amqp_url)
+        self.user = self.parameters.credentials.username  # each publish names it; the broker checks it
         self.batch_size = batch_size
         self.max_in_flight = max_in_flight
         self.poll_interval = poll_interval
@@ -176,6 +179,7 @@ class OutboxRelay:
                 message_id=row.event_id,
                 type=row.event_type,
                 app_id=self.producer,
+                user_id=self.user,
                 correlation_id=correlation_id_of(row.body),
             ))
             self._next_tag += 1

@@ -1,8 +1,9 @@
 """End-to-end fixtures: a RabbitMQ node of the test's own, for the test that restarts its broker.
 
 The shared broker carries every other test's virtual host, so restarting it would break whatever
-runs beside; a second node of the same installed RabbitMQ (own ports, own data, no plugins) is
-restarted instead, as often as the test likes.
+runs beside; a second node of the same installed RabbitMQ (own ports, own data, only the management plugin on
+a port of its own, for provisioning the services' users) is restarted instead, as often as the
+test likes.
 """
 import os
 import shutil
@@ -13,18 +14,18 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
 
-from tests.conftest import Broker, eventually
+from tests.conftest import ADMIN, Broker, eventually
 from tests.e2e.system import free_port
 
 
 class PrivateBroker(Broker):
     """A RabbitMQ node on its own port; its default virtual host is the test's."""
 
-    def __init__(self, node: str, port: int, env: dict[str, str]):
-        super().__init__("/")
+    def __init__(self, node: str, port: int, management_port: int, env: dict[str, str]):
+        super().__init__("/", host=f"localhost:{port}", management_url=f"http://localhost:{management_port}")
         self.node, self.port, self.env = node, port, env
-        self.amqp_url = f"amqp://guest:guest@localhost:{port}/%2F"
         self.restarts = 0
 
     def ctl(self, *args: str, timeout: float = 120) -> str:
@@ -48,9 +49,10 @@ def private_broker():
     if shutil.which("rabbitmq-server") is None:
         pytest.fail("the chaos test needs rabbitmq-server to start a node of its own")
     node = f"ates-e2e-{uuid.uuid4().hex[:8]}@localhost"
-    port = free_port()
+    port, management_port = free_port(), free_port()
     base = Path(tempfile.mkdtemp(prefix="ates-rabbit-"))
-    (base / "enabled_plugins").write_text("[].\n")
+    (base / "enabled_plugins").write_text("[rabbitmq_management].\n")
+    (base / "rabbitmq.conf").write_text(f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {management_port}\n")
     env = {**os.environ, "RABBITMQ_NODENAME": node, "RABBITMQ_NODE_PORT": str(port),
            "RABBITMQ_DIST_PORT": str(free_port()), "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
            "RABBITMQ_LOG_BASE": str(base / "log"), "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
@@ -60,17 +62,25 @@ def private_broker():
         shutil.chown(base, "rabbitmq", "rabbitmq")
         for path in base.iterdir():
             shutil.chown(path, "rabbitmq", "rabbitmq")
-    broker = PrivateBroker(node, port, env)
+    broker = PrivateBroker(node, port, management_port, env)
     subprocess.run(["rabbitmq-server", "-detached"], env=env, check=True, capture_output=True, cwd=base)
     try:
         eventually(lambda: _started(broker), timeout=120, interval=0.5, message=f"RabbitMQ node {node} to start")
-        yield broker
+        eventually(lambda: _answers(broker.admin.base), timeout=60, interval=0.5, message="its management API")
+        yield broker.provision()
     finally:
         try:
             broker.ctl("shutdown")
         except subprocess.SubprocessError:
             pass
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _answers(api: str) -> bool:
+    try:
+        return requests.get(f"{api}/overview", auth=ADMIN, timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def _started(broker: PrivateBroker) -> bool:

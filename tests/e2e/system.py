@@ -69,7 +69,7 @@ def postgres_databases(tag: str):
 
 
 @contextmanager
-def running(processes: list[str], var_dir: Path, amqp_url: str | None = None, **settings):
+def running(processes: list[str], var_dir: Path, broker=None, **settings):
     """Migrate, declare and start the named Procfile processes on free ports; yields the web URLs.
 
     `settings` become the processes' environment; `<SERVICE>_DATABASE_URL` among them points a
@@ -81,12 +81,12 @@ def running(processes: list[str], var_dir: Path, amqp_url: str | None = None, **
     env.update({"PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
                 "ATES_VAR_DIR": str(var_dir), "ATES_AUTH_ISSUER": f"http://localhost:{ports['auth']}",
                 **{f"ATES_{service.upper()}_PORT": str(port) for service, port in ports.items()}, **settings})
-    if amqp_url:
-        env["ATES_AMQP_URL"] = amqp_url
+    if broker:
+        env.update(broker.env())  # every process its own broker user
     var_dir.mkdir(parents=True, exist_ok=True)
     for service in sorted({p.split("-")[0] for p in processes} & set(SERVICES_WITH_DATABASES)):
         subprocess.run(["flask", "--app", f"{service}.app", "migrate"], cwd=ROOT, env=env, check=True)
-        if amqp_url:
+        if broker:
             subprocess.run([sys.executable, "-m", f"{service}.worker", "declare"], cwd=ROOT, env=env, check=True)
     started, logs = [], {}
     for process in processes:
@@ -231,7 +231,7 @@ def _migrate_and_declare(services, env: dict[str, str]) -> None:
 
 
 @contextmanager
-def supervised(var_dir: Path, amqp_url: str, **settings):
+def supervised(var_dir: Path, broker, **settings):
     """Every process of the Procfile on free ports under supervisord, after what bin/up does first:
     every service's database migrated, every service's topology declared, the supervisord
     configuration written by `python -m ates.processes`. `settings` become the environment
@@ -242,7 +242,7 @@ def supervised(var_dir: Path, amqp_url: str, **settings):
            and not name.endswith("DATABASE_URL")}
     env.update({"PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
                 "ATES_VAR_DIR": str(var_dir), "ATES_AUTH_ISSUER": f"http://localhost:{ports['auth']}",
-                "ATES_AMQP_URL": amqp_url, "ATES_SMTP_HOST": "127.0.0.1", "ATES_SMTP_PORT": str(free_port()),
+                **broker.env(), "ATES_SMTP_HOST": "127.0.0.1", "ATES_SMTP_PORT": str(free_port()),
                 **{f"ATES_{service.upper()}_PORT": str(port) for service, port in ports.items()}, **settings})
     var_dir.mkdir(parents=True, exist_ok=True)
     _migrate_and_declare(SERVICES_WITH_DATABASES, env)

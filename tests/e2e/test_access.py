@@ -51,7 +51,7 @@ TABLE = [
 @pytest.fixture(scope="module")
 def system(tmp_path_factory, broker_for_module):
     var_dir = tmp_path_factory.mktemp("access") / "var"
-    with running(PROCESSES, var_dir, broker_for_module.amqp_url, ATES_ADMIN_PASSWORD=ADMIN_PASSWORD,
+    with running(PROCESSES, var_dir, broker_for_module, ATES_ADMIN_PASSWORD=ADMIN_PASSWORD,
                  ATES_RETRY_DELAYS_MS="200,500,1000,2000") as urls:
         admin = sign_in_for_tokens(urls["auth"], "admin", ADMIN_PASSWORD)
         headers = {role: None for role in ROLES}

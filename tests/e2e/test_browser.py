@@ -41,7 +41,7 @@ def system(tmp_path_factory, broker_for_module):
     smtp_port = str(free_port())
     # Its own databases per run: someone else may be running this test on the same PostgreSQL right now.
     with postgres_databases(f"browser_{os.getpid()}") as databases, mail_sink(var_dir, smtp_port):
-        with running(PROCESSES, var_dir, broker_for_module.amqp_url, ATES_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        with running(PROCESSES, var_dir, broker_for_module, ATES_ADMIN_PASSWORD=ADMIN_PASSWORD,
                      ATES_RETRY_DELAYS_MS="200,500,1000,2000", ATES_SMTP_PORT=smtp_port, **databases) as urls:
             yield urls
 

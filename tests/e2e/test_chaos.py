@@ -76,7 +76,7 @@ def test_a_day_of_kills_and_a_broker_restart_loses_and_doubles_nothing(private_b
     zone_name, zone = noon_zone()
     tap = EventTap(private_broker.amqp_url).declare().start()
     try:
-        with supervised(tmp_path / "var", private_broker.amqp_url, **system_settings(zone_name)) as system:
+        with supervised(tmp_path / "var", private_broker, **system_settings(zone_name)) as system:
             api = Api(system.urls)
             cast = hire(api, per_role=8, tag="chaos")
             rng = random.Random("chaos")

@@ -17,7 +17,7 @@ PROCESSES = ["auth", "auth-worker", "tracker", "tracker-worker", "accounting", "
 def test_demo_fills_every_area_with_a_day(tmp_path, broker, monkeypatch, capsys):
     var_dir = tmp_path / "var"
     smtp_port = str(free_port())
-    with running(PROCESSES, var_dir, broker.amqp_url, ATES_ADMIN_PASSWORD=ADMIN_PASSWORD, ATES_SMTP_PORT=smtp_port,
+    with running(PROCESSES, var_dir, broker, ATES_ADMIN_PASSWORD=ADMIN_PASSWORD, ATES_SMTP_PORT=smtp_port,
                  ATES_RETRY_DELAYS_MS="200,500,1000,2000,5000") as urls:
         monkeypatch.setenv("ATES_AUTH_ISSUER", urls["auth"])
         for service, url in urls.items():

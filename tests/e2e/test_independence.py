@@ -24,7 +24,7 @@ def test_the_tracker_works_without_accounting_and_accounting_without_analytics(b
     zone_name, zone = noon_zone()
     tap = EventTap(broker.amqp_url).declare().start()
     try:
-        with supervised(tmp_path / "var", broker.amqp_url, **system_settings(zone_name)) as system:
+        with supervised(tmp_path / "var", broker, **system_settings(zone_name)) as system:
             api = Api(system.urls)
             cast = hire(api, per_role=5, tag="alone")
             rng = random.Random("independence")

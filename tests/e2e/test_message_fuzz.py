@@ -169,7 +169,7 @@ def test_malformed_oversized_and_wrong_version_messages_are_dead_lettered_and_th
     zone_name, zone = noon_zone()
     tap = EventTap(broker.amqp_url).declare().start()
     try:
-        with supervised(tmp_path / "var", broker.amqp_url, **system_settings(zone_name)) as system:
+        with supervised(tmp_path / "var", broker, **system_settings(zone_name)) as system:
             api = Api(system.urls)
             cast = hire(api, per_role=4, tag="fuzz")
             pids = {process["name"]: process["pid"] for process in system.processes()}
@@ -224,7 +224,7 @@ POISON = {
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("poison", sorted(POISON))
 def test_json_that_breaks_the_decoder_is_dead_lettered_without_killing_the_worker(poison, broker, tmp_path):
-    with running(["accounting-worker"], tmp_path / "var", broker.amqp_url, ATES_RETRY_DELAYS_MS="200") as _urls:
+    with running(["accounting-worker"], tmp_path / "var", broker, ATES_RETRY_DELAYS_MS="200") as _urls:
         broker.publish_raw("", "accounting.tracker", POISON[poison])
         log_path = tmp_path / "var" / "accounting-worker.log"
         eventually(lambda: broker.message_count("accounting.tracker.dead") or "stopped with an error" in

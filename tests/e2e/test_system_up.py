@@ -18,7 +18,10 @@ PRODUCERS = ("auth", "tracker", "accounting")
 @pytest.fixture
 def system(tmp_path, broker):
     ports = {service: free_port() for service in SERVICES}
-    env = {**os.environ, "ATES_VAR_DIR": str(tmp_path / "var"), "ATES_AMQP_URL": broker.amqp_url}
+    # the administrator's URL, as a developer's ATES_AMQP_URL is: bin/up makes the users (with the test's
+    # own prefix) and keeps their passwords under the var dir
+    env = {**os.environ, "ATES_VAR_DIR": str(tmp_path / "var"), "ATES_AMQP_URL": broker.amqp_url,
+           "ATES_AMQP_USER_PREFIX": broker.prefix, "ATES_RABBITMQ_MANAGEMENT_URL": broker.env()["ATES_RABBITMQ_MANAGEMENT_URL"]}
     env.update({f"ATES_{service.upper()}_PORT": str(port) for service, port in ports.items()})
     log_path = tmp_path / "up.log"
     with open(log_path, "wb") as log:
@@ -42,6 +45,12 @@ def test_bin_up_starts_every_process_and_ctrl_c_stops_them_all(system, broker, t
     with broker.channel() as channel:
         for producer in PRODUCERS:
             channel.exchange_declare(f"{producer}.events", passive=True)  # raises if it is missing
+    workers = {broker.user(service) for service in ("auth", "tracker", "accounting", "analytics")}
+    eventually(lambda: {c["user"] for c in broker.admin.connections(broker.vhost)} == workers, timeout=30,
+               interval=0.5, message="every worker on the broker as its own user, none as guest")
+    for service in ("auth", "tracker", "accounting", "analytics", "operator"):
+        password = (tmp_path / "var" / "broker" / f"{broker.user(service)}.password")
+        assert password.stat().st_mode & 0o077 == 0, f"{password} is readable by others"
     front_page = requests.get(urls["gateway"], timeout=5).text
     assert front_page.count(">up<") == 4, front_page
 

@@ -16,7 +16,7 @@ PROCESSES = ["auth", "auth-worker", "tracker", "tracker-worker", "gateway"]
 def system(tmp_path_factory, broker_for_module):
     var_dir = tmp_path_factory.mktemp("tasks") / "var"
     with postgres_databases("tasks") as databases:
-        with running(PROCESSES, var_dir, broker_for_module.amqp_url, ATES_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        with running(PROCESSES, var_dir, broker_for_module, ATES_ADMIN_PASSWORD=ADMIN_PASSWORD,
                      ATES_RETRY_DELAYS_MS="200,500,1000", **databases) as urls:
             yield urls
 

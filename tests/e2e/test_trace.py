@@ -21,7 +21,7 @@ PROCESSES = ["auth", "auth-worker", "tracker", "tracker-worker", "accounting", "
 @pytest.fixture(scope="module")
 def system(tmp_path_factory, broker_for_module):
     var_dir = tmp_path_factory.mktemp("trace") / "var"
-    with running(PROCESSES, var_dir, broker_for_module.amqp_url, ATES_ADMIN_PASSWORD=ADMIN_PASSWORD,
+    with running(PROCESSES, var_dir, broker_for_module, ATES_ADMIN_PASSWORD=ADMIN_PASSWORD,
                  ATES_RETRY_DELAYS_MS="200,400,800,1600") as urls:
         yield urls
 

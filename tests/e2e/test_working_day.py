@@ -29,7 +29,7 @@ def test_two_working_days_come_out_as_the_rules_say(database, tmp_path, broker):
     with ExitStack() as stack:
         stack.callback(tap.stop)
         databases = stack.enter_context(postgres_databases("day")) if database == "postgresql" else {}
-        system = stack.enter_context(supervised(tmp_path / "var", broker.amqp_url, **system_settings(zone_name),
+        system = stack.enter_context(supervised(tmp_path / "var", broker, **system_settings(zone_name),
                                                 **databases))
         api = Api(system.urls)
         stack.callback(api.close)

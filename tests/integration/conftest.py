@@ -1,4 +1,5 @@
 """Integration fixtures: the probe service, its database, its relay and consumer as processes."""
+import json
 import signal
 import subprocess
 import sys
@@ -14,7 +15,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def probe(tmp_path, broker):
-    return Probe(f"sqlite:///{tmp_path / 'probe.db'}", broker.amqp_url)
+    return Probe(f"sqlite:///{tmp_path / 'probe.db'}", probe_urls(broker))
+
+
+def probe_urls(broker) -> dict[str, str]:
+    """The probe's relay publishes as the tracker, its consumer reads as `probe`."""
+    return {name: broker.url(name) for name in ("tracker", "probe")}
 
 
 @pytest.fixture
@@ -37,8 +43,8 @@ def start():
 
 
 class ProbeProcess:
-    def __init__(self, role: str, database_url: str, amqp_url: str, log_path: Path):
-        self.args = [sys.executable, "-m", "tests.probe", role, database_url, amqp_url]
+    def __init__(self, role: str, database_url: str, amqp_urls: dict[str, str], log_path: Path):
+        self.args = [sys.executable, "-m", "tests.probe", role, database_url, json.dumps(amqp_urls)]
         self.log_path = log_path
         self.process = None
 
@@ -62,7 +68,7 @@ def spawn(tmp_path, broker):
     processes = []
 
     def spawn_process(role: str, database_url: str) -> ProbeProcess:
-        process = ProbeProcess(role, database_url, broker.amqp_url, tmp_path / f"{role}.log").start()
+        process = ProbeProcess(role, database_url, probe_urls(broker), tmp_path / f"{role}.log").start()
         processes.append(process)
         return process
 

@@ -1,7 +1,6 @@
 """The analytics worker as a real process on the real broker: events from the tracker and from
 accounting, shuffled and duplicated, completions long before their prices, end in the same read
 models as an orderly delivery, with each event archived once and nothing dead-lettered."""
-import json
 from collections import Counter
 import os
 import signal
@@ -9,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pika
 import pytest
 from sqlalchemy import func, select
 
@@ -30,12 +28,7 @@ def migrated(tmp_path, name: str):
 
 
 def publish(broker, events) -> None:
-    with broker.channel() as channel:
-        channel.confirm_delivery()
-        for event in events:
-            body = json.dumps(event.to_message()).encode()
-            channel.basic_publish(f"{event.producer}.events", event.routing_key, body,
-                                  pika.BasicProperties(delivery_mode=2, content_type="application/json"))
+    broker.publish_events(events, content_type="application/json")
 
 
 def archived_types(sessions) -> dict[str, int]:
@@ -49,7 +42,7 @@ def test_the_worker_counts_shuffled_duplicated_early_events_as_an_orderly_delive
     _, orderly = migrated(tmp_path, "orderly.db")
     deliver(orderly, story.events)
     url, sessions = migrated(tmp_path, "analytics.db")
-    env = {**os.environ, "ANALYTICS_DATABASE_URL": url, "ATES_AMQP_URL": broker.amqp_url, "ATES_TIMEZONE": "UTC",
+    env = {**os.environ, "ANALYTICS_DATABASE_URL": url, **broker.env(), "ATES_TIMEZONE": "UTC",
            "ATES_RETRY_DELAYS_MS": "300,600,1200,2400,4800"}
     assert subprocess.run([sys.executable, "-m", "analytics.worker", "declare"], cwd=ROOT, env=env).returncode == 0
     worker = subprocess.Popen([sys.executable, "-m", "analytics.worker"], cwd=ROOT, env=env,

@@ -51,7 +51,7 @@ def consumer_queue(broker):
 
 @pytest.fixture
 def auth_worker(tmp_path, broker, database_url, consumer_queue):
-    env = {**os.environ, "ATES_AMQP_URL": broker.amqp_url, "AUTH_DATABASE_URL": database_url,
+    env = {**os.environ, **broker.env(), "AUTH_DATABASE_URL": database_url,
            "ATES_VAR_DIR": str(tmp_path)}
     log_path = tmp_path / "auth-worker.log"
     with open(log_path, "wb") as log:

@@ -61,7 +61,7 @@ def test_same_event_delivered_twice_changes_state_once(probe, start, broker):
     wait_for_queue(broker)
     event, marker = task_created(), task_created()
     for message in (event, event, marker):
-        broker.publish_raw("tracker.events", "task.created.v2", json.dumps(message.to_message()).encode())
+        broker.publish_raw("tracker.events", "task.created.v2", json.dumps(message.to_message()).encode(), "tracker")
     settle(probe, 2)
     assert probe.applications_per_event() == {event.id: 1, marker.id: 1}
 
@@ -133,7 +133,7 @@ def test_message_failing_its_schema_is_dead_lettered_and_the_next_is_applied(pro
     broker.publish_raw("tracker.events", "task.completed.v1", json.dumps(broken).encode())
     broker.publish_raw("tracker.events", "task.completed.v1", b"{not json")
     good = task_created()
-    broker.publish_raw("tracker.events", "task.created.v2", json.dumps(good.to_message()).encode())
+    broker.publish_raw("tracker.events", "task.created.v2", json.dumps(good.to_message()).encode(), "tracker")
     settle(probe, 1)
     assert probe.applications_per_event() == {good.id: 1}
     dead = eventually(lambda: (lambda m: m if len(m) == 2 else None)(broker.take_all(dead_queue_name(QUEUE))),
@@ -190,7 +190,7 @@ def test_not_yet_event_whose_dependency_never_arrives_ends_dead_after_bounded_tr
 
 def test_slow_handler_keeps_its_connection(probe, start, broker, monkeypatch):
     monkeypatch.setattr(probe_module, "slow_handler_seconds", 5.0)
-    probe.amqp_url = broker.amqp_url + "?heartbeat=1"
+    probe.amqp_urls = {name: url + "?heartbeat=1" for name, url in probe.amqp_urls.items()}
     consumer = start(probe.consumer())
     wait_for_queue(broker)
     created = task_created()

@@ -56,9 +56,8 @@ def test_the_request_id_reaches_the_events_it_causes_and_the_events_those_cause(
     accounting = AccountingDb(f"sqlite:///{tmp_path / 'accounting.db'}")
     accounting.apply(account_created(tracker.developer_id))  # so that the assignment's fee can be charged
     start(Consumer(accounting_handlers, Inbox(accounting_inbox, accounting.sessions, accounting_handlers),
-                   broker.amqp_url, (200, 400)))
+                   broker.url("accounting"), (200, 400)))
     with broker.channel() as channel:  # an observer of the tracker's messages as they travel
-        channel.exchange_declare("tracker.events", exchange_type="topic", durable=True)
         channel.queue_declare("observer", durable=True)
         channel.queue_bind("observer", "tracker.events", "task.#")
     eventually(lambda: _queue_exists(broker, "accounting.tracker"), message="accounting's queue")
@@ -69,7 +68,7 @@ def test_the_request_id_reaches_the_events_it_causes_and_the_events_those_cause(
     written = outbox_messages(tracker.extensions["ates.sessions"], tracker_outbox)
     assert {message["correlationid"] for message in written} == {"abc"} and len(written) == 3
 
-    start(OutboxRelay("tracker", tracker_outbox, tracker.extensions["ates.sessions"], broker.amqp_url))
+    start(OutboxRelay("tracker", tracker_outbox, tracker.extensions["ates.sessions"], broker.url("tracker")))
     travelled = eventually(lambda: (lambda got: got if len(got) == 3 else None)(broker.take_all("observer")),
                            message="the task's three messages")
     assert [properties.correlation_id for properties, _ in travelled] == ["abc"] * 3

@@ -25,7 +25,7 @@ NOT_YET = "gave up after 2 tries: not yet: task <id> is not known yet"
 def dead_letters(probe, start, broker):
     """The probe's consumer running (one quick retry, so that "not yet" dies within a second), and the tool."""
     inbox = Inbox(probe_module.inbox_rows, probe.sessions, probe_module.handlers)
-    start(Consumer(probe_module.handlers, inbox, broker.amqp_url, retry_delays_ms=(50,)))
+    start(Consumer(probe_module.handlers, inbox, broker.url("probe"), retry_delays_ms=(50,)))
 
     def consuming():  # the consumer subscribes only once its queues and bindings are declared
         try:
@@ -34,7 +34,7 @@ def dead_letters(probe, start, broker):
         except pika.exceptions.ChannelClosedByBroker:
             return False
     eventually(consuming, message=f"the consumer to be on {QUEUE}")
-    return DeadLetters(broker.amqp_url)
+    return DeadLetters(broker.url("operator"))
 
 
 def failing_schema(broker) -> dict:
@@ -59,7 +59,7 @@ def unknown_version(broker) -> dict:
 def not_yet(broker) -> dict:
     """A completion whose task the probe has not heard of: retried once, then dead."""
     message = task_completed(task_created().data["task_id"]).to_message()
-    broker.publish_raw("tracker.events", "task.completed.v1", json.dumps(message).encode())
+    broker.publish_raw("tracker.events", "task.completed.v1", json.dumps(message).encode(), "tracker")
     return message
 
 
@@ -67,7 +67,7 @@ def arrives(broker, probe, completion: dict) -> None:
     """The task a dead completion waited for arrives after all."""
     created = task_created(completion["data"]["task_id"])
     before = probe.applied_count()
-    broker.publish_raw("tracker.events", "task.created.v2", json.dumps(created.to_message()).encode())
+    broker.publish_raw("tracker.events", "task.created.v2", json.dumps(created.to_message()).encode(), "tracker")
     eventually(lambda: probe.applied_count() > before, message="the task to be applied")
 
 
@@ -200,9 +200,9 @@ def test_a_queue_longer_than_the_read_limit_is_acted_on_in_parts_and_kept_whole(
         dead_letters.list()
     assert broker.message_count(DEAD) == 3
 
-    [queue] = DeadLetters(broker.amqp_url, read_limit=2).list(QUEUE)
+    [queue] = DeadLetters(broker.url("operator"), read_limit=2).list(QUEUE)
     assert (queue.count, len(queue.letters), queue.truncated) == (3, 2, True)
-    outcome = DeadLetters(broker.amqp_url, read_limit=2).discard(QUEUE)
+    outcome = DeadLetters(broker.url("operator"), read_limit=2).discard(QUEUE)
     assert (len(outcome.done), outcome.unread) == (2, 1)
     assert broker.message_count(DEAD) == 1
 
@@ -211,13 +211,14 @@ def test_a_letter_whose_consumer_queue_is_gone_stays_dead(broker):
     with broker.channel() as channel:
         channel.queue_declare("gone.tracker.dead", durable=True, arguments={"x-queue-type": "quorum"})
     broker.publish_raw("", "gone.tracker.dead", json.dumps(task_created().to_message()).encode())
-    outcome = DeadLetters(broker.amqp_url).replay("gone.tracker", reason="no reason given")
+    outcome = DeadLetters(broker.url("operator")).replay("gone.tracker", reason="no reason given")
     assert not outcome.done and outcome.failed[0][1] == "there is no queue gone.tracker to replay it to"
     assert broker.message_count("gone.tracker.dead") == 1
 
 
 def test_ates_dlq_lists_shows_replays_and_discards(dead_letters, broker, monkeypatch, capsys):
-    monkeypatch.setenv("ATES_AMQP_URL", broker.amqp_url)
+    for name, value in broker.env().items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("ATES_RABBITMQ_MANAGEMENT_URL", dead_letters.management_url)
     broken = failing_schema(broker)
     not_json(broker)
@@ -248,7 +249,7 @@ def test_ates_dlq_lists_shows_replays_and_discards(dead_letters, broker, monkeyp
 
 
 def test_the_admin_page_lists_replays_and_discards(dead_letters, broker):
-    app = gateway_app(broker.amqp_url, RABBITMQ_MANAGEMENT_URL="http://rabbit.example:15672/")
+    app = gateway_app(broker.amqp_url, OPERATOR_AMQP_URL=broker.url("operator"), RABBITMQ_MANAGEMENT_URL="http://rabbit.example:15672/")
     browser = app.test_client()
     sign_in_as(browser, "admin", "admin")
     broken = failing_schema(broker)

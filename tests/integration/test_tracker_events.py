@@ -37,7 +37,7 @@ def test_tracker_learns_accounts_from_events_and_publishes_valid_task_events(tmp
         channel.exchange_declare("tracker.events", exchange_type="topic", durable=True)
         channel.queue_declare("observer", durable=True)
         channel.queue_bind("observer", "tracker.events", "task.#")
-    env = {**os.environ, "TRACKER_DATABASE_URL": url, "ATES_AMQP_URL": broker.amqp_url}
+    env = {**os.environ, "TRACKER_DATABASE_URL": url, **broker.env()}
     declare = subprocess.run([sys.executable, "-m", "tracker.worker", "declare"], cwd=ROOT, env=env)
     assert declare.returncode == 0
     worker = subprocess.Popen([sys.executable, "-m", "tracker.worker"], cwd=ROOT, env=env,
@@ -45,7 +45,7 @@ def test_tracker_learns_accounts_from_events_and_publishes_valid_task_events(tmp
     try:
         developer, manager = account_created("developer"), account_created("manager")
         for event in (developer, manager):
-            broker.publish_raw("auth.events", event.routing_key, json.dumps(event.to_message()).encode())
+            broker.publish_raw("auth.events", event.routing_key, json.dumps(event.to_message()).encode(), "auth")
         def assignable():
             with readers() as session:
                 return service.assignable_accounts(session)

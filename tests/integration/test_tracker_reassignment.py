@@ -43,7 +43,7 @@ def tracker_db(tmp_path):
 
 
 def start_worker(url, broker, log_path):
-    env = {**os.environ, "TRACKER_DATABASE_URL": url, "ATES_AMQP_URL": broker.amqp_url}
+    env = {**os.environ, "TRACKER_DATABASE_URL": url, **broker.env()}
     return subprocess.Popen([sys.executable, "-m", "tracker.worker"], cwd=ROOT, env=env,
                             stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
 

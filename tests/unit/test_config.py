@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from ates.bus.users import keep_password
 from ates.config import DEFAULT_AMQP_URL, DEFAULT_RETRY_DELAYS_MS, ROOT, load_settings
 
 
@@ -11,7 +12,7 @@ def test_empty_environment_gives_the_development_defaults():
     assert settings.service == "tracker"
     assert settings.var_dir == ROOT / "var"
     assert settings.database_url == f"sqlite:///{ROOT / 'var' / 'tracker'}.db"
-    assert settings.amqp_url == DEFAULT_AMQP_URL
+    assert settings.amqp_admin_url == DEFAULT_AMQP_URL and settings.amqp_user == "ates-tracker"
     assert settings.retry_delays_ms == DEFAULT_RETRY_DELAYS_MS
     assert settings.environment == "development"
     assert not settings.is_production
@@ -33,8 +34,29 @@ def test_service_database_url_wins_over_plain_database_url(env, url):
     assert load_settings("tracker", env=env).database_url == url
 
 
-def test_amqp_url_comes_from_the_environment():
-    assert load_settings("auth", env={"ATES_AMQP_URL": "amqp://x:y@rabbit/v"}).amqp_url == "amqp://x:y@rabbit/v"
+def test_a_service_reaches_the_broker_as_its_own_user_never_as_the_url_s_administrator():
+    env = {"ATES_AMQP_URL": "amqp://x:y@rabbit/v", "ATES_AMQP_PASSWORD_AUTH": "s3cret/"}
+    assert load_settings("auth", env=env).amqp_url == "amqp://ates-auth:s3cret%2F@rabbit/v"
+    env["ATES_AMQP_USER_PREFIX"] = "staging-"
+    assert load_settings("auth", env=env).amqp_url == "amqp://staging-auth:s3cret%2F@rabbit/v"
+
+
+def test_in_development_the_password_comes_from_what_provisioning_kept_under_the_var_dir(tmp_path):
+    keep_password(tmp_path, "ates-tracker")
+    kept = (tmp_path / "broker" / "ates-tracker.password").read_text().strip()
+    assert load_settings("tracker", env={"ATES_VAR_DIR": str(tmp_path)}).amqp_url == \
+        f"amqp://ates-tracker:{kept}@localhost:5672/%2F"
+    assert keep_password(tmp_path, "ates-tracker") == kept, "made once, then kept"
+
+
+@pytest.mark.parametrize("environment", ["development", "production"])
+def test_without_a_password_a_service_says_where_to_put_one(tmp_path, environment):
+    keep_password(tmp_path, "ates-tracker")  # production never reads the development file
+    settings = load_settings("analytics", env={"ATES_VAR_DIR": str(tmp_path), "ATES_ENV": environment})
+    with pytest.raises(RuntimeError, match="no broker password for ates-analytics: set .*ATES_AMQP_PASSWORD_ANALYTICS"):
+        settings.amqp_url
+    production = load_settings("tracker", env={"ATES_VAR_DIR": str(tmp_path), "ATES_ENV": "production"})
+    assert production.amqp_password is None
 
 
 @pytest.mark.parametrize("text, delays", [

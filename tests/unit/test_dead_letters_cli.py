@@ -94,6 +94,7 @@ def test_a_problem_is_told_on_stderr_with_a_non_zero_exit(capsys):
 
 def test_a_broker_that_is_down_is_told_with_a_non_zero_exit(monkeypatch, capsys):
     monkeypatch.setenv("ATES_AMQP_URL", "amqp://guest:guest@localhost:1/%2F")
+    monkeypatch.setenv("ATES_AMQP_PASSWORD_OPERATOR", "pw")
     assert main(["dlq", "list", "--queue", "accounting.tracker"]) == 1
     assert "ates dlq: cannot reach RabbitMQ at localhost:1, virtual host '/'" in capsys.readouterr().err
 
@@ -102,5 +103,13 @@ def test_a_management_api_that_is_down_is_told_with_a_non_zero_exit(monkeypatch,
     monkeypatch.setenv("ATES_AMQP_URL", "amqp://guest:guest@localhost:1/%2F")
     monkeypatch.setenv("ATES_RABBITMQ_MANAGEMENT_URL", "http://localhost:1")
     monkeypatch.delenv("ATES_RABBITMQ_MANAGEMENT_API_URL", raising=False)
+    monkeypatch.setenv("ATES_AMQP_PASSWORD_OPERATOR", "pw")
     assert main(["dlq", "list"]) == 1
     assert "ates dlq: cannot reach RabbitMQ's management API at http://localhost:1" in capsys.readouterr().err
+
+
+def test_without_the_operator_s_password_it_says_where_to_find_one(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("ATES_VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("ATES_AMQP_PASSWORD_OPERATOR", raising=False)
+    assert main(["dlq", "list"]) == 1
+    assert "ates dlq: no broker password for ates-operator" in capsys.readouterr().err

@@ -29,7 +29,8 @@ def sign_in_as(client, role: str, username: str = "kesha") -> None:
 
 @pytest.fixture
 def client():
-    return gateway_app(WTF_CSRF_ENABLED=False, RABBITMQ_MANAGEMENT_API_URL="http://localhost:1").test_client()
+    return gateway_app(WTF_CSRF_ENABLED=False, RABBITMQ_MANAGEMENT_API_URL="http://localhost:1",
+                       OPERATOR_AMQP_URL="amqp://ates-operator:pw@localhost:1/%2F").test_client()
 
 
 @pytest.mark.parametrize("role", NOT_ADMINS)
@@ -52,6 +53,16 @@ def test_admin_sees_why_when_the_broker_is_down(client):
     assert page.status_code == 200
     assert "cannot reach RabbitMQ&#39;s management API at http://localhost:1" in page.get_data(as_text=True)
     assert "RabbitMQ management UI" in page.get_data(as_text=True)
+
+
+def test_admin_sees_why_when_the_gateway_has_no_operator_credentials():
+    client = gateway_app(WTF_CSRF_ENABLED=False, OPERATOR_AMQP_URL=None).test_client()
+    sign_in_as(client, "admin", "admin")
+    page = client.get("/admin/dead-letters")
+    assert page.status_code == 200
+    assert "no broker password for the operator user" in page.get_data(as_text=True)
+    answer = client.post("/admin/dead-letters/discard", data={"queue": "q", "all": "1"}, follow_redirects=True)
+    assert "no broker password for the operator user" in answer.get_data(as_text=True)
 
 
 def test_an_action_without_a_choice_is_refused_with_a_message(client):
