@@ -35,7 +35,9 @@ def on_task_snapshot(session, event):
 
 @handlers.on("task.assigned", 1)
 def on_task_assigned(session, event):
-    service.charge_assign_fee(session, event.data["task_id"], event.data["assignee_id"], local_today)
+    data = event.data
+    service.charge_assign_fee(session, data["task_id"], data["assignee_id"], data["previous_assignee_id"],
+                              clock.from_wire(data["assigned_at"]), local_today)
 
 
 @handlers.on("task.completed", 1)

@@ -49,6 +49,8 @@ tasks = Table(
     Column("title", String(200)),
     Column("description", Text),
     Column("details_version", Integer),
+    Column("assignee_id", String(36)),  # the assignee of record: the latest task.assigned by assigned_at
+    Column("assigned_at", UtcDateTime()),
 )
 
 transactions = Table(

@@ -1,13 +1,16 @@
 """Accounting's use cases for the tracker's events: fix a task's price once, learn its details,
-debit the fee at every assignment, credit the reward once. Each runs in the caller's transaction
+debit the fee at every assignment, credit the reward once, to the assignee of record only. Each runs in the caller's transaction
 (the consumer's), and the events it causes go to the outbox in that same transaction."""
 from collections.abc import Callable
 from datetime import date
 
-from sqlalchemy import or_, select, update
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from ates import clock
+from ates.bus import NotYet
 from accounting import domain, events, ledger
 from accounting.models import insert_if_absent, tasks
 
@@ -39,17 +42,31 @@ def learn_task_details(session: Session, task_id: str, jira_id: str | None, titl
     ).values(jira_id=jira_id, title=title, description=description, details_version=version))
 
 
-def charge_assign_fee(session: Session, task_id: str, assignee_id: str, today: Callable[[], date]) -> dict:
-    """Every assignment, the first at creation and each reassignment, costs the assignee the fee."""
+def charge_assign_fee(session: Session, task_id: str, assignee_id: str, previous_assignee_id: str | None,
+                      assigned_at: datetime, today: Callable[[], date]) -> dict:
+    """Every assignment, the first at creation and each reassignment, costs the assignee the fee; the
+    latest one by its time names the assignee of record (assignments may arrive out of order). Of two
+    at the same moment, the later is the one that names the other's assignee as its previous one."""
     price = price_of(session, task_id)
+    later = or_(tasks.c.assigned_at.is_(None), tasks.c.assigned_at < assigned_at,
+                and_(tasks.c.assigned_at == assigned_at, tasks.c.assignee_id == previous_assignee_id))
+    session.execute(update(tasks).where(tasks.c.task_id == task_id, later)
+                    .values(assignee_id=assignee_id, assigned_at=assigned_at))
     return ledger.record_transaction(session, assignee_id, domain.ASSIGN_FEE, domain.fee_debit(price), task_id,
                                      ledger.open_billing_day(session, today))
 
 
 def pay_completion_reward(session: Session, task_id: str, assignee_id: str,
                           today: Callable[[], date]) -> dict | None:
-    """The reward, once per task: a second completion (another event id) pays nothing. The
-    conditional update is the claim, so two workers cannot both see the task unrewarded."""
+    """The reward, once per task and only to its assignee of record: a completion of a task never seen
+    assigned, or by someone else, is not yet believed (its assignment may still be on its way) and dies
+    after its retries. A second completion (another event id) pays nothing; the conditional update is
+    the claim, so two workers cannot both see the task unrewarded."""
+    of_record = session.scalar(select(tasks.c.assignee_id).where(tasks.c.task_id == task_id))
+    if of_record is None:
+        raise NotYet(f"task {task_id} was never assigned here")
+    if of_record != assignee_id:
+        raise NotYet(f"task {task_id} is assigned to {of_record}, not to {assignee_id}")
     price = price_of(session, task_id)
     claimed = session.execute(update(tasks).where(tasks.c.task_id == task_id, tasks.c.rewarded.is_(False))
                               .values(rewarded=True))

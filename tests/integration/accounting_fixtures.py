@@ -7,7 +7,7 @@ import uuid
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -39,7 +39,9 @@ class AccountingDb:
         self.inbox = Inbox(inbox, self.sessions, handlers)
 
     def apply(self, *events: Event) -> list[str]:
-        return [outcome.action for outcome in self.inbox.apply(list(events))]
+        """Through the inbox as the consumer hands them over: decoded from the wire, times as text."""
+        received = [Event.from_message(json.loads(json.dumps(event.to_message()))) for event in events]
+        return [outcome.action for outcome in self.inbox.apply(received)]
 
     def balances(self) -> dict[str, Decimal]:
         with self.readers() as session:
@@ -161,10 +163,10 @@ def task_snapshot(task_id: str, assignee_id: str, version: int = 1, title: str =
 
 
 def task_assigned(task_id: str, assignee_id: str, previous: str | None = None,
-                  reassignment_id: str | None = None) -> Event:
+                  reassignment_id: str | None = None, at: datetime | None = None) -> Event:
     return Event("task.assigned", 1, "/tracker", {
         "task_id": task_id, "assignee_id": assignee_id, "previous_assignee_id": previous,
-        "assigned_at": clock.utcnow(), "reassignment_id": reassignment_id})
+        "assigned_at": at or clock.utcnow(), "reassignment_id": reassignment_id})
 
 
 def task_completed(task_id: str, assignee_id: str) -> Event:
@@ -184,15 +186,19 @@ class TrackerStory:
     def told(cls, tasks: int, popugs: int = 12, seed: int = 7) -> "TrackerStory":
         rng = random.Random(seed)
         story = cls([new_id() for _ in range(popugs)])
+        began = clock.utcnow()
+
+        def now():  # a millisecond a step: the assignments of a task are apart, as a tracker's are
+            return began + timedelta(milliseconds=len(story.events))
         for n in range(tasks):
             task_id, assignee = new_id(), rng.choice(story.popugs)
             story.events += [task_snapshot(task_id, assignee, title=f"task {n}"),
                              task_created_v1(task_id, assignee, title=f"[UBERPOP-{n}] — task {n}"),
-                             task_assigned(task_id, assignee)]
+                             task_assigned(task_id, assignee, at=now())]
             version = 1
             for _ in range(rng.choice((0, 0, 1, 2))):
                 previous, assignee, version = assignee, rng.choice(story.popugs), version + 1
-                story.events += [task_assigned(task_id, assignee, previous, new_id()),
+                story.events += [task_assigned(task_id, assignee, previous, new_id(), at=now()),
                                  task_snapshot(task_id, assignee, version, f"task {n}", "task.updated")]
             if rng.random() < 0.6:
                 story.events += [task_completed(task_id, assignee),
@@ -206,10 +212,24 @@ class TrackerStory:
         return mixed
 
 
+def unbelieved_completions(events: list[Event]) -> set[str]:
+    """The ids of completions accounting must not believe: by someone who is not the task's assignee of
+    record (its latest assignment among these events), or of a task never assigned among them."""
+    of_record: dict[str, tuple] = {}
+    for event in events:
+        if event.type == "task.assigned":
+            task_id = event.data["task_id"]
+            if task_id not in of_record or of_record[task_id][0] <= event.data["assigned_at"]:
+                of_record[task_id] = (event.data["assigned_at"], event.data["assignee_id"])
+    return {event.id for event in events if event.type == "task.completed"
+            and of_record.get(event.data["task_id"], (None, None))[1] != event.data["assignee_id"]}
+
+
 def expected_ledger(events: list[Event], prices: dict[str, domain.Price]) -> tuple[dict[str, Decimal], Counter]:
     """What the ledger must hold after these events, whatever their order: (balances, Counter of
-    (account, kind, task, amount)). Each event id counts once; each task's reward is paid once."""
-    seen, rewarded = set(), set()
+    (account, kind, task, amount)). Each event id counts once; each task's reward is paid once, to
+    its assignee of record."""
+    seen, rewarded = unbelieved_completions(events), set()
     balance: dict[str, Decimal] = {}
     entries = Counter()
     for event in events:
