@@ -6,6 +6,7 @@ VENV=${ATES_VENV:-$ROOT/.venv}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf '\033[31mxx %s\033[0m\n' "$*" >&2; exit 1; }
+warn() { printf '\033[33m!! %s\033[0m\n' "$*" >&2; }
 can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
 
 apt_install() {
@@ -39,6 +40,14 @@ make_venv() {
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$ROOT" \
     || die "pip install -e . failed (see above)"
   export PATH="$VENV/bin:$PATH"
+}
+
+# audit_requirements: pip-audit checks every pin of requirements/test.txt (a superset of
+# runtime.txt) against PyPI's vulnerability data; a known vulnerability fails, PyPI out of reach
+# only warns (bin/audit.py says why).
+audit_requirements() {
+  say "auditing the locked requirements for known vulnerabilities (pip-audit, PyPI)"
+  python "$ROOT/bin/audit.py" "$ROOT/requirements/test.txt" || die "the dependency audit failed (see above)"
 }
 
 # ensure_rabbitmq: a RabbitMQ on this machine, running, with its management plugin.
