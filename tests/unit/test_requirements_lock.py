@@ -134,3 +134,12 @@ def test_the_build_backend_is_locked_too():
     setuptools = read_lock(RUNTIME_LOCK.read_text())["setuptools"].version
     assert lock_problems(pyproject, read_lock(RUNTIME_LOCK.read_text()), extras=False) == [
         f"the lock pins setuptools=={setuptools}, pyproject.toml asks setuptools>=999"]
+
+
+@pytest.mark.parametrize("installer, lock", [("Dockerfile", "requirements/runtime.txt"),
+                                             ("bin/lib.sh", "$ROOT/requirements/")])
+def test_every_install_takes_a_lock_with_hashes_and_then_ates_without_dependencies(installer, lock):
+    text = " ".join((ROOT / installer).read_text().replace("\\\n", " ").split())
+    assert lock in text
+    assert re.search(r"pip install [^&|]*--require-hashes -r ", text)
+    assert re.search(r"pip install [^&|]*--no-deps --no-build-isolation -e ", text)
