@@ -8,12 +8,14 @@ pip-audit reads PyPI's per-release JSON (/pypi/NAME/VERSION/json). Where a regis
 only the per-project JSON (/pypi/NAME/json), pip-audit skips every pin; that JSON still lists the
 known vulnerabilities of the newest release, so a pin that is the newest release is checked there.
 """
+import http.client
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,8 @@ PYPI = os.environ.get("ATES_PYPI_URL", "https://pypi.org").rstrip("/")
 # Known vulnerabilities that do not apply to aTES: ID -> why, and when to look again. Each is
 # passed to pip-audit as --ignore-vuln and skipped by the fallback (by ID or alias).
 IGNORED: dict[str, str] = {}
+# What PyPI out of reach (or a captive portal answering in its place) looks like from here.
+UNREACHABLE = (OSError, ValueError, KeyError, http.client.HTTPException)
 
 
 @dataclass
@@ -72,7 +76,13 @@ def describe(name: str, version: str, vuln: dict) -> str:
 
 def newest_release_check(name: str, version: str, fetch, verdict: Verdict) -> None:
     """Checks a pin pip-audit skipped against the per-project JSON, when it is the newest release."""
-    project = fetch(name)
+    try:
+        project = fetch(name)
+    except urllib.error.HTTPError as error:
+        if error.code != 404:
+            raise
+        verdict.unaudited.append(f"{name}=={version}: not on PyPI")
+        return
     newest = project["info"]["version"]
     if newest != version:
         verdict.unaudited.append(f"{name}=={version}: not the newest release ({newest}), and the "
@@ -88,8 +98,9 @@ def audit(lock: Path = LOCK, pip_audit=run_pip_audit, fetch=fetch_project) -> Ve
     verdict = Verdict()
     pins = read_pins(lock)
     try:
-        fetch("pip")  # one quick look first: unreachable, pip-audit would time out pin by pin
-    except OSError as error:
+        # A quick look first: with PyPI out of reach pip-audit would time out pin by pin.
+        fetch("pip")["info"]["version"]
+    except UNREACHABLE as error:
         verdict.unaudited = [f"{name}=={version}" for name, version in pins.items()]
         verdict.notes.append(f"PyPI ({PYPI}) is out of reach: {error}")
         return verdict
@@ -111,7 +122,7 @@ def audit(lock: Path = LOCK, pip_audit=run_pip_audit, fetch=fetch_project) -> Ve
     for at, (name, version) in enumerate(pending):
         try:
             newest_release_check(name, version, fetch, verdict)
-        except OSError as error:  # PyPI went out of reach: the rest would only time out too
+        except UNREACHABLE as error:  # PyPI went out of reach: the rest would only time out too
             verdict.notes.append(f"PyPI went out of reach: {error}")
             verdict.unaudited += [f"{n}=={v}" for n, v in pending[at:]]
             break

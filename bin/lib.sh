@@ -33,7 +33,7 @@ make_venv() {
     fi
   fi
   "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
-    || say "warning: the lock files are compiled for Python 3.11, this virtualenv has $("$VENV/bin/python" -V)"
+    || warn "the lock files are compiled for Python 3.11, this virtualenv has $("$VENV/bin/python" -V)"
   say "installing the locked dependencies ($(basename "$lock")) and aTES into the virtualenv"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r "$lock" \
     || die "pip install --require-hashes -r $lock failed (see above)"

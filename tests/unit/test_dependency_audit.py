@@ -107,3 +107,24 @@ def test_a_withdrawn_or_ignored_vulnerability_does_not_fail(lock, capsys, monkey
     fetch = pypi({"flask": "3.1.3", "pika": "1.4.4"}, {"flask": [flaw]})
     status, said = run(lock, capsys, pip_audit=lambda lock: (SKIPPED, ""), fetch=fetch)
     assert status == 0, said
+
+
+def test_a_pin_missing_from_pypi_is_named_and_the_others_are_still_checked(lock, capsys):
+    def fetch(name):
+        if name == "flask":
+            raise urllib.error.HTTPError(f"https://pypi.org/pypi/{name}/json", 404, "Not Found", {}, None)
+        return {"info": {"version": "1.4.4"}, "vulnerabilities": []}
+
+    status, said = run(lock, capsys, pip_audit=lambda lock: (SKIPPED, ""), fetch=fetch)
+    assert status == 0
+    assert "1 of 2 locked pins checked" in said
+    assert "flask==3.1.3: not on PyPI" in said
+
+
+def test_a_portal_answering_in_pypis_place_counts_as_out_of_reach(lock, capsys):
+    def fetch(name):
+        raise ValueError("Expecting value: line 1 column 1 (char 0)")  # an HTML page, not JSON
+
+    status, said = run(lock, capsys, pip_audit=lambda lock: (SKIPPED, ""), fetch=fetch)
+    assert status == 0
+    assert "out of reach" in said and "WARNING: 2 locked pins could NOT be checked" in said
