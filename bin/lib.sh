@@ -6,6 +6,7 @@ VENV=${ATES_VENV:-$ROOT/.venv}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf '\033[31mxx %s\033[0m\n' "$*" >&2; exit 1; }
+warn() { printf '\033[33m!! %s\033[0m\n' "$*" >&2; }
 can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
 
 apt_install() {
@@ -14,9 +15,13 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >/dev/null
 }
 
-# make_venv [EXTRAS]: a virtualenv at .venv with aTES installed (editable) and on PATH.
+# make_venv [test]: a virtualenv at .venv, on PATH, with the locked dependencies and aTES itself.
+# Every file comes from requirements/runtime.txt (or test.txt: every extra), checked against its
+# hash; aTES is then installed editable with no dependencies and no build isolation, so pip
+# fetches nothing that the lock does not name (its build backend, setuptools, is locked too).
 make_venv() {
-  local extras=${1:-}
+  local lock=$ROOT/requirements/${1:-runtime}.txt
+  [ -f "$lock" ] || die "no lock file $lock"
   command -v python3 >/dev/null || { can_apt && apt_install python3; } || die "python3 is missing: apt-get install python3"
   if [ ! -x "$VENV/bin/python" ]; then
     say "creating the virtualenv $VENV"
@@ -27,10 +32,22 @@ make_venv() {
       python3 -m venv "$VENV"
     fi
   fi
-  say "installing aTES${extras:+ with [$extras]} into the virtualenv"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT${extras:+[$extras]}" \
-    || die "pip install failed (see above)"
+  "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+    || warn "the lock files are compiled for Python 3.11, this virtualenv has $("$VENV/bin/python" -V)"
+  say "installing the locked dependencies ($(basename "$lock")) and aTES into the virtualenv"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes -r "$lock" \
+    || die "pip install --require-hashes -r $lock failed (see above)"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$ROOT" \
+    || die "pip install -e . failed (see above)"
   export PATH="$VENV/bin:$PATH"
+}
+
+# audit_requirements: pip-audit checks every pin of requirements/test.txt (a superset of
+# runtime.txt) against PyPI's vulnerability data; a known vulnerability fails, PyPI out of reach
+# only warns (bin/audit.py says why).
+audit_requirements() {
+  say "auditing the locked requirements for known vulnerabilities (pip-audit, PyPI)"
+  python "$ROOT/bin/audit.py" "$ROOT/requirements/test.txt" || die "the dependency audit failed (see above)"
 }
 
 # ensure_rabbitmq: a RabbitMQ on this machine, running, with its management plugin.
