@@ -99,6 +99,8 @@ def test_sign_up_with_bad_input_shows_why_and_keeps_the_form(app, form, message)
 @pytest.mark.parametrize("next_path, lands_on", [
     ("/oauth/authorize?client_id=ates-cli", "/oauth/authorize?client_id=ates-cli"),
     ("//evil.example/steal", "/"), ("https://evil.example/", "/"), ("/\\evil.example", "/"),
+    ("/\t/evil.example", "/"), ("/\n/evil.example", "/"), ("/%2F/evil.example", "/"), ("/%5Cevil.example", "/"),
+    ("javascript:alert(1)", "/"),
 ])
 def test_after_login_the_browser_goes_only_to_local_paths(app, next_path, lands_on):
     response = log_in(app.test_client(), "admin", "admin", next_path)
