@@ -1,6 +1,8 @@
 """Settings from the environment: every variable aTES reads, its default, in one place.
 
-The defaults are the development setup of SPEC §7; production must set its secrets explicitly.
+The defaults are the development setup of SPEC §7; production must set its secrets explicitly
+(ates.production checks them). `ATES_ENV` is `development` (the default) or `production`; any
+other value stops the process, so a typo such as `prod` never means development unnoticed.
 """
 import os
 from dataclasses import dataclass
@@ -10,6 +12,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/%2F"
 DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000, 600_000)
+ENVIRONMENTS = ("development", "production")
 DEFAULT_PORTS = {"gateway": 5000, "auth": 5001, "tracker": 5002, "accounting": 5003, "analytics": 5004}
 
 
@@ -46,7 +49,7 @@ def load_settings(service: str, env=None) -> Settings:
     )
     return Settings(
         service=service,
-        environment=env.get("ATES_ENV", "development"),
+        environment=_parse_environment(env.get("ATES_ENV", "development")),
         database_url=database_url,
         amqp_url=env.get("ATES_AMQP_URL", DEFAULT_AMQP_URL),
         retry_delays_ms=_parse_delays(env.get("ATES_RETRY_DELAYS_MS")),
@@ -56,6 +59,12 @@ def load_settings(service: str, env=None) -> Settings:
         smtp_port=int(env.get("ATES_SMTP_PORT", "8025")),
         mail_from=env.get("ATES_MAIL_FROM", "accounting@uberpopug.example"),
     )
+
+
+def _parse_environment(name: str) -> str:
+    if name not in ENVIRONMENTS:
+        raise ValueError(f"ATES_ENV must be {' or '.join(ENVIRONMENTS)}, got {name!r}")
+    return name
 
 
 def _parse_timezone(name: str) -> ZoneInfo:
