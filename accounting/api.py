@@ -122,9 +122,10 @@ def income():
 
 
 @api.get("/billing-days/current")
-@require_role()
+@require_role(*SEE_EVERYONE)
 def current_billing_day():
-    """The open billing day and its figures so far.
+    """The open billing day and its figures so far (admins and accountants: SPEC §3 gives them alone
+    the management income, and the payouts add up everyone's balances).
     ---
     get:
       responses:

@@ -5,6 +5,7 @@ from ates import tokens
 from ates.bus.event_log import event_log_blueprint
 from ates.config import Settings
 from ates.openapi import document_api
+from ates.production import check_production
 from ates.web import service_app
 from accounting.models import accounts, inbox, outbox
 from accounting.api import api
@@ -13,6 +14,7 @@ from accounting.api_schemas import SCHEMAS
 
 def create_app(settings: Settings | None = None) -> Flask:
     app = service_app(__name__, "accounting", settings)
+    check_production(app.config["ATES"])
     tokens.init_app(app, accounts=accounts)  # a deactivated account's token is refused at once
     app.register_blueprint(api)
     app.register_blueprint(event_log_blueprint(outbox, inbox))

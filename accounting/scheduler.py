@@ -16,6 +16,7 @@ from ates import clock, correlation, logs
 from ates.bus.runner import run_until_signalled
 from ates.config import load_settings
 from ates.db import make_engine, make_sessions
+from ates.production import check_production
 from accounting import billing, domain
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class BillingDayScheduler:
 def main() -> int:
     logs.configure_logging("accounting", "scheduler")
     settings = load_settings("accounting")
+    check_production(settings, process="scheduler")
     interval = float(os.environ.get("ATES_SCHEDULER_INTERVAL_S", DEFAULT_INTERVAL_S))
     sessions = make_sessions(make_engine(settings.database_url))
     log.info("closing billing days at midnight %s, checking every %.0fs", settings.timezone.key, interval)

@@ -7,6 +7,7 @@ from ates import tokens
 from ates.bus.event_log import event_log_blueprint
 from ates.config import Settings
 from ates.openapi import document_api
+from ates.production import check_production
 from ates.web import service_app
 from analytics import rebuild as rebuilding
 from analytics.api import api
@@ -15,6 +16,7 @@ from analytics.models import accounts, inbox
 
 def create_app(settings: Settings | None = None) -> Flask:
     app = service_app(__name__, "analytics", settings)
+    check_production(app.config["ATES"])
     tokens.init_app(app, accounts=accounts)  # a deactivated admin's token is refused at once
     app.register_blueprint(api)
     app.register_blueprint(event_log_blueprint(None, inbox))

@@ -1,6 +1,8 @@
 """Settings from the environment: every variable aTES reads, its default, in one place.
 
-The defaults are the development setup of SPEC §7; production must set its secrets explicitly.
+The defaults are the development setup of SPEC §7; production must set its secrets explicitly
+(ates.production checks them). `ATES_ENV` is `development` (the default) or `production`; any
+other value stops the process, so a typo such as `prod` never means development unnoticed.
 """
 import os
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from ates.bus.users import DEFAULT_PREFIX, read_password, user_name, with_creden
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/%2F"
 DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000, 600_000)
+ENVIRONMENTS = ("development", "production")
 DEFAULT_PORTS = {"gateway": 5000, "auth": 5001, "tracker": 5002, "accounting": 5003, "analytics": 5004}
 
 
@@ -64,7 +67,7 @@ def load_settings(service: str, env=None) -> Settings:
     )
     return Settings(
         service=service,
-        environment=env.get("ATES_ENV", "development"),
+        environment=_parse_environment(env.get("ATES_ENV", "development")),
         database_url=database_url,
         amqp_admin_url=env.get("ATES_AMQP_URL", DEFAULT_AMQP_URL),
         amqp_user_prefix=env.get("ATES_AMQP_USER_PREFIX", DEFAULT_PREFIX),
@@ -84,6 +87,12 @@ def _amqp_password(service: str, env, var_dir: Path) -> str | None:
     if given or env.get("ATES_ENV", "development") == "production":
         return given or None
     return read_password(var_dir, user_name(service, env.get("ATES_AMQP_USER_PREFIX", DEFAULT_PREFIX)))
+
+
+def _parse_environment(name: str) -> str:
+    if name not in ENVIRONMENTS:
+        raise ValueError(f"ATES_ENV must be {' or '.join(ENVIRONMENTS)}, got {name!r}")
+    return name
 
 
 def _parse_timezone(name: str) -> ZoneInfo:

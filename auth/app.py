@@ -1,7 +1,8 @@
 """The auth web service: `create_app()` for gunicorn and for `flask --app auth.app`.
 
 Commands: `migrate` (schema to head, then the first signing key, the configured OAuth clients and
-the admin), `rotate-key`, `retire-key KID`. In production it refuses to start on a default secret.
+the admin), `rotate-key`, `retire-key KID`. In production it refuses to start on weak settings
+(ates.production), before it seeds anything.
 """
 import os
 from datetime import timedelta
@@ -15,6 +16,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ates.config import Settings
 from ates.openapi import document_api
+from ates.production import check_production
+from ates.session_keys import session_key
 from ates.web import service_app
 from auth import admin, api, keys, oauth_api, oauth_store, pages, service
 from auth.oauth import create_provider
@@ -23,28 +26,24 @@ from auth.settings import AuthSettings, load_auth_settings
 MAX_REQUEST_BYTES = 8 * 1024 * 1024  # a beak photo (5 MB at most) and its form
 
 
-class UnsafeProductionSettings(RuntimeError):
-    pass
-
-
 def create_app(settings: Settings | None = None, auth_settings: AuthSettings | None = None) -> Flask:
     auth_settings = auth_settings or load_auth_settings()
     app = service_app(__name__, "auth", settings)
-    if app.config["ATES"].is_production and auth_settings.production_problems():
-        raise UnsafeProductionSettings("auth refuses to start in production: "
-                                       + "; ".join(auth_settings.production_problems()) + ".")
+    settings = app.config["ATES"]
     if auth_settings.issuer.startswith("http://"):
-        # authlib refuses plain http except on loopback; an http issuer is the operator's explicit choice
-        # (e.g. a private network behind a TLS proxy), so the transport is theirs to secure.
+        # authlib refuses plain http except on loopback; development may use another name (compose's
+        # auth.localhost). Production never gets here: ates.production refuses an http issuer.
         os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
     app.config.update(
-        SECRET_KEY=auth_settings.secret_key,
+        SECRET_KEY=session_key(settings, auth_settings.secret_key),
         SESSION_COOKIE_NAME="ates_auth_session",  # browsers share cookies across ports: not the gateway's
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=auth_settings.issuer.startswith("https://"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=settings.is_production or auth_settings.issuer.startswith("https://"),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
+    check_production(settings, given=auth_settings.production_values(), flask_config=app.config)
     app.extensions["auth.settings"] = auth_settings
 
     login_manager = LoginManager(app)

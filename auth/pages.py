@@ -10,9 +10,10 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
+from ates.redirects import local_path
 from auth import beak, service
 from auth.beak import BeakPhotoRejected
-from auth.domain import RuleBroken, safe_next_path
+from auth.domain import RuleBroken
 from auth.service import LoginRefused, TooManyFailures
 
 bp = Blueprint("pages", __name__)
@@ -49,7 +50,7 @@ def _start_session(account) -> None:
 
 
 def _next() -> str | None:
-    return safe_next_path(request.values.get("next"))
+    return local_path(request.values.get("next"))
 
 
 @bp.get("/")

@@ -1,20 +1,20 @@
 """What auth reads from the environment beyond the shared settings: issuer, secrets, clients, lifetimes.
 
-Development has defaults for everything; production (`ATES_ENV=production`) refuses to start on
-any of them (`production_problems`). The client table is docs/sso-contract.md's.
+Development has defaults for everything but the session key (made once into the var dir,
+ates.session_keys); production (`ATES_ENV=production`) refuses to start on any of them
+(ates.production, fed by `production_values`). The client table is docs/sso-contract.md's.
 """
 import os
 from dataclasses import dataclass
 
 from ates.config import service_url
 
-DEV_SECRET_KEY = "dev-auth-secret-key-not-for-production"
 DEV_ADMIN_PASSWORD = "admin"
 DEV_GATEWAY_CLIENT_SECRET = "dev-gateway-secret"
 CLI_REDIRECT_URI = "http://127.0.0.1:8976/callback"
 SCOPES = ("openid", "profile", "email", "offline_access")
 ACCESS_TOKEN_AUDIENCE = "ates-api"
-MIN_SECRET_LENGTH = 16
+SECRETS = ("ATES_AUTH_SECRET_KEY", "ATES_ADMIN_PASSWORD", "ATES_GATEWAY_CLIENT_SECRET")
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class ClientConfig:
 @dataclass(frozen=True)
 class AuthSettings:
     issuer: str
-    secret_key: str
+    secret_key: str | None  # None: not set; development then keeps one in the var dir
     admin_password: str
     gateway_client_secret: str
     gateway_url: str
@@ -45,30 +45,20 @@ class AuthSettings:
             ClientConfig("ates-cli", "aTES command line", None, (CLI_REDIRECT_URI,)),
         )
 
-    def production_problems(self) -> list[str]:
-        """Why these settings are unfit for production; empty when they are fine."""
-        problems = []
-        for variable, value, default in (
-            ("ATES_AUTH_SECRET_KEY", self.secret_key, DEV_SECRET_KEY),
-            ("ATES_ADMIN_PASSWORD", self.admin_password, DEV_ADMIN_PASSWORD),
-            ("ATES_GATEWAY_CLIENT_SECRET", self.gateway_client_secret, DEV_GATEWAY_CLIENT_SECRET),
-        ):
-            if variable not in self.explicit:
-                problems.append(f"{variable} is not set")
-            elif value == default:
-                problems.append(f"{variable} is the development default")
-            elif variable != "ATES_ADMIN_PASSWORD" and len(value) < MIN_SECRET_LENGTH:
-                problems.append(f"{variable} is shorter than {MIN_SECRET_LENGTH} characters")
-        return problems
+    def production_values(self) -> dict:
+        """What ates.production checks: the public URLs, and each secret only if it was really set."""
+        given = {"ATES_AUTH_ISSUER": self.issuer, "ATES_GATEWAY_URL": self.gateway_url}
+        for variable, value in zip(SECRETS, (self.secret_key, self.admin_password, self.gateway_client_secret)):
+            given[variable] = value if variable in self.explicit else None
+        return given
 
 
 def load_auth_settings(env=None) -> AuthSettings:
     env = os.environ if env is None else env
-    explicit = frozenset(name for name in ("ATES_AUTH_SECRET_KEY", "ATES_ADMIN_PASSWORD", "ATES_GATEWAY_CLIENT_SECRET")
-                         if env.get(name))
+    explicit = frozenset(name for name in SECRETS if env.get(name))
     return AuthSettings(
         issuer=(env.get("ATES_AUTH_ISSUER") or service_url("auth", env)).rstrip("/"),
-        secret_key=env.get("ATES_AUTH_SECRET_KEY") or DEV_SECRET_KEY,
+        secret_key=env.get("ATES_AUTH_SECRET_KEY") or None,
         admin_password=env.get("ATES_ADMIN_PASSWORD") or DEV_ADMIN_PASSWORD,
         gateway_client_secret=env.get("ATES_GATEWAY_CLIENT_SECRET") or DEV_GATEWAY_CLIENT_SECRET,
         gateway_url=service_url("gateway", env).rstrip("/"),

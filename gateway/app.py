@@ -8,21 +8,24 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from ates import tokens
 from ates.bus.users import OPERATOR
 from ates.config import Settings, load_settings, service_url
+from ates.production import check_production
+from ates.session_keys import session_key
 from ates.web import service_app
 from gateway import accounting, analytics, dead_letters, home, renewal, session, sso, tasks
 from gateway.api_client import ServiceError
 
 BACKENDS = ("auth", "tracker", "accounting", "analytics")
-DEV_SECRET_KEY = "dev-gateway-session-key"
-DEV_CLIENT_SECRET = "dev-gateway-secret"
+DEV_CLIENT_SECRET = "dev-gateway-secret"  # auth's development default too; production sets its own
 
 
 def create_app(settings: Settings | None = None, config: dict | None = None) -> Flask:
     app = service_app(__name__, "gateway", settings)
+    settings = app.config["ATES"]
     gateway_url = service_url("gateway")
     app.config.update(
-        SECRET_KEY=os.environ.get("ATES_GATEWAY_SECRET_KEY", DEV_SECRET_KEY),
-        GATEWAY_CLIENT_SECRET=os.environ.get("ATES_GATEWAY_CLIENT_SECRET", DEV_CLIENT_SECRET),
+        SECRET_KEY=session_key(settings, os.environ.get("ATES_GATEWAY_SECRET_KEY")),
+        GATEWAY_CLIENT_SECRET=os.environ.get("ATES_GATEWAY_CLIENT_SECRET")
+        or (None if settings.is_production else DEV_CLIENT_SECRET),
         GATEWAY_URL=gateway_url,
         ATES_AUTH_ISSUER=tokens.auth_issuer(),
         BACKEND_URLS={name: service_url(name) for name in BACKENDS},
@@ -31,11 +34,14 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
         # auth on another port of the same host would otherwise overwrite a cookie named "session"
         SESSION_COOKIE_NAME="ates_gateway_session",
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=gateway_url.startswith("https://"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=settings.is_production or gateway_url.startswith("https://"),
         WTF_CSRF_TIME_LIMIT=None,  # a form is good for as long as its session
     )
     app.config.update(config or {})
-    _refuse_development_secrets(app)
+    check_production(settings, flask_config=app.config, given={
+        "ATES_GATEWAY_SECRET_KEY": app.config["SECRET_KEY"], "ATES_GATEWAY_CLIENT_SECRET": app.config["GATEWAY_CLIENT_SECRET"],
+        "ATES_AUTH_ISSUER": app.config["ATES_AUTH_ISSUER"], "ATES_GATEWAY_URL": app.config["GATEWAY_URL"]})
 
     CSRFProtect(app)
     login_manager = LoginManager(app)
@@ -62,13 +68,6 @@ def _operator_amqp_url() -> str | None:
         return load_settings(OPERATOR).amqp_url
     except RuntimeError:  # no password for it here: the page says so
         return None
-
-
-def _refuse_development_secrets(app: Flask) -> None:
-    if not app.config["ATES"].is_production:
-        return
-    if app.config["SECRET_KEY"] in ("", DEV_SECRET_KEY) or app.config["GATEWAY_CLIENT_SECRET"] in ("", DEV_CLIENT_SECRET):
-        raise RuntimeError("production needs its own ATES_GATEWAY_SECRET_KEY and ATES_GATEWAY_CLIENT_SECRET")
 
 
 def _form_expired(error: CSRFError):

@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_login import current_user, login_user, logout_user
 from joserfc.errors import JoseError
 
+from ates.redirects import local_path
 from ates.tokens import InvalidToken, verifier_for
 from gateway import session as sign_ins
 
@@ -37,7 +38,7 @@ def sso_client():
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.home"))
-    session["after_sign_in"] = _local_path(request.args.get("next"))
+    session["after_sign_in"] = local_path(request.args.get("next"))
     try:
         return sso_client().authorize_redirect(f"{current_app.config['GATEWAY_URL']}/auth/callback")
     except SSO_DOWN:
@@ -59,7 +60,8 @@ def callback():
         reason = getattr(error, "description", None) or getattr(error, "reason", None) or str(error)
         return render_template("problem.html", title="Sign-in failed", message=reason, retry=True), 400
     login_user(sign_ins.remember_sign_in(principal, token))
-    return redirect(session.pop("after_sign_in", None) or url_for("home.home"))
+    # checked again: a cookie signed before this check existed may still carry an older target
+    return redirect(local_path(session.pop("after_sign_in", None)) or url_for("home.home"))
 
 
 @blueprint.post("/logout")
@@ -90,13 +92,6 @@ def _revoke(endpoint: str | None, refresh_token: str) -> None:
                       auth=(CLIENT_ID, current_app.config["GATEWAY_CLIENT_SECRET"]), timeout=3)
     except requests.RequestException:
         pass
-
-
-def _local_path(target: str | None) -> str | None:
-    """Only a path on this gateway may follow sign-in; anything else would make us an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
 
 
 def unavailable():

@@ -3,6 +3,7 @@ every task and the reassign button with its job's progress. All through the trac
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ates.redirects import local_path
 from gateway import api_client
 from gateway.api_client import ServiceError
 
@@ -44,7 +45,7 @@ def complete(task_id):
         if error.status >= 500:
             raise
         flash(error.message, "error")
-    return redirect(request.form.get("back") or url_for("tasks.mine"))
+    return redirect(local_path(request.form.get("back")) or url_for("tasks.mine"))
 
 
 @blueprint.get("/all")

@@ -5,6 +5,7 @@ from ates import tokens
 from ates.bus.event_log import event_log_blueprint
 from ates.config import Settings
 from ates.openapi import document_api
+from ates.production import check_production
 from ates.web import service_app
 from tracker.models import accounts, inbox, outbox
 from tracker.api import api
@@ -12,6 +13,7 @@ from tracker.api import api
 
 def create_app(settings: Settings | None = None) -> Flask:
     app = service_app(__name__, "tracker", settings)
+    check_production(app.config["ATES"])
     tokens.init_app(app, accounts=accounts)  # a deactivated account's token is refused at once
     app.register_blueprint(api)
     app.register_blueprint(event_log_blueprint(outbox, inbox))

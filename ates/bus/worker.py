@@ -15,6 +15,7 @@ from ates.bus.relay import OutboxRelay
 from ates.bus.runner import run_until_signalled
 from ates.config import load_settings
 from ates.db import make_engine, make_sessions
+from ates.production import check_production
 
 
 def run_worker(service: str, outbox: Table | None, inbox: Table | None, handlers: Handlers | None,
@@ -29,6 +30,7 @@ def run_worker(service: str, outbox: Table | None, inbox: Table | None, handlers
     command = parser.parse_args(argv).command
     logs.configure_logging(service, "worker")
     settings = load_settings(service)
+    check_production(settings, process="worker")
     sessions = make_sessions(make_engine(settings.database_url))
     parts = []
     if outbox is not None:

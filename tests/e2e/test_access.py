@@ -41,6 +41,7 @@ TABLE = [
     ("accounting", "GET", "/api/accounts", None, {"admin", "accountant"}),
     ("accounting", "GET", f"/api/accounts/{SOMEONE}/transactions", None, {"admin", "accountant"}),
     ("accounting", "GET", "/api/income", None, {"admin", "accountant"}),
+    ("accounting", "GET", "/api/billing-days/current", None, {"admin", "accountant"}),  # its management income
     ("accounting", "POST", "/api/billing-days/2099-01-01/close", None, {"admin", "accountant"}),  # 409: not open yet
     ("analytics", "GET", "/api/summary", None, {"admin"}),
     ("analytics", "GET", "/api/most-expensive-task?period=week", None, {"admin"}),

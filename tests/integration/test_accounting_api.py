@@ -68,7 +68,7 @@ def as_role(issuer, popugs, role):
 @pytest.mark.parametrize("method, path, allowed", [
     ("get", "/api/me/account", EVERYONE),
     ("get", "/api/me/transactions", EVERYONE),
-    ("get", "/api/billing-days/current", EVERYONE),
+    ("get", "/api/billing-days/current", SEE_EVERYONE),  # its figures hold the management income
     ("get", "/api/accounts", SEE_EVERYONE),
     ("get", "/api/accounts/{developer}/transactions", SEE_EVERYONE),
     ("get", "/api/income", SEE_EVERYONE),
@@ -143,11 +143,19 @@ def test_closing_the_open_day_by_hand_pays_out_and_a_second_close_changes_nothin
     assert len(db.payouts()) == 1
     me = as_role(issuer, popugs, "developer")
     assert client.get("/api/me/account", headers=me).json["balance"] == "0.00"
-    assert client.get("/api/billing-days/current", headers=me).json["billing_date"] == (
+    assert client.get("/api/billing-days/current", headers=headers).json["billing_date"] == (
         today() + timedelta(days=1)).isoformat()
     log = client.get(f"/api/me/transactions?date={day}", headers=me).json["transactions"]
     assert (log[-1]["kind"], log[-1]["amount"], log[-1]["balance_after"], log[-1]["task"]) == (
         "payout", "-7.00", "0.00", None)
+
+
+@pytest.mark.parametrize("role", ["developer", "manager", "boss"])
+def test_only_admins_and_accountants_read_the_open_days_management_income(client, issuer, popugs, role):
+    refused = client.get("/api/billing-days/current", headers=as_role(issuer, popugs, role))
+    assert refused.status_code == 403 and "management_income" not in refused.text
+    shown = client.get("/api/billing-days/current", headers=as_role(issuer, popugs, "accountant"))
+    assert shown.json["management_income"] == "-7.00"
 
 
 @pytest.mark.parametrize("method, path, status, error", [

@@ -9,9 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from ates import migrations
+from ates.db import make_engine, make_sessions
 from ates.config import load_settings
 from auth import service
-from auth.app import UnsafeProductionSettings, create_app
+from ates.production import UnsafeProductionSettings
+from auth.app import create_app
 from auth.models import outbox
 from auth.settings import load_auth_settings
 
@@ -99,6 +101,8 @@ def test_sign_up_with_bad_input_shows_why_and_keeps_the_form(app, form, message)
 @pytest.mark.parametrize("next_path, lands_on", [
     ("/oauth/authorize?client_id=ates-cli", "/oauth/authorize?client_id=ates-cli"),
     ("//evil.example/steal", "/"), ("https://evil.example/", "/"), ("/\\evil.example", "/"),
+    ("/\t/evil.example", "/"), ("/\n/evil.example", "/"), ("/%2F/evil.example", "/"), ("/%5Cevil.example", "/"),
+    ("javascript:alert(1)", "/"),
 ])
 def test_after_login_the_browser_goes_only_to_local_paths(app, next_path, lands_on):
     response = log_in(app.test_client(), "admin", "admin", next_path)
@@ -179,14 +183,42 @@ def test_an_upload_over_the_request_limit_gets_a_page_not_a_crash(app):
     assert response.status_code == 413 and "larger than 8 MB" in response.text
 
 
+PRODUCTION = {"ATES_ENV": "production", "ATES_AUTH_ISSUER": "https://sso.uberpopug.example",
+              "ATES_GATEWAY_URL": "https://ates.uberpopug.example",
+              "ATES_AUTH_SECRET_KEY": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+              "ATES_GATEWAY_CLIENT_SECRET": "fd61a03af4f77d870fc21e05e7e80678095c92d808cfb3b5c279ee04c74aca13",
+              "ATES_ADMIN_PASSWORD": "a proper password"}
+
+
 def test_production_refuses_to_start_with_development_secrets(tmp_path):
     with pytest.raises(UnsafeProductionSettings) as refused:
-        make_app(tmp_path, ATES_ENV="production")
-    assert str(refused.value) == ("auth refuses to start in production: ATES_AUTH_SECRET_KEY is not set; "
-                                  "ATES_ADMIN_PASSWORD is not set; ATES_GATEWAY_CLIENT_SECRET is not set.")
+        make_app(tmp_path, ATES_ENV="production", ATES_AUTH_ISSUER=PRODUCTION["ATES_AUTH_ISSUER"],
+                 ATES_GATEWAY_URL=PRODUCTION["ATES_GATEWAY_URL"])
+    assert str(refused.value) == ("auth web refuses to start in production: ATES_AUTH_SECRET_KEY is not set; "
+                                  "ATES_GATEWAY_CLIENT_SECRET is not set; ATES_ADMIN_PASSWORD is not set.")
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"ATES_ADMIN_PASSWORD": "a"}, "ATES_ADMIN_PASSWORD is shorter than 12 characters"),
+    ({"ATES_AUTH_ISSUER": "http://auth.localhost:5001"}, "ATES_AUTH_ISSUER must be an https:// URL"),
+    ({"ATES_GATEWAY_URL": "http://localhost:5000"}, "ATES_GATEWAY_URL must be an https:// URL"),
+    ({"ATES_AUTH_SECRET_KEY": "compose-auth-session-key"}, "ATES_AUTH_SECRET_KEY is shorter than 32 characters"),
+])
+def test_production_refuses_weak_settings_before_it_makes_the_admin(tmp_path, changes, problem):
+    with pytest.raises(UnsafeProductionSettings, match=problem):
+        make_app(tmp_path, **{**PRODUCTION, **changes})
+    assert service.list_accounts(make_sessions(make_engine(f"sqlite:///{tmp_path / 'auth.db'}"))) == []
 
 
 def test_production_starts_with_real_secrets_and_the_admin_gets_that_password(tmp_path):
-    app = make_app(tmp_path, ATES_ENV="production", ATES_AUTH_SECRET_KEY="k" * 40,
-                   ATES_ADMIN_PASSWORD="a proper password", ATES_GATEWAY_CLIENT_SECRET="s" * 40)
+    app = make_app(tmp_path, **PRODUCTION)
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert log_in(app.test_client(), "admin", "a proper password").status_code == 302
+
+
+def test_development_signs_sessions_with_a_key_of_its_own_var_dir(tmp_path):
+    key_file = tmp_path / "auth-session.key"
+    app = make_app(tmp_path)
+    assert app.config["SECRET_KEY"] == key_file.read_text() and len(app.config["SECRET_KEY"]) >= 32
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert make_app(tmp_path).config["SECRET_KEY"] == app.config["SECRET_KEY"]

@@ -1,7 +1,11 @@
-"""compose.yaml is valid (docker-compose parses it without an engine) and runs what the Procfile runs."""
+"""compose.yaml is valid (docker-compose parses it without an engine), runs what the Procfile runs,
+and takes every secret from the uncommitted .env (.env.example is its template)."""
+import os
+import re
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from ates.processes import read_procfile
@@ -14,10 +18,54 @@ def compose() -> dict:
     return yaml.safe_load((ROOT / "compose.yaml").read_text())
 
 
-def test_docker_compose_accepts_the_file():
-    checked = subprocess.run(["docker-compose", "-f", str(ROOT / "compose.yaml"), "config", "-q"],
-                             capture_output=True, text=True)
+SECRET = re.compile(r"PASS|SECRET|_KEY$|_USER$")  # what .env must hold; the URLs have local defaults
+CREDENTIALS = re.compile(r"PASS|SECRET|_KEY$|_USER$|AMQP_URL$|DATABASE_URL$")  # what may embed a secret
+
+
+def example_settings() -> dict:
+    """.env.example's variables, each empty one filled with a throw-away value."""
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    found = dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+    return {name: value or f"throw-away-{name.lower()}" for name, value in found.items()}
+
+
+def docker_compose_config(tmp_path, settings: dict) -> subprocess.CompletedProcess:
+    """`docker-compose config -q` with these settings as its env file and none from this shell."""
+    env_file = tmp_path / "compose.env"
+    env_file.write_text("".join(f"{name}={value}\n" for name, value in settings.items()))
+    shell = {name: value for name, value in os.environ.items() if not name.startswith("ATES_")}
+    return subprocess.run(["docker-compose", "--env-file", str(env_file), "-f", str(ROOT / "compose.yaml"),
+                           "config", "-q"], capture_output=True, text=True, env=shell)
+
+
+def test_docker_compose_accepts_the_file_with_the_env_file_filled_in(tmp_path):
+    checked = docker_compose_config(tmp_path, example_settings())
     assert checked.returncode == 0, checked.stderr
+
+
+def test_docker_compose_refuses_to_start_on_the_unfilled_template(tmp_path):
+    template = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
+                    if line.strip() and not line.startswith("#"))
+    refused = docker_compose_config(tmp_path, template)
+    assert refused.returncode != 0 and "in .env (see .env.example)" in refused.stderr
+
+
+def test_every_secret_is_required_from_the_env_file():
+    """Each credential a service gets is ${...} substitution, and each secret of .env.example a required one."""
+    text = (ROOT / "compose.yaml").read_text()
+    for name in (name for name in example_settings() if SECRET.search(name)):
+        assert f"${{{name}:?set {name} in .env" in text, name
+    for name, service in compose()["services"].items():
+        for variable, value in (service.get("environment") or {}).items():
+            if CREDENTIALS.search(variable):
+                assert "${" in str(value), (name, variable, value)
+
+
+def test_the_env_file_stays_out_of_git_and_the_image_and_its_template_holds_no_secret():
+    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+    assert ".env" in (ROOT / ".dockerignore").read_text().splitlines()
+    template = [line for line in (ROOT / ".env.example").read_text().splitlines() if line and not line.startswith("#")]
+    assert all(line.endswith("=") for line in template if re.search(r"PASS|SECRET|_KEY=", line)), template
 
 
 def test_every_procfile_process_is_a_compose_service():

@@ -74,12 +74,18 @@ def test_retry_delays_that_are_empty_zero_negative_or_not_numbers_are_rejected(t
         load_settings("tracker", env={"ATES_RETRY_DELAYS_MS": text})
 
 
-@pytest.mark.parametrize("environment, production", [
-    ("production", True), ("development", False), ("test", False), ("Production", False)])
+@pytest.mark.parametrize("environment, production", [("production", True), ("development", False)])
 def test_production_flag_follows_ates_env(environment, production):
     settings = load_settings("tracker", env={"ATES_ENV": environment})
     assert settings.environment == environment
     assert settings.is_production is production
+
+
+@pytest.mark.parametrize("environment", ["prod", "Production", "PRODUCTION", "production ", "dev", "test", "staging", ""])
+def test_an_unknown_ates_env_stops_the_process_with_words(environment):
+    with pytest.raises(ValueError) as refused:
+        load_settings("tracker", env={"ATES_ENV": environment})
+    assert str(refused.value) == f"ATES_ENV must be development or production, got {environment!r}"
 
 
 def test_timezone_and_mail_defaults():
