@@ -76,12 +76,13 @@ account_balances = Table(
     Index("ix_account_balances_balance", "balance"),  # count(balance < 0) reads only the negative ones
 )
 
-# From account.* snapshots and deactivations: only whether an account is active, so that the API
-# refuses a deactivated admin's token before it expires (see ates.tokens.init_app).
+# From account.* events: only whether an account is active and its role, so that the API refuses
+# a deactivated or demoted admin's token before it expires (see ates.tokens.init_app).
 accounts = Table(
     "accounts", metadata,
     Column("account_id", String(36), primary_key=True),
     Column("active", Boolean, nullable=False),
+    Column("role", String(20)),  # None: not heard yet (a deactivation came first, or a row from before 0004)
     Column("version", Integer, nullable=False),
 )
 

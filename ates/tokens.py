@@ -6,7 +6,7 @@ import functools
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import requests
 from flask import current_app, g, jsonify, request
@@ -106,10 +106,11 @@ class TokenVerifier:
 
 
 def init_app(app, verifier: TokenVerifier | None = None, accounts=None) -> TokenVerifier:
-    """`accounts`: the service's replica of auth's accounts (a table with `account_id` and
-    `active`), when it keeps one. A token is offline proof of who signed in, not that the account
-    is still active; with a replica, a token of an account the replica knows to be deactivated is
-    refused at once instead of when it expires."""
+    """`accounts`: the service's replica of auth's accounts (a table with `account_id`, `active`
+    and `role`), when it keeps one. A token is offline proof of who signed in, not of what the
+    account may do now: with a replica, a token of an account the replica knows to be deactivated
+    is refused at once, and a known account is authorised by its current role, not the token's
+    `role` claim, so a demotion takes effect as soon as its event arrives."""
     issuer = app.config.get("ATES_AUTH_ISSUER") or auth_issuer()
     app.extensions["ates.tokens"] = verifier or TokenVerifier(issuer)
     if accounts is not None:
@@ -131,10 +132,11 @@ def require_role(*roles: str):
                 return _refused(401, "invalid_token", "sign in first: an Authorization: Bearer token is required",
                                 challenge="Bearer")
             try:
-                g.principal = verifier_for(current_app).principal(token.strip())
+                principal = verifier_for(current_app).principal(token.strip())
             except InvalidToken as error:
                 return _refused(401, "invalid_token", error.reason, challenge='Bearer error="invalid_token"')
-            if _deactivated(g.principal.account_id):
+            g.principal = _as_the_replica_knows_it(principal)
+            if g.principal is None:
                 return _refused(401, "account_deactivated", "this account has been deactivated",
                                 challenge='Bearer error="invalid_token"')
             if roles and g.principal.role not in roles:
@@ -144,14 +146,26 @@ def require_role(*roles: str):
     return decorate
 
 
-def _deactivated(account_id: str) -> bool:
-    """Known to the replica and inactive; an account the replica has not heard of yet passes."""
+def _as_the_replica_knows_it(principal: Principal) -> Principal | None:
+    """The caller with the replica's current role; None when the replica knows it is deactivated.
+
+    An account the replica has not heard of yet keeps its token's role: the replica lags auth by
+    the time its account.* events take, while an access token lives a few minutes only
+    (ATES_ACCESS_TOKEN_TTL) and was signed from auth's own, current record. Refusing it instead
+    would lock a new account out of every service until the events arrive.
+    """
     replica = current_app.extensions.get("ates.account_replica")
     if replica is None:
-        return False
+        return principal
     with current_app.extensions["ates.read_sessions"]() as session:
-        active = session.scalar(select(replica.c.active).where(replica.c.account_id == account_id))
-    return active is False
+        known = session.execute(select(replica.c.active, replica.c.role)
+                                .where(replica.c.account_id == principal.account_id)).first()
+    if known is None:
+        return principal
+    if known.active is False:
+        return None
+    # role None: an analytics row from before it kept roles (its `rebuild` fills them in)
+    return replace(principal, role=known.role) if known.role else principal
 
 
 def _refused(status: int, code: str, message: str, challenge: str | None = None):
