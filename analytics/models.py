@@ -9,9 +9,11 @@ from sqlalchemy import Boolean, Column, Date, Index, Integer, Numeric, String, T
 
 from ates.bus import inbox_table
 from ates.db import UtcDateTime, new_metadata
+from ates.revocations import revoked_tokens_table
 
 metadata = new_metadata()
 inbox = inbox_table(metadata)
+revoked_tokens = revoked_tokens_table(metadata)  # from auth's token.revoked, for ates.tokens
 Money = Numeric(12, 2)
 
 # Every event applied, the whole CloudEvents message, in the order it was applied. Written in

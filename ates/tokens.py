@@ -15,6 +15,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 
+from ates import revocations
 from ates.config import service_url
 
 AUDIENCE = "ates-api"
@@ -37,6 +38,7 @@ class Principal:
     account_id: str
     role: str
     username: str | None
+    token_id: str | None = None  # the access token's jti, by which the SSO revokes it
 
 
 def auth_issuer(env=None) -> str:
@@ -70,6 +72,7 @@ class TokenVerifier:
                 leeway=LEEWAY, iss={"essential": True, "value": self.issuer},
                 aud={"essential": True, "value": self.audience},
                 sub={"essential": True}, exp={"essential": True}, role={"essential": True},
+                jti={"essential": True},  # RFC 9068 §2.2; a token without one could not be revoked
             ).validate(claims)
         except JoseError as error:
             raise InvalidToken(error.description or error.error.replace("_", " ")) from None
@@ -77,7 +80,7 @@ class TokenVerifier:
 
     def principal(self, token: str) -> Principal:
         claims = self.verify(token)
-        return Principal(claims["sub"], claims["role"], claims.get("preferred_username"))
+        return Principal(claims["sub"], claims["role"], claims.get("preferred_username"), claims["jti"])
 
     def _key(self, kid):
         with self._lock:
@@ -105,16 +108,21 @@ class TokenVerifier:
             self._next_fetch_at = now + RETRY_AFTER_FAILURE
 
 
-def init_app(app, verifier: TokenVerifier | None = None, accounts=None) -> TokenVerifier:
+def init_app(app, verifier: TokenVerifier | None = None, accounts=None, revoked=None) -> TokenVerifier:
     """`accounts`: the service's replica of auth's accounts (a table with `account_id`, `active`
     and `role`), when it keeps one. A token is offline proof of who signed in, not of what the
     account may do now: with a replica, a token of an account the replica knows to be deactivated
     is refused at once, and a known account is authorised by its current role, not the token's
-    `role` claim, so a demotion takes effect as soon as its event arrives."""
+    `role` claim, so a demotion takes effect as soon as its event arrives.
+
+    `revoked`: the service's table of revoked tokens (ates/revocations.py), fed by auth's
+    `token.revoked` events: a token revoked at the SSO is refused here too, before it expires."""
     issuer = app.config.get("ATES_AUTH_ISSUER") or auth_issuer()
     app.extensions["ates.tokens"] = verifier or TokenVerifier(issuer)
     if accounts is not None:
         app.extensions["ates.account_replica"] = accounts
+    if revoked is not None:
+        app.extensions["ates.revoked_tokens"] = revoked
     return app.extensions["ates.tokens"]
 
 
@@ -135,6 +143,9 @@ def require_role(*roles: str):
                 principal = verifier_for(current_app).principal(token.strip())
             except InvalidToken as error:
                 return _refused(401, "invalid_token", error.reason, challenge='Bearer error="invalid_token"')
+            if _revoked(principal):
+                return _refused(401, "token_revoked", "this access token has been revoked (signed out): sign in again",
+                                challenge='Bearer error="invalid_token"')
             g.principal = _as_the_replica_knows_it(principal)
             if g.principal is None:
                 return _refused(401, "account_deactivated", "this account has been deactivated",
@@ -144,6 +155,15 @@ def require_role(*roles: str):
             return view(*args, **kwargs)
         return guarded
     return decorate
+
+
+def _revoked(principal: Principal) -> bool:
+    """Revoked at the SSO, as this service heard from auth's token.revoked events."""
+    table = current_app.extensions.get("ates.revoked_tokens")
+    if table is None:
+        return False
+    with current_app.extensions["ates.read_sessions"]() as session:
+        return revocations.is_revoked(session, table, principal.token_id)
 
 
 def _as_the_replica_knows_it(principal: Principal) -> Principal | None:
