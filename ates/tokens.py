@@ -23,6 +23,7 @@ REFETCH_INTERVAL = 30.0  # an unknown kid refetches the keys at most this often,
 RETRY_AFTER_FAILURE = 2.0  # while auth cannot be reached, try again this soon
 LEEWAY = 30
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
+LEAST_PRIVILEGED_ROLE = "developer"  # SPEC §3: the sign-up role, which may do only what every role may
 
 
 class InvalidToken(Exception):
@@ -112,8 +113,8 @@ def init_app(app, verifier: TokenVerifier | None = None, accounts=None, revoked=
     """`accounts`: the service's replica of auth's accounts (a table with `account_id`, `active`
     and `role`), when it keeps one. A token is offline proof of who signed in, not of what the
     account may do now: with a replica, a token of an account the replica knows to be deactivated
-    is refused at once, and a known account is authorised by its current role, not the token's
-    `role` claim, so a demotion takes effect as soon as its event arrives.
+    is refused at once, and a known account whose role changed since its token was signed gets only
+    what every role may do, so a demotion takes effect as soon as its event arrives.
 
     `revoked`: the service's table of revoked tokens (ates/revocations.py), fed by auth's
     `token.revoked` events: a token revoked at the SSO is refused here too, before it expires."""
@@ -167,12 +168,18 @@ def _revoked(principal: Principal) -> bool:
 
 
 def _as_the_replica_knows_it(principal: Principal) -> Principal | None:
-    """The caller with the replica's current role; None when the replica knows it is deactivated.
+    """The caller as the replica knows it now; None when the replica knows it is deactivated.
+
+    Where the replica's role and the token's `role` claim differ, the account's role changed since
+    the token was signed: the caller gets only what every role may do (LEAST_PRIVILEGED_ROLE) until
+    it brings a token with the new role. A demotion so takes effect at once, and a replica that is
+    behind or was rebuilt from an incomplete history can take a role away but never grant one the
+    SSO did not sign (a promotion waits for the next token, at most ATES_ACCESS_TOKEN_TTL).
 
     An account the replica has not heard of yet keeps its token's role: the replica lags auth by
-    the time its account.* events take, while an access token lives a few minutes only
-    (ATES_ACCESS_TOKEN_TTL) and was signed from auth's own, current record. Refusing it instead
-    would lock a new account out of every service until the events arrive.
+    the time its account.* events take, while an access token lives a few minutes only and was
+    signed from auth's own, current record. Refusing it instead would lock a new account out of
+    every service until the events arrive.
     """
     replica = current_app.extensions.get("ates.account_replica")
     if replica is None:
@@ -184,8 +191,10 @@ def _as_the_replica_knows_it(principal: Principal) -> Principal | None:
         return principal
     if known.active is False:
         return None
-    # role None: an analytics row from before it kept roles (its `rebuild` fills them in)
-    return replace(principal, role=known.role) if known.role else principal
+    # role None: an analytics row from before it kept roles; it knows only the active flag
+    if known.role is not None and known.role != principal.role:
+        return replace(principal, role=LEAST_PRIVILEGED_ROLE)
+    return principal
 
 
 def _refused(status: int, code: str, message: str, challenge: str | None = None):

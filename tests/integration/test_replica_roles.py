@@ -1,5 +1,6 @@
 """A token's `role` claim is what the account was when it signed in; services that keep a replica
-of the accounts authorise by the replica's current role as soon as it knows the account."""
+of the accounts take a role away as soon as the replica has heard of the change, and never grant
+one that the token does not carry."""
 import importlib
 import uuid
 
@@ -51,9 +52,21 @@ def test_a_demoted_accounts_old_token_is_forbidden(service, issuer):
     assert answer.get_json()["error"] == "forbidden" and role in answer.get_json()["message"]
 
 
-def test_a_promoted_account_may_use_its_new_role_before_its_token_is_renewed(service, issuer):
+def test_a_promoted_account_waits_for_a_token_with_its_new_role(service, issuer):
     client, path, role, account = service
-    assert client.get(path, headers=issuer.headers(account(role), "developer")).status_code in (200, 404)
+    assert client.get(path, headers=issuer.headers(account(role), "developer")).status_code == 403
+
+
+def test_a_role_the_replica_and_the_token_agree_on_passes(service, issuer):
+    client, path, role, account = service
+    assert client.get(path, headers=issuer.headers(account(role), role)).status_code in (200, 404)
+
+
+def test_a_replica_that_disagrees_with_the_token_grants_nothing_beyond_every_roles_rights(service, issuer):
+    client, path, role, account = service
+    for token_role in {"admin", "manager", "accountant", "boss"} - {role}:
+        answer = client.get(path, headers=issuer.headers(account(role), token_role))
+        assert answer.status_code == 403, (token_role, answer.get_json())
 
 
 def test_an_account_the_replica_does_not_know_yet_is_taken_at_its_tokens_word(service, issuer):
