@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from ates import tokens
 from ates.config import Settings, service_url
 from ates.web import service_app
-from gateway import accounting, analytics, dead_letters, home, renewal, session, sso, tasks
+from gateway import accounting, analytics, dead_letters, home, renewal, server_sessions, session, sso, tasks
 from gateway.api_client import ServiceError
 
 BACKENDS = ("auth", "tracker", "accounting", "analytics")
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     app.config.update(config or {})
     _refuse_development_secrets(app)
 
+    server_sessions.init_app(app)
     CSRFProtect(app)
     login_manager = LoginManager(app)
     login_manager.login_view = "sso.login"
