@@ -7,7 +7,7 @@ from ates.config import Settings
 from ates.openapi import document_api
 from ates.production import check_production
 from ates.web import service_app
-from accounting.models import accounts, inbox, outbox
+from accounting.models import accounts, inbox, outbox, revoked_tokens
 from accounting.api import api
 from accounting.api_schemas import SCHEMAS
 
@@ -15,7 +15,8 @@ from accounting.api_schemas import SCHEMAS
 def create_app(settings: Settings | None = None) -> Flask:
     app = service_app(__name__, "accounting", settings)
     check_production(app.config["ATES"])
-    tokens.init_app(app, accounts=accounts)  # a deactivated account's token is refused at once
+    # a deactivated account's token, or a revoked one, is refused at once; roles are the replica's
+    tokens.init_app(app, accounts=accounts, revoked=revoked_tokens)
     app.register_blueprint(api)
     app.register_blueprint(event_log_blueprint(outbox, inbox))
     document_api(app, "aTES accounting", schemas=SCHEMAS,

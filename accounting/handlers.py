@@ -4,11 +4,11 @@ from datetime import date
 
 from sqlalchemy import insert, select, update
 
-from ates import clock
+from ates import clock, revocations
 from ates.bus import Handlers, NotYet
 from ates.config import load_settings
 from accounting import domain, service
-from accounting.models import accounts
+from accounting.models import accounts, revoked_tokens
 
 handlers = Handlers("accounting")
 
@@ -70,6 +70,11 @@ def on_account_deactivated(session, event):
     if event.data["version"] >= _known_version_or_not_yet(session, event.data["account_id"]):
         session.execute(update(accounts).where(accounts.c.account_id == event.data["account_id"])
                         .values(active=False, version=event.data["version"]))
+
+
+@handlers.on("token.revoked", 1)
+def on_token_revoked(session, event):
+    revocations.remember(session, revoked_tokens, event.data)
 
 
 def _known_version(session, account_id):

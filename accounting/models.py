@@ -6,10 +6,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ates.bus import inbox_table, outbox_table
 from ates.db import UtcDateTime, new_metadata
+from ates.revocations import revoked_tokens_table
 
 metadata = new_metadata()
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+revoked_tokens = revoked_tokens_table(metadata)  # from auth's token.revoked, for ates.tokens
 
 
 def Money():  # noqa: N802 - reads as a column type

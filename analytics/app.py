@@ -11,13 +11,14 @@ from ates.production import check_production
 from ates.web import service_app
 from analytics import rebuild as rebuilding
 from analytics.api import api
-from analytics.models import accounts, inbox
+from analytics.models import accounts, inbox, revoked_tokens
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     app = service_app(__name__, "analytics", settings)
     check_production(app.config["ATES"])
-    tokens.init_app(app, accounts=accounts)  # a deactivated admin's token is refused at once
+    # a deactivated or demoted admin's token, or a revoked one, is refused at once
+    tokens.init_app(app, accounts=accounts, revoked=revoked_tokens)
     app.register_blueprint(api)
     app.register_blueprint(event_log_blueprint(None, inbox))
     document_api(app, "aTES analytics", description="The admins' dashboard figures (SPEC §8); admins only.")

@@ -4,9 +4,11 @@ in projections.py; every one of them is registered here, wrapped by the archive.
 import functools
 import os
 
+from ates import revocations
 from ates.bus import Handlers
 from ates.config import load_settings
 from analytics import archive
+from analytics.models import revoked_tokens
 from analytics.projections import PROJECTIONS
 
 handlers = Handlers("analytics")
@@ -35,3 +37,9 @@ def _zone_named(name: str):
 
 for (event_type, version), projection in PROJECTIONS.items():
     handlers.on(event_type, version)(archived(projection))
+
+
+@handlers.on("token.revoked", 1)
+def on_token_revoked(session, event):
+    """Not archived and no read model: a revocation matters only until its token expires."""
+    revocations.remember(session, revoked_tokens, event.data)

@@ -9,9 +9,11 @@ from sqlalchemy import Boolean, Column, Date, Index, Integer, Numeric, String, T
 
 from ates.bus import inbox_table
 from ates.db import UtcDateTime, new_metadata
+from ates.revocations import revoked_tokens_table
 
 metadata = new_metadata()
 inbox = inbox_table(metadata)
+revoked_tokens = revoked_tokens_table(metadata)  # from auth's token.revoked, for ates.tokens
 Money = Numeric(12, 2)
 
 # Every event applied, the whole CloudEvents message, in the order it was applied. Written in
@@ -76,12 +78,13 @@ account_balances = Table(
     Index("ix_account_balances_balance", "balance"),  # count(balance < 0) reads only the negative ones
 )
 
-# From account.* snapshots and deactivations: only whether an account is active, so that the API
-# refuses a deactivated admin's token before it expires (see ates.tokens.init_app).
+# From account.* events: only whether an account is active and its role, so that the API refuses
+# a deactivated or demoted admin's token before it expires (see ates.tokens.init_app).
 accounts = Table(
     "accounts", metadata,
     Column("account_id", String(36), primary_key=True),
     Column("active", Boolean, nullable=False),
+    Column("role", String(20)),  # None: not heard yet (a deactivation came first, or a row from before 0004)
     Column("version", Integer, nullable=False),
 )
 

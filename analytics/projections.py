@@ -81,7 +81,18 @@ def on_account_snapshot(session, event, zone):
     data = event.data
     active = data.get("active", False)  # account.deactivated carries no flag: it is the flag
     session.execute(account_upsert(dialect_of(session)), {
-        "account_id": data["account_id"], "active": active, "version": data["version"]})
+        "account_id": data["account_id"], "active": active, "role": data.get("role"), "version": data["version"]})
+
+
+@projects("account.role_changed", 1)
+def on_account_role_changed(session, event, zone):
+    data = event.data
+    known = session.scalar(select(accounts.c.version).where(accounts.c.account_id == data["account_id"]))
+    if known is None:
+        raise NotYet(f"account {data['account_id']} is not known yet")
+    if data["version"] >= known:  # an older change never overwrites a newer snapshot
+        session.execute(accounts.update().where(accounts.c.account_id == data["account_id"])
+                        .values(role=data["role"], version=data["version"]))
 
 
 @projects("task.assigned", 1)
@@ -152,7 +163,8 @@ def account_upsert(dialect: str):
     statement = _insert(dialect, accounts)
     new = statement.excluded
     return statement.on_conflict_do_update(  # an older snapshot never overwrites a newer one
-        index_elements=["account_id"], set_={"active": new.active, "version": new.version},
+        index_elements=["account_id"],
+        set_={"active": new.active, "role": func.coalesce(new.role, accounts.c.role), "version": new.version},
         where=accounts.c.version <= new.version)
 
 

@@ -6,7 +6,7 @@ import functools
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import requests
 from flask import current_app, g, jsonify, request
@@ -15,6 +15,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 
+from ates import revocations
 from ates.config import service_url
 
 AUDIENCE = "ates-api"
@@ -22,6 +23,7 @@ REFETCH_INTERVAL = 30.0  # an unknown kid refetches the keys at most this often,
 RETRY_AFTER_FAILURE = 2.0  # while auth cannot be reached, try again this soon
 LEEWAY = 30
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
+LEAST_PRIVILEGED_ROLE = "developer"  # SPEC §3: the sign-up role, which may do only what every role may
 
 
 class InvalidToken(Exception):
@@ -37,6 +39,7 @@ class Principal:
     account_id: str
     role: str
     username: str | None
+    token_id: str | None = None  # the access token's jti, by which the SSO revokes it
 
 
 def auth_issuer(env=None) -> str:
@@ -70,6 +73,7 @@ class TokenVerifier:
                 leeway=LEEWAY, iss={"essential": True, "value": self.issuer},
                 aud={"essential": True, "value": self.audience},
                 sub={"essential": True}, exp={"essential": True}, role={"essential": True},
+                jti={"essential": True},  # RFC 9068 §2.2; a token without one could not be revoked
             ).validate(claims)
         except JoseError as error:
             raise InvalidToken(error.description or error.error.replace("_", " ")) from None
@@ -77,7 +81,7 @@ class TokenVerifier:
 
     def principal(self, token: str) -> Principal:
         claims = self.verify(token)
-        return Principal(claims["sub"], claims["role"], claims.get("preferred_username"))
+        return Principal(claims["sub"], claims["role"], claims.get("preferred_username"), claims["jti"])
 
     def _key(self, kid):
         with self._lock:
@@ -105,15 +109,21 @@ class TokenVerifier:
             self._next_fetch_at = now + RETRY_AFTER_FAILURE
 
 
-def init_app(app, verifier: TokenVerifier | None = None, accounts=None) -> TokenVerifier:
-    """`accounts`: the service's replica of auth's accounts (a table with `account_id` and
-    `active`), when it keeps one. A token is offline proof of who signed in, not that the account
-    is still active; with a replica, a token of an account the replica knows to be deactivated is
-    refused at once instead of when it expires."""
+def init_app(app, verifier: TokenVerifier | None = None, accounts=None, revoked=None) -> TokenVerifier:
+    """`accounts`: the service's replica of auth's accounts (a table with `account_id`, `active`
+    and `role`), when it keeps one. A token is offline proof of who signed in, not of what the
+    account may do now: with a replica, a token of an account the replica knows to be deactivated
+    is refused at once, and a known account whose role changed since its token was signed gets only
+    what every role may do, so a demotion takes effect as soon as its event arrives.
+
+    `revoked`: the service's table of revoked tokens (ates/revocations.py), fed by auth's
+    `token.revoked` events: a token revoked at the SSO is refused here too, before it expires."""
     issuer = app.config.get("ATES_AUTH_ISSUER") or auth_issuer()
     app.extensions["ates.tokens"] = verifier or TokenVerifier(issuer)
     if accounts is not None:
         app.extensions["ates.account_replica"] = accounts
+    if revoked is not None:
+        app.extensions["ates.revoked_tokens"] = revoked
     return app.extensions["ates.tokens"]
 
 
@@ -131,10 +141,14 @@ def require_role(*roles: str):
                 return _refused(401, "invalid_token", "sign in first: an Authorization: Bearer token is required",
                                 challenge="Bearer")
             try:
-                g.principal = verifier_for(current_app).principal(token.strip())
+                principal = verifier_for(current_app).principal(token.strip())
             except InvalidToken as error:
                 return _refused(401, "invalid_token", error.reason, challenge='Bearer error="invalid_token"')
-            if _deactivated(g.principal.account_id):
+            if _revoked(principal):
+                return _refused(401, "token_revoked", "this access token has been revoked (signed out): sign in again",
+                                challenge='Bearer error="invalid_token"')
+            g.principal = _as_the_replica_knows_it(principal)
+            if g.principal is None:
                 return _refused(401, "account_deactivated", "this account has been deactivated",
                                 challenge='Bearer error="invalid_token"')
             if roles and g.principal.role not in roles:
@@ -144,14 +158,43 @@ def require_role(*roles: str):
     return decorate
 
 
-def _deactivated(account_id: str) -> bool:
-    """Known to the replica and inactive; an account the replica has not heard of yet passes."""
-    replica = current_app.extensions.get("ates.account_replica")
-    if replica is None:
+def _revoked(principal: Principal) -> bool:
+    """Revoked at the SSO, as this service heard from auth's token.revoked events."""
+    table = current_app.extensions.get("ates.revoked_tokens")
+    if table is None:
         return False
     with current_app.extensions["ates.read_sessions"]() as session:
-        active = session.scalar(select(replica.c.active).where(replica.c.account_id == account_id))
-    return active is False
+        return revocations.is_revoked(session, table, principal.token_id)
+
+
+def _as_the_replica_knows_it(principal: Principal) -> Principal | None:
+    """The caller as the replica knows it now; None when the replica knows it is deactivated.
+
+    Where the replica's role and the token's `role` claim differ, the account's role changed since
+    the token was signed: the caller gets only what every role may do (LEAST_PRIVILEGED_ROLE) until
+    it brings a token with the new role. A demotion so takes effect at once, and a replica that is
+    behind or was rebuilt from an incomplete history can take a role away but never grant one the
+    SSO did not sign (a promotion waits for the next token, at most ATES_ACCESS_TOKEN_TTL).
+
+    An account the replica has not heard of yet keeps its token's role: the replica lags auth by
+    the time its account.* events take, while an access token lives a few minutes only and was
+    signed from auth's own, current record. Refusing it instead would lock a new account out of
+    every service until the events arrive.
+    """
+    replica = current_app.extensions.get("ates.account_replica")
+    if replica is None:
+        return principal
+    with current_app.extensions["ates.read_sessions"]() as session:
+        known = session.execute(select(replica.c.active, replica.c.role)
+                                .where(replica.c.account_id == principal.account_id)).first()
+    if known is None:
+        return principal
+    if known.active is False:
+        return None
+    # role None: an analytics row from before it kept roles; it knows only the active flag
+    if known.role is not None and known.role != principal.role:
+        return replace(principal, role=LEAST_PRIVILEGED_ROLE)
+    return principal
 
 
 def _refused(status: int, code: str, message: str, challenge: str | None = None):

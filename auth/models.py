@@ -1,5 +1,5 @@
 """The auth database's tables: accounts and their beak prints, login failures, OAuth clients,
-codes and refresh tokens, signing keys, and the outbox of account events.
+codes and refresh tokens, signing keys, and the outbox of account and token revocation events.
 
 Secrets are stored only as hashes (passwords: scrypt; codes, refresh tokens and client secrets:
 SHA-256, since they are long random strings). Times are UTC.
@@ -78,6 +78,10 @@ refresh_tokens = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
     Column("rotated_at", DateTime(timezone=True), nullable=True),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    # The access token issued in the same answer: revoking the family announces it (token.revoked),
+    # since resource services verify offline and would otherwise accept it until it expires.
+    Column("access_jti", String(64), nullable=True),
+    Column("access_expires_at", DateTime(timezone=True), nullable=True),
 )
 
 revoked_access_tokens = Table(

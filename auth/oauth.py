@@ -20,7 +20,7 @@ from flask import Flask, current_app, g, session
 
 from auth import keys, oauth_store, service
 from auth.keys import InvalidToken
-from auth.oauth_store import AuthorizationCode, RefreshToken
+from auth.oauth_store import AuthorizationCode, IssuedAccessToken, RefreshToken
 from auth.settings import ACCESS_TOKEN_AUDIENCE, SCOPES, AuthSettings
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -126,6 +126,8 @@ def _access_token(client, grant_type, user, scope) -> str:
         "exp": now + _settings().access_token_ttl, "iat": now, "jti": uuid.uuid4().hex,
         "client_id": client.client_id, "scope": scope, "role": user.role, "preferred_username": user.username,
     }
+    # _save_token records it with the refresh token of the same answer, to announce it if the family is revoked
+    g.issued_access_token = IssuedAccessToken(claims["jti"], datetime.fromtimestamp(claims["exp"], timezone.utc))
     return keys.sign(_key(), claims, typ="at+jwt")
 
 
@@ -134,7 +136,8 @@ def _save_token(token, request):
         return
     family_id = (request.refresh_token or request.authorization_code).family_id
     grant = RefreshToken(family_id, request.client.client_id, request.user.account_id, token["scope"])
-    oauth_store.save_refresh_token(_sessions(), token["refresh_token"], grant, _settings().refresh_token_ttl)
+    oauth_store.save_refresh_token(_sessions(), token["refresh_token"], grant, _settings().refresh_token_ttl,
+                                   g.get("issued_access_token"))
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,7 @@ class AccessTokenSeen:
 
     jti: str
     client_id: str
+    account_id: str
     expires_at: datetime
 
     def check_client(self, client):
@@ -158,13 +162,15 @@ class Revocation(RevocationEndpoint):
                 claims = keys.verify_access_token(token_string, keys.published_keys(_sessions()), _settings().issuer)
             except InvalidToken:
                 return None  # expired or not ours: nothing to revoke (RFC 7009 §2.2 still answers 200)
+            if not claims.get("jti"):
+                return None  # not one auth signed (each of ours has a jti): nothing to revoke
             expires_at = datetime.fromtimestamp(claims["exp"], timezone.utc)
-            return AccessTokenSeen(claims.get("jti", ""), claims.get("client_id", ""), expires_at)
+            return AccessTokenSeen(claims["jti"], claims.get("client_id", ""), claims["sub"], expires_at)
         return oauth_store.find_refresh_token(_sessions(), token_string)
 
     def revoke_token(self, token, request):
         if isinstance(token, AccessTokenSeen):
-            oauth_store.revoke_access_token(_sessions(), token.jti, token.expires_at)
+            oauth_store.revoke_access_token(_sessions(), token.jti, token.account_id, token.expires_at)
         else:
             oauth_store.revoke_family(_sessions(), token.family_id)
 

@@ -5,12 +5,16 @@ Codes and refresh tokens are stored as SHA-256 hashes and claimed with one condi
 two requests racing with the same code or refresh token cannot both win. Presenting a used code
 or an already rotated refresh token again revokes every refresh token of its family (RFC 6749
 §4.1.2, RFC 9700 §4.14): a leaked one is worth nothing.
+
+Resource services verify access tokens offline, so every revocation of a live access token (by
+itself, or with its refresh token's family) is also written to the outbox as `token.revoked`, in
+the revoking transaction: that event is how they learn to refuse its jti before it expires.
 """
 import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oidc.core import AuthorizationCodeMixin
@@ -18,10 +22,12 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import sessionmaker
 
 from ates import clock
-from auth.models import accounts, authorization_codes, oauth_clients, refresh_tokens, revoked_access_tokens
+from ates.bus import Event, Outbox
+from auth.models import accounts, authorization_codes, oauth_clients, outbox, refresh_tokens, revoked_access_tokens
 from auth.settings import SCOPES, ClientConfig
 
 GRANT_TYPES = ("authorization_code", "refresh_token")
+_outbox = Outbox(outbox)
 
 
 def digest(secret: str) -> str:
@@ -174,12 +180,22 @@ class RefreshToken:
         return self.scope
 
 
-def save_refresh_token(sessions: sessionmaker, token: str, grant: RefreshToken, ttl: int) -> None:
+@dataclass(frozen=True)
+class IssuedAccessToken:
+    jti: str
+    expires_at: datetime
+
+
+def save_refresh_token(sessions: sessionmaker, token: str, grant: RefreshToken, ttl: int,
+                       access: IssuedAccessToken | None = None) -> None:
+    """`access`: the access token of the same answer, announced as revoked if this family is."""
     now = clock.utcnow()
     with sessions.begin() as session:
         session.execute(delete(refresh_tokens).where(refresh_tokens.c.expires_at < now - KEPT_AFTER_EXPIRY))
         session.execute(insert(refresh_tokens).values(
-            token_hash=digest(token), issued_at=now, expires_at=now + timedelta(seconds=ttl), **vars(grant)))
+            token_hash=digest(token), issued_at=now, expires_at=now + timedelta(seconds=ttl),
+            access_jti=access.jti if access else None, access_expires_at=access.expires_at if access else None,
+            **vars(grant)))
 
 
 def rotate_refresh_token(sessions: sessionmaker, token: str, client_id: str) -> RefreshToken | None:
@@ -219,15 +235,32 @@ def revoke_family(sessions: sessionmaker, family_id: str) -> None:
 
 
 def _revoke_family(session, family_id: str, now: datetime) -> None:
+    live_access_tokens = session.execute(select(
+        refresh_tokens.c.access_jti, refresh_tokens.c.account_id, refresh_tokens.c.access_expires_at,
+    ).where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None),
+            refresh_tokens.c.access_jti.is_not(None), refresh_tokens.c.access_expires_at > now)).all()
     session.execute(update(refresh_tokens).where(
         refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None)).values(revoked_at=now))
+    for jti, account_id, expires_at in live_access_tokens:
+        _revoke_access_token(session, jti, account_id, _utc(expires_at))
 
 
-def revoke_access_token(sessions: sessionmaker, jti: str, expires_at: datetime) -> None:
+def revoke_access_token(sessions: sessionmaker, jti: str, account_id: str, expires_at: datetime) -> None:
     with sessions.begin() as session:
-        session.execute(delete(revoked_access_tokens).where(revoked_access_tokens.c.expires_at < clock.utcnow()))
-        if session.scalar(select(revoked_access_tokens.c.jti).where(revoked_access_tokens.c.jti == jti)) is None:
-            session.execute(insert(revoked_access_tokens).values(jti=jti, expires_at=expires_at))
+        _revoke_access_token(session, jti, account_id, expires_at)
+
+
+def _revoke_access_token(session, jti: str, account_id: str, expires_at: datetime) -> None:
+    """Refused by auth from now on, and announced once to the services that verify it offline."""
+    session.execute(delete(revoked_access_tokens).where(revoked_access_tokens.c.expires_at < clock.utcnow()))
+    if session.scalar(select(revoked_access_tokens.c.jti).where(revoked_access_tokens.c.jti == jti)) is None:
+        session.execute(insert(revoked_access_tokens).values(jti=jti, expires_at=expires_at))
+        _outbox.add(session, Event("token.revoked", 1, "/auth", {
+            "jti": jti, "account_id": account_id, "expires_at": clock.to_wire(expires_at)}))
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite gives naive times back
 
 
 def access_token_revoked(sessions: sessionmaker, jti: str) -> bool:

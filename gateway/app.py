@@ -11,7 +11,7 @@ from ates.config import Settings, load_settings, service_url
 from ates.production import check_production
 from ates.session_keys import session_key
 from ates.web import service_app
-from gateway import accounting, analytics, dead_letters, home, renewal, session, sso, tasks
+from gateway import accounting, analytics, dead_letters, home, renewal, server_sessions, session, sso, tasks
 from gateway.api_client import ServiceError
 
 BACKENDS = ("auth", "tracker", "accounting", "analytics")
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
         "ATES_GATEWAY_SECRET_KEY": app.config["SECRET_KEY"], "ATES_GATEWAY_CLIENT_SECRET": app.config["GATEWAY_CLIENT_SECRET"],
         "ATES_AUTH_ISSUER": app.config["ATES_AUTH_ISSUER"], "ATES_GATEWAY_URL": app.config["GATEWAY_URL"]})
 
+    server_sessions.init_app(app)
     CSRFProtect(app)
     login_manager = LoginManager(app)
     login_manager.login_view = "sso.login"

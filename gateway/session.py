@@ -1,11 +1,9 @@
-"""Who is signed in to the gateway: the account and its SSO tokens, kept in the signed session cookie.
-
-The gateway has no database (SPEC §2), so the cookie holds the tokens; it is signed, not encrypted,
-which shows the popug nothing but its own tokens.
+"""Who is signed in to the gateway: the account and its SSO tokens, kept in the server-side session
+(gateway/server_sessions.py); the browser holds only the session's id.
 """
 import time
 
-from flask import session
+from flask import current_app, session
 from flask_login import UserMixin
 
 from ates.tokens import Principal
@@ -24,6 +22,8 @@ class SignedInAccount(UserMixin):
 
 def remember_sign_in(principal: Principal, token: dict) -> SignedInAccount:
     """Keep who signed in and the tokens the SSO gave; a refresh may omit the refresh token, so keep the old one."""
+    if "account" not in session:  # a new sign-in gets a new session id: one planted before it is worth nothing
+        current_app.session_interface.regenerate(session)
     previous = session.get("sso_tokens", {})
     session["account"] = {"account_id": principal.account_id, "username": principal.username, "role": principal.role}
     session["sso_tokens"] = {
@@ -47,5 +47,5 @@ def stored_tokens() -> dict | None:
 
 
 def forget_sign_in() -> None:
-    session.pop("account", None)
-    session.pop("sso_tokens", None)
+    """Empty the session: the server-side store then deletes its row and the browser its cookie."""
+    session.clear()

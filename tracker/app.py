@@ -7,14 +7,15 @@ from ates.config import Settings
 from ates.openapi import document_api
 from ates.production import check_production
 from ates.web import service_app
-from tracker.models import accounts, inbox, outbox
+from tracker.models import accounts, inbox, outbox, revoked_tokens
 from tracker.api import api
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     app = service_app(__name__, "tracker", settings)
     check_production(app.config["ATES"])
-    tokens.init_app(app, accounts=accounts)  # a deactivated account's token is refused at once
+    # a deactivated account's token, or a revoked one, is refused at once; roles are the replica's
+    tokens.init_app(app, accounts=accounts, revoked=revoked_tokens)
     app.register_blueprint(api)
     app.register_blueprint(event_log_blueprint(outbox, inbox))
     document_api(app, "aTES tracker", description="Tasks, their assignees and reassignment jobs (SPEC §8).")

@@ -1,9 +1,10 @@
 """What the tracker does with other services' events: it keeps its replica of the accounts."""
 from sqlalchemy import insert, select, update
 
+from ates import revocations
 from ates.bus import Handlers, NotYet
 from tracker import domain
-from tracker.models import accounts
+from tracker.models import accounts, revoked_tokens
 
 handlers = Handlers("tracker")
 
@@ -36,6 +37,11 @@ def on_account_deactivated(session, event):
     if event.data["version"] >= account["version"]:
         session.execute(update(accounts).where(accounts.c.account_id == account["account_id"]).values(
             active=False, assignable=False, version=event.data["version"]))
+
+
+@handlers.on("token.revoked", 1)
+def on_token_revoked(session, event):
+    revocations.remember(session, revoked_tokens, event.data)
 
 
 def _known_version(session, account_id):

@@ -3,10 +3,12 @@ from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text
 
 from ates.bus import inbox_table, outbox_table
 from ates.db import UtcDateTime, new_metadata
+from ates.revocations import revoked_tokens_table
 
 metadata = new_metadata()
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+revoked_tokens = revoked_tokens_table(metadata)  # from auth's token.revoked, for ates.tokens
 
 # What the tracker knows of auth's accounts: only what choosing an assignee needs.
 accounts = Table(

@@ -1,6 +1,7 @@
 """Who may call what (SPEC §3), as one table of every endpoint of SPEC §8 × every role, plus no
-token, an expired token and a token of a deactivated account — against the real processes, with
-tokens from the real SSO's authorization-code flow."""
+token, an expired token, a token of a deactivated account, a revoked token, a demoted account's
+old token and a gateway cookie replayed after sign-out — against the real processes, with tokens
+from the real SSO's authorization-code flow."""
 import time
 import uuid
 
@@ -13,14 +14,14 @@ from ates.db import make_engine, make_sessions
 from auth import keys
 from auth.models import accounts
 from tests.conftest import eventually
-from tests.e2e.system import bearer, running, sign_in_for_tokens
+from tests.e2e.system import bearer, csrf_token, running, sign_in_at_auth, sign_in_for_tokens
 
 ADMIN_PASSWORD = "access-admin-password"
 PASSWORD = "access-password-1"
 ROLES = ("admin", "manager", "accountant", "boss", "developer")
 EVERYONE = set(ROLES)
 PROCESSES = ["auth", "auth-worker", "tracker", "tracker-worker", "accounting", "accounting-worker",
-             "analytics", "analytics-worker"]
+             "analytics", "analytics-worker", "gateway"]
 SOMEONE = str(uuid.uuid4())  # an id nobody has: allowed callers get a 404, never a 401 or 403
 
 # service, method, path, JSON body, who may (SPEC §3)
@@ -118,3 +119,72 @@ def test_a_deactivated_accounts_token_is_refused_everywhere(system):
     for service, method, path, body, _ in TABLE:
         eventually(lambda: call(urls, service, method, path, body, tokens).status_code == 401, timeout=30,
                    message=f"{method} {service}{path} to refuse the deactivated admin")
+
+
+def new_popug(urls, headers, role: str) -> tuple[str, dict]:
+    """A new account of the role, signed in through the real SSO: its id and its tokens."""
+    username = f"{role}-{uuid.uuid4().hex[:8]}"
+    created = requests.post(f"{urls['auth']}/api/accounts", headers=headers["admin"], timeout=10, json={
+        "username": username, "password": PASSWORD, "email": f"{username}@uberpopug.example",
+        "full_name": username, "role": role})
+    assert created.status_code == 201, created.text
+    return created.json()["account_id"], sign_in_for_tokens(urls["auth"], username, PASSWORD)
+
+
+def revoke_at_auth(urls, token: str, hint: str) -> None:
+    answer = requests.post(f"{urls['auth']}/oauth/revoke", timeout=10,
+                           data={"token": token, "token_type_hint": hint, "client_id": "ates-cli"})
+    assert answer.status_code == 200, answer.text
+
+
+MINE = [("tracker", "GET", "/api/tasks?scope=mine"), ("accounting", "GET", "/api/me/account")]
+
+
+@pytest.mark.parametrize("revoked, hint", [("access_token", "access_token"), ("refresh_token", "refresh_token")],
+                         ids=["the access token itself", "its refresh token, as at sign-out"])
+def test_a_revoked_access_token_is_refused_at_tracker_and_accounting(system, revoked, hint):
+    urls, headers, _, _ = system
+    _, tokens = new_popug(urls, headers, "developer")
+    for service, method, path in MINE:
+        eventually(lambda: call(urls, service, method, path, None, bearer(tokens)).status_code == 200, timeout=30,
+                   message=f"{service} to accept the new popug's token")
+    revoke_at_auth(urls, tokens[revoked], hint)
+    for service, method, path in MINE:
+        eventually(lambda: call(urls, service, method, path, None, bearer(tokens)).status_code == 401, timeout=30,
+                   message=f"{method} {service}{path} to refuse the revoked token")
+        answer = call(urls, service, method, path, None, bearer(tokens))
+        assert answer.json()["error"] == "token_revoked" and "revoked" in answer.json()["message"]
+
+
+def test_a_demoted_managers_old_token_is_forbidden_on_manager_endpoints(system):
+    urls, headers, _, _ = system
+    account_id, tokens = new_popug(urls, headers, "manager")
+    manager_only = [(service, method, path, body) for service, method, path, body, allowed in TABLE
+                    if service == "tracker" and allowed == {"admin", "manager"}]
+    for service, method, path, body in manager_only:
+        assert call(urls, service, method, path, body, bearer(tokens)).status_code not in (401, 403)
+    demoted = requests.patch(f"{urls['auth']}/api/accounts/{account_id}", headers=headers["admin"], timeout=10,
+                             json={"role": "developer"})
+    assert demoted.status_code == 200 and demoted.json()["role"] == "developer", demoted.text
+    for service, method, path, body in manager_only:
+        eventually(lambda: call(urls, service, method, path, body, bearer(tokens)).status_code == 403, timeout=30,
+                   message=f"{method} {service}{path} to refuse the demoted manager's old token")
+    assert call(urls, "tracker", "GET", "/api/tasks?scope=mine", None, bearer(tokens)).status_code == 200
+
+
+def test_a_gateway_cookie_replayed_after_sign_out_signs_nobody_in(system):
+    urls, _, _, _ = system
+    browser = requests.Session()
+    home = sign_in_at_auth(browser, browser.get(f"{urls['gateway']}/login", timeout=10), "admin", ADMIN_PASSWORD)
+    assert "Sign out" in home.text, home.text[:2000]
+    copied = browser.cookies.get("ates_gateway_session")
+    assert copied
+    assert browser.get(f"{urls['gateway']}/logout", timeout=10).status_code == 405, "a GET signs nobody out"
+    assert "Sign out" in browser.get(urls["gateway"], timeout=10).text
+    browser.post(f"{urls['gateway']}/logout", data={"csrf_token": csrf_token(home.text)}, timeout=10)
+
+    replay = requests.Session()
+    replay.cookies.set("ates_gateway_session", copied)
+    tasks = replay.get(f"{urls['gateway']}/tasks", timeout=10, allow_redirects=False)
+    assert tasks.status_code == 302 and tasks.headers["Location"].startswith("/login"), (tasks.status_code, tasks.text)
+    assert "Sign out" not in replay.get(urls["gateway"], timeout=10).text

@@ -4,6 +4,7 @@ every refusal the contract (docs/sso-contract.md) promises."""
 import base64
 import hashlib
 import html
+import json
 import os
 import re
 import secrets
@@ -13,6 +14,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,7 +22,9 @@ import pytest
 import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from sqlalchemy import create_engine, text
 
+from ates.config import load_settings
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -429,3 +433,42 @@ def test_after_a_key_rotation_old_tokens_still_verify_and_new_ones_use_the_new_k
     fresh = tokens_for(server, "ates-cli", "admin", ADMIN_PASSWORD)
     assert verified(server, fresh["access_token"]).header["kid"] == new_kid
     assert verified(server, fresh["id_token"], typ="JWT", audience="ates-cli").header["kid"] == new_kid
+
+
+def revocation_events(server) -> list[dict]:
+    """token.revoked events in auth's outbox: between services, revocation travels only as events."""
+    engine = create_engine(load_settings("auth", server.env).database_url)
+    try:
+        with engine.connect() as connection:
+            bodies = connection.execute(text("SELECT body FROM outbox WHERE event_type = 'token.revoked'")).scalars()
+            return [json.loads(body)["data"] for body in bodies]
+    finally:
+        engine.dispose()
+
+
+def revoke(server, client_id: str, token: str, hint: str) -> None:
+    data = {"token": token, "token_type_hint": hint}
+    auth = (client_id, GATEWAY_SECRET) if client_id == "ates-gateway" else None
+    if not auth:
+        data["client_id"] = client_id
+    assert requests.post(server.url("/oauth/revoke"), data=data, auth=auth).status_code == 200
+
+
+def test_a_revoked_access_token_is_announced_with_its_jti_account_and_expiry(server, admin_token):
+    account = new_account(server, admin_token)
+    tokens = tokens_for(server, "ates-gateway", account["username"], "password-1")
+    claims = verified(server, tokens["access_token"]).claims
+    revoke(server, "ates-gateway", tokens["access_token"], "access_token")
+    assert {"jti": claims["jti"], "account_id": account["account_id"],
+            "expires_at": datetime.fromtimestamp(claims["exp"], timezone.utc).isoformat().replace("+00:00", "Z")
+            } in revocation_events(server)
+
+
+@pytest.mark.parametrize("client_id", ["ates-gateway", "ates-cli"])
+def test_revoking_a_refresh_token_also_announces_the_live_access_tokens_of_its_family(server, admin_token, client_id):
+    account = new_account(server, admin_token)
+    first = tokens_for(server, client_id, account["username"], "password-1")
+    second = token_request(server, client_id, grant_type="refresh_token", refresh_token=first["refresh_token"]).json()
+    revoke(server, client_id, second["refresh_token"], "refresh_token")
+    announced = {event["jti"] for event in revocation_events(server) if event["account_id"] == account["account_id"]}
+    assert announced == {verified(server, tokens["access_token"]).claims["jti"] for tokens in (first, second)}

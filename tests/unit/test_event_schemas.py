@@ -11,7 +11,7 @@ CATALOGUE = [
     ("account.created", 1), ("account.deactivated", 1), ("account.role_changed", 1), ("account.updated", 1),
     ("billing_day.closed", 1), ("payout.sent", 1), ("task.assigned", 1), ("task.completed", 1),
     ("task.created", 1), ("task.created", 2), ("task.priced", 1), ("task.updated", 2),
-    ("transaction.applied", 1),
+    ("token.revoked", 1), ("transaction.applied", 1),
 ]
 VERSIONS = registry().versions()
 ENVELOPE = ["specversion", "id", "source", "type", "dataversion", "time", "datacontenttype", "data"]
@@ -82,7 +82,7 @@ def test_versions_lists_exactly_the_catalogue():
     ("account.created", "auth"), ("account.role_changed", "auth"), ("account.deactivated", "auth"),
     ("task.created", "tracker"), ("task.updated", "tracker"), ("task.assigned", "tracker"),
     ("task.completed", "tracker"), ("task.priced", "accounting"), ("transaction.applied", "accounting"),
-    ("payout.sent", "accounting"), ("billing_day.closed", "accounting"),
+    ("payout.sent", "accounting"), ("billing_day.closed", "accounting"), ("token.revoked", "auth"),
 ])
 def test_producer_of_names_the_service_that_publishes_the_event(event_type, producer):
     assert registry().producer_of(event_type) == producer

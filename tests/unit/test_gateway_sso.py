@@ -277,3 +277,40 @@ def test_requests_racing_with_the_old_cookie_share_one_renewal(client, fake_sso,
     home = client.get("/").text
     assert [request.get("grant_type") for request in fake_sso.token_requests] == [None, "refresh_token"]
     assert "Sign out" in home
+
+
+def test_the_cookie_holds_a_session_id_and_no_tokens(client, fake_sso, signing_key):
+    sign_in(client, fake_sso, signing_key)
+    cookie = client.get_cookie("ates_gateway_session").value
+    assert "refresh-1" not in cookie and "." not in cookie and len(cookie) < 100
+
+
+def test_a_cookie_copied_before_logout_signs_nobody_in_after_it(app, client, fake_sso, signing_key):
+    sign_in(client, fake_sso, signing_key)
+    copied = client.get_cookie("ates_gateway_session").value
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/").text)})
+    replay = app.test_client()
+    replay.set_cookie("ates_gateway_session", copied)
+    home = replay.get("/").text
+    assert "Sign out" not in home and 'href="/login"' in home
+    response = replay.get("/tasks")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_a_get_to_logout_signs_nobody_out(client, fake_sso, signing_key):
+    sign_in(client, fake_sso, signing_key)
+    assert client.get("/logout").status_code == 405
+    assert "Sign out" in client.get("/").text and fake_sso.revoked == []
+
+
+def test_signing_in_gives_a_new_session_id(client, fake_sso, signing_key):
+    client.get("/login")
+    before = client.get_cookie("ates_gateway_session").value
+    sign_in(client, fake_sso, signing_key)
+    assert client.get_cookie("ates_gateway_session").value != before
+
+
+def test_logout_deletes_the_cookie(client, fake_sso, signing_key):
+    sign_in(client, fake_sso, signing_key)
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/").text)})
+    assert client.get_cookie("ates_gateway_session") is None

@@ -142,6 +142,7 @@ REFUSED = {  # case: (how the token is made, what the refusal says)
     "no_subject": (lambda key, stranger: signed(key, sub=None), "sub"),
     "no_role": (lambda key, stranger: signed(key, role=None), "role"),
     "no_expiry": (lambda key, stranger: signed(key, exp=None), "exp"),
+    "no_jti_so_not_revocable": (lambda key, stranger: signed(key, jti=None), "jti"),
     "not_a_jwt": (lambda key, stranger: "this-is-no-token", "not a signed JWT"),
 }
 

@@ -1,0 +1,26 @@
+"""the access token issued with each refresh token, announced when its family is revoked
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-02
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0003'
+down_revision = '0002'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('access_jti', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('access_expires_at', sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
+        batch_op.drop_column('access_expires_at')
+        batch_op.drop_column('access_jti')

@@ -1,0 +1,74 @@
+"""A token's `role` claim is what the account was when it signed in; services that keep a replica
+of the accounts take a role away as soon as the replica has heard of the change, and never grant
+one that the token does not carry."""
+import importlib
+import uuid
+
+import pytest
+from sqlalchemy import insert
+
+from ates import tokens
+from ates.config import load_settings
+from tests.issuer import StandInIssuer
+
+# service, an endpoint only privileged roles may call, a role it needs, the replica's other columns
+SERVICES = [
+    ("tracker", "/api/tasks?scope=all", "manager", {"username": "popug", "assignable": False}),
+    ("tracker", "/api/reassignments/00000000-0000-4000-8000-000000000000", "manager",
+     {"username": "popug", "assignable": False}),
+    ("accounting", "/api/accounts", "accountant", {"username": "popug", "email": None, "full_name": None}),
+    ("analytics", "/api/summary", "admin", {}),
+]
+IDS = [f"{service}{path.split('?')[0]}" for service, path, _, _ in SERVICES]
+
+
+@pytest.fixture(scope="module")
+def issuer():
+    return StandInIssuer()
+
+
+@pytest.fixture(params=SERVICES, ids=IDS)
+def service(request, tmp_path, issuer):
+    name, path, role, columns = request.param
+    app = importlib.import_module(f"{name}.app").create_app(load_settings(name, {"ATES_VAR_DIR": str(tmp_path)}))
+    tokens.init_app(app, issuer.verifier())
+    app.test_cli_runner().invoke(args=["migrate"], catch_exceptions=False)
+    replica = importlib.import_module(f"{name}.models").accounts
+
+    def account(replica_role: str | None) -> str:
+        account_id = str(uuid.uuid4())
+        if replica_role is not None:
+            with app.extensions["ates.sessions"].begin() as session:
+                session.execute(insert(replica).values(account_id=account_id, active=True, version=3,
+                                                       role=replica_role, **columns))
+        return account_id
+    return app.test_client(), path, role, account
+
+
+def test_a_demoted_accounts_old_token_is_forbidden(service, issuer):
+    client, path, role, account = service
+    answer = client.get(path, headers=issuer.headers(account("developer"), role))
+    assert answer.status_code == 403
+    assert answer.get_json()["error"] == "forbidden" and role in answer.get_json()["message"]
+
+
+def test_a_promoted_account_waits_for_a_token_with_its_new_role(service, issuer):
+    client, path, role, account = service
+    assert client.get(path, headers=issuer.headers(account(role), "developer")).status_code == 403
+
+
+def test_a_role_the_replica_and_the_token_agree_on_passes(service, issuer):
+    client, path, role, account = service
+    assert client.get(path, headers=issuer.headers(account(role), role)).status_code in (200, 404)
+
+
+def test_a_replica_that_disagrees_with_the_token_grants_nothing_beyond_every_roles_rights(service, issuer):
+    client, path, role, account = service
+    for token_role in {"admin", "manager", "accountant", "boss"} - {role}:
+        answer = client.get(path, headers=issuer.headers(account(role), token_role))
+        assert answer.status_code == 403, (token_role, answer.get_json())
+
+
+def test_an_account_the_replica_does_not_know_yet_is_taken_at_its_tokens_word(service, issuer):
+    client, path, role, account = service
+    assert client.get(path, headers=issuer.headers(account(None), role)).status_code in (200, 404)
