@@ -7,7 +7,7 @@ import os
 from datetime import timedelta
 
 import click
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import inspect
@@ -15,12 +15,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from ates.config import Settings
 from ates.openapi import document_api
-from ates.web import service_app
+from ates.web import service_app, too_large_json, too_large_message
 from auth import admin, api, keys, oauth_api, oauth_store, pages, service
 from auth.oauth import create_provider
 from auth.settings import AuthSettings, load_auth_settings
 
-MAX_REQUEST_BYTES = 8 * 1024 * 1024  # a beak photo (5 MB at most) and its form
+PHOTO_REQUEST_BYTES = 8 * 1024 * 1024  # a beak photo (5 MB at most) and its form; other bodies: ATES_MAX_REQUEST_BYTES
+PHOTO_ENDPOINTS = ("pages.beak_login", "pages.register_beak")
 
 
 class UnsafeProductionSettings(RuntimeError):
@@ -43,8 +44,8 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=auth_settings.issuer.startswith("https://"),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
-        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
+    app.config["ATES_BODY_LIMITS"].update(dict.fromkeys(PHOTO_ENDPOINTS, PHOTO_REQUEST_BYTES))
     app.extensions["auth.settings"] = auth_settings
 
     login_manager = LoginManager(app)
@@ -105,9 +106,7 @@ def _form_expired(error: CSRFError):
 
 
 def _too_large(error: RequestEntityTooLarge):
-    message = f"The upload is larger than {MAX_REQUEST_BYTES // (1024 * 1024)} MB."
+    """A page says it on a page; the API and the OAuth endpoints in JSON (ates/web.py)."""
     if request.path.startswith(("/api/", "/oauth/")):
-        response = jsonify(error="request_entity_too_large", message=message)
-        response.status_code = 413
-        return response
-    return render_template("error.html", title="Too large", message=message), 413
+        return too_large_json(error)
+    return render_template("error.html", title="Too large", message=too_large_message(error)), 413

@@ -4,10 +4,11 @@ import os
 from flask import Flask, render_template
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ates import tokens
 from ates.config import Settings, service_url
-from ates.web import service_app
+from ates.web import service_app, too_large_message
 from gateway import accounting, analytics, dead_letters, home, renewal, session, sso, tasks
 from gateway.api_client import ServiceError
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     app.register_blueprint(analytics.blueprint)
     app.register_error_handler(CSRFError, _form_expired)
     app.register_error_handler(ServiceError, _service_failed)
+    app.register_error_handler(RequestEntityTooLarge, _too_large)
     return app
 
 
@@ -64,6 +66,10 @@ def _refuse_development_secrets(app: Flask) -> None:
 def _form_expired(error: CSRFError):
     return render_template("problem.html", title="The form has expired",
                            message="Go back, reload the page and try again."), 400
+
+
+def _too_large(error: RequestEntityTooLarge):
+    return render_template("problem.html", title="Too large", message=too_large_message(error)), 413
 
 
 def _service_failed(error: ServiceError):

@@ -176,7 +176,7 @@ def test_an_upload_over_the_request_limit_gets_a_page_not_a_crash(app):
     response = client.post("/beak", data={"csrf_token": csrf_token(client, "/beak"),
                                           "photo": (io.BytesIO(b"\0" * (9 * 1024 * 1024)), "big.png")},
                            content_type="multipart/form-data")
-    assert response.status_code == 413 and "larger than 8 MB" in response.text
+    assert response.status_code == 413 and "larger than the 8 MiB" in response.text
 
 
 def test_production_refuses_to_start_with_development_secrets(tmp_path):
