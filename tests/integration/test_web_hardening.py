@@ -1,6 +1,6 @@
 """What every web service does with every answer and with hostile input, before any view runs:
-the browser-security headers and the body size limit (ates/web.py); and no page relies on inline
-script or style, which the CSP forbids."""
+the browser-security headers, the body size limit, and JSON bodies that cannot be read (ates/web.py,
+ates/json_body.py); and no page relies on inline script or style, which the CSP forbids."""
 import re
 from pathlib import Path
 
@@ -124,3 +124,42 @@ def test_a_beak_photo_may_be_larger_than_other_bodies(services):
     answer = app.test_client().post("/login/beak", data={"username": "kesha", "photo": (__import__("io").BytesIO(photo),
                                                                                         "beak.jpg")})
     assert answer.status_code != 413, answer.text[:300]
+
+
+# -- unreadable JSON --------------------------------------------------------------------------------
+
+JSON_ENDPOINTS = [("tracker", "post", "/api/tasks"), ("auth", "post", "/api/accounts"),
+                  ("auth", "patch", "/api/accounts/{admin}")]
+UNREADABLE = {
+    "100,000 [": (b"[" * 100_000, "nested"),
+    "100,000 { in a field": (b'{"title": ' + b'{"a": ' * 100_000, "nested"),
+    "a parseable 200 levels": (b'{"title": ' + b"[" * 200 + b"]" * 200 + b"}", "nested"),
+    "a lone surrogate in a value": (b'{"title": "Feed \\ud800 parrots", "username": "k\\udfffsha", '
+                                    b'"full_name": "\\udc00"}', "surrogate"),
+    "a lone surrogate in a name": (b'{"\\ud83d": "x"}', "surrogate"),
+    "not UTF-8": (b'{"title": "\xff\xfe"}', "JSON"),
+    "not JSON": (b"{title: 1}", "JSON"),
+}
+
+
+@pytest.mark.parametrize("service, method, path", JSON_ENDPOINTS)
+@pytest.mark.parametrize("case", list(UNREADABLE))
+def test_an_unreadable_json_body_is_a_400_that_says_why(services, service, method, path, case):
+    app, headers = services[service]
+    body, said = UNREADABLE[case]
+    if "{admin}" in path:
+        from auth import service as accounts
+        path = path.format(admin=next(account.account_id for account in accounts.list_accounts(
+            app.extensions["ates.sessions"]) if account.username == "admin"))
+    answer = getattr(app.test_client(), method)(path, data=body,
+                                                headers={"Content-Type": "application/json", **headers()})
+    assert answer.status_code == 400, answer.text[:300]
+    assert said.lower() in answer.json["message"].lower(), answer.json
+
+
+def test_a_surrogate_password_is_a_400_not_a_crash(services):
+    app, headers = services["auth"]
+    answer = app.test_client().post("/api/accounts", headers={"Content-Type": "application/json", **headers()},
+                                    data=b'{"username": "kesha", "password": "correct \\ud800 horse", '
+                                         b'"email": "kesha@uberpopug.example"}')
+    assert answer.status_code == 400 and "surrogate" in answer.json["message"], answer.text

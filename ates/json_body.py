@@ -1,0 +1,55 @@
+"""Reading a JSON request body that anybody may have written: the one reader of every JSON endpoint.
+
+json.loads takes what an attacker can write and no database can store: nesting deep enough to
+exhaust the stack (a RecursionError, a 500) and lone UTF-16 surrogates ("\\ud800"), valid JSON
+escapes that are no Unicode text and fail the moment they are encoded. Both become a 400 that says
+so, as a marshmallow ValidationError, which every API already answers in its own words.
+"""
+from flask import request
+from marshmallow import ValidationError
+from werkzeug.exceptions import BadRequest
+
+MAX_DEPTH = 32  # our bodies are flat objects; this is generous and still far from the stack's end
+
+
+def json_object(field: str = "body") -> dict:
+    """The body as a dict, or ValidationError({field: [why]})."""
+    if not request.is_json:
+        raise ValidationError({field: ["Send a JSON object with Content-Type: application/json."]})
+    try:
+        body = request.get_json()
+    except RecursionError:
+        raise ValidationError({field: [f"The JSON is nested too deeply (at most {MAX_DEPTH} levels)."]}) from None
+    except BadRequest:  # bytes that are not JSON in UTF-8 (a body too large stays werkzeug's 413)
+        raise ValidationError({field: ["The body is not valid JSON in UTF-8."]}) from None
+    problem = unreadable(body)
+    if problem:
+        raise ValidationError({field: [problem]})
+    if not isinstance(body, dict):
+        raise ValidationError({field: ["Send a JSON object, {...}, not a list or a single value."]})
+    return body
+
+
+def unreadable(value) -> str | None:
+    """Why a parsed JSON value cannot be taken, or None. Walks with its own stack, never Python's."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return f"The JSON is nested too deeply (at most {MAX_DEPTH} levels)."
+        if isinstance(item, dict):
+            pending.extend((key, depth) for key in item)
+            pending.extend((inner, depth + 1) for inner in item.values())
+        elif isinstance(item, list):
+            pending.extend((inner, depth + 1) for inner in item)
+        elif isinstance(item, str) and not _is_unicode(item):
+            return "The JSON has a lone surrogate (\\ud800-\\udfff without its pair): that is no text."
+    return None
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
