@@ -163,3 +163,83 @@ def test_a_surrogate_password_is_a_400_not_a_crash(services):
                                     data=b'{"username": "kesha", "password": "correct \\ud800 horse", '
                                          b'"email": "kesha@uberpopug.example"}')
     assert answer.status_code == 400 and "surrogate" in answer.json["message"], answer.text
+
+
+# -- control characters in stored text --------------------------------------------------------------
+
+CONTROL = ["\x00", "\x1b", "\x7f", "\x85", "\n", "\t"]
+
+
+@pytest.mark.parametrize("field, character", [
+    (field, character) for field in ("title", "description", "jira_id") for character in CONTROL
+    if not (field == "description" and character in "\n\t")])  # a description has lines: see below
+def test_a_task_with_a_control_character_is_refused(services, field, character):
+    app, headers = services["tracker"]
+    task = {"title": "Feed the parrots", "description": "both of them", "jira_id": "UBERPOP-1"}
+    task[field] += character + "x"
+    answer = app.test_client().post("/api/tasks", json=task, headers=headers())
+    assert answer.status_code == 400, answer.json
+    assert f"U+{ord(character):04X}" in answer.json["message"] or field == "jira_id", answer.json
+
+
+def test_a_description_keeps_its_lines(services):
+    app, headers = services["tracker"]
+    answer = app.test_client().post("/api/tasks", headers=headers(),
+                                    json={"title": "Feed the parrots", "description": "first\n\tthen\r\nlast"})
+    assert answer.status_code == 201 and answer.json["description"] == "first\n\tthen\r\nlast"
+
+
+@pytest.mark.parametrize("character", CONTROL, ids=repr)
+@pytest.mark.parametrize("field", ["username", "email", "full_name"])
+def test_an_account_with_a_control_character_is_refused(services, field, character):
+    app, headers = services["auth"]
+    account = {"username": "kesha", "password": "correct horse battery", "email": "kesha@uberpopug.example",
+               "full_name": "Kesha the Popug"}
+    account[field] = account[field][:3] + character + account[field][3:]
+    answer = app.test_client().post("/api/accounts", json=account, headers=headers())
+    assert answer.status_code == 400 and f"U+{ord(character):04X}" in answer.json["message"], answer.json
+
+
+@pytest.mark.parametrize("character", CONTROL, ids=repr)
+def test_a_changed_full_name_with_a_control_character_is_refused(services, character):
+    from auth import service as accounts
+
+    app, headers = services["auth"]
+    admin = next(account for account in accounts.list_accounts(app.extensions["ates.sessions"])
+                 if account.username == "admin")
+    answer = app.test_client().patch(f"/api/accounts/{admin.account_id}", headers=headers(),
+                                     json={"full_name": f"The{character}Admin"})
+    assert answer.status_code == 400 and f"U+{ord(character):04X}" in answer.json["message"], answer.json
+
+
+@pytest.mark.parametrize("field", ["username", "email", "full_name"])
+def test_sign_up_with_a_control_character_is_refused_on_the_page(services, field):
+    app, _ = services["auth"]
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/signup").text).group(1)
+    form = {"csrf_token": token, "username": "rio", "password": "correct horse battery",
+            "email": "rio@uberpopug.example", "full_name": "Rio"}
+    form[field] = form[field][:2] + "\x00" + form[field][2:]
+    answer = client.post("/signup", data=form)
+    assert answer.status_code == 400 and "U+0000" in answer.text, answer.text[-600:]
+
+
+def test_a_login_with_a_control_character_in_the_username_is_a_plain_refusal_on_postgresql(tmp_path):
+    """The failed login is counted under a key made of the username; PostgreSQL stores no NUL."""
+    from auth.app import create_app as create_auth
+    from auth.settings import load_auth_settings
+    from ates import migrations
+    from tests.e2e.system import postgres_databases
+
+    with postgres_databases(f"hardening_{__import__('os').getpid()}") as databases:
+        env = {"ATES_VAR_DIR": str(tmp_path), "ATES_AUTH_ISSUER": "http://localhost",
+               "AUTH_DATABASE_URL": databases["AUTH_DATABASE_URL"]}
+        migrations.upgrade(ROOT / "auth" / "migrations", databases["AUTH_DATABASE_URL"])
+        app = create_auth(load_settings("auth", env), load_auth_settings(env))
+        try:
+            client = app.test_client()
+            token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+            answer = client.post("/login", data={"csrf_token": token, "username": "ad\x00min", "password": "admin"})
+            assert answer.status_code == 200 and "wrong" in answer.text.lower(), answer.text[-500:]
+        finally:
+            app.extensions["ates.engine"].dispose()
