@@ -243,3 +243,18 @@ def test_a_login_with_a_control_character_in_the_username_is_a_plain_refusal_on_
             assert answer.status_code == 200 and "wrong" in answer.text.lower(), answer.text[-500:]
         finally:
             app.extensions["ates.engine"].dispose()
+
+
+# -- token headers of the wrong type at auth ---------------------------------------------------------
+
+@pytest.mark.parametrize("case", ["kid a list", "kid an object", "kid a number", "alg a list", "typ an object",
+                                  "header a list"])
+@pytest.mark.parametrize("method, path", [("get", "/oauth/userinfo"), ("post", "/oauth/userinfo"),
+                                          ("get", "/api/accounts")])
+def test_a_token_header_field_of_the_wrong_type_is_a_401_at_auth(services, method, path, case):
+    from tests.unit.test_token_header_types import BAD_HEADERS, forged
+
+    app, _ = services["auth"]
+    answer = getattr(app.test_client(), method)(path, headers={"Authorization": f"Bearer {forged(BAD_HEADERS[case])}"})
+    assert answer.status_code == 401 and answer.json["error"] == "invalid_token", answer.text[:300]
+    assert "not valid" in answer.json["message"]
