@@ -27,6 +27,7 @@ class Settings:
     smtp_port: int
     mail_from: str
     max_request_bytes: int  # a larger request body is refused with 413 (ates/web.py)
+    metrics_token: str | None  # what a scraper of /metrics must send (ates/metrics.py); None: nothing
 
     @property
     def is_production(self) -> bool:
@@ -58,6 +59,7 @@ def load_settings(service: str, env=None) -> Settings:
         smtp_port=int(env.get("ATES_SMTP_PORT", "8025")),
         mail_from=env.get("ATES_MAIL_FROM", "accounting@uberpopug.example"),
         max_request_bytes=_parse_byte_count(env.get("ATES_MAX_REQUEST_BYTES")),
+        metrics_token=env.get("ATES_METRICS_TOKEN", "").strip() or None,
     )
 
 

@@ -181,12 +181,12 @@ def test_an_upload_over_the_request_limit_gets_a_page_not_a_crash(app):
 
 def test_production_refuses_to_start_with_development_secrets(tmp_path):
     with pytest.raises(UnsafeProductionSettings) as refused:
-        make_app(tmp_path, ATES_ENV="production")
+        make_app(tmp_path, ATES_ENV="production", ATES_METRICS_TOKEN="m" * 32)
     assert str(refused.value) == ("auth refuses to start in production: ATES_AUTH_SECRET_KEY is not set; "
                                   "ATES_ADMIN_PASSWORD is not set; ATES_GATEWAY_CLIENT_SECRET is not set.")
 
 
 def test_production_starts_with_real_secrets_and_the_admin_gets_that_password(tmp_path):
-    app = make_app(tmp_path, ATES_ENV="production", ATES_AUTH_SECRET_KEY="k" * 40,
+    app = make_app(tmp_path, ATES_ENV="production", ATES_METRICS_TOKEN="m" * 32, ATES_AUTH_SECRET_KEY="k" * 40,
                    ATES_ADMIN_PASSWORD="a proper password", ATES_GATEWAY_CLIENT_SECRET="s" * 40)
     assert log_in(app.test_client(), "admin", "a proper password").status_code == 302

@@ -12,7 +12,7 @@ def production(monkeypatch, **secrets):
         monkeypatch.delenv(name, raising=False)
     for name, value in secrets.items():
         monkeypatch.setenv(name, value)
-    return load_settings("gateway", {"ATES_ENV": "production"})
+    return load_settings("gateway", {"ATES_ENV": "production", "ATES_METRICS_TOKEN": "m" * 32})
 
 
 @pytest.mark.parametrize("missing", list(PRODUCTION_SECRETS))
