@@ -1,9 +1,10 @@
 """Reading a JSON request body that anybody may have written: the one reader of every JSON endpoint.
 
 json.loads takes what an attacker can write and no database can store: nesting deep enough to
-exhaust the stack (a RecursionError, a 500) and lone UTF-16 surrogates ("\\ud800"), valid JSON
-escapes that are no Unicode text and fail the moment they are encoded. Both become a 400 that says
-so, as a marshmallow ValidationError, which every API already answers in its own words.
+exhaust the stack (a RecursionError, a 500), lone UTF-16 surrogates ("\\ud800"), valid JSON
+escapes that are no Unicode text and fail the moment they are encoded, and NUL, which PostgreSQL
+cannot hold. Each becomes a 400 that says so, as a marshmallow ValidationError, which every API
+already answers in its own words.
 """
 from flask import request
 from marshmallow import ValidationError
@@ -44,6 +45,8 @@ def unreadable(value) -> str | None:
             pending.extend((inner, depth + 1) for inner in item)
         elif isinstance(item, str) and not _is_unicode(item):
             return "The JSON has a lone surrogate (\\ud800-\\udfff without its pair): that is no text."
+        elif isinstance(item, str) and "\x00" in item:
+            return "The JSON has a NUL character (U+0000): no text aTES keeps may contain one."
     return None
 
 

@@ -6,17 +6,19 @@ from pathlib import Path
 import click
 from flask import Flask, current_app, jsonify, request
 from sqlalchemy import text
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from ates import correlation, logs, metrics, migrations
 from ates.config import Settings, load_settings
 from ates.db import make_engine, make_sessions
+from ates.text import printable_part
 
 # No inline script or style anywhere (pages load theirs from /static), so an injected <script> or
 # on…= attribute does nothing; no framing, so no clickjacking. `form-action` is left out on purpose:
 # browsers apply it to the redirect after a form, and the SSO's login form ends on the client's origin.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
                            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
@@ -37,6 +39,7 @@ def service_app(import_name: str, service: str, settings: Settings | None = None
     app.after_request(_return_correlation_id)
     app.teardown_request(_forget_correlation_id)
     app.before_request(_refuse_large_bodies)
+    app.before_request(_refuse_nul)
     app.after_request(_add_security_headers)
     metrics.init_app(app)
     app.register_error_handler(HTTPException, _json_error)
@@ -95,6 +98,18 @@ def _refuse_large_bodies() -> None:
     limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
         raise RequestEntityTooLarge(_larger_than(limit))
+
+
+def _refuse_nul() -> None:
+    """A NUL in the path, the query or a form field: PostgreSQL can neither store nor compare it (a 500
+    wherever it reached a query). Nothing aTES takes has one; JSON bodies are ates/json_body.py's."""
+    fields = [("path", "", request.path)] + [("query", name, value) for name, value in request.args.items(multi=True)]
+    if request.mimetype in FORM_TYPES:
+        fields += [("form", name, value) for name, value in request.form.items(multi=True)]
+    for where, name, value in fields:
+        if "\x00" in name or "\x00" in value:
+            field = f" field {printable_part(name)!r}" if name else ""
+            raise BadRequest(f"The {where}{field} contains a NUL character (U+0000); nothing in aTES may.")
 
 
 def _larger_than(limit: int) -> str:

@@ -1,7 +1,10 @@
 """What every web service does with every answer and with hostile input, before any view runs:
 the browser-security headers, the body size limit, and JSON bodies that cannot be read (ates/web.py,
 ates/json_body.py); and no page relies on inline script or style, which the CSP forbids."""
+import io
+import os
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -121,8 +124,7 @@ def test_a_beak_photo_may_be_larger_than_other_bodies(services):
     """Auth's beak pages take a photo of up to 5 MB (auth/beak.py); the rest of auth keeps the default."""
     app, _ = services["auth"]
     photo = b"\xff\xd8" + b"\x00" * (4 * MIB)
-    answer = app.test_client().post("/login/beak", data={"username": "kesha", "photo": (__import__("io").BytesIO(photo),
-                                                                                        "beak.jpg")})
+    answer = app.test_client().post("/login/beak", data={"username": "kesha", "photo": (io.BytesIO(photo), "beak.jpg")})
     assert answer.status_code != 413, answer.text[:300]
 
 
@@ -224,14 +226,16 @@ def test_sign_up_with_a_control_character_is_refused_on_the_page(services, field
     assert answer.status_code == 400 and "U+0000" in answer.text, answer.text[-600:]
 
 
-def test_a_login_with_a_control_character_in_the_username_is_a_plain_refusal_on_postgresql(tmp_path):
-    """The failed login is counted under a key made of the username; PostgreSQL stores no NUL."""
+@pytest.mark.parametrize("username, status, said", [("ad\x00min", 400, "u+0000"), ("ad\x01min", 200, "wrong")])
+def test_a_login_with_a_control_character_in_the_username_is_a_plain_refusal_on_postgresql(tmp_path, username,
+                                                                                         status, said):
+    """A failed login is counted under a key made of the username, and PostgreSQL stores no NUL."""
     from auth.app import create_app as create_auth
     from auth.settings import load_auth_settings
     from ates import migrations
     from tests.e2e.system import postgres_databases
 
-    with postgres_databases(f"hardening_{__import__('os').getpid()}") as databases:
+    with postgres_databases(f"hardening_{os.getpid()}") as databases:
         env = {"ATES_VAR_DIR": str(tmp_path), "ATES_AUTH_ISSUER": "http://localhost",
                "AUTH_DATABASE_URL": databases["AUTH_DATABASE_URL"]}
         migrations.upgrade(ROOT / "auth" / "migrations", databases["AUTH_DATABASE_URL"])
@@ -239,8 +243,8 @@ def test_a_login_with_a_control_character_in_the_username_is_a_plain_refusal_on_
         try:
             client = app.test_client()
             token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
-            answer = client.post("/login", data={"csrf_token": token, "username": "ad\x00min", "password": "admin"})
-            assert answer.status_code == 200 and "wrong" in answer.text.lower(), answer.text[-500:]
+            answer = client.post("/login", data={"csrf_token": token, "username": username, "password": "admin"})
+            assert answer.status_code == status and said in answer.text.lower(), answer.text[-500:]
         finally:
             app.extensions["ates.engine"].dispose()
 
@@ -258,3 +262,48 @@ def test_a_token_header_field_of_the_wrong_type_is_a_401_at_auth(services, metho
     answer = getattr(app.test_client(), method)(path, headers={"Authorization": f"Bearer {forged(BAD_HEADERS[case])}"})
     assert answer.status_code == 401 and answer.json["error"] == "invalid_token", answer.text[:300]
     assert "not valid" in answer.json["message"]
+
+
+# -- NUL anywhere in a request ----------------------------------------------------------------------
+
+NUL_REQUESTS = [  # (service, method, path, form): PostgreSQL cannot compare or store a NUL (a 500)
+    ("tracker", "get", "/api/tasks/a%00b", None), ("tracker", "post", "/api/tasks/a%00b/complete", None),
+    ("tracker", "get", "/api/reassignments/a%00b", None), ("tracker", "get", "/api/tasks?scope=all&x=%00", None),
+    ("auth", "get", "/api/accounts/a%00b", None), ("auth", "delete", "/api/accounts/a%00b", None),
+    ("auth", "get", "/oauth/authorize?client_id=ates%00&response_type=code&redirect_uri=x", None),
+    ("auth", "post", "/oauth/token", {"grant_type": "authorization_code", "code": "ab", "client_id": "ates\x00cli"}),
+    ("auth", "post", "/oauth/revoke", {"token": "a\x00b", "client_id": "ates-cli"}),
+    ("accounting", "get", "/api/accounts/a%00b/transactions", None), ("analytics", "get", "/api/income?from=%00", None),
+    ("gateway", "get", "/tasks/all?status=%00", None),
+]
+NUL_IN_JSON = [("tracker", "post", "/api/tasks", {"title": "Feed", "jira_id": None, "description": "x\x00"}),
+               ("auth", "post", "/api/accounts", {"username": "kesha", "password": "correct\x00horse battery",
+                                                  "email": "kesha@uberpopug.example"})]
+
+
+@pytest.mark.parametrize("service, method, path, form", NUL_REQUESTS + NUL_IN_JSON)
+def test_a_nul_anywhere_in_a_request_is_a_400_that_says_so(services, service, method, path, form):
+    app, headers = services[service]
+    sent = {"json": form} if path in ("/api/tasks", "/api/accounts") else {"data": form}
+    answer = getattr(app.test_client(), method)(path, headers=headers(), **sent)
+    assert answer.status_code == 400, answer.text[:300]
+    assert "U+0000" in answer.json["message"], answer.json
+
+
+def test_a_nul_in_an_id_is_a_400_on_postgresql_too(tmp_path):
+    """On SQLite a NUL is just a character; PostgreSQL refuses the query (it was a 500)."""
+    from ates import tokens
+    from tests.e2e.system import postgres_databases
+    from tests.issuer import StandInIssuer
+    from tracker.app import create_app
+
+    issuer = StandInIssuer()
+    with postgres_databases(f"hardening_nul_{os.getpid()}") as databases:
+        app = create_app(load_settings("tracker", {"ATES_VAR_DIR": str(tmp_path), **databases}))
+        try:
+            tokens.init_app(app, issuer.verifier())
+            app.test_cli_runner().invoke(args=["migrate"], catch_exceptions=False)
+            answer = app.test_client().get("/api/tasks/a%00b", headers=issuer.headers(str(uuid.uuid4()), "admin"))
+            assert answer.status_code == 400 and "U+0000" in answer.json["message"], answer.text[:300]
+        finally:
+            app.extensions["ates.engine"].dispose()
