@@ -1,6 +1,7 @@
 """What every aTES web service has in common: settings, database, JSON errors, /healthz, `migrate`,
 JSON logs, a correlation id on every request (docs/observability.md), /metrics, the browser-security
-headers on every answer and a limit on the size of a request body (docs/security.md)."""
+headers on every answer, a limit on the size of a request body and no NUL in a request (README,
+"What every web service refuses")."""
 from pathlib import Path
 
 import click
@@ -42,7 +43,7 @@ def service_app(import_name: str, service: str, settings: Settings | None = None
     app.before_request(_refuse_nul)
     app.after_request(_add_security_headers)
     metrics.init_app(app)
-    app.register_error_handler(HTTPException, _json_error)
+    app.register_error_handler(HTTPException, json_error)
     app.register_error_handler(RequestEntityTooLarge, too_large_json)
     migrations_dir = Path(app.root_path) / "migrations"
     if migrations_dir.is_dir():
@@ -124,7 +125,7 @@ def describe_bytes(count: int) -> str:
 
 
 def too_large_json(error: RequestEntityTooLarge):
-    return _json_error(RequestEntityTooLarge(too_large_message(error)))
+    return json_error(RequestEntityTooLarge(too_large_message(error)))
 
 
 def too_large_message(error: RequestEntityTooLarge) -> str:
@@ -139,7 +140,7 @@ def _add_security_headers(response):
     return response
 
 
-def _json_error(error: HTTPException):
+def json_error(error: HTTPException):
     code = (error.name or "error").lower().replace(" ", "_")
     response = jsonify(error=code, message=error.description)
     response.status_code = error.code or 500

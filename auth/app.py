@@ -11,11 +11,11 @@ from flask import Flask, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import inspect
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from ates.config import Settings
 from ates.openapi import document_api
-from ates.web import service_app, too_large_json, too_large_message
+from ates.web import json_error, service_app, too_large_json, too_large_message
 from auth import admin, api, keys, oauth_api, oauth_store, pages, service
 from auth.oauth import create_provider
 from auth.settings import AuthSettings, load_auth_settings
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
                  "endpoints are described by /.well-known/openid-configuration.")
     app.register_error_handler(CSRFError, _form_expired)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
+    app.register_error_handler(BadRequest, _bad_request)
     _register_commands(app, auth_settings)
     if inspect(app.extensions["ates.engine"]).has_table("signing_keys"):
         _seed(app, auth_settings)  # before `migrate` has run there is nothing to seed into
@@ -103,6 +104,13 @@ def _register_commands(app: Flask, auth_settings: AuthSettings) -> None:
 def _form_expired(error: CSRFError):
     return render_template("error.html", title="This form has expired",
                            message="Go back, reload the page and send the form again."), 400
+
+
+def _bad_request(error: BadRequest):
+    """E.g. a NUL in a form field (ates/web.py): a page for a person, JSON for the API and OAuth."""
+    if request.path.startswith(("/api/", "/oauth/")):
+        return json_error(error)
+    return render_template("error.html", title="This request cannot be read", message=error.description), 400
 
 
 def _too_large(error: RequestEntityTooLarge):

@@ -4,7 +4,7 @@ import os
 from flask import Flask, render_template
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from ates import tokens
 from ates.config import Settings, service_url
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     app.register_error_handler(CSRFError, _form_expired)
     app.register_error_handler(ServiceError, _service_failed)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
+    app.register_error_handler(BadRequest, _bad_request)
     return app
 
 
@@ -66,6 +67,10 @@ def _refuse_development_secrets(app: Flask) -> None:
 def _form_expired(error: CSRFError):
     return render_template("problem.html", title="The form has expired",
                            message="Go back, reload the page and try again."), 400
+
+
+def _bad_request(error: BadRequest):
+    return render_template("problem.html", title="This request cannot be read", message=error.description), 400
 
 
 def _too_large(error: RequestEntityTooLarge):
