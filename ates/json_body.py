@@ -8,7 +8,7 @@ already answers in its own words.
 """
 from flask import request
 from marshmallow import ValidationError
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 MAX_DEPTH = 32  # our bodies are flat objects; this is generous and still far from the stack's end
 
@@ -17,6 +17,7 @@ def json_object(field: str = "body") -> dict:
     """The body as a dict, or ValidationError({field: [why]})."""
     if not request.is_json:
         raise ValidationError({field: ["Send a JSON object with Content-Type: application/json."]})
+    _refuse_a_cut_off_stream()
     try:
         body = request.get_json()
     except RecursionError:
@@ -29,6 +30,14 @@ def json_object(field: str = "body") -> dict:
     if not isinstance(body, dict):
         raise ValidationError({field: ["Send a JSON object, {...}, not a list or a single value."]})
     return body
+
+
+def _refuse_a_cut_off_stream() -> None:
+    """A body sent without Content-Length (chunked) is read only up to the size limit, and werkzeug
+    hands over that much without a word: the JSON would look broken (a 400) instead of too large."""
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(request.get_data(cache=True)) >= limit:
+        raise RequestEntityTooLarge()  # ates/web.py's handler says the limit
 
 
 def unreadable(value) -> str | None:

@@ -318,3 +318,13 @@ def test_a_nul_in_an_id_is_a_400_on_postgresql_too(tmp_path):
             assert answer.status_code == 400 and "U+0000" in answer.json["message"], answer.text[:300]
         finally:
             app.extensions["ates.engine"].dispose()
+
+
+def test_a_body_without_a_declared_length_is_cut_off_at_the_limit_too(services):
+    """Chunked: no Content-Length to refuse by, so werkzeug stops reading at the limit; same words."""
+    app, headers = services["tracker"]
+    body = b'{"title": "' + b"x" * (2 * MIB) + b'"}'
+    answer = app.test_client().post("/api/tasks", input_stream=io.BytesIO(body), headers={
+        "Content-Type": "application/json", "Transfer-Encoding": "chunked", **headers()},
+        environ_overrides={"wsgi.input_terminated": True})
+    assert answer.status_code == 413 and "1 MiB" in answer.json["message"], answer.text[:300]
