@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/%2F"
 DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000, 600_000)
 ENVIRONMENTS = ("development", "production")
+DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024  # the largest JSON or form aTES takes is a few KB
 DEFAULT_PORTS = {"gateway": 5000, "auth": 5001, "tracker": 5002, "accounting": 5003, "analytics": 5004}
 
 
@@ -32,6 +33,8 @@ class Settings:
     smtp_host: str
     smtp_port: int
     mail_from: str
+    max_request_bytes: int  # a larger request body is refused with 413 (ates/web.py)
+    metrics_token: str | None  # what a scraper of /metrics must send (ates/metrics.py); None: nothing
 
     @property
     def is_production(self) -> bool:
@@ -78,6 +81,8 @@ def load_settings(service: str, env=None) -> Settings:
         smtp_host=env.get("ATES_SMTP_HOST", "localhost"),
         smtp_port=int(env.get("ATES_SMTP_PORT", "8025")),
         mail_from=env.get("ATES_MAIL_FROM", "accounting@uberpopug.example"),
+        max_request_bytes=_parse_byte_count(env.get("ATES_MAX_REQUEST_BYTES")),
+        metrics_token=env.get("ATES_METRICS_TOKEN", "").strip() or None,
     )
 
 
@@ -100,6 +105,18 @@ def _parse_timezone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (KeyError, ValueError) as error:
         raise ValueError(f"ATES_TIMEZONE must name an IANA time zone such as Europe/Moscow, got {name!r}") from error
+
+
+def _parse_byte_count(text: str | None) -> int:
+    if not text:
+        return DEFAULT_MAX_REQUEST_BYTES
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count <= 0:
+        raise ValueError(f"ATES_MAX_REQUEST_BYTES must be a positive number of bytes, got {text!r}")
+    return count
 
 
 def _parse_delays(text: str | None) -> tuple[int, ...]:

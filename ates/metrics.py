@@ -4,19 +4,33 @@ Web services serve `GET /metrics` on their own port (`init_app`); a worker proce
 metrics on `ATES_<SERVICE>_WORKER_METRICS_PORT` (`serve_worker_metrics`). Every metric lives in
 prometheus_client's default registry, one per process; under gunicorn with several worker
 processes, set PROMETHEUS_MULTIPROC_DIR and /metrics adds up every process's numbers.
+
+Who may read them, everywhere alike: with ATES_METRICS_TOKEN set, only `Authorization: Bearer
+<token>`; production refuses to start without one (docs/observability.md).
 """
+import hmac
+import json
 import logging
 import os
+import socket
+import threading
 import time
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
-                               generate_latest, start_http_server)
+                               generate_latest, make_wsgi_app)
+
+from ates.config import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
 DEFAULT_WORKER_PORTS = {"auth": 9101, "tracker": 9102, "accounting": 9103, "analytics": 9104}
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+MIN_TOKEN_LENGTH = 24
+REFUSED = {"error": "invalid_token",
+           "message": "metrics need Authorization: Bearer <token>, the token being this service's ATES_METRICS_TOKEN"}
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 EVENTS_PUBLISHED = Counter("ates_events_published", "Events the relay published and the broker confirmed.",
@@ -38,10 +52,32 @@ HTTP_SECONDS = Histogram("ates_http_request_seconds", "HTTP requests by method, 
                          ["method", "route", "status"], buckets=LATENCY_BUCKETS)
 
 
+class MetricsUnprotected(RuntimeError):
+    """Production would serve its metrics to anybody who can reach the port."""
+
+
+def required_token(settings: Settings) -> str | None:
+    """The token a scraper must send; None: anybody may read (outside production, none set)."""
+    token = settings.metrics_token
+    if settings.is_production and (token is None or len(token) < MIN_TOKEN_LENGTH):
+        raise MetricsUnprotected(f"{settings.service} refuses to start in production without ATES_METRICS_TOKEN "
+                                 f"(at least {MIN_TOKEN_LENGTH} characters): /metrics would be open to anybody "
+                                 "who reaches the port")
+    return token
+
+
+def _authorised(authorization: str | None, token: str | None) -> bool:
+    if token is None:
+        return True
+    scheme, _, given = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
 # -- web ------------------------------------------------------------------------------------------
 
 def init_app(app: Flask) -> None:
     """Time every request (by its route template, never its raw path) and serve `GET /metrics`."""
+    app.extensions["ates.metrics_token"] = required_token(app.config["ATES"])
     app.before_request(_start_timer)
     app.after_request(_observe_request)
     app.add_url_rule("/metrics", "metrics", metrics_response)
@@ -61,6 +97,9 @@ def _observe_request(response):
 
 
 def metrics_response() -> Response:
+    if not _authorised(request.headers.get("Authorization"), current_app.extensions["ates.metrics_token"]):
+        return Response(json.dumps(REFUSED), status=401, mimetype="application/json",
+                        headers={"WWW-Authenticate": "Bearer"})
     return Response(generate_latest(_registry()), mimetype=CONTENT_TYPE_LATEST)
 
 
@@ -98,16 +137,51 @@ def serve_worker_metrics(service: str, env=None):
     """Serve the process's metrics over HTTP on a daemon thread; the server, or None when off or taken.
 
     A port already taken is logged, not fatal: a worker without its metrics still moves the money.
+    Production without ATES_METRICS_TOKEN is fatal (MetricsUnprotected), like at the web services.
     """
     env = os.environ if env is None else env
     port = worker_metrics_port(service, env)
     if port is None:
         return None
+    token = required_token(load_settings(service, env))
     host = env.get("ATES_METRICS_HOST", "127.0.0.1")
     try:
-        server, _thread = start_http_server(port, addr=host, registry=_registry())
+        server = make_server(host, port, _worker_app(_registry(), token),
+                             _ServerV6 if ":" in host else _Server, handler_class=_QuietHandler)
     except OSError as error:
         log.warning("%s worker metrics cannot listen on %s:%d (%s); running without them", service, host, port, error)
         return None
+    threading.Thread(target=server.serve_forever, name=f"{service}-metrics", daemon=True).start()
     log.info("%s worker metrics at http://%s:%d/metrics", service, host, port)
     return server
+
+
+def _worker_app(registry, token: str | None):
+    """/metrics behind the token; /healthz open, for a container's health check (it says nothing but ok)."""
+    metrics_app = make_wsgi_app(registry)
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") == "/healthz":
+            return _json(start_response, "200 OK", {"status": "ok"})
+        if not _authorised(environ.get("HTTP_AUTHORIZATION"), token):
+            return _json(start_response, "401 Unauthorized", REFUSED, [("WWW-Authenticate", "Bearer")])
+        return metrics_app(environ, start_response)
+    return app
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True  # a slow scraper never holds the worker's exit
+
+
+class _ServerV6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # a scrape every 15 s is no news; the JSON logs stay clean
+        pass
+
+
+def _json(start_response, status: str, body: dict, headers=()):
+    start_response(status, [("Content-Type", "application/json"), *headers])
+    return [json.dumps(body).encode()]

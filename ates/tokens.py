@@ -67,6 +67,8 @@ class TokenVerifier:
             raise InvalidToken(f"algorithm {header.get('alg')!r} is not accepted, only RS256")
         if str(header.get("typ", "")).lower() not in ACCESS_TOKEN_TYPES:
             raise InvalidToken("the token is not an access token (typ must be at+jwt)")
+        if not isinstance(header.get("kid"), str):  # JSON lets it be anything; no key of ours is named by a non-string
+            raise InvalidToken("the token's header names no signing key (kid must be a string)")
         try:
             claims = jwt.decode(token, self._key(header.get("kid")), algorithms=["RS256"]).claims
             jwt.JWTClaimsRegistry(

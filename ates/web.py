@@ -1,27 +1,50 @@
 """What every aTES web service has in common: settings, database, JSON errors, /healthz, `migrate`,
-JSON logs, a correlation id on every request (docs/observability.md) and /metrics."""
+JSON logs, a correlation id on every request (docs/observability.md), /metrics, the browser-security
+headers on every answer, a limit on the size of a request body and no NUL in a request (README,
+"What every web service refuses")."""
 from pathlib import Path
 
 import click
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from sqlalchemy import text
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from ates import correlation, logs, metrics, migrations
 from ates.config import Settings, load_settings
 from ates.db import make_engine, make_sessions
+from ates.text import printable_part
+
+# No inline script or style anywhere (pages load theirs from /static), so an injected <script> or
+# on…= attribute does nothing; no framing, so no clickjacking. `form-action` is left out on purpose:
+# browsers apply it to the redirect after a form, and the SSO's login form ends on the client's origin.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                           "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # a task's or a letter's address is nobody else's business
+}
 
 
 def service_app(import_name: str, service: str, settings: Settings | None = None) -> Flask:
     app = Flask(import_name)
     settings = settings or load_settings(service)
     app.config["ATES"] = settings
+    # Bodies larger than this are refused before anything reads them. A view that needs more (auth's
+    # beak photo) names its endpoint in ATES_BODY_LIMITS.
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_request_bytes, ATES_BODY_LIMITS={})
     logs.configure_logging(service, "web", force=False)  # under gunicorn; a test runner keeps its own
     app.before_request(_take_correlation_id)
     app.after_request(_return_correlation_id)
     app.teardown_request(_forget_correlation_id)
+    app.before_request(_refuse_large_bodies)
+    app.before_request(_refuse_nul)
+    app.after_request(_add_security_headers)
     metrics.init_app(app)
-    app.register_error_handler(HTTPException, _json_error)
+    app.register_error_handler(HTTPException, json_error)
+    app.register_error_handler(RequestEntityTooLarge, too_large_json)
     migrations_dir = Path(app.root_path) / "migrations"
     if migrations_dir.is_dir():
         engine = make_engine(settings.database_url)
@@ -68,7 +91,56 @@ def _forget_correlation_id(_error=None) -> None:
             correlation.set_current(None)
 
 
-def _json_error(error: HTTPException):
+def _refuse_large_bodies() -> None:
+    """By the declared length at once; a body sent without one is cut off by werkzeug at the same limit."""
+    endpoint_limit = current_app.config["ATES_BODY_LIMITS"].get(request.endpoint)
+    if endpoint_limit is not None:
+        request.max_content_length = endpoint_limit
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge(_larger_than(limit))
+
+
+def _refuse_nul() -> None:
+    """A NUL in the path, the query or a form field: PostgreSQL can neither store nor compare it (a 500
+    wherever it reached a query). Nothing aTES takes has one; JSON bodies are ates/json_body.py's."""
+    fields = [("path", "", request.path)] + [("query", name, value) for name, value in request.args.items(multi=True)]
+    if request.mimetype in FORM_TYPES:
+        fields += [("form", name, value) for name, value in request.form.items(multi=True)]
+    for where, name, value in fields:
+        if "\x00" in name or "\x00" in value:
+            field = f" field {printable_part(name)!r}" if name else ""
+            raise BadRequest(f"The {where}{field} contains a NUL character (U+0000); nothing in aTES may.")
+
+
+def _larger_than(limit: int) -> str:
+    return f"The request body is larger than the {describe_bytes(limit)} allowed here."
+
+
+def describe_bytes(count: int) -> str:
+    for unit, size in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if count >= size and count % size == 0:
+            return f"{count // size} {unit}"
+    return f"{count} bytes"
+
+
+def too_large_json(error: RequestEntityTooLarge):
+    return json_error(RequestEntityTooLarge(too_large_message(error)))
+
+
+def too_large_message(error: RequestEntityTooLarge) -> str:
+    if error.description == RequestEntityTooLarge.description:  # werkzeug's own words, from a streamed body
+        return _larger_than(request.max_content_length)
+    return error.description
+
+
+def _add_security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def json_error(error: HTTPException):
     code = (error.name or "error").lower().replace(" ", "_")
     response = jsonify(error=code, message=error.description)
     response.status_code = error.code or 500

@@ -3,9 +3,10 @@ deactivate accounts. An account is `{account_id, username, email, full_name, rol
 
 Bad input is a 400 `{"error", "message", "fields"}`; a taken username 409; an unknown id 404.
 """
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 from marshmallow import Schema, ValidationError, fields, validate
 
+from ates import json_body
 from auth import service
 from auth.bearer import require_token
 from auth.domain import MAX_FULL_NAME_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROLES, AccountChange, RuleBroken
@@ -58,14 +59,13 @@ def _problem(status: int, error: str, message: str, **extra):
 
 
 def _json_body(schema: Schema) -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError({"_body": ["Send a JSON object (Content-Type: application/json)."]})
-    return schema.load(body)
+    return schema.load(json_body.json_object("_body"))
 
 
 def _invalid(error: ValidationError):
-    return _problem(400, "invalid_request", "The request has invalid fields.", fields=error.normalized_messages())
+    fields = error.normalized_messages()
+    said = "; ".join(f"{name}: {' '.join(map(str, why)) if isinstance(why, list) else why}" for name, why in fields.items())
+    return _problem(400, "invalid_request", f"The request has invalid fields ({said}).", fields=fields)
 
 
 @bp.get("/accounts")

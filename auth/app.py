@@ -8,22 +8,23 @@ import os
 from datetime import timedelta
 
 import click
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, render_template, request
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import inspect
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from ates.config import Settings
 from ates.openapi import document_api
 from ates.production import check_production
 from ates.session_keys import session_key
-from ates.web import service_app
+from ates.web import json_error, service_app, too_large_json, too_large_message
 from auth import admin, api, keys, oauth_api, oauth_store, pages, service
 from auth.oauth import create_provider
 from auth.settings import AuthSettings, load_auth_settings
 
-MAX_REQUEST_BYTES = 8 * 1024 * 1024  # a beak photo (5 MB at most) and its form
+PHOTO_REQUEST_BYTES = 8 * 1024 * 1024  # a beak photo (5 MB at most) and its form; other bodies: ATES_MAX_REQUEST_BYTES
+PHOTO_ENDPOINTS = ("pages.beak_login", "pages.register_beak")
 
 
 def create_app(settings: Settings | None = None, auth_settings: AuthSettings | None = None) -> Flask:
@@ -41,9 +42,9 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SECURE=settings.is_production or auth_settings.issuer.startswith("https://"),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
-        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     check_production(settings, given=auth_settings.production_values(), flask_config=app.config)
+    app.config["ATES_BODY_LIMITS"].update(dict.fromkeys(PHOTO_ENDPOINTS, PHOTO_REQUEST_BYTES))
     app.extensions["auth.settings"] = auth_settings
 
     login_manager = LoginManager(app)
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
                  "endpoints are described by /.well-known/openid-configuration.")
     app.register_error_handler(CSRFError, _form_expired)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
+    app.register_error_handler(BadRequest, _bad_request)
     _register_commands(app, auth_settings)
     if inspect(app.extensions["ates.engine"]).has_table("signing_keys"):
         _seed(app, auth_settings)  # before `migrate` has run there is nothing to seed into
@@ -103,10 +105,15 @@ def _form_expired(error: CSRFError):
                            message="Go back, reload the page and send the form again."), 400
 
 
-def _too_large(error: RequestEntityTooLarge):
-    message = f"The upload is larger than {MAX_REQUEST_BYTES // (1024 * 1024)} MB."
+def _bad_request(error: BadRequest):
+    """E.g. a NUL in a form field (ates/web.py): a page for a person, JSON for the API and OAuth."""
     if request.path.startswith(("/api/", "/oauth/")):
-        response = jsonify(error="request_entity_too_large", message=message)
-        response.status_code = 413
-        return response
-    return render_template("error.html", title="Too large", message=message), 413
+        return json_error(error)
+    return render_template("error.html", title="This request cannot be read", message=error.description), 400
+
+
+def _too_large(error: RequestEntityTooLarge):
+    """A page says it on a page; the API and the OAuth endpoints in JSON (ates/web.py)."""
+    if request.path.startswith(("/api/", "/oauth/")):
+        return too_large_json(error)
+    return render_template("error.html", title="Too large", message=too_large_message(error)), 413

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from ates import text
+
 ROLES = ("admin", "manager", "accountant", "boss", "developer")
 SIGN_UP_ROLE = "developer"
 USERNAME_PATTERN = re.compile(r"[a-z0-9_.-]{3,64}")
@@ -24,6 +26,7 @@ class RuleBroken(ValueError):
 
 def normalize_username(raw: str) -> str:
     """Usernames are case-insensitive: stored lower-case, 3–64 of a-z 0-9 _ . -"""
+    refuse_unprintable(raw or "", "The username")
     username = (raw or "").strip().lower()
     if not USERNAME_PATTERN.fullmatch(username):
         raise RuleBroken("A username is 3 to 64 characters: lower-case letters, digits, '_', '.' or '-'.")
@@ -38,6 +41,7 @@ def check_password(password: str) -> str:
 
 def check_email(raw: str) -> str:
     """A plain ASCII address with a dotted domain: stricter than every email check downstream."""
+    refuse_unprintable(raw or "", "The email address")
     email = (raw or "").strip()
     match = EMAIL_PATTERN.fullmatch(email)
     if not match or len(email) > 254 or len(match["local"]) > 64:
@@ -46,9 +50,17 @@ def check_email(raw: str) -> str:
 
 
 def check_full_name(full_name: str) -> str:
+    refuse_unprintable(full_name, "The full name")
     if len(full_name) > MAX_FULL_NAME_LENGTH:
         raise RuleBroken(f"A full name is at most {MAX_FULL_NAME_LENGTH} characters.")
     return full_name
+
+
+def refuse_unprintable(value: str, what: str) -> None:
+    """The shared rule of ates/text.py: no control character or lone surrogate in a name."""
+    reason = text.unprintable(value, what)
+    if reason:
+        raise RuleBroken(reason[0].upper() + reason[1:] + ".")
 
 
 def check_role(role: str) -> str:

@@ -114,7 +114,7 @@ def verify_access_token(token: str, keys: list[RSAKey], issuer: str, now: int | 
         raise InvalidToken(f"alg {header.get('alg')!r} is not {ALGORITHM}")
     if header.get("typ") != "at+jwt":
         raise InvalidToken("not an access token (typ is not at+jwt)")
-    if header.get("kid") not in by_kid:
+    if not isinstance(header.get("kid"), str) or header["kid"] not in by_kid:  # JSON lets kid be a list: unhashable
         raise InvalidToken("signed by an unknown key")
     try:
         claims = jwt.decode(token, KeySet([by_kid[header["kid"]]]), algorithms=[ALGORITHM]).claims

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ates import clock
+from ates import clock, text
 from ates.bus import Event, Outbox
 from auth import domain
 from auth.domain import Account, AccountChange, FailureWindow, RuleBroken
@@ -189,7 +189,8 @@ def log_in_by_beak(sessions: sessionmaker, username: str, print_hash: int, clien
 
 
 def _client_key(client_ip: str, username: str) -> str:
-    return f"{client_ip} {(username or '').strip().lower()[:200]}"
+    # Typed by anybody: without the characters no name may have, so the key can be stored (no NUL in PostgreSQL).
+    return f"{client_ip} {text.printable_part(username or '').strip().lower()[:200]}"
 
 
 def _credentials(sessions: sessionmaker, username: str):

@@ -4,13 +4,14 @@ import os
 from flask import Flask, render_template
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from ates import tokens
 from ates.bus.users import OPERATOR
 from ates.config import Settings, load_settings, service_url
 from ates.production import check_production
 from ates.session_keys import session_key
-from ates.web import service_app
+from ates.web import service_app, too_large_message
 from gateway import accounting, analytics, dead_letters, home, renewal, server_sessions, session, sso, tasks
 from gateway.api_client import ServiceError
 
@@ -60,6 +61,8 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     app.register_blueprint(analytics.blueprint)
     app.register_error_handler(CSRFError, _form_expired)
     app.register_error_handler(ServiceError, _service_failed)
+    app.register_error_handler(RequestEntityTooLarge, _too_large)
+    app.register_error_handler(BadRequest, _bad_request)
     return app
 
 
@@ -74,6 +77,14 @@ def _operator_amqp_url() -> str | None:
 def _form_expired(error: CSRFError):
     return render_template("problem.html", title="The form has expired",
                            message="Go back, reload the page and try again."), 400
+
+
+def _bad_request(error: BadRequest):
+    return render_template("problem.html", title="This request cannot be read", message=error.description), 400
+
+
+def _too_large(error: RequestEntityTooLarge):
+    return render_template("problem.html", title="Too large", message=too_large_message(error)), 413
 
 
 def _service_failed(error: ServiceError):

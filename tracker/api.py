@@ -2,7 +2,7 @@
 from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from ates import clock
+from ates import clock, json_body
 from ates.tokens import require_role
 from tracker import domain, service
 
@@ -224,10 +224,7 @@ def _read_sessions():
 
 
 def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError({"body": ["send a JSON object, e.g. {\"title\": \"Feed the parrots\"}"]})
-    return body
+    return json_body.json_object("body")
 
 
 def _describe(messages) -> str:

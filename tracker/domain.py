@@ -3,6 +3,8 @@ import re
 import secrets
 from collections.abc import Sequence
 
+from ates import text
+
 JIRA_ID = re.compile(r"[A-Z][A-Z0-9]*-[0-9]+")
 # Old clients put the Jira id in the title: "[UBERPOP-42] — Change the green" (any dash, or none).
 LEGACY_TITLE = re.compile(r"\[(?P<jira_id>[A-Z][A-Z0-9]*-[0-9]+)\]\s*(?:[-–—]\s*)?(?P<title>.*)", re.DOTALL)
@@ -39,6 +41,8 @@ class AlreadyDone(RuleBroken):
 
 def title_and_jira_id(title: str, jira_id: str | None) -> tuple[str, str | None]:
     """The stored (title, jira_id) of what a client sent, old "[JIRA-1] — title" form included."""
+    for value, what in ((title, "the title"), (jira_id, "jira_id")):
+        _refuse_unprintable(value or "", what)
     title = (title or "").strip()
     jira_id = (jira_id or "").strip() or None
     legacy = LEGACY_TITLE.fullmatch(title)
@@ -53,6 +57,17 @@ def title_and_jira_id(title: str, jira_id: str | None) -> tuple[str, str | None]
     if "[" in title or "]" in title:
         raise InvalidTask("the title may not contain [ or ]: put the Jira id in jira_id")
     return title, jira_id
+
+
+def check_description(description: str) -> str:
+    _refuse_unprintable(description, "the description", multiline=True)
+    return description
+
+
+def _refuse_unprintable(value: str, what: str, multiline: bool = False) -> None:
+    reason = text.unprintable(value, what, multiline)
+    if reason:
+        raise InvalidTask(reason)
 
 
 def is_assignable(role: str, active: bool) -> bool:

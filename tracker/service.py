@@ -22,6 +22,7 @@ class TaskNotFound(domain.RuleBroken):
 def create_task(session: Session, actor_id: str, title: str, description: str = "",
                 jira_id: str | None = None) -> dict:
     title, jira_id = domain.title_and_jira_id(title, jira_id)
+    description = domain.check_description(description or "")
     assignee_id = domain.choose_assignee(assignable_accounts(session))
     now = clock.utcnow()
     task = {"task_id": str(uuid.uuid4()), "jira_id": jira_id, "title": title, "description": description or "",

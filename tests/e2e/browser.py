@@ -82,6 +82,16 @@ class Browser:
                 "return window.__atesPage !== arguments[0] && document.readyState === 'complete';", mark))
         return self
 
+    def blocked_by_the_policy(self) -> list[str]:
+        """What the Content-Security-Policy refused since last asked (Chromium logs each refusal)."""
+        return [entry["message"] for entry in self.driver.get_log("browser")
+                if "Content Security Policy" in entry["message"]]
+
+    def style(self, css: str, property_name: str) -> str:
+        return self.driver.execute_script(
+            "return getComputedStyle(document.querySelector(arguments[0])).getPropertyValue(arguments[1]);",
+            css, property_name)
+
     def shot(self, label: str) -> Path:
         """A PNG of the whole page (beyond the window's height too), numbered in the order taken."""
         height = self.driver.execute_script(
@@ -104,6 +114,7 @@ def chromium(name: str, screenshots: Path):
     options.binary_location = str(CHROMIUM)
     for flag in (*FLAGS, f"--user-data-dir={profile}"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for blocked_by_the_policy
     screenshots.mkdir(parents=True, exist_ok=True)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:

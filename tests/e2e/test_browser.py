@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import eventually
 from tests.e2e import browser as real_browser
@@ -193,6 +195,7 @@ def see_the_dashboard(admin: Browser, gateway: str, today: str, income: Decimal,
 def see_the_income_and_no_dead_letters(admin: Browser, gateway: str, today: str, income: Decimal) -> None:
     admin.open(f"{gateway}/accounting/income")
     assert f"Open billing day: {today}, income so far {shown(income)}" in admin.find("#billing-day").text
+    think_again_before_closing_the_day(admin, today)
     assert shown(income) in next(row.text for row in admin.find_all("#income tr") if today in row.text)
     admin.shot("income")
 
@@ -201,6 +204,29 @@ def see_the_income_and_no_dead_letters(admin: Browser, gateway: str, today: str,
     dead = [int(count) for count in re.findall(r"(\d+) dead letters?\b", admin.text)]
     assert dead and sum(dead) == 0, f"a clean run dead-letters nothing:\n{admin.text}"
     admin.shot("dead-letters")
+
+
+def think_again_before_closing_the_day(admin: Browser, today: str) -> None:
+    """The button asks first (gateway/static/confirm.js, allowed by the CSP); saying no sends nothing."""
+    page = admin.url
+    admin.find("#billing-day button[type=submit]").click()
+    question = WebDriverWait(admin.driver, 10).until(expected_conditions.alert_is_present())
+    assert f"Close {today} now" in question.text
+    question.dismiss()
+    assert admin.url == page and f"Open billing day: {today}" in admin.find("#billing-day").text
+
+
+def styled_by_their_own_files_and_nothing_blocked(people: list[Browser], system: dict) -> None:
+    """The pages' style comes from /static (a broken CSP would leave them unstyled), and the policy
+    refused nothing any page of the whole story tried to load or run."""
+    for person in people:
+        assert person.blocked_by_the_policy() == [], person.name
+    person = people[0]
+    person.open(system["gateway"])
+    assert person.style("body", "max-width") == "704px"  # gateway.css: 44rem
+    person.open(f"{system['auth']}/login")
+    assert person.style("header .brand", "font-weight") == "700"  # auth.css
+    assert person.blocked_by_the_policy() == []
 
 
 def test_a_task_in_a_real_browser_from_sign_up_to_the_dashboard(screenshots, system):
@@ -215,6 +241,7 @@ def test_a_task_in_a_real_browser_from_sign_up_to_the_dashboard(screenshots, sys
         today = datetime.now(timezone.utc).date().isoformat()
         see_the_dashboard(admin, gateway, today, income, reward)
         see_the_income_and_no_dead_letters(admin, gateway, today, income)
+        styled_by_their_own_files_and_nothing_blocked([popug, admin], system)
         taken = popug.taken + admin.taken
 
     assert len(taken) == 15, taken  # every page visited above

@@ -180,20 +180,20 @@ def test_an_upload_over_the_request_limit_gets_a_page_not_a_crash(app):
     response = client.post("/beak", data={"csrf_token": csrf_token(client, "/beak"),
                                           "photo": (io.BytesIO(b"\0" * (9 * 1024 * 1024)), "big.png")},
                            content_type="multipart/form-data")
-    assert response.status_code == 413 and "larger than 8 MB" in response.text
+    assert response.status_code == 413 and "larger than the 8 MiB" in response.text
 
 
 PRODUCTION = {"ATES_ENV": "production", "ATES_AUTH_ISSUER": "https://sso.uberpopug.example",
               "ATES_GATEWAY_URL": "https://ates.uberpopug.example",
               "ATES_AUTH_SECRET_KEY": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
               "ATES_GATEWAY_CLIENT_SECRET": "fd61a03af4f77d870fc21e05e7e80678095c92d808cfb3b5c279ee04c74aca13",
-              "ATES_ADMIN_PASSWORD": "a proper password"}
+              "ATES_ADMIN_PASSWORD": "a proper password", "ATES_METRICS_TOKEN": "m3tr1cs-scraper-token-of-32-chars"}
 
 
 def test_production_refuses_to_start_with_development_secrets(tmp_path):
     with pytest.raises(UnsafeProductionSettings) as refused:
         make_app(tmp_path, ATES_ENV="production", ATES_AUTH_ISSUER=PRODUCTION["ATES_AUTH_ISSUER"],
-                 ATES_GATEWAY_URL=PRODUCTION["ATES_GATEWAY_URL"])
+                 ATES_GATEWAY_URL=PRODUCTION["ATES_GATEWAY_URL"], ATES_METRICS_TOKEN=PRODUCTION["ATES_METRICS_TOKEN"])
     assert str(refused.value) == ("auth web refuses to start in production: ATES_AUTH_SECRET_KEY is not set; "
                                   "ATES_GATEWAY_CLIENT_SECRET is not set; ATES_ADMIN_PASSWORD is not set.")
 

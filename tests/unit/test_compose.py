@@ -85,3 +85,20 @@ def test_every_service_with_a_database_gets_its_own():
             if "DATABASE_URL" in service.get("environment", {})}
     for name, url in urls.items():
         assert url.rsplit("/", 1)[1] == name.split("-")[0], (name, url)
+
+
+def test_production_containers_protect_metrics_and_health_check_workers_without_the_token():
+    """All containers run with ATES_ENV=production, which refuses to start without ATES_METRICS_TOKEN;
+    a worker's health check asks its open /healthz, not the /metrics that needs the token."""
+    from ates.metrics import MIN_TOKEN_LENGTH
+
+    services = compose()["services"]
+    for name, service in services.items():
+        environment = service.get("environment", {})
+        if environment.get("ATES_ENV") == "production":
+            assert len(environment.get("ATES_METRICS_TOKEN", "")) >= MIN_TOKEN_LENGTH, name
+    workers = [name for name in services if name.endswith("-worker")]
+    assert len(workers) == 4
+    for name in workers:
+        check = " ".join(services[name]["healthcheck"]["test"])
+        assert "/healthz" in check and "/metrics" not in check, name

@@ -14,7 +14,7 @@ PRODUCTION = {
     "ATES_GATEWAY_SECRET_KEY": "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752",
     "ATES_GATEWAY_CLIENT_SECRET": "fd61a03af4f77d870fc21e05e7e80678095c92d808cfb3b5c279ee04c74aca13",
     "ATES_GATEWAY_URL": "https://ates.uberpopug.example", "ATES_AUTH_ISSUER": "https://sso.uberpopug.example",
-    "ATES_AMQP_URL": "amqps://gateway:3a7bd3e2360a3d29eea436fcfb7e44c7@rabbit.uberpopug.example/ates",
+    "ATES_AMQP_URL": "amqps://rabbit.uberpopug.example/ates", "ATES_METRICS_TOKEN": "m3tr1cs-scraper-token-of-32-chars",
 }
 COMMITTED_KEY = "dev-gateway-session-key"  # the development key this repository used to carry
 

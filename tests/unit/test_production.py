@@ -14,6 +14,7 @@ GOOD = {
     "ATES_GATEWAY_CLIENT_SECRET": "fd61a03af4f77d870fc21e05e7e80678095c92d808cfb3b5c279ee04c74aca13",
     "ATES_ADMIN_PASSWORD": "seven green parrots",
     "ATES_AMQP_URL": "amqps://rabbit.uberpopug.example/ates",  # where; each process signs in as its own user
+    "ATES_METRICS_TOKEN": "m3tr1cs-scraper-token-of-32-chars",
     **{f"ATES_AMQP_PASSWORD_{service}": f"3a7bd3e2360a3d29eea436fcfb7e44c7-{service.lower()}"
        for service in ("AUTH", "TRACKER", "ACCOUNTING", "ANALYTICS")},
 }
