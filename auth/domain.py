@@ -8,11 +8,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from auth import passwords
+
 ROLES = ("admin", "manager", "accountant", "boss", "developer")
 SIGN_UP_ROLE = "developer"
 USERNAME_PATTERN = re.compile(r"[a-z0-9_.-]{3,64}")
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 200
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
+MAX_PASSWORD_LENGTH = passwords.MAX_LENGTH
 MAX_FULL_NAME_LENGTH = 200
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -31,9 +33,11 @@ def normalize_username(raw: str) -> str:
     return username
 
 
-def check_password(password: str) -> str:
-    if not MIN_PASSWORD_LENGTH <= len(password or "") <= MAX_PASSWORD_LENGTH:
-        raise RuleBroken(f"A password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long.")
+def check_password(password: str, username: str = "") -> str:
+    """Wherever a password is set: sign-up, the admin page and API, the production admin's."""
+    problem = passwords.weakness(password, username)
+    if problem:
+        raise RuleBroken(problem)
     return password
 
 

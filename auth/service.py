@@ -49,7 +49,7 @@ def create_account(sessions: sessionmaker, username: str, password: str, email: 
                    role: str = domain.SIGN_UP_ROLE) -> Account:
     """Sign-up (role developer) and creation by an admin: one account, its account.created event."""
     username = domain.normalize_username(username)
-    domain.check_password(password)
+    domain.check_password(password, username)
     domain.check_role(role)
     email = domain.check_email(email)
     full_name = domain.check_full_name((full_name or "").strip())

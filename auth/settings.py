@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 
 from ates.config import service_url
+from auth import passwords
 
 DEV_SECRET_KEY = "dev-auth-secret-key-not-for-production"
 DEV_ADMIN_PASSWORD = "admin"
@@ -57,9 +58,20 @@ class AuthSettings:
                 problems.append(f"{variable} is not set")
             elif value == default:
                 problems.append(f"{variable} is the development default")
-            elif variable != "ATES_ADMIN_PASSWORD" and len(value) < MIN_SECRET_LENGTH:
+            elif variable == "ATES_ADMIN_PASSWORD":
+                problems.extend(_admin_password_problems(value))
+            elif len(value) < MIN_SECRET_LENGTH:
                 problems.append(f"{variable} is shorter than {MIN_SECRET_LENGTH} characters")
         return problems
+
+
+def _admin_password_problems(password: str) -> list[str]:
+    # A person types this one, so it is held to the rules of every password, not to a secret's length.
+    if len(password) < passwords.MIN_LENGTH:
+        return [f"ATES_ADMIN_PASSWORD is shorter than {passwords.MIN_LENGTH} characters"]
+    if passwords.weakness(password, "admin"):
+        return ["ATES_ADMIN_PASSWORD is a common password"]
+    return []
 
 
 def load_auth_settings(env=None) -> AuthSettings:

@@ -155,6 +155,7 @@ def test_bad_fields_get_400_naming_them(app, sessions, people, body, field):
 @pytest.mark.parametrize("body, reason", [
     ({"username": "no spaces", "password": "password-1", "email": "a@b.example"}, "3 to 64"),
     ({"username": "ok-name", "password": "password-1", "email": "not-an-email"}, "email address"),
+    ({"username": "ok-name", "password": "12345678", "email": "a@b.example"}, "too common"),
 ])
 def test_input_against_the_account_rules_gets_400_with_the_rule(app, sessions, people, body, reason):
     response = app.test_client().post("/api/accounts", json=body,

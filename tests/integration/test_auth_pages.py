@@ -88,6 +88,7 @@ def test_sign_up_makes_a_developer_logs_them_in_and_says_account_created(app, se
     ({"username": "shorty", "password": "short", "email": "x@uberpopug.example"}, "8 to 200 characters"),
     ({"username": "bademail", "password": "password-1", "email": "nope"}, "email address"),
     ({"username": "admin", "password": "password-1", "email": "x@uberpopug.example"}, "is taken"),
+    ({"username": "common", "password": "12345678", "email": "x@uberpopug.example"}, "too common"),
 ])
 def test_sign_up_with_bad_input_shows_why_and_keeps_the_form(app, form, message):
     client = app.test_client()
@@ -190,3 +191,9 @@ def test_production_starts_with_real_secrets_and_the_admin_gets_that_password(tm
     app = make_app(tmp_path, ATES_ENV="production", ATES_AUTH_SECRET_KEY="k" * 40,
                    ATES_ADMIN_PASSWORD="a proper password", ATES_GATEWAY_CLIENT_SECRET="s" * 40)
     assert log_in(app.test_client(), "admin", "a proper password").status_code == 302
+
+
+def test_production_refuses_to_start_with_a_common_admin_password(tmp_path):
+    with pytest.raises(UnsafeProductionSettings, match="ATES_ADMIN_PASSWORD is a common password"):
+        make_app(tmp_path, ATES_ENV="production", ATES_AUTH_SECRET_KEY="k" * 40, ATES_ADMIN_PASSWORD="12345678",
+                 ATES_GATEWAY_CLIENT_SECRET="s" * 40)
