@@ -1,10 +1,11 @@
 """The rules of accounts, logins and beaks: plain Python, no Flask, SQL or images.
 
 An account changes only through `change_account`, which says which events the change causes;
-`FailureWindow` decides when a client must wait; `beaks_match` compares two beak prints.
+`FailureWindow` and `LoginLimits` decide when a client must wait; `beaks_match` compares two beak prints.
 """
+import ipaddress
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -150,6 +151,56 @@ class FailureWindow:
         if len(recent) < self.max_failures:
             return None
         return recent[len(recent) - self.max_failures] + self.window - now
+
+
+def client_network(client_ip: str) -> str:
+    """Who is counted as one client: an IPv4 address, or an IPv6 /64 (one subscriber's, who can change
+    the last 64 bits at will)."""
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return (client_ip or "unknown")[:64]
+    if address.version == 6 and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """Failed logins are counted three ways, each with its own limit within the same ten minutes:
+    per client and username (one person mistyping blocks only themselves), per client across
+    usernames (password spraying), per username across clients (one account guessed from many).
+    A username is counted whether or not it exists, so the answers cannot tell which exist."""
+
+    per_client_and_username: FailureWindow = field(default_factory=lambda: FailureWindow(5))
+    per_client: FailureWindow = field(default_factory=lambda: FailureWindow(8))
+    per_username: FailureWindow = field(default_factory=lambda: FailureWindow(10))
+
+    def counters(self, client_ip: str, username: str) -> dict[str, FailureWindow]:
+        """The counter keys a failure of this client with this username adds to, and their windows."""
+        client, name = client_network(client_ip), (username or "").strip().lower()[:200]
+        return {f"client+user {client} {name}": self.per_client_and_username,
+                f"client {client}": self.per_client, f"user {name}": self.per_username}
+
+    def client_counter(self, client_ip: str) -> dict[str, FailureWindow]:
+        return {f"client {client_network(client_ip)}": self.per_client}
+
+    def cleared_by_success(self, client_ip: str, username: str) -> list[str]:
+        """A right password forgives its own username's failures, never the client's: otherwise a
+        sprayer could wipe its count by signing in to an account of its own now and then."""
+        return [key for key in self.counters(client_ip, username) if key not in self.client_counter(client_ip)]
+
+    def oldest_counted(self, now: datetime) -> datetime:
+        return now - max(self.per_client_and_username.window, self.per_client.window, self.per_username.window)
+
+
+def longest_wait(counters: dict[str, FailureWindow], failures: dict[str, list[datetime]],
+                 now: datetime) -> timedelta | None:
+    """How long until every counter lets the client try again; None when it may try now."""
+    waits = [window.retry_after(failures.get(key, []), now) for key, window in counters.items()]
+    return max((wait for wait in waits if wait is not None), default=None)
 
 
 BEAK_PRINT_BITS = 128

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from ates.config import service_url
 from auth import passwords
+from auth.domain import FailureWindow, LoginLimits
 
 DEV_SECRET_KEY = "dev-auth-secret-key-not-for-production"
 DEV_ADMIN_PASSWORD = "admin"
@@ -36,6 +37,7 @@ class AuthSettings:
     access_token_ttl: int
     refresh_token_ttl: int
     authorization_code_ttl: int
+    login_limits: LoginLimits
     explicit: frozenset  # the variables that were really set, not defaulted
 
     @property
@@ -87,14 +89,18 @@ def load_auth_settings(env=None) -> AuthSettings:
         access_token_ttl=_seconds(env, "ATES_ACCESS_TOKEN_TTL", 900),
         refresh_token_ttl=_seconds(env, "ATES_REFRESH_TOKEN_TTL", 14 * 24 * 3600),
         authorization_code_ttl=_seconds(env, "ATES_AUTHORIZATION_CODE_TTL", 300),
+        login_limits=LoginLimits(
+            per_client=FailureWindow(_seconds(env, "ATES_LOGIN_FAILURES_PER_IP", 8)),
+            per_username=FailureWindow(_seconds(env, "ATES_LOGIN_FAILURES_PER_USERNAME", 10))),
         explicit=explicit,
     )
 
 
 def _seconds(env, name: str, default: int) -> int:
+    """A positive whole number from the environment: seconds, or a count of failures."""
     text = env.get(name)
     if not text:
         return default
     if not text.isdigit() or int(text) <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds, got {text!r}")
+        raise ValueError(f"{name} must be a positive whole number, got {text!r}")
     return int(text)

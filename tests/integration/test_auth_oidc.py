@@ -72,6 +72,8 @@ def server(tmp_path_factory):
         "ATES_VAR_DIR": str(var), "ATES_AUTH_PORT": str(port), "ATES_AUTH_ISSUER": f"http://127.0.0.1:{port}",
         "ATES_GATEWAY_URL": f"http://127.0.0.1:{free_port()}", "ATES_GATEWAY_CLIENT_SECRET": GATEWAY_SECRET,
         "ATES_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        # Every test here comes from 127.0.0.1; the per-address limit has its own tests (test_auth_login_limits.py).
+        "ATES_LOGIN_FAILURES_PER_IP": "1000",
     })
     auth = AuthServer(env["ATES_AUTH_ISSUER"], env, var / "gunicorn.log")
     auth.flask("migrate")
