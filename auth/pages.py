@@ -114,7 +114,11 @@ def signup():
         return render_template("signup.html", next=_next(), form={})
     form = {name: request.form.get(name, "") for name in ("username", "email", "full_name")}
     try:
-        account = service.create_account(_sessions(), password=request.form.get("password", ""), **form)
+        account = service.sign_up(_sessions(), _client_ip(), _limits(), password=request.form.get("password", ""),
+                                  **form)
+    except TooManyFailures as refused:
+        return render_template("signup.html", next=_next(), form=form, error=str(refused)), 429, {
+            "Retry-After": str(refused.retry_after)}
     except RuleBroken as broken:
         return render_template("signup.html", next=_next(), form=form, error=str(broken)), 400
     _start_session(account)

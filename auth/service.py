@@ -58,6 +58,20 @@ def create_account(sessions: sessionmaker, username: str, password: str, email: 
         return _insert_account(session, username, generate_password_hash(password), email, full_name, role)
 
 
+def sign_up(sessions: sessionmaker, client_ip: str, limits: LoginLimits, username: str, password: str, email: str,
+            full_name: str = "") -> Account:
+    """Sign-up from a browser. "Taken" is the one thing it must tell a stranger about other accounts,
+    so each "taken" counts as a failure of the client: probing usernames here is throttled like
+    guessing them at the login form, by the same counter."""
+    counter = limits.client_counter(client_ip)
+    _refuse_while_waiting(sessions, counter, limits)
+    try:
+        return create_account(sessions, username, password, email, full_name)
+    except UsernameTaken:
+        _record_failure(sessions, counter, limits)
+        raise
+
+
 def _insert_account(session: Session, username, password_hash, email, full_name, role) -> Account:
     if session.scalar(select(accounts.c.account_id).where(accounts.c.username == username)) is not None:
         raise UsernameTaken(f"The username {username!r} is taken.")

@@ -2,6 +2,8 @@
 client network across usernames (password spraying), per username across networks (one account
 attacked from many addresses) and per both; successes never count. The counters live in auth's
 database, so every auth process sees the same ones."""
+import html
+import re
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,51 @@ def test_the_counters_are_shared_by_every_auth_process(app, var):
         log_in(from_address(other_process, "203.0.113.9"), f"victim-{number + 4}", "wrong-password")
     assert log_in(from_address(app, "203.0.113.9"), kesha, "sunflower-seeds").status_code == 429
     assert log_in(from_address(other_process, "203.0.113.9"), kesha, "sunflower-seeds").status_code == 429
+
+
+# --- sign-up: what it may tell a stranger --------------------------------------------------------
+
+def sign_up(client, username: str, email: str, password: str = "sunflower-seeds"):
+    return client.post("/signup", data={"csrf_token": csrf_token(client, "/signup"), "username": username,
+                                        "password": password, "email": email, "full_name": ""})
+
+
+def normalized(response, username: str) -> tuple[int, str]:
+    page = re.sub(r'name="csrf_token" value="[^"]+"', 'name="csrf_token" value="TOKEN"', html.unescape(response.text))
+    for shown in (f"'{username}'", f'value="{username}"'):  # the message and the form, which echo it
+        page = page.replace(shown, shown.replace(username, "USERNAME"))
+    return response.status_code, page
+
+
+def test_a_taken_username_gets_the_same_answer_whoever_holds_it(app):
+    sessions = app.extensions["ates.sessions"]
+    active = popug(app, "kesha")
+    gone = service.create_account(sessions, "gone", "sunflower-seeds", "gone@uberpopug.example")
+    admin = next(account for account in service.list_accounts(sessions) if account.username == "admin")
+    service.deactivate_account(sessions, gone.account_id, admin.account_id)
+    answers = {username: normalized(sign_up(from_address(app, "192.0.2.1"), username, "new@uberpopug.example"),
+                                    username)
+               for username in (active, "gone", "admin")}
+    assert answers[active] == answers["gone"] == answers["admin"]
+    assert answers[active][0] == 400 and "The username 'USERNAME' is taken." in answers[active][1]
+
+
+def test_an_email_already_in_use_is_not_confirmed_sign_up_answers_as_for_a_new_one(app):
+    popug(app, "kesha")
+    reused = sign_up(from_address(app, "192.0.2.1"), "rio", "kesha@uberpopug.example")
+    fresh = sign_up(from_address(app, "192.0.2.2"), "blu", "blu@uberpopug.example")
+    assert (reused.status_code, reused.headers["Location"]) == (fresh.status_code, fresh.headers["Location"]) \
+        == (302, "/")
+
+
+def test_probing_usernames_through_sign_up_counts_toward_the_address_limit(app):
+    for username in ("admin", "kesha", "rio", "blu"):
+        popug(app, username) if username != "admin" else None
+    prober = from_address(app, "203.0.113.50")
+    answers = [sign_up(prober, username, "p@uberpopug.example").status_code
+               for username in ("admin", "kesha", "rio", "blu") * 2]
+    assert answers == [400] * 8  # each "taken" is a failure of this address
+    refused = sign_up(prober, "someone-new", "p@uberpopug.example")
+    assert refused.status_code == 429 and TOO_MANY in refused.text
+    assert log_in(prober, "kesha", "sunflower-seeds").status_code == 429  # the same counter as logins
+    assert sign_up(from_address(app, "198.51.100.9"), "someone-new", "p@uberpopug.example").status_code == 302
