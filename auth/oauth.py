@@ -21,7 +21,7 @@ from flask import Flask, current_app, g, session
 from auth import keys, oauth_store, service
 from auth.keys import InvalidToken
 from auth.oauth_store import AuthorizationCode, RefreshToken
-from auth.settings import ACCESS_TOKEN_AUDIENCE, SCOPES, AuthSettings
+from auth.settings import ACCESS_TOKEN_AUDIENCE, OFFLINE_ACCESS, SCOPES, AuthSettings
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -58,6 +58,11 @@ class PkceS256Required(CodeChallenge):
 
 class CodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):
+        # OIDC core §11: a refresh token is what `offline_access` asks for; a client that did not ask gets none.
+        include_refresh_token = include_refresh_token and OFFLINE_ACCESS in (scope or "").split()
+        return super().generate_token(user, scope, grant_type, expires_in, include_refresh_token)
 
     def save_authorization_code(self, code, request):
         data = request.payload.data

@@ -19,7 +19,7 @@ from sqlalchemy.orm import sessionmaker
 
 from ates import clock
 from auth.models import accounts, authorization_codes, oauth_clients, refresh_tokens, revoked_access_tokens
-from auth.settings import SCOPES, ClientConfig
+from auth.settings import DEFAULT_SCOPE, SCOPES, ClientConfig
 
 GRANT_TYPES = ("authorization_code", "refresh_token")
 
@@ -51,7 +51,7 @@ class Client(ClientMixin):
 
     def get_allowed_scope(self, scope):
         if not scope:
-            return " ".join(SCOPES)
+            return DEFAULT_SCOPE
         return " ".join(name for name in scope.split() if name in SCOPES)
 
     def check_redirect_uri(self, redirect_uri):

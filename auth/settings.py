@@ -14,7 +14,9 @@ DEV_SECRET_KEY = "dev-auth-secret-key-not-for-production"
 DEV_ADMIN_PASSWORD = "admin"
 DEV_GATEWAY_CLIENT_SECRET = "dev-gateway-secret"
 CLI_REDIRECT_URI = "http://127.0.0.1:8976/callback"
-SCOPES = ("openid", "profile", "email", "offline_access")
+OFFLINE_ACCESS = "offline_access"  # asks for a refresh token (OIDC core §11)
+SCOPES = ("openid", "profile", "email", OFFLINE_ACCESS)
+DEFAULT_SCOPE = "openid"  # what a client that names no scope gets: no refresh token, no API access
 ACCESS_TOKEN_AUDIENCE = "ates-api"
 MIN_SECRET_LENGTH = 16
 

@@ -266,6 +266,17 @@ def test_the_code_flow_with_pkce_gives_tokens_that_verify_refresh_rotates_and_re
 
 
 @pytest.mark.parametrize("client_id", ["ates-gateway", "ates-cli"])
+@pytest.mark.parametrize("scope", ["openid profile email", None])  # None: no scope asked, none assumed
+def test_a_refresh_token_is_issued_only_when_the_client_asks_for_offline_access(server, admin_token, client_id, scope):
+    account = new_account(server, admin_token)
+    code, verifier, _ = log_in_for_code(server, client_id, account["username"], "password-1", scope=scope)
+    tokens = exchange(server, client_id, code, verifier)
+    assert tokens.status_code == 200, tokens.text
+    assert "refresh_token" not in tokens.json() and tokens.json()["access_token"]
+    assert "offline_access" not in verified(server, tokens.json()["access_token"]).claims["scope"].split()
+
+
+@pytest.mark.parametrize("client_id", ["ates-gateway", "ates-cli"])
 def test_a_revoked_refresh_token_no_longer_refreshes(server, admin_token, client_id):
     account = new_account(server, admin_token)
     tokens = tokens_for(server, client_id, account["username"], "password-1")
