@@ -75,7 +75,8 @@ refresh_tokens = Table(
     Column("account_id", String(36), ForeignKey("accounts.account_id"), nullable=False, index=True),
     Column("scope", Text, nullable=False),
     Column("issued_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),  # never after family_expires_at
+    Column("family_expires_at", DateTime(timezone=True), nullable=False),  # the sign-in's absolute end
     Column("rotated_at", DateTime(timezone=True), nullable=True),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
 )

@@ -137,8 +137,12 @@ def _access_token(client, grant_type, user, scope) -> str:
 def _save_token(token, request):
     if not token.get("refresh_token"):
         return
-    family_id = (request.refresh_token or request.authorization_code).family_id
-    grant = RefreshToken(family_id, request.client.client_id, request.user.account_id, token["scope"])
+    if request.refresh_token:  # a rotation: same family, same deadline
+        family_id, deadline = request.refresh_token.family_id, request.refresh_token.family_expires_at
+    else:  # a sign-in: its family's deadline starts now
+        family_id = request.authorization_code.family_id
+        deadline = oauth_store.family_deadline(_settings().refresh_family_lifetime)
+    grant = RefreshToken(family_id, request.client.client_id, request.user.account_id, token["scope"], deadline)
     oauth_store.save_refresh_token(_sessions(), token["refresh_token"], grant, _settings().refresh_token_ttl)
 
 

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oidc.core import AuthorizationCodeMixin
@@ -166,6 +166,7 @@ class RefreshToken:
     client_id: str
     account_id: str
     scope: str
+    family_expires_at: datetime  # fixed at the sign-in; no rotation moves it
 
     def check_client(self, client):
         return self.client_id == client.get_client_id()
@@ -174,12 +175,19 @@ class RefreshToken:
         return self.scope
 
 
+def family_deadline(lifetime: int) -> datetime:
+    """When a family that starts now ends, whatever its rotations."""
+    return clock.utcnow() + timedelta(seconds=lifetime)
+
+
 def save_refresh_token(sessions: sessionmaker, token: str, grant: RefreshToken, ttl: int) -> None:
+    """Live for `ttl`, but never past the family's deadline, which the live check then enforces alone."""
     now = clock.utcnow()
+    expires_at = min(now + timedelta(seconds=ttl), grant.family_expires_at)
     with sessions.begin() as session:
         session.execute(delete(refresh_tokens).where(refresh_tokens.c.expires_at < now - KEPT_AFTER_EXPIRY))
         session.execute(insert(refresh_tokens).values(
-            token_hash=digest(token), issued_at=now, expires_at=now + timedelta(seconds=ttl), **vars(grant)))
+            token_hash=digest(token), issued_at=now, expires_at=expires_at, **vars(grant)))
 
 
 def rotate_refresh_token(sessions: sessionmaker, token: str, client_id: str) -> RefreshToken | None:
@@ -204,13 +212,20 @@ def rotate_refresh_token(sessions: sessionmaker, token: str, client_id: str) -> 
             if row.rotated_at is not None and row.revoked_at is None:
                 _revoke_family(session, row.family_id, now)
             return None
-    return RefreshToken(row.family_id, row.client_id, row.account_id, row.scope)
+    return _refresh_token(row)
+
+
+def _refresh_token(row) -> RefreshToken:
+    # SQLite hands back naive datetimes; every time auth stores is UTC.
+    deadline = row.family_expires_at
+    deadline = deadline if deadline.tzinfo else deadline.replace(tzinfo=timezone.utc)
+    return RefreshToken(row.family_id, row.client_id, row.account_id, row.scope, deadline)
 
 
 def find_refresh_token(sessions: sessionmaker, token: str) -> RefreshToken | None:
     with sessions() as session:
         row = session.execute(select(refresh_tokens).where(refresh_tokens.c.token_hash == digest(token))).first()
-    return RefreshToken(row.family_id, row.client_id, row.account_id, row.scope) if row else None
+    return _refresh_token(row) if row else None
 
 
 def revoke_family(sessions: sessionmaker, family_id: str) -> None:

@@ -38,6 +38,7 @@ class AuthSettings:
     gateway_url: str
     access_token_ttl: int
     refresh_token_ttl: int
+    refresh_family_lifetime: int
     authorization_code_ttl: int
     login_limits: LoginLimits
     explicit: frozenset  # the variables that were really set, not defaulted
@@ -90,6 +91,7 @@ def load_auth_settings(env=None) -> AuthSettings:
         gateway_url=service_url("gateway", env).rstrip("/"),
         access_token_ttl=_seconds(env, "ATES_ACCESS_TOKEN_TTL", 900),
         refresh_token_ttl=_seconds(env, "ATES_REFRESH_TOKEN_TTL", 14 * 24 * 3600),
+        refresh_family_lifetime=_seconds(env, "ATES_REFRESH_FAMILY_LIFETIME", 30 * 24 * 3600),
         authorization_code_ttl=_seconds(env, "ATES_AUTHORIZATION_CODE_TTL", 300),
         login_limits=LoginLimits(
             per_client=FailureWindow(_seconds(env, "ATES_LOGIN_FAILURES_PER_IP", 8)),
