@@ -47,7 +47,7 @@ def people(sessions):
 def access_token(sessions, account, typ="at+jwt", **overrides) -> str:
     now = int(time.time())
     claims = {"iss": ISSUER, "sub": account.account_id, "aud": "ates-api", "exp": now + 900, "iat": now,
-              "jti": uuid.uuid4().hex, "client_id": "ates-cli", "scope": "openid", "role": account.role,
+              "jti": uuid.uuid4().hex, "client_id": "ates-cli", "scope": "openid ates-api", "role": account.role,
               "preferred_username": account.username, **overrides}
     return keys.sign(keys.signing_key(sessions), claims, typ=typ)
 
