@@ -206,3 +206,30 @@ def test_a_weak_admin_password_is_unfit_for_production(password, problem):
     settings = load_auth_settings({"ATES_AUTH_SECRET_KEY": "k" * 40, "ATES_ADMIN_PASSWORD": password,
                                    "ATES_GATEWAY_CLIENT_SECRET": "s" * 40})
     assert settings.production_problems() == [problem]
+
+
+@pytest.mark.parametrize("address, client", [
+    ("203.0.113.7", "203.0.113.7"),
+    ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+    ("::ffff:203.0.113.7", "203.0.113.7"),
+    ("not an address", "not an address"),
+    ("", "unknown"),
+])
+def test_a_client_is_an_ipv4_address_or_an_ipv6_64_network(address, client):
+    assert domain.client_network(address) == client
+
+
+def test_a_failure_counts_for_the_client_and_username_the_client_and_the_username():
+    counters = domain.LoginLimits().counters("2001:db8::5", "  Kesha ")
+    assert {key: window.max_failures for key, window in counters.items()} == {
+        "client+user 2001:db8::/64 kesha": 5, "client 2001:db8::/64": 8, "user kesha": 10}
+    assert domain.LoginLimits().cleared_by_success("2001:db8::5", "kesha") == [
+        "client+user 2001:db8::/64 kesha", "user kesha"]
+
+
+def test_the_longest_wait_of_all_counters_decides():
+    counters = {"a": FailureWindow(2), "b": FailureWindow(3)}
+    assert domain.longest_wait(counters, {"a": minutes_ago(1, 9), "b": minutes_ago(2, 3, 4)}, NOW) == \
+        timedelta(minutes=6)
+    assert domain.longest_wait(counters, {"a": minutes_ago(1)}, NOW) is None
