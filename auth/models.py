@@ -47,6 +47,7 @@ oauth_clients = Table(
     Column("name", String(100), nullable=False),
     Column("secret_hash", String(64), nullable=True),  # None: a public client
     Column("redirect_uris", Text, nullable=False),  # one a line, compared exactly
+    Column("scopes", Text, nullable=False),  # what it may be granted, space-separated
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 

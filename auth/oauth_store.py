@@ -34,6 +34,7 @@ class Client(ClientMixin):
     name: str
     secret_hash: str | None
     redirect_uris: tuple[str, ...]
+    scopes: tuple[str, ...]
 
     @property
     def is_public(self) -> bool:
@@ -52,7 +53,7 @@ class Client(ClientMixin):
     def get_allowed_scope(self, scope):
         if not scope:
             return DEFAULT_SCOPE
-        return " ".join(name for name in scope.split() if name in SCOPES)
+        return " ".join(name for name in scope.split() if name in SCOPES and name in self.scopes)
 
     def check_redirect_uri(self, redirect_uri):
         return redirect_uri in self.redirect_uris  # exact comparison, no prefixes or patterns
@@ -77,7 +78,7 @@ def save_clients(sessions: sessionmaker, configs: tuple[ClientConfig, ...]) -> N
     with sessions.begin() as session:
         for config in configs:
             values = {"name": config.name, "secret_hash": digest(config.secret) if config.secret else None,
-                      "redirect_uris": "\n".join(config.redirect_uris)}
+                      "redirect_uris": "\n".join(config.redirect_uris), "scopes": " ".join(config.scopes)}
             row = session.execute(select(oauth_clients).where(oauth_clients.c.client_id == config.client_id)).first()
             if row is None:
                 session.execute(insert(oauth_clients).values(client_id=config.client_id, updated_at=clock.utcnow(),
@@ -94,7 +95,8 @@ def find_client(sessions: sessionmaker, client_id: str) -> Client | None:
         row = session.execute(select(oauth_clients).where(oauth_clients.c.client_id == client_id)).first()
     if row is None:
         return None
-    return Client(row.client_id, row.name, row.secret_hash, tuple(row.redirect_uris.splitlines()))
+    return Client(row.client_id, row.name, row.secret_hash, tuple(row.redirect_uris.splitlines()),
+                  tuple(row.scopes.split()))
 
 
 @dataclass(frozen=True)

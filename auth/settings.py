@@ -28,6 +28,7 @@ class ClientConfig:
     name: str
     secret: str | None  # None: a public client, authenticated by PKCE alone
     redirect_uris: tuple[str, ...]
+    scopes: tuple[str, ...] = SCOPES  # what it may be granted; it asks for what it needs
 
 
 @dataclass(frozen=True)

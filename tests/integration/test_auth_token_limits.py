@@ -1,5 +1,6 @@
-"""A sign-in's refresh tokens end at a fixed time after it (ATES_REFRESH_FAMILY_LIFETIME, 30 days),
-however often they were rotated: a stolen, rotating refresh token is not a key for ever.
+"""How far a sign-in's tokens reach. Its refresh tokens end at a fixed time after it
+(ATES_REFRESH_FAMILY_LIFETIME, 30 days), however often they were rotated: a stolen, rotating refresh
+token is not a key for ever. A client is granted only the scopes it is registered for.
 In-process on a real (SQLite) database, with auth's clock moved forward."""
 import base64
 import hashlib
@@ -13,9 +14,9 @@ import pytest
 
 from ates import clock, migrations
 from ates.config import load_settings
-from auth import service
+from auth import oauth_store, service
 from auth.app import create_app
-from auth.settings import load_auth_settings
+from auth.settings import ClientConfig, load_auth_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI_CALLBACK = "http://127.0.0.1:8976/callback"
@@ -78,3 +79,13 @@ def test_rotated_refresh_tokens_stop_30_days_after_the_sign_in_however_fresh(app
 def test_a_new_sign_in_starts_a_new_30_days(app, days_later):
     days_later(40)
     assert refresh(app, signed_in_tokens(app)["refresh_token"]).status_code == 200
+
+
+def test_a_client_is_granted_only_the_scopes_it_is_registered_for(app):
+    sessions = app.extensions["ates.sessions"]
+    assert oauth_store.find_client(sessions, "ates-cli").get_allowed_scope("openid offline_access ates-api") == \
+        "openid offline_access ates-api"
+    oauth_store.save_clients(sessions, (ClientConfig("sign-in-only", "a sign-in button", None,
+                                                     ("http://127.0.0.1:9999/callback",), scopes=("openid",)),))
+    assert oauth_store.find_client(sessions, "sign-in-only").get_allowed_scope("openid offline_access ates-api") == \
+        "openid"
