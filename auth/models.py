@@ -35,7 +35,7 @@ beak_prints = Table(
 login_failures = Table(
     "login_failures", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("client_key", String(400), nullable=False),  # "<ip> <username>"
+    Column("client_key", String(400), nullable=False),  # a counter of domain.LoginLimits, e.g. "client 203.0.113.7"
     Column("failed_at", DateTime(timezone=True), nullable=False),
     Index("ix_login_failures_client_key_failed_at", "client_key", "failed_at"),
     Index("ix_login_failures_failed_at", "failed_at"),

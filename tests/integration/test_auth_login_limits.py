@@ -47,7 +47,8 @@ def log_in(client, username: str, password: str):
 
 
 def popug(app, username: str) -> str:
-    service.create_account(app.extensions["ates.sessions"], username, "sunflower-seeds", f"{username}@uberpopug.example")
+    service.create_account(app.extensions["ates.sessions"], username, "sunflower-seeds",
+                           f"{username}@uberpopug.example")
     return username
 
 
@@ -65,7 +66,8 @@ def test_spraying_many_usernames_from_one_address_gets_429_with_words(app):
 def test_an_ipv6_client_is_counted_by_its_64_bit_network(app):
     kesha = popug(app, "kesha")
     for host in range(8):  # a /64 is one subscriber: changing the last bits is not a new client
-        assert log_in(from_address(app, f"2001:db8:1:2::{host + 1:x}"), f"victim-{host}", "nope-nope").status_code == 200
+        answer = log_in(from_address(app, f"2001:db8:1:2::{host + 1:x}"), f"victim-{host}", "nope-nope")
+        assert answer.status_code == 200
     assert log_in(from_address(app, "2001:db8:1:2::99"), kesha, "sunflower-seeds").status_code == 429
     assert log_in(from_address(app, "2001:db8:1:3::1"), kesha, "sunflower-seeds").status_code == 302
 

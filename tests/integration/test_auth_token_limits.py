@@ -53,8 +53,9 @@ def signed_in_tokens(app) -> dict:
         "response_type": "code", "client_id": "ates-cli", "redirect_uri": CLI_CALLBACK, "state": "s",
         "scope": "openid offline_access", "code_challenge": challenge, "code_challenge_method": "S256"})
     code = parse_qs(urlsplit(back.headers["Location"]).query)["code"][0]
-    tokens = client.post("/oauth/token", data={"grant_type": "authorization_code", "code": code, "client_id": "ates-cli",
-                                               "redirect_uri": CLI_CALLBACK, "code_verifier": verifier})
+    tokens = client.post("/oauth/token", data={"grant_type": "authorization_code", "code": code,
+                                               "client_id": "ates-cli", "redirect_uri": CLI_CALLBACK,
+                                               "code_verifier": verifier})
     assert tokens.status_code == 200, tokens.text
     return tokens.json
 
