@@ -43,17 +43,19 @@ OTHER_PROCESSES = {"worker": Needs(broker=True), "scheduler": Needs()}  # the sc
 
 
 def check_production(settings: Settings, *, process: str = "web", given: dict | None = None, flask_config=None,
-                     env=None) -> None:
+                     env=None, more_problems=()) -> None:
     """Raise UnsafeProductionSettings when production settings are weak; nothing in development.
 
     `given` holds the values the process really uses, by variable name (None: not set, whatever
     development default stands in); a variable not in it is read from `env` (os.environ).
+    `more_problems`: what the service itself found wrong (auth: a common admin password).
     """
     if not settings.is_production:
         return
     needs = WEB[settings.service] if process == "web" else OTHER_PROCESSES[process]
     env = os.environ if env is None else env
     problems = production_problems(settings, needs, flask_config, {**env, **(given or {})}, env)
+    problems += [problem for problem in more_problems if problem not in problems]  # a service's own rules
     if problems:
         raise UnsafeProductionSettings(f"{settings.service} {process} refuses to start in production: {'; '.join(problems)}.")
 

@@ -19,6 +19,7 @@ from ates import revocations
 from ates.config import service_url
 
 AUDIENCE = "ates-api"
+API_SCOPE = "ates-api"  # the scope a token needs for any resource service's API (docs/sso-contract.md)
 REFETCH_INTERVAL = 30.0  # an unknown kid refetches the keys at most this often, so bad kids cannot hammer auth
 RETRY_AFTER_FAILURE = 2.0  # while auth cannot be reached, try again this soon
 LEEWAY = 30
@@ -32,6 +33,18 @@ class InvalidToken(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+class InsufficientScope(InvalidToken):
+    """A valid token that was not granted the API's scope: 403 `insufficient_scope` (RFC 6750 §3.1)."""
+
+
+def check_api_scope(claims: dict, needed: str = API_SCOPE) -> None:
+    """The audience says which services may accept a token; the scope says the person let the
+    client call them. A token asked only for sign-in (`openid`) may not call the APIs."""
+    scope = claims.get("scope")
+    if needed not in (scope.split() if isinstance(scope, str) else []):
+        raise InsufficientScope(f"this token was not granted the scope {needed}; sign in again asking for it")
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,7 @@ class TokenVerifier:
 
     def principal(self, token: str) -> Principal:
         claims = self.verify(token)
+        check_api_scope(claims)
         return Principal(claims["sub"], claims["role"], claims.get("preferred_username"), claims["jti"])
 
     def _key(self, kid):
@@ -144,6 +158,9 @@ def require_role(*roles: str):
                                 challenge="Bearer")
             try:
                 principal = verifier_for(current_app).principal(token.strip())
+            except InsufficientScope as error:
+                return _refused(403, "insufficient_scope", error.reason,
+                                challenge=f'Bearer error="insufficient_scope", scope="{API_SCOPE}"')
             except InvalidToken as error:
                 return _refused(401, "invalid_token", error.reason, challenge='Bearer error="invalid_token"')
             if _revoked(principal):

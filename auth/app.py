@@ -43,7 +43,8 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
         SESSION_COOKIE_SECURE=settings.is_production or auth_settings.issuer.startswith("https://"),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
     )
-    check_production(settings, given=auth_settings.production_values(), flask_config=app.config)
+    check_production(settings, given=auth_settings.production_values(), flask_config=app.config,
+                     more_problems=auth_settings.admin_password_problems())
     app.config["ATES_BODY_LIMITS"].update(dict.fromkeys(PHOTO_ENDPOINTS, PHOTO_REQUEST_BYTES))
     app.extensions["auth.settings"] = auth_settings
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from flask import current_app, g, jsonify, request
 
 from auth import keys, oauth_store, service
+from auth.settings import API_SCOPE
 
 
 @dataclass(frozen=True)
@@ -20,20 +21,29 @@ class Principal:
     username: str
 
 
-def require_token(*roles: str):
-    """No roles: any valid token. Missing or bad token → 401 invalid_token; wrong role → 403 forbidden."""
+class Refused(Exception):
+    """Why the caller may not pass: the HTTP status, the error code, the challenge and the words."""
+
+    def __init__(self, status: int, error: str, message: str, challenge: str | None = None):
+        super().__init__(message)
+        self.status, self.error, self.message, self.challenge = status, error, message, challenge
+
+
+def require_token(*roles: str, scope: str = API_SCOPE):
+    """No roles: any valid token. Missing or bad token → 401 invalid_token; a token not granted
+    `scope` → 403 insufficient_scope (RFC 6750 §3.1); wrong role → 403 forbidden."""
     def decorator(view):
         @functools.wraps(view)
         def guarded(*args, **kwargs):
-            principal, problem = _principal()
-            if principal is None:
-                response = jsonify(error="invalid_token", message=problem)
-                response.status_code = 401
-                response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-                return response
-            if roles and principal.role not in roles:
-                response = jsonify(error="forbidden", message=f"This needs the role {' or '.join(roles)}.")
-                response.status_code = 403
+            try:
+                principal = _principal(scope)
+                if roles and principal.role not in roles:
+                    raise Refused(403, "forbidden", f"This needs the role {' or '.join(roles)}.")
+            except Refused as refused:
+                response = jsonify(error=refused.error, message=refused.message)
+                response.status_code = refused.status
+                if refused.challenge:
+                    response.headers["WWW-Authenticate"] = refused.challenge
                 return response
             g.principal = principal
             return view(*args, **kwargs)
@@ -41,19 +51,26 @@ def require_token(*roles: str):
     return decorator
 
 
-def _principal() -> tuple[Principal | None, str]:
+def _invalid(message: str) -> Refused:
+    return Refused(401, "invalid_token", message, 'Bearer error="invalid_token"')
+
+
+def _principal(scope: str) -> Principal:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        return None, "Send an access token: Authorization: Bearer <token>."
+        raise _invalid("Send an access token: Authorization: Bearer <token>.")
     sessions = current_app.extensions["ates.sessions"]
     try:
         claims = keys.verify_access_token(token.strip(), keys.published_keys(sessions),
                                           current_app.extensions["auth.settings"].issuer)
     except keys.InvalidToken as error:
-        return None, f"The access token is not valid ({error})."
+        raise _invalid(f"The access token is not valid ({error}).") from None
+    if scope not in (claims["scope"].split() if isinstance(claims.get("scope"), str) else []):
+        raise Refused(403, "insufficient_scope", f"This token was not granted the scope {scope}; "
+                      "sign in again asking for it.", f'Bearer error="insufficient_scope", scope="{scope}"')
     if oauth_store.access_token_revoked(sessions, claims.get("jti") or ""):
-        return None, "The access token was revoked."
+        raise _invalid("The access token was revoked.")
     account = service.get_active_account(sessions, claims["sub"])
     if account is None:
-        return None, "The account of this token does not exist or was deactivated."
-    return Principal(account.account_id, account.role, account.username), ""
+        raise _invalid("The account of this token does not exist or was deactivated.")
+    return Principal(account.account_id, account.role, account.username)

@@ -1,19 +1,22 @@
 """The rules of accounts, logins and beaks: plain Python, no Flask, SQL or images.
 
 An account changes only through `change_account`, which says which events the change causes;
-`FailureWindow` decides when a client must wait; `beaks_match` compares two beak prints.
+`FailureWindow` and `LoginLimits` decide when a client must wait; `beaks_match` compares two beak prints.
 """
+import ipaddress
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from ates import text
 
+from auth import passwords
+
 ROLES = ("admin", "manager", "accountant", "boss", "developer")
 SIGN_UP_ROLE = "developer"
 USERNAME_PATTERN = re.compile(r"[a-z0-9_.-]{3,64}")
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 200
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
+MAX_PASSWORD_LENGTH = passwords.MAX_LENGTH
 MAX_FULL_NAME_LENGTH = 200
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -33,9 +36,11 @@ def normalize_username(raw: str) -> str:
     return username
 
 
-def check_password(password: str) -> str:
-    if not MIN_PASSWORD_LENGTH <= len(password or "") <= MAX_PASSWORD_LENGTH:
-        raise RuleBroken(f"A password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long.")
+def check_password(password: str, username: str = "") -> str:
+    """Wherever a password is set: sign-up, the admin page and API, the production admin's."""
+    problem = passwords.weakness(password, username)
+    if problem:
+        raise RuleBroken(problem)
     return password
 
 
@@ -144,6 +149,57 @@ class FailureWindow:
         if len(recent) < self.max_failures:
             return None
         return recent[len(recent) - self.max_failures] + self.window - now
+
+
+def client_network(client_ip: str) -> str:
+    """Who is counted as one client: an IPv4 address, or an IPv6 /64 (one subscriber's, who can change
+    the last 64 bits at will)."""
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return (client_ip or "unknown")[:64]
+    if address.version == 6 and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """Failed logins are counted three ways, each with its own limit within the same ten minutes:
+    per client and username (one person mistyping blocks only themselves), per client across
+    usernames (password spraying), per username across clients (one account guessed from many).
+    A username is counted whether or not it exists, so the answers cannot tell which exist."""
+
+    per_client_and_username: FailureWindow = field(default_factory=lambda: FailureWindow(5))
+    per_client: FailureWindow = field(default_factory=lambda: FailureWindow(8))
+    per_username: FailureWindow = field(default_factory=lambda: FailureWindow(10))
+
+    def counters(self, client_ip: str, username: str) -> dict[str, FailureWindow]:
+        """The counter keys a failure of this client with this username adds to, and their windows."""
+        # typed by anybody: without the characters no name may have, so the key can be stored (no NUL in PostgreSQL)
+        client, name = client_network(client_ip), text.printable_part(username or "").strip().lower()[:200]
+        return {f"client+user {client} {name}": self.per_client_and_username,
+                f"client {client}": self.per_client, f"user {name}": self.per_username}
+
+    def client_counter(self, client_ip: str) -> dict[str, FailureWindow]:
+        return {f"client {client_network(client_ip)}": self.per_client}
+
+    def cleared_by_success(self, client_ip: str, username: str) -> list[str]:
+        """A right password forgives its own username's failures, never the client's: otherwise a
+        sprayer could wipe its count by signing in to an account of its own now and then."""
+        return [key for key in self.counters(client_ip, username) if key not in self.client_counter(client_ip)]
+
+    def oldest_counted(self, now: datetime) -> datetime:
+        return now - max(self.per_client_and_username.window, self.per_client.window, self.per_username.window)
+
+
+def longest_wait(counters: dict[str, FailureWindow], failures: dict[str, list[datetime]],
+                 now: datetime) -> timedelta | None:
+    """How long until every counter lets the client try again; None when it may try now."""
+    waits = [window.retry_after(failures.get(key, []), now) for key, window in counters.items()]
+    return max((wait for wait in waits if wait is not None), default=None)
 
 
 BEAK_PRINT_BITS = 128

@@ -35,7 +35,7 @@ beak_prints = Table(
 login_failures = Table(
     "login_failures", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("client_key", String(400), nullable=False),  # "<ip> <username>"
+    Column("client_key", String(400), nullable=False),  # a counter of domain.LoginLimits, e.g. "client 203.0.113.7"
     Column("failed_at", DateTime(timezone=True), nullable=False),
     Index("ix_login_failures_client_key_failed_at", "client_key", "failed_at"),
     Index("ix_login_failures_failed_at", "failed_at"),
@@ -47,6 +47,7 @@ oauth_clients = Table(
     Column("name", String(100), nullable=False),
     Column("secret_hash", String(64), nullable=True),  # None: a public client
     Column("redirect_uris", Text, nullable=False),  # one a line, compared exactly
+    Column("scopes", Text, nullable=False),  # what it may be granted, space-separated
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -75,7 +76,8 @@ refresh_tokens = Table(
     Column("account_id", String(36), ForeignKey("accounts.account_id"), nullable=False, index=True),
     Column("scope", Text, nullable=False),
     Column("issued_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),  # never after family_expires_at
+    Column("family_expires_at", DateTime(timezone=True), nullable=False),  # the sign-in's absolute end
     Column("rotated_at", DateTime(timezone=True), nullable=True),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     # The access token issued in the same answer: revoking the family announces it (token.revoked),

@@ -21,7 +21,7 @@ from flask import Flask, current_app, g, session
 from auth import keys, oauth_store, service
 from auth.keys import InvalidToken
 from auth.oauth_store import AuthorizationCode, IssuedAccessToken, RefreshToken
-from auth.settings import ACCESS_TOKEN_AUDIENCE, SCOPES, AuthSettings
+from auth.settings import ACCESS_TOKEN_AUDIENCE, OFFLINE_ACCESS, SCOPES, AuthSettings
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -58,6 +58,11 @@ class PkceS256Required(CodeChallenge):
 
 class CodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None, include_refresh_token=True):
+        # OIDC core §11: a refresh token is what `offline_access` asks for; a client that did not ask gets none.
+        include_refresh_token = include_refresh_token and OFFLINE_ACCESS in (scope or "").split()
+        return super().generate_token(user, scope, grant_type, expires_in, include_refresh_token)
 
     def save_authorization_code(self, code, request):
         data = request.payload.data
@@ -134,8 +139,12 @@ def _access_token(client, grant_type, user, scope) -> str:
 def _save_token(token, request):
     if not token.get("refresh_token"):
         return
-    family_id = (request.refresh_token or request.authorization_code).family_id
-    grant = RefreshToken(family_id, request.client.client_id, request.user.account_id, token["scope"])
+    if request.refresh_token:  # a rotation: same family, same deadline
+        family_id, deadline = request.refresh_token.family_id, request.refresh_token.family_expires_at
+    else:  # a sign-in: its family's deadline starts now
+        family_id = request.authorization_code.family_id
+        deadline = oauth_store.family_deadline(_settings().refresh_family_lifetime)
+    grant = RefreshToken(family_id, request.client.client_id, request.user.account_id, token["scope"], deadline)
     oauth_store.save_refresh_token(_sessions(), token["refresh_token"], grant, _settings().refresh_token_ttl,
                                    g.get("issued_access_token"))
 

@@ -46,7 +46,7 @@ def revoke():
 
 
 @bp.route("/oauth/userinfo", methods=["GET", "POST"])
-@require_token()
+@require_token(scope="openid")  # OIDC core §5.3: userinfo answers tokens of an OpenID sign-in
 def userinfo():
     return user_info(service.get_account(current_app.extensions["ates.sessions"], g.principal.account_id))
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import sessionmaker
 from ates import clock
 from ates.bus import Event, Outbox
 from auth.models import accounts, authorization_codes, oauth_clients, outbox, refresh_tokens, revoked_access_tokens
-from auth.settings import SCOPES, ClientConfig
+from auth.settings import DEFAULT_SCOPE, SCOPES, ClientConfig
 
 GRANT_TYPES = ("authorization_code", "refresh_token")
 _outbox = Outbox(outbox)
@@ -40,6 +40,7 @@ class Client(ClientMixin):
     name: str
     secret_hash: str | None
     redirect_uris: tuple[str, ...]
+    scopes: tuple[str, ...]
 
     @property
     def is_public(self) -> bool:
@@ -57,8 +58,8 @@ class Client(ClientMixin):
 
     def get_allowed_scope(self, scope):
         if not scope:
-            return " ".join(SCOPES)
-        return " ".join(name for name in scope.split() if name in SCOPES)
+            return DEFAULT_SCOPE
+        return " ".join(name for name in scope.split() if name in SCOPES and name in self.scopes)
 
     def check_redirect_uri(self, redirect_uri):
         return redirect_uri in self.redirect_uris  # exact comparison, no prefixes or patterns
@@ -83,7 +84,7 @@ def save_clients(sessions: sessionmaker, configs: tuple[ClientConfig, ...]) -> N
     with sessions.begin() as session:
         for config in configs:
             values = {"name": config.name, "secret_hash": digest(config.secret) if config.secret else None,
-                      "redirect_uris": "\n".join(config.redirect_uris)}
+                      "redirect_uris": "\n".join(config.redirect_uris), "scopes": " ".join(config.scopes)}
             row = session.execute(select(oauth_clients).where(oauth_clients.c.client_id == config.client_id)).first()
             if row is None:
                 session.execute(insert(oauth_clients).values(client_id=config.client_id, updated_at=clock.utcnow(),
@@ -100,7 +101,8 @@ def find_client(sessions: sessionmaker, client_id: str) -> Client | None:
         row = session.execute(select(oauth_clients).where(oauth_clients.c.client_id == client_id)).first()
     if row is None:
         return None
-    return Client(row.client_id, row.name, row.secret_hash, tuple(row.redirect_uris.splitlines()))
+    return Client(row.client_id, row.name, row.secret_hash, tuple(row.redirect_uris.splitlines()),
+                  tuple(row.scopes.split()))
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ class RefreshToken:
     client_id: str
     account_id: str
     scope: str
+    family_expires_at: datetime  # fixed at the sign-in; no rotation moves it
 
     def check_client(self, client):
         return self.client_id == client.get_client_id()
@@ -186,14 +189,21 @@ class IssuedAccessToken:
     expires_at: datetime
 
 
+def family_deadline(lifetime: int) -> datetime:
+    """When a family that starts now ends, whatever its rotations."""
+    return clock.utcnow() + timedelta(seconds=lifetime)
+
+
 def save_refresh_token(sessions: sessionmaker, token: str, grant: RefreshToken, ttl: int,
                        access: IssuedAccessToken | None = None) -> None:
-    """`access`: the access token of the same answer, announced as revoked if this family is."""
+    """Live for `ttl`, but never past the family's deadline, which the live check then enforces alone.
+    `access`: the access token of the same answer, announced as revoked if this family is."""
     now = clock.utcnow()
+    expires_at = min(now + timedelta(seconds=ttl), grant.family_expires_at)
     with sessions.begin() as session:
         session.execute(delete(refresh_tokens).where(refresh_tokens.c.expires_at < now - KEPT_AFTER_EXPIRY))
         session.execute(insert(refresh_tokens).values(
-            token_hash=digest(token), issued_at=now, expires_at=now + timedelta(seconds=ttl),
+            token_hash=digest(token), issued_at=now, expires_at=expires_at,
             access_jti=access.jti if access else None, access_expires_at=access.expires_at if access else None,
             **vars(grant)))
 
@@ -220,13 +230,20 @@ def rotate_refresh_token(sessions: sessionmaker, token: str, client_id: str) -> 
             if row.rotated_at is not None and row.revoked_at is None:
                 _revoke_family(session, row.family_id, now)
             return None
-    return RefreshToken(row.family_id, row.client_id, row.account_id, row.scope)
+    return _refresh_token(row)
+
+
+def _refresh_token(row) -> RefreshToken:
+    # SQLite hands back naive datetimes; every time auth stores is UTC.
+    deadline = row.family_expires_at
+    deadline = deadline if deadline.tzinfo else deadline.replace(tzinfo=timezone.utc)
+    return RefreshToken(row.family_id, row.client_id, row.account_id, row.scope, deadline)
 
 
 def find_refresh_token(sessions: sessionmaker, token: str) -> RefreshToken | None:
     with sessions() as session:
         row = session.execute(select(refresh_tokens).where(refresh_tokens.c.token_hash == digest(token))).first()
-    return RefreshToken(row.family_id, row.client_id, row.account_id, row.scope) if row else None
+    return _refresh_token(row) if row else None
 
 
 def revoke_family(sessions: sessionmaker, family_id: str) -> None:

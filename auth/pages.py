@@ -42,6 +42,10 @@ def _client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
+def _limits():
+    return current_app.extensions["auth.settings"].login_limits
+
+
 def _start_session(account) -> None:
     session.clear()  # nothing from before the login survives it
     login_user(SessionUser(account))
@@ -69,7 +73,7 @@ def login():
         return render_template("login.html", next=_next(), username="")
     username = request.form.get("username", "")
     try:
-        account = service.log_in(_sessions(), username, request.form.get("password", ""), _client_ip())
+        account = service.log_in(_sessions(), username, request.form.get("password", ""), _client_ip(), _limits())
     except LoginRefused as refused:
         return _refused("login.html", refused, username)
     _start_session(account)
@@ -86,7 +90,7 @@ def beak_login():
     except BeakPhotoRejected as rejected:
         return render_template("beak_login.html", next=_next(), username=username, error=str(rejected)), 400
     try:
-        account = service.log_in_by_beak(_sessions(), username, print_hash, _client_ip())
+        account = service.log_in_by_beak(_sessions(), username, print_hash, _client_ip(), _limits())
     except LoginRefused as refused:
         return _refused("beak_login.html", refused, username)
     _start_session(account)
@@ -111,7 +115,11 @@ def signup():
         return render_template("signup.html", next=_next(), form={})
     form = {name: request.form.get(name, "") for name in ("username", "email", "full_name")}
     try:
-        account = service.create_account(_sessions(), password=request.form.get("password", ""), **form)
+        account = service.sign_up(_sessions(), _client_ip(), _limits(), password=request.form.get("password", ""),
+                                  **form)
+    except TooManyFailures as refused:
+        return render_template("signup.html", next=_next(), form=form, error=str(refused)), 429, {
+            "Retry-After": str(refused.retry_after)}
     except RuleBroken as broken:
         return render_template("signup.html", next=_next(), form=form, error=str(broken)), 400
     _start_session(account)

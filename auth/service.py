@@ -3,6 +3,7 @@ same transaction), password and beak logins with their failure counting, the fir
 """
 import functools
 import uuid
+from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, func, insert, select, update
@@ -13,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ates import clock, text
 from ates.bus import Event, Outbox
 from auth import domain
-from auth.domain import Account, AccountChange, FailureWindow, RuleBroken
+from auth.domain import Account, AccountChange, FailureWindow, LoginLimits, RuleBroken
 from auth.models import accounts, beak_prints, login_failures, outbox, refresh_tokens
 
 ADMIN_USERNAME = "admin"
@@ -49,12 +50,26 @@ def create_account(sessions: sessionmaker, username: str, password: str, email: 
                    role: str = domain.SIGN_UP_ROLE) -> Account:
     """Sign-up (role developer) and creation by an admin: one account, its account.created event."""
     username = domain.normalize_username(username)
-    domain.check_password(password)
+    domain.check_password(password, username)
     domain.check_role(role)
     email = domain.check_email(email)
     full_name = domain.check_full_name((full_name or "").strip())
     with sessions.begin() as session:
         return _insert_account(session, username, generate_password_hash(password), email, full_name, role)
+
+
+def sign_up(sessions: sessionmaker, client_ip: str, limits: LoginLimits, username: str, password: str, email: str,
+            full_name: str = "") -> Account:
+    """Sign-up from a browser. "Taken" is the one thing it must tell a stranger about other accounts,
+    so each "taken" counts as a failure of the client: probing usernames here is throttled like
+    guessing them at the login form, by the same counter."""
+    counter = limits.client_counter(client_ip)
+    _refuse_while_waiting(sessions, counter, limits)
+    try:
+        return create_account(sessions, username, password, email, full_name)
+    except UsernameTaken:
+        _record_failure(sessions, counter, limits)
+        raise
 
 
 def _insert_account(session: Session, username, password_hash, email, full_name, role) -> Account:
@@ -150,16 +165,16 @@ def _dummy_password_hash() -> str:
 
 
 def log_in(sessions: sessionmaker, username: str, password: str, client_ip: str,
-           window: FailureWindow = FailureWindow()) -> Account:
+           limits: LoginLimits = LoginLimits()) -> Account:
     """The account whose password this is; LoginRefused otherwise, the same way for an unknown user."""
-    key = _client_key(client_ip, username)
-    _refuse_while_waiting(sessions, key, window)
+    counters = limits.counters(client_ip, username)
+    _refuse_while_waiting(sessions, counters, limits)
     row = _credentials(sessions, username)
     # An unknown user costs the same hash as a known one, so timing tells nothing either.
     if not check_password_hash(row.password_hash if row else _dummy_password_hash(), password or ""):
-        _record_failure(sessions, key, window)
+        _record_failure(sessions, counters, limits)
         raise LoginRefused(WRONG_CREDENTIALS)
-    return _succeed(sessions, key, row)
+    return _succeed(sessions, limits.cleared_by_success(client_ip, username), row)
 
 
 def register_beak(sessions: sessionmaker, account_id: str, print_hash: int) -> None:
@@ -177,20 +192,15 @@ def has_beak(sessions: sessionmaker, account_id: str) -> bool:
 
 
 def log_in_by_beak(sessions: sessionmaker, username: str, print_hash: int, client_ip: str,
-                   window: FailureWindow = FailureWindow()) -> Account:
+                   limits: LoginLimits = LoginLimits()) -> Account:
     """The account whose registered beak this photo shows; counts failures like password logins."""
-    key = _client_key(client_ip, username)
-    _refuse_while_waiting(sessions, key, window)
+    counters = limits.counters(client_ip, username)
+    _refuse_while_waiting(sessions, counters, limits)
     row = _credentials(sessions, username)
     if row is None or row.print_hash is None or not domain.beaks_match(int(row.print_hash, 16), print_hash):
-        _record_failure(sessions, key, window)
+        _record_failure(sessions, counters, limits)
         raise LoginRefused(WRONG_BEAK)
-    return _succeed(sessions, key, row)
-
-
-def _client_key(client_ip: str, username: str) -> str:
-    # Typed by anybody: without the characters no name may have, so the key can be stored (no NUL in PostgreSQL).
-    return f"{client_ip} {text.printable_part(username or '').strip().lower()[:200]}"
+    return _succeed(sessions, limits.cleared_by_success(client_ip, username), row)
 
 
 def _credentials(sessions: sessionmaker, username: str):
@@ -205,27 +215,31 @@ def _credentials(sessions: sessionmaker, username: str):
             .where(accounts.c.username == username)).first()
 
 
-def _succeed(sessions: sessionmaker, key: str, row) -> Account:
+def _succeed(sessions: sessionmaker, cleared: list[str], row) -> Account:
     if not row.active:
         raise LoginRefused(DEACTIVATED)
     with sessions.begin() as session:
-        session.execute(delete(login_failures).where(login_failures.c.client_key == key))
+        session.execute(delete(login_failures).where(login_failures.c.client_key.in_(cleared)))
     return _account(row)
 
 
-def _refuse_while_waiting(sessions: sessionmaker, key: str, window: FailureWindow) -> None:
+def _refuse_while_waiting(sessions: sessionmaker, counters: dict[str, FailureWindow], limits: LoginLimits) -> None:
     now = clock.utcnow()
     with sessions() as session:
-        failures = session.scalars(select(login_failures.c.failed_at).where(
-            login_failures.c.client_key == key, login_failures.c.failed_at > window.since(now))).all()
-    wait = window.retry_after([_aware(moment) for moment in failures], now)
+        rows = session.execute(select(login_failures.c.client_key, login_failures.c.failed_at).where(
+            login_failures.c.client_key.in_(list(counters)),
+            login_failures.c.failed_at > limits.oldest_counted(now))).all()
+    failures = defaultdict(list)
+    for row in rows:
+        failures[row.client_key].append(_aware(row.failed_at))
+    wait = domain.longest_wait(counters, failures, now)
     if wait is not None:
         raise TooManyFailures(wait)
 
 
-def _record_failure(sessions: sessionmaker, key: str, window: FailureWindow) -> None:
+def _record_failure(sessions: sessionmaker, counters: dict[str, FailureWindow], limits: LoginLimits) -> None:
     now = clock.utcnow()
     with sessions.begin() as session:
         # Every client's failures that left the window go, so the table holds about one window's worth.
-        session.execute(delete(login_failures).where(login_failures.c.failed_at <= window.since(now)))
-        session.execute(insert(login_failures).values(client_key=key, failed_at=now))
+        session.execute(delete(login_failures).where(login_failures.c.failed_at <= limits.oldest_counted(now)))
+        session.execute(insert(login_failures), [{"client_key": key, "failed_at": now} for key in counters])

@@ -8,11 +8,16 @@ import os
 from dataclasses import dataclass
 
 from ates.config import service_url
+from auth import passwords
+from auth.domain import FailureWindow, LoginLimits
 
 DEV_ADMIN_PASSWORD = "admin"
 DEV_GATEWAY_CLIENT_SECRET = "dev-gateway-secret"
 CLI_REDIRECT_URI = "http://127.0.0.1:8976/callback"
-SCOPES = ("openid", "profile", "email", "offline_access")
+OFFLINE_ACCESS = "offline_access"  # asks for a refresh token (OIDC core §11)
+API_SCOPE = "ates-api"  # calling the services' APIs, auth's own included (docs/sso-contract.md)
+SCOPES = ("openid", "profile", "email", OFFLINE_ACCESS, API_SCOPE)
+DEFAULT_SCOPE = "openid"  # what a client that names no scope gets: no refresh token, no API access
 ACCESS_TOKEN_AUDIENCE = "ates-api"
 SECRETS = ("ATES_AUTH_SECRET_KEY", "ATES_ADMIN_PASSWORD", "ATES_GATEWAY_CLIENT_SECRET")
 
@@ -23,6 +28,7 @@ class ClientConfig:
     name: str
     secret: str | None  # None: a public client, authenticated by PKCE alone
     redirect_uris: tuple[str, ...]
+    scopes: tuple[str, ...] = SCOPES  # what it may be granted; it asks for what it needs
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,9 @@ class AuthSettings:
     gateway_url: str
     access_token_ttl: int
     refresh_token_ttl: int
+    refresh_family_lifetime: int
     authorization_code_ttl: int
+    login_limits: LoginLimits
     explicit: frozenset  # the variables that were really set, not defaulted
 
     @property
@@ -52,6 +60,22 @@ class AuthSettings:
             given[variable] = value if variable in self.explicit else None
         return given
 
+    def admin_password_problems(self) -> list[str]:
+        """What production refuses in the admin's password beyond its length (ates.production): a
+        person types it, so it is held to the rules of every password."""
+        if "ATES_ADMIN_PASSWORD" not in self.explicit:
+            return []
+        return _admin_password_problems(self.admin_password)
+
+
+def _admin_password_problems(password: str) -> list[str]:
+    # A person types this one, so it is held to the rules of every password, not to a secret's length.
+    if len(password) < passwords.MIN_LENGTH:
+        return [f"ATES_ADMIN_PASSWORD is shorter than {passwords.MIN_LENGTH} characters"]
+    if passwords.weakness(password, "admin"):
+        return ["ATES_ADMIN_PASSWORD is a common password"]
+    return []
+
 
 def load_auth_settings(env=None) -> AuthSettings:
     env = os.environ if env is None else env
@@ -64,15 +88,20 @@ def load_auth_settings(env=None) -> AuthSettings:
         gateway_url=service_url("gateway", env).rstrip("/"),
         access_token_ttl=_seconds(env, "ATES_ACCESS_TOKEN_TTL", 900),
         refresh_token_ttl=_seconds(env, "ATES_REFRESH_TOKEN_TTL", 14 * 24 * 3600),
+        refresh_family_lifetime=_seconds(env, "ATES_REFRESH_FAMILY_LIFETIME", 30 * 24 * 3600),
         authorization_code_ttl=_seconds(env, "ATES_AUTHORIZATION_CODE_TTL", 300),
+        login_limits=LoginLimits(
+            per_client=FailureWindow(_seconds(env, "ATES_LOGIN_FAILURES_PER_IP", 8)),
+            per_username=FailureWindow(_seconds(env, "ATES_LOGIN_FAILURES_PER_USERNAME", 10))),
         explicit=explicit,
     )
 
 
 def _seconds(env, name: str, default: int) -> int:
+    """A positive whole number from the environment: seconds, or a count of failures."""
     text = env.get(name)
     if not text:
         return default
     if not text.isdigit() or int(text) <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds, got {text!r}")
+        raise ValueError(f"{name} must be a positive whole number, got {text!r}")
     return int(text)

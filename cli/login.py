@@ -16,7 +16,7 @@ import requests
 
 CLIENT_ID = "ates-cli"
 PORT = 8976
-SCOPE = "openid profile email offline_access"
+SCOPE = "openid profile email offline_access ates-api"  # a refresh token; calling the services
 TIMEOUT = 10
 
 
@@ -38,9 +38,10 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
 
 
-def authorize_url(authorization_endpoint: str, challenge: str, state: str, port: int = PORT) -> str:
+def authorize_url(authorization_endpoint: str, challenge: str, state: str, port: int = PORT,
+                  scope: str = SCOPE) -> str:
     query = urlencode({
-        "response_type": "code", "client_id": CLIENT_ID, "redirect_uri": redirect_uri(port), "scope": SCOPE,
+        "response_type": "code", "client_id": CLIENT_ID, "redirect_uri": redirect_uri(port), "scope": scope,
         "state": state, "code_challenge": challenge, "code_challenge_method": "S256",
     })
     return f"{authorization_endpoint}{'&' if '?' in authorization_endpoint else '?'}{query}"
@@ -161,7 +162,7 @@ def login(issuer: str, *, open_browser: bool = True, announce=print, port: int =
     return exchange_code(metadata["token_endpoint"], code, verifier, callback.port)
 
 
-def login_with_password(issuer: str, username: str, password: str) -> dict:
+def login_with_password(issuer: str, username: str, password: str, scope: str = SCOPE) -> dict:
     """The same authorization-code flow with PKCE, with the SSO's login form filled in by this
     program instead of a person at a browser (for `ates demo` and scripts; the redirect to the
     loopback address is read from the answer, so nothing needs to listen there)."""
@@ -170,7 +171,8 @@ def login_with_password(issuer: str, username: str, password: str) -> dict:
     state = secrets.token_urlsafe(24)
     browser = requests.Session()
     try:
-        page = browser.get(authorize_url(metadata["authorization_endpoint"], challenge, state), timeout=TIMEOUT)
+        page = browser.get(authorize_url(metadata["authorization_endpoint"], challenge, state, scope=scope),
+                           timeout=TIMEOUT)
         form = _login_form(page.text)
         if form is None:
             raise LoginFailed(f"the SSO showed no login form at {page.url} ({page.status_code})")

@@ -16,7 +16,7 @@ from ates.tokens import InvalidToken, verifier_for
 from gateway import session as sign_ins
 
 CLIENT_ID = "ates-gateway"
-SCOPE = "openid profile email offline_access"
+SCOPE = "openid profile email offline_access ates-api"  # a refresh token; calling the services
 SSO_DOWN = (requests.RequestException, ValueError)  # unreachable, or answering something that is no JSON
 
 blueprint = Blueprint("sso", __name__)

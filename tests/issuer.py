@@ -19,7 +19,7 @@ class StandInIssuer:
     def token(self, account_id: str, role: str, expires_in: int = 900, jti: str | None = None) -> str:
         now = int(time.time())
         claims = {"iss": ISSUER, "sub": account_id, "aud": "ates-api", "iat": now, "exp": now + expires_in,
-                  "jti": jti or str(uuid.uuid4()), "client_id": "ates-gateway", "scope": "openid", "role": role,
+                  "jti": jti or str(uuid.uuid4()), "client_id": "ates-gateway", "scope": "openid ates-api", "role": role,
                   "preferred_username": f"popug-{account_id[:6]}"}
         return jwt.encode({"alg": "RS256", "typ": "at+jwt", "kid": "test-key"}, claims, self.key)
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ates.db import make_engine, make_sessions
 from auth import keys
+from cli.login import login_with_password
 from auth.models import accounts
 from tests.conftest import eventually
 from tests.e2e.system import bearer, csrf_token, running, sign_in_at_auth, sign_in_for_tokens
@@ -84,7 +85,7 @@ def expired_token(var_dir, auth_url: str) -> dict:
     issuer = requests.get(f"{auth_url}/.well-known/openid-configuration", timeout=10).json()["issuer"]
     then = int(time.time()) - 7200
     claims = {"iss": issuer, "sub": admin_id, "aud": "ates-api", "iat": then, "exp": then + 900,
-              "jti": uuid.uuid4().hex, "client_id": "ates-cli", "scope": "openid", "role": "admin",
+              "jti": uuid.uuid4().hex, "client_id": "ates-cli", "scope": "openid ates-api", "role": "admin",
               "preferred_username": "admin"}
     return {"Authorization": f"Bearer {keys.sign(keys.signing_key(sessions), claims, typ='at+jwt')}"}
 
@@ -109,6 +110,16 @@ def test_no_token_and_an_expired_token_are_refused(system, service, method, path
     urls, _, _, var_dir = system
     assert call(urls, service, method, path, body, None).status_code == 401
     assert call(urls, service, method, path, body, expired_token(var_dir, urls["auth"])).status_code == 401
+
+
+def test_a_token_not_granted_the_api_scope_is_refused_everywhere_with_insufficient_scope(system):
+    urls = system[0]
+    signed_in_only = bearer(login_with_password(urls["auth"], "admin", ADMIN_PASSWORD, scope="openid profile email"))
+    for service, method, path, body, _ in TABLE:  # the admin may call every one of them, with the scope
+        answer = call(urls, service, method, path, body, signed_in_only)
+        assert answer.status_code == 403 and answer.json()["error"] == "insufficient_scope", \
+            (service, path, answer.status_code, answer.text)
+        assert 'error="insufficient_scope"' in answer.headers["WWW-Authenticate"]
 
 
 def test_a_deactivated_accounts_token_is_refused_everywhere(system):

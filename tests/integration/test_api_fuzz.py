@@ -54,7 +54,7 @@ def auth_app(var: Path):
     def headers():
         now = int(time.time())
         claims = {"iss": "http://localhost", "sub": admin.account_id, "aud": "ates-api", "exp": now + 900,
-                  "iat": now, "jti": uuid.uuid4().hex, "client_id": "ates-cli", "scope": "openid",
+                  "iat": now, "jti": uuid.uuid4().hex, "client_id": "ates-cli", "scope": "openid ates-api",
                   "role": "admin", "preferred_username": "admin"}
         return {"Authorization": f"Bearer {keys.sign(keys.signing_key(sessions), claims, typ='at+jwt')}"}
     return app, headers

@@ -47,7 +47,7 @@ def people(sessions):
 def access_token(sessions, account, typ="at+jwt", **overrides) -> str:
     now = int(time.time())
     claims = {"iss": ISSUER, "sub": account.account_id, "aud": "ates-api", "exp": now + 900, "iat": now,
-              "jti": uuid.uuid4().hex, "client_id": "ates-cli", "scope": "openid", "role": account.role,
+              "jti": uuid.uuid4().hex, "client_id": "ates-cli", "scope": "openid ates-api", "role": account.role,
               "preferred_username": account.username, **overrides}
     return keys.sign(keys.signing_key(sessions), claims, typ=typ)
 
@@ -155,6 +155,7 @@ def test_bad_fields_get_400_naming_them(app, sessions, people, body, field):
 @pytest.mark.parametrize("body, reason", [
     ({"username": "no spaces", "password": "password-1", "email": "a@b.example"}, "3 to 64"),
     ({"username": "ok-name", "password": "password-1", "email": "not-an-email"}, "email address"),
+    ({"username": "ok-name", "password": "12345678", "email": "a@b.example"}, "too common"),
 ])
 def test_input_against_the_account_rules_gets_400_with_the_rule(app, sessions, people, body, reason):
     response = app.test_client().post("/api/accounts", json=body,

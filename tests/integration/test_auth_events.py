@@ -68,7 +68,7 @@ def admin_token(app) -> str:
     now = int(time.time())
     return keys.sign(keys.signing_key(sessions), {
         "iss": ISSUER, "sub": admin.account_id, "aud": "ates-api", "exp": now + 900, "iat": now,
-        "jti": uuid.uuid4().hex, "client_id": "ates-cli", "scope": "openid", "role": "admin",
+        "jti": uuid.uuid4().hex, "client_id": "ates-cli", "scope": "openid ates-api", "role": "admin",
         "preferred_username": "admin"}, typ="at+jwt")
 
 

@@ -76,6 +76,8 @@ def server(tmp_path_factory):
         "ATES_VAR_DIR": str(var), "ATES_AUTH_PORT": str(port), "ATES_AUTH_ISSUER": f"http://127.0.0.1:{port}",
         "ATES_GATEWAY_URL": f"http://127.0.0.1:{free_port()}", "ATES_GATEWAY_CLIENT_SECRET": GATEWAY_SECRET,
         "ATES_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        # Every test here comes from 127.0.0.1; the per-address limit has its own tests (test_auth_login_limits.py).
+        "ATES_LOGIN_FAILURES_PER_IP": "1000",
     })
     auth = AuthServer(env["ATES_AUTH_ISSUER"], env, var / "gunicorn.log")
     auth.flask("migrate")
@@ -107,7 +109,7 @@ def redirect_uri_of(server, client_id: str) -> str:
 
 def authorize_query(server, client_id: str, challenge: str | None, **extra) -> dict:
     query = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri_of(server, client_id),
-             "scope": "openid profile email offline_access", "state": secrets.token_urlsafe(8)}
+             "scope": "openid profile email offline_access ates-api", "state": secrets.token_urlsafe(8)}
     if challenge:
         query.update(code_challenge=challenge, code_challenge_method="S256")
     query.update(extra)
@@ -213,7 +215,7 @@ def test_discovery_document_is_the_contracts(server):
         "end_session_endpoint": f"{iss}/logout", "revocation_endpoint": f"{iss}/oauth/revoke",
         "response_types_supported": ["code"], "grant_types_supported": ["authorization_code", "refresh_token"],
         "code_challenge_methods_supported": ["S256"], "id_token_signing_alg_values_supported": ["RS256"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access", "ates-api"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
     }
     jwks = requests.get(document["jwks_uri"]).json()
@@ -237,7 +239,7 @@ def test_the_code_flow_with_pkce_gives_tokens_that_verify_refresh_rotates_and_re
     assert access.claims["sub"] == account["account_id"] and access.claims["role"] == "accountant"
     assert access.claims["client_id"] == client_id and access.claims["preferred_username"] == account["username"]
     assert access.claims["exp"] - access.claims["iat"] == 900 and access.claims["jti"]
-    assert set(access.claims["scope"].split()) == {"openid", "profile", "email", "offline_access"}
+    assert set(access.claims["scope"].split()) == {"openid", "profile", "email", "offline_access", "ates-api"}
     id_token = verified(server, tokens["id_token"], typ="JWT", audience=client_id)
     assert {name: id_token.claims[name] for name in ("sub", "preferred_username", "email", "name", "role", "nonce")} == {
         "sub": account["account_id"], "preferred_username": account["username"], "email": account["email"],
@@ -265,6 +267,29 @@ def test_the_code_flow_with_pkce_gives_tokens_that_verify_refresh_rotates_and_re
         revoke_data["client_id"] = client_id
     assert requests.post(server.url("/oauth/revoke"), data=revoke_data, auth=auth).status_code == 200
     assert requests.get(server.url("/oauth/userinfo"), headers=bearer(refreshed["access_token"])).status_code == 401
+
+
+@pytest.mark.parametrize("client_id", ["ates-gateway", "ates-cli"])
+@pytest.mark.parametrize("scope", ["openid profile email", None])  # None: no scope asked, none assumed
+def test_a_refresh_token_is_issued_only_when_the_client_asks_for_offline_access(server, admin_token, client_id, scope):
+    account = new_account(server, admin_token)
+    code, verifier, _ = log_in_for_code(server, client_id, account["username"], "password-1", scope=scope)
+    tokens = exchange(server, client_id, code, verifier)
+    assert tokens.status_code == 200, tokens.text
+    assert "refresh_token" not in tokens.json() and tokens.json()["access_token"]
+    assert "offline_access" not in verified(server, tokens.json()["access_token"]).claims["scope"].split()
+
+
+def test_a_token_not_granted_ates_api_may_sign_in_but_not_call_the_api(server, admin_token):
+    account = new_account(server, admin_token, role="admin")
+    code, verifier, _ = log_in_for_code(server, "ates-cli", account["username"], "password-1",
+                                        scope="openid profile email")
+    token = exchange(server, "ates-cli", code, verifier).json()["access_token"]
+    assert "ates-api" not in verified(server, token).claims["scope"].split()
+    refused = requests.get(server.url("/api/accounts"), headers=bearer(token))
+    assert refused.status_code == 403 and refused.json()["error"] == "insufficient_scope", refused.text
+    assert refused.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope", scope="ates-api"'
+    assert requests.get(server.url("/oauth/userinfo"), headers=bearer(token)).json()["sub"] == account["account_id"]
 
 
 @pytest.mark.parametrize("client_id", ["ates-gateway", "ates-cli"])

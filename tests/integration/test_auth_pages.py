@@ -90,6 +90,7 @@ def test_sign_up_makes_a_developer_logs_them_in_and_says_account_created(app, se
     ({"username": "shorty", "password": "short", "email": "x@uberpopug.example"}, "8 to 200 characters"),
     ({"username": "bademail", "password": "password-1", "email": "nope"}, "email address"),
     ({"username": "admin", "password": "password-1", "email": "x@uberpopug.example"}, "is taken"),
+    ({"username": "common", "password": "12345678", "email": "x@uberpopug.example"}, "too common"),
 ])
 def test_sign_up_with_bad_input_shows_why_and_keeps_the_form(app, form, message):
     client = app.test_client()
@@ -222,3 +223,9 @@ def test_development_signs_sessions_with_a_key_of_its_own_var_dir(tmp_path):
     assert app.config["SECRET_KEY"] == key_file.read_text() and len(app.config["SECRET_KEY"]) >= 32
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
     assert make_app(tmp_path).config["SECRET_KEY"] == app.config["SECRET_KEY"]
+
+
+def test_production_refuses_to_start_with_a_common_admin_password(tmp_path):
+    with pytest.raises(UnsafeProductionSettings, match="ATES_ADMIN_PASSWORD is a common password"):
+        make_app(tmp_path, ATES_ENV="production", ATES_AUTH_SECRET_KEY="k" * 40, ATES_ADMIN_PASSWORD="12345678",
+                 ATES_GATEWAY_CLIENT_SECRET="s" * 40)

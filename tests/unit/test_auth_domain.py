@@ -155,3 +155,58 @@ def test_issuer_and_clients_follow_the_contract():
     }
     assert load_auth_settings({"ATES_AUTH_ISSUER": "https://sso.example/"}).issuer == "https://sso.example"
     assert load_auth_settings({}).access_token_ttl == 900
+
+
+@pytest.mark.parametrize("password", ["12345678", "password", "Password1", "P@ssw0rd", "qwertyuiop", "iloveyou",
+                                      "drowssap", "sunflower", "aaaaaaaaaaaa", "1" * 200])
+def test_a_common_or_trivially_guessed_password_is_refused_with_words(password):
+    with pytest.raises(RuleBroken, match="too common"):
+        domain.check_password(password)
+
+
+def test_a_password_that_is_the_username_is_refused():
+    with pytest.raises(RuleBroken, match="username"):
+        domain.check_password("Kesha.Popugaev", username="kesha.popugaev")
+
+
+@pytest.mark.parametrize("password", ["popug-password-1", "sunflower-seeds", "correct horse", "password-1",
+                                      "x7#kQ" + "z" * 195])
+def test_an_uncommon_password_of_8_to_200_characters_passes(password):
+    assert domain.check_password(password, username="kesha") == password
+
+
+@pytest.mark.parametrize("password, problem", [
+    ("12345678", "ATES_ADMIN_PASSWORD is a common password"),
+    ("short", "ATES_ADMIN_PASSWORD is shorter than 8 characters"),
+])
+def test_a_weak_admin_password_is_unfit_for_production(password, problem):
+    settings = load_auth_settings({"ATES_AUTH_SECRET_KEY": "k" * 40, "ATES_ADMIN_PASSWORD": password,
+                                   "ATES_GATEWAY_CLIENT_SECRET": "s" * 40})
+    assert settings.production_problems() == [problem]
+
+
+@pytest.mark.parametrize("address, client", [
+    ("203.0.113.7", "203.0.113.7"),
+    ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+    ("::ffff:203.0.113.7", "203.0.113.7"),
+    ("not an address", "not an address"),
+    ("", "unknown"),
+])
+def test_a_client_is_an_ipv4_address_or_an_ipv6_64_network(address, client):
+    assert domain.client_network(address) == client
+
+
+def test_a_failure_counts_for_the_client_and_username_the_client_and_the_username():
+    counters = domain.LoginLimits().counters("2001:db8::5", "  Kesha ")
+    assert {key: window.max_failures for key, window in counters.items()} == {
+        "client+user 2001:db8::/64 kesha": 5, "client 2001:db8::/64": 8, "user kesha": 10}
+    assert domain.LoginLimits().cleared_by_success("2001:db8::5", "kesha") == [
+        "client+user 2001:db8::/64 kesha", "user kesha"]
+
+
+def test_the_longest_wait_of_all_counters_decides():
+    counters = {"a": FailureWindow(2), "b": FailureWindow(3)}
+    assert domain.longest_wait(counters, {"a": minutes_ago(1, 9), "b": minutes_ago(2, 3, 4)}, NOW) == \
+        timedelta(minutes=6)
+    assert domain.longest_wait(counters, {"a": minutes_ago(1)}, NOW) is None

@@ -30,7 +30,7 @@ def test_authorize_url_names_the_public_client_and_its_loopback_redirect():
     assert f"{url.scheme}://{url.netloc}{url.path}" == METADATA["authorization_endpoint"]
     assert {name: values[0] for name, values in parse_qs(url.query).items()} == {
         "response_type": "code", "client_id": "ates-cli", "redirect_uri": "http://127.0.0.1:8976/callback",
-        "scope": "openid profile email offline_access", "state": "the-state",
+        "scope": "openid profile email offline_access ates-api", "state": "the-state",
         "code_challenge": "the-challenge", "code_challenge_method": "S256",
     }
 

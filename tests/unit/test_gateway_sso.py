@@ -130,7 +130,7 @@ def test_login_sends_the_browser_to_the_sso_with_pkce(client):
     assert params["client_id"] == "ates-gateway"
     assert params["response_type"] == "code"
     assert params["redirect_uri"] == f"{GATEWAY}/auth/callback"
-    assert params["scope"] == "openid profile email offline_access"
+    assert params["scope"] == "openid profile email offline_access ates-api"
     assert params["code_challenge_method"] == "S256"
     assert len(params["code_challenge"]) == 43 and params["state"] and params["nonce"]
 

@@ -57,7 +57,8 @@ class FakeClock:
 def claims(**changes):
     now = int(time.time())
     found = {"iss": ISSUER, "sub": ACCOUNT_ID, "aud": "ates-api", "iat": now, "exp": now + 900, "jti": "j1",
-             "client_id": "ates-gateway", "scope": "openid", "role": "developer", "preferred_username": "kesha"}
+             "client_id": "ates-gateway", "scope": "openid ates-api", "role": "developer",
+             "preferred_username": "kesha"}
     found.update(changes)
     return {name: value for name, value in found.items() if value is not None}
 
@@ -174,6 +175,20 @@ def test_only_the_named_roles_pass(client, signing_key, role, status):
     if status == 403:
         assert response.json["error"] == "forbidden"
         assert response.json["message"]
+
+
+@pytest.mark.parametrize("scope", [None, "", "openid profile email offline_access", "openid ates-apix",
+                                   ["openid", "ates-api"]])
+def test_a_token_without_the_api_scope_is_refused_with_403_insufficient_scope(client, signing_key, scope):
+    response = client.get("/mine", headers=bearer(signed(signing_key, scope=scope if scope is not None else None)))
+    assert response.status_code == 403, response.json
+    assert response.json["error"] == "insufficient_scope" and "ates-api" in response.json["message"]
+    assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope", scope="ates-api"'
+
+
+@pytest.mark.parametrize("scope", ["ates-api", "openid profile ates-api offline_access"])
+def test_a_token_with_the_api_scope_among_others_passes(client, signing_key, scope):
+    assert client.get("/mine", headers=bearer(signed(signing_key, scope=scope))).status_code == 200
 
 
 def test_keys_are_fetched_once_and_cached(verifier, jwks, signing_key):
