@@ -57,8 +57,22 @@ def test_every_secret_is_required_from_the_env_file():
         assert f"${{{name}:?set {name} in .env" in text, name
     for name, service in compose()["services"].items():
         for variable, value in (service.get("environment") or {}).items():
-            if CREDENTIALS.search(variable):
+            if CREDENTIALS.search(variable) and "@" in str(value) or SECRET.search(variable):
                 assert "${" in str(value), (name, variable, value)
+
+
+def test_each_container_gets_only_its_own_broker_password():
+    """Per-service broker users (docs/bus.md): a service's container holds no other service's password,
+    and no process but broker-setup signs in as the broker's administrator."""
+    for name, service in compose()["services"].items():
+        environment = service.get("environment") or {}
+        passwords = {variable for variable in environment if variable.startswith("ATES_AMQP_PASSWORD_")}
+        if name == "broker-setup":
+            assert len(passwords) == 5 and "@" in environment["ATES_AMQP_URL"]
+            continue
+        owner = {"gateway": "operator"}.get(name, name.split("-")[0])
+        assert passwords <= {f"ATES_AMQP_PASSWORD_{owner.upper()}"}, (name, passwords)
+        assert "@" not in str(environment.get("ATES_AMQP_URL", "")), (name, "credentials in ATES_AMQP_URL")
 
 
 def test_the_env_file_stays_out_of_git_and_the_image_and_its_template_holds_no_secret():

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.unit.test_compose import example_settings
+
 ROOT = Path(__file__).resolve().parents[2]
 OVERRIDABLE = re.compile(r"^\$\{(?P<variable>[A-Z][A-Z0-9_]*):-(?P<default>[^}]+)\}$")
 PINNED = re.compile(r"^[a-z0-9][a-z0-9._/-]*:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}$")
@@ -56,7 +58,8 @@ def test_the_dockerfile_base_image_is_a_build_argument_pinned_by_digest():
 
 
 def test_an_image_variable_replaces_the_pinned_default():
-    environment = {**os.environ, "ATES_RABBITMQ_IMAGE": "registry.example/rabbitmq:3.13@sha256:" + "a" * 64}
+    environment = {**os.environ, **example_settings(),
+                   "ATES_RABBITMQ_IMAGE": "registry.example/rabbitmq:3.13@sha256:" + "a" * 64}
     rendered = subprocess.run(["docker-compose", "-f", str(ROOT / "compose.yaml"), "config"],
                               capture_output=True, text=True, env=environment)
     assert rendered.returncode == 0, rendered.stderr
