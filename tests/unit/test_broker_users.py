@@ -1,0 +1,64 @@
+"""The broker users' permissions (ates/bus/users.py): what each may touch, by name, and that the
+read permissions follow what each service really consumes."""
+import re
+
+import pytest
+
+from accounting.handlers import handlers as accounting
+from analytics.handlers import handlers as analytics
+from ates.bus.users import CONSUMES, OPERATOR, Identity, permissions, with_credentials
+from tracker.handlers import handlers as tracker
+
+HANDLERS = {"tracker": tracker, "accounting": accounting, "analytics": analytics}
+
+
+def allowed(pattern: str, name: str) -> bool:
+    return re.search(pattern, name) is not None  # RabbitMQ matches unanchored, like re.search
+
+
+@pytest.mark.parametrize("service", sorted(HANDLERS))
+def test_each_service_may_read_exactly_the_producers_it_has_handlers_for(service):
+    consumed = {subscription.producer for subscription in HANDLERS[service].subscriptions()}
+    assert set(CONSUMES[service]) == consumed
+    read = permissions(service).read
+    for producer in ("auth", "tracker", "accounting", "analytics"):
+        assert allowed(read, f"{producer}.events") is (producer in consumed or producer == service)
+
+
+@pytest.mark.parametrize("name, writes", [
+    ("accounting.events", True), ("accounting.retry", True), ("accounting.dead", True),
+    ("accounting.tracker", True),  # binding its own queue needs write on it
+    ("tracker.events", False), ("auth.events", False), ("analytics.retry", False),
+    ("amq.default", False), ("", False), ("accountingx.events", False), ("x.accounting.events", False),
+])
+def test_a_service_writes_only_names_of_its_own(name, writes):
+    assert allowed(permissions("accounting").write, name) is writes
+    assert allowed(permissions("accounting").configure, name) is writes
+
+
+@pytest.mark.parametrize("name, reads", [
+    ("accounting.tracker.dead", True), ("analytics.auth.dead", True),
+    ("accounting.tracker", False), ("tracker.events", False), ("accounting.tracker.wait.1000ms", False)])
+def test_the_operator_reads_dead_letters_only_and_configures_nothing(name, reads):
+    operator = permissions(OPERATOR)
+    assert allowed(operator.read, name) is reads
+    assert not allowed(operator.configure, name)
+
+
+@pytest.mark.parametrize("name, writes", [("accounting.retry", True), ("analytics.retry", True),
+                                          ("accounting.events", False), ("amq.default", False)])
+def test_the_operator_writes_only_retry_exchanges(name, writes):
+    assert allowed(permissions(OPERATOR).write, name) is writes
+
+
+def test_an_identity_knows_every_other_user_by_its_prefix():
+    identity = Identity.of("staging-accounting", "accounting")
+    assert (identity.user, identity.user_of("tracker")) == ("staging-accounting", "staging-tracker")
+    with pytest.raises(ValueError, match="<prefix>accounting"):
+        Identity.of("guest", "accounting")
+
+
+def test_credentials_are_put_into_a_url_escaped_and_the_old_ones_dropped():
+    assert with_credentials("amqp://guest:guest@rabbit:5672/%2F", "ates-auth", "p@ss/word") == \
+        "amqp://ates-auth:p%40ss%2Fword@rabbit:5672/%2F"
+    assert with_credentials("amqps://rabbit/ates", "ates-auth", "x") == "amqps://ates-auth:x@rabbit/ates"
