@@ -12,17 +12,18 @@ committed (pipeline). Prints both rates and their ratio (goal: pipeline >= 0.5 x
     python -m bench.bus [--events 10000]
 """
 import argparse
+import json
 import multiprocessing
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
 import pika
 
+from tests.conftest import _throw_away_vhost
+from tests.integration.conftest import probe_urls
 from tests.probe import QUEUE, Probe, task_created
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,9 +34,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
     events = parser.parse_args().events
-    with throw_away_vhost() as amqp_url:
-        raw = run_raw(amqp_url, events)
-        pipeline = run_pipeline(amqp_url, events)
+    with throw_away_vhost() as broker:
+        raw = run_raw(broker.amqp_url, events)
+        pipeline = run_pipeline(broker, events)
     print(f"events:   {events}")
     print(f"raw:      {events / raw:9.0f} events/s  ({raw:.2f}s)  pika publish + consume, manual ack")
     print(f"pipeline: {events / pipeline:9.0f} events/s  ({pipeline:.2f}s)  outbox -> relay -> broker -> consumer -> commit")
@@ -80,10 +81,11 @@ def _raw_consume(amqp_url: str, events: int, done) -> None:
         done.set()
 
 
-def run_pipeline(amqp_url: str, events: int) -> float:
+def run_pipeline(broker, events: int) -> float:
+    amqp_url = broker.amqp_url
     with tempfile.TemporaryDirectory() as directory:
-        producer = Probe(f"sqlite:///{directory}/producer.db", amqp_url)
-        consumer = Probe(f"sqlite:///{directory}/consumer.db", amqp_url)
+        producer = Probe(f"sqlite:///{directory}/producer.db", probe_urls(broker))
+        consumer = Probe(f"sqlite:///{directory}/consumer.db", probe_urls(broker))
         processes = [
             _spawn("consumer", consumer, Path(directory) / "consumer.log"),
             _spawn("relay", producer, Path(directory) / "relay.log"),
@@ -104,7 +106,8 @@ def run_pipeline(amqp_url: str, events: int) -> float:
 
 
 def _spawn(role: str, probe: Probe, log_path: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tests.probe", role, str(probe.engine.url), probe.amqp_url],
+    return subprocess.Popen([sys.executable, "-m", "tests.probe", role, str(probe.engine.url),
+                             json.dumps(probe.amqp_urls)],
                             cwd=ROOT, stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)
 
 
@@ -119,20 +122,9 @@ def _wait_for_queue(amqp_url: str, queue: str) -> None:
     raise RuntimeError(f"the consumer never declared {queue}")
 
 
-@contextmanager
 def throw_away_vhost():
-    """A virtual host of the benchmark's own, so it disturbs nothing else on the broker."""
-    vhost = f"ates-bench-{uuid.uuid4().hex[:8]}"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    try:
-        yield f"amqp://guest:guest@localhost:5672/{vhost}"
-    finally:
-        _rabbitmqctl("delete_vhost", vhost)
-
-
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "--quiet", *args], check=True, capture_output=True)
+    """A virtual host of the benchmark's own, with the services' broker users, disturbing nothing else."""
+    return _throw_away_vhost()
 
 
 if __name__ == "__main__":

@@ -34,9 +34,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=10_000)
     count = parser.parse_args().tasks
-    with throw_away_vhost() as amqp_url:
-        raw = time_raw_publish(amqp_url, count)
-        reassign = time_reassignment(amqp_url, count)
+    with throw_away_vhost() as broker:
+        raw = time_raw_publish(broker.amqp_url, count)
+        reassign = time_reassignment(broker, count)
     print(f"tasks:     {count}")
     print(f"raw:       {raw:6.2f}s  pika publishes {count} persistent messages")
     print(f"reassign:  {reassign:6.2f}s  job start -> every task.assigned published")
@@ -55,14 +55,14 @@ def time_raw_publish(amqp_url: str, count: int) -> float:
         return time.perf_counter() - started
 
 
-def time_reassignment(amqp_url: str, count: int) -> float:
+def time_reassignment(broker, count: int) -> float:
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite:///{directory}/tracker.db"
         migrations.upgrade(ROOT / "tracker" / "migrations", url)
         engine = make_engine(url)
         sessions, readers = make_sessions(engine), make_sessions(engine, read_only=True)
         _open_tasks(sessions, count)
-        env = {**os.environ, "TRACKER_DATABASE_URL": url, "ATES_AMQP_URL": amqp_url}
+        env = {**os.environ, "TRACKER_DATABASE_URL": url, **broker.env()}
         worker = subprocess.Popen([sys.executable, "-m", "tracker.worker"], cwd=ROOT, env=env,
                                   stdout=open(Path(directory) / "worker.log", "wb"), stderr=subprocess.STDOUT)
         try:

@@ -29,7 +29,7 @@ from tests.e2e.tap import EventTap
 pytestmark = pytest.mark.broker
 SCHEMAS = registry()
 MEGABYTE = 1024 * 1024
-REASON = re.compile(r"(not JSON|schema): .|[a-z]+ has no handler for ")  # refused at once, never after retries
+REASON = re.compile(r"(not JSON|schema|untrusted producer): .|[a-z]+ has no handler for ")  # refused at once, never after retries
 
 
 def routes() -> list[tuple[str, str, frozenset]]:
