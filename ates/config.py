@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ates.bus.users import DEFAULT_PREFIX, read_password, user_name, with_credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/%2F"
+DEFAULT_AMQP_USER_PREFIX = "ates-"  # a service's broker user is <prefix><service> (ates/bus/users.py)
 DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000, 600_000)
 ENVIRONMENTS = ("development", "production")
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024  # the largest JSON or form aTES takes is a few KB
@@ -42,6 +42,7 @@ class Settings:
 
     @property
     def amqp_user(self) -> str:
+        from ates.bus.users import user_name  # the bus package imports this module: not at the top
         return user_name(self.service, self.amqp_user_prefix)
 
     @property
@@ -52,6 +53,7 @@ class Settings:
                       f"{self.var_dir}/broker/{self.amqp_user}.password (python -m ates.bus.provision makes it; "
                       f"bin/up runs it) or ATES_AMQP_PASSWORD_{self.service.upper()}")
             raise RuntimeError(f"no broker password for {self.amqp_user}: set {source}")
+        from ates.bus.users import with_credentials
         return with_credentials(self.amqp_admin_url, self.amqp_user, self.amqp_password)
 
 
@@ -73,7 +75,7 @@ def load_settings(service: str, env=None) -> Settings:
         environment=_parse_environment(env.get("ATES_ENV", "development")),
         database_url=database_url,
         amqp_admin_url=env.get("ATES_AMQP_URL", DEFAULT_AMQP_URL),
-        amqp_user_prefix=env.get("ATES_AMQP_USER_PREFIX", DEFAULT_PREFIX),
+        amqp_user_prefix=env.get("ATES_AMQP_USER_PREFIX", DEFAULT_AMQP_USER_PREFIX),
         amqp_password=_amqp_password(service, env, var_dir),
         retry_delays_ms=_parse_delays(env.get("ATES_RETRY_DELAYS_MS")),
         var_dir=var_dir,
@@ -88,10 +90,11 @@ def load_settings(service: str, env=None) -> Settings:
 
 def _amqp_password(service: str, env, var_dir: Path) -> str | None:
     """From the environment; in development also from the file provisioning keeps under the var dir."""
+    from ates.bus.users import read_password, user_name  # the bus package imports this module
     given = env.get(f"ATES_AMQP_PASSWORD_{service.upper()}")
     if given or env.get("ATES_ENV", "development") == "production":
         return given or None
-    return read_password(var_dir, user_name(service, env.get("ATES_AMQP_USER_PREFIX", DEFAULT_PREFIX)))
+    return read_password(var_dir, user_name(service, env.get("ATES_AMQP_USER_PREFIX", DEFAULT_AMQP_USER_PREFIX)))
 
 
 def _parse_environment(name: str) -> str:

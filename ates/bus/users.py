@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-DEFAULT_PREFIX = "ates-"
+from ates.config import DEFAULT_AMQP_USER_PREFIX as DEFAULT_PREFIX
 OPERATOR = "operator"
 # Which producers' events each service consumes: its read permission. A unit test holds it to the
 # services' handlers, so a new subscription without a permission fails there, not on a live broker.
