@@ -64,7 +64,8 @@ def test_production_refuses_an_empty_or_short_metrics_token(tmp_path, token):
         web_app("tracker", tmp_path, {**PRODUCTION, "ATES_METRICS_TOKEN": token})
 
 
-def test_production_with_a_token_starts_and_development_without_one_is_open(tmp_path):
+def test_production_with_a_token_starts_and_development_without_one_is_open(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATES_AUTH_ISSUER", "https://sso.example")  # production's other rule for the tracker
     production = web_app("tracker", tmp_path / "p", {**PRODUCTION, "ATES_METRICS_TOKEN": TOKEN}).test_client()
     assert production.get("/metrics").status_code == 401
     development = web_app("tracker", tmp_path / "d", {}).test_client()
