@@ -25,12 +25,12 @@ class PrivateBroker(Broker):
 
     def __init__(self, node: str, port: int, management_port: int, env: dict[str, str]):
         super().__init__("/", host=f"localhost:{port}", management_url=f"http://localhost:{management_port}")
-        self.node, self.port, self.env = node, port, env
+        self.node, self.port, self.node_env = node, port, env
         self.restarts = 0
 
     def ctl(self, *args: str, timeout: float = 120) -> str:
         return subprocess.run(["rabbitmqctl", "--quiet", "-n", self.node, *args], check=True, capture_output=True,
-                              text=True, env=self.env, timeout=timeout).stdout
+                              text=True, env=self.node_env, timeout=timeout).stdout
 
     def close_all_connections(self) -> None:
         self.ctl("close_all_connections", "test: the broker drops everyone")
