@@ -20,6 +20,25 @@ def revoked_tokens_table(metadata: MetaData) -> Table:
     )
 
 
+def create_table(op) -> None:
+    """The migration that adds the table, the same in every consuming service (Alembic's `op`)."""
+    import sqlalchemy as sa
+
+    op.create_table('revoked_tokens',
+                    sa.Column('jti', sa.String(length=255), nullable=False),
+                    sa.Column('account_id', sa.String(length=36), nullable=False),
+                    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+                    sa.PrimaryKeyConstraint('jti', name=op.f('pk_revoked_tokens')))
+    with op.batch_alter_table('revoked_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_revoked_tokens_expires_at'), ['expires_at'], unique=False)
+
+
+def drop_table(op) -> None:
+    with op.batch_alter_table('revoked_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_revoked_tokens_expires_at'))
+    op.drop_table('revoked_tokens')
+
+
 def remember(session: Session, table: Table, data: dict) -> None:
     """The body of each service's `on_token_revoked` handler; a duplicate event adds nothing."""
     session.execute(delete(table).where(table.c.expires_at < clock.utcnow()))

@@ -5,7 +5,8 @@ Revises: 0003
 Create Date: 2026-12-02
 """
 from alembic import op
-import sqlalchemy as sa
+
+from ates import revocations
 
 
 revision = '0004'
@@ -15,17 +16,8 @@ depends_on = None
 
 
 def upgrade():
-    op.create_table('revoked_tokens',
-    sa.Column('jti', sa.String(length=255), nullable=False),
-    sa.Column('account_id', sa.String(length=36), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('jti', name=op.f('pk_revoked_tokens'))
-    )
-    with op.batch_alter_table('revoked_tokens', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_revoked_tokens_expires_at'), ['expires_at'], unique=False)
+    revocations.create_table(op)
 
 
 def downgrade():
-    with op.batch_alter_table('revoked_tokens', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_revoked_tokens_expires_at'))
-    op.drop_table('revoked_tokens')
+    revocations.drop_table(op)
