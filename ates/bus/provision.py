@@ -13,12 +13,13 @@ import logging
 import os
 import sys
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 
 from ates.bus import topology
 from ates.bus.dead_letter import management_url_for
+from ates.config import load_settings
 from ates.bus.users import OPERATOR, SERVICES, Permissions, credentials_of, keep_password, permissions, user_name
 from ates.schemas import registry
 
@@ -119,14 +120,11 @@ def passwords_for(env, var_dir: Path, production: bool, prefix: str) -> dict[str
 
 
 def main(env=None) -> int:
-    from ates.config import load_settings
-
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     env = os.environ if env is None else env
-    settings = load_settings("provision", env)
+    settings = load_settings(OPERATOR, env)  # any service's settings say where the broker and var dir are
     admin_user, admin_password = credentials_of(settings.amqp_admin_url)
-    vhost = urlsplit(settings.amqp_admin_url).path.lstrip("/") or "/"
-    vhost = requests.utils.unquote(vhost)
+    vhost = unquote(urlsplit(settings.amqp_admin_url).path.lstrip("/")) or "/"
     admin = BrokerAdmin(management_url_for(settings.amqp_admin_url, env), admin_user, admin_password)
     passwords = passwords_for(env, settings.var_dir, settings.is_production, settings.amqp_user_prefix)
     provision(admin, vhost, passwords, settings.amqp_user_prefix)

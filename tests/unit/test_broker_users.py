@@ -6,6 +6,7 @@ import pytest
 
 from accounting.handlers import handlers as accounting
 from analytics.handlers import handlers as analytics
+from ates.bus.provision import passwords_for
 from ates.bus.users import CONSUMES, OPERATOR, Identity, permissions, with_credentials
 from tracker.handlers import handlers as tracker
 
@@ -62,3 +63,13 @@ def test_credentials_are_put_into_a_url_escaped_and_the_old_ones_dropped():
     assert with_credentials("amqp://guest:guest@rabbit:5672/%2F", "ates-auth", "p@ss/word") == \
         "amqp://ates-auth:p%40ss%2Fword@rabbit:5672/%2F"
     assert with_credentials("amqps://rabbit/ates", "ates-auth", "x") == "amqps://ates-auth:x@rabbit/ates"
+
+
+def test_provisioning_keeps_development_passwords_and_takes_production_ones_from_the_environment(tmp_path):
+    made = passwords_for({}, tmp_path, production=False, prefix="ates-")
+    assert set(made) == {"auth", "tracker", "accounting", "analytics", OPERATOR}
+    assert passwords_for({}, tmp_path, production=False, prefix="ates-") == made, "made once, then kept"
+    given = {f"ATES_AMQP_PASSWORD_{name.upper()}": f"{name}-secret" for name in made}
+    assert passwords_for(given, tmp_path, production=True, prefix="ates-")["tracker"] == "tracker-secret"
+    with pytest.raises(SystemExit, match="ATES_AMQP_PASSWORD_OPERATOR"):
+        passwords_for({**given, "ATES_AMQP_PASSWORD_OPERATOR": ""}, tmp_path, production=True, prefix="ates-")
