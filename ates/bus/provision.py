@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
@@ -34,6 +35,24 @@ class BrokerAdmin:
         self.base = management_url.rstrip("/") + "/api"
         self.http = requests.Session()
         self.http.auth = (user, password)
+
+    def wait_until_up(self, timeout: float = 90.0) -> None:
+        """A management plugin enabled a moment ago (bin/lib.sh) starts its listener a few seconds later."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                answer = self.http.get(f"{self.base}/overview", timeout=5)
+                if answer.status_code in (401, 403):
+                    raise RuntimeError(f"RabbitMQ's management API refuses the administrator {self.http.auth[0]!r} "
+                                       "of ATES_AMQP_URL")
+                if answer.ok:
+                    return
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"RabbitMQ's management API at {self.base} did not answer within {timeout:.0f}s; "
+                                   "is its plugin on (rabbitmq-plugins enable rabbitmq_management)?")
+            time.sleep(1.0)
 
     def _call(self, method: str, path: str, **kwargs) -> requests.Response:
         answer = self.http.request(method, f"{self.base}/{path}", timeout=30, **kwargs)
@@ -126,6 +145,7 @@ def main(env=None) -> int:
     admin_user, admin_password = credentials_of(settings.amqp_admin_url)
     vhost = unquote(urlsplit(settings.amqp_admin_url).path.lstrip("/")) or "/"
     admin = BrokerAdmin(management_url_for(settings.amqp_admin_url, env), admin_user, admin_password)
+    admin.wait_until_up()
     passwords = passwords_for(env, settings.var_dir, settings.is_production, settings.amqp_user_prefix)
     provision(admin, vhost, passwords, settings.amqp_user_prefix)
     log.info("broker users %s ready in virtual host %r",

@@ -6,7 +6,7 @@ import pytest
 
 from accounting.handlers import handlers as accounting
 from analytics.handlers import handlers as analytics
-from ates.bus.provision import passwords_for
+from ates.bus.provision import BrokerAdmin, passwords_for
 from ates.bus.users import CONSUMES, OPERATOR, Identity, permissions, with_credentials
 from tracker.handlers import handlers as tracker
 
@@ -73,3 +73,9 @@ def test_provisioning_keeps_development_passwords_and_takes_production_ones_from
     assert passwords_for(given, tmp_path, production=True, prefix="ates-")["tracker"] == "tracker-secret"
     with pytest.raises(SystemExit, match="ATES_AMQP_PASSWORD_OPERATOR"):
         passwords_for({**given, "ATES_AMQP_PASSWORD_OPERATOR": ""}, tmp_path, production=True, prefix="ates-")
+
+
+def test_provisioning_waits_for_the_management_api_and_then_says_what_is_wrong():
+    nobody_listens = BrokerAdmin("http://127.0.0.1:1", "guest", "guest")
+    with pytest.raises(RuntimeError, match="did not answer within 1s; is its plugin on"):
+        nobody_listens.wait_until_up(timeout=1)
