@@ -17,8 +17,6 @@ OPEN, CLOSING, CLOSED = "open", "closing", "closed"
 SEE_EVERYONE = frozenset({"admin", "accountant"})
 MAX_REPORT_DAYS = 366
 ZERO = Decimal("0.00")
-# task.created v1 carries the Jira id inside the title: "[UBERPOP-42] — Change the green".
-LEGACY_TITLE = re.compile(r"\[(?P<jira_id>[A-Z][A-Z0-9]*-[0-9]+)\]\s*(?:[-–—]\s*)?(?P<title>.*)", re.DOTALL)
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SYSTEM_RANDOM = random.SystemRandom()
 
@@ -81,14 +79,6 @@ def payout_amount(balance: Decimal) -> Decimal | None:
 def management_income(income_amounts: Iterable[Decimal]) -> Decimal:
     """−(sum of a day's assign_fee and completion_reward amounts): fees are income, rewards cost."""
     return cents(-sum(income_amounts, ZERO))
-
-
-def title_and_jira_id(title: str) -> tuple[str, str | None]:
-    """The (title, jira_id) of an old-form title; any other title is kept as it is."""
-    legacy = LEGACY_TITLE.fullmatch(title.strip())
-    if legacy is None:
-        return title.strip(), None
-    return legacy["title"].strip(), legacy["jira_id"]
 
 
 def local_date(moment: datetime, zone: ZoneInfo) -> date:

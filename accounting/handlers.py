@@ -7,6 +7,7 @@ from sqlalchemy import insert, select, update
 from ates import clock, revocations
 from ates.bus import Handlers, NotYet
 from ates.config import load_settings
+from ates.task_titles import split_v1_title
 from accounting import domain, service
 from accounting.models import accounts, revoked_tokens
 
@@ -21,7 +22,7 @@ def local_today() -> date:
 @handlers.on("task.created", 1)
 def on_task_created_v1(session, event):
     data = event.data
-    title, jira_id = domain.title_and_jira_id(data["title"])
+    title, jira_id = split_v1_title(data["title"])
     service.learn_task_details(session, data["task_id"], jira_id, title, data["description"], version=1)
 
 

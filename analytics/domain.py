@@ -1,13 +1,11 @@
 """Analytics' rules, free of I/O: what day a moment belongs to, which task is the most expensive,
-what counts as management income, which days a period covers, and old titles' Jira ids."""
+what counts as management income and which days a period covers."""
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-# Old clients put the Jira id in the title: "[UBERPOP-42] — Change the green" (any dash, or none).
-LEGACY_TITLE = re.compile(r"\[(?P<jira_id>[A-Z][A-Z0-9]*-[0-9]+)\]\s*(?:[-–—]\s*)?(?P<title>.*)", re.DOTALL)
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 INCOME_KINDS = frozenset({"assign_fee", "completion_reward"})  # a payout is not income
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}  # each ends today, today included
@@ -31,14 +29,6 @@ class CompletedTask:
     completed_at: datetime
     jira_id: str | None = None  # None also while the task's details have not arrived
     title: str | None = None
-
-
-def title_and_jira_id(title: str) -> tuple[str, str | None]:
-    """The (title, jira_id) of a task.created v1 title, which may carry "[JIRA-ID]" in front."""
-    legacy = LEGACY_TITLE.fullmatch(title.strip())
-    if legacy and legacy["title"].strip():
-        return legacy["title"].strip(), legacy["jira_id"]
-    return title.strip(), None
 
 
 def day_of(moment: datetime, zone: ZoneInfo) -> date:

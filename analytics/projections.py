@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ates import clock, money
 from ates.bus import NotYet
+from ates.task_titles import split_v1_title
 from analytics import domain
 from analytics.models import account_balances, accounts, completions, daily_income, daily_top_task, task_details, task_prices
 
@@ -36,7 +37,7 @@ def on_task_priced(session, event, zone):
 
 @projects("task.created", 1)
 def on_task_created_v1(session, event, zone):
-    title, jira_id = domain.title_and_jira_id(event.data["title"])
+    title, jira_id = split_v1_title(event.data["title"])
     session.execute(details_upsert(dialect_of(session)), {
         "task_id": event.data["task_id"], "jira_id": jira_id, "title": title, "version": 1})
 

@@ -4,10 +4,7 @@ import secrets
 from collections.abc import Sequence
 
 from ates import text
-
-JIRA_ID = re.compile(r"[A-Z][A-Z0-9]*-[0-9]+")
-# Old clients put the Jira id in the title: "[UBERPOP-42] — Change the green" (any dash, or none).
-LEGACY_TITLE = re.compile(r"\[(?P<jira_id>[A-Z][A-Z0-9]*-[0-9]+)\]\s*(?:[-–—]\s*)?(?P<title>.*)", re.DOTALL)
+from ates.task_titles import JIRA_ID, split_v1_title
 TITLE_MAX = 200
 NOT_ASSIGNABLE_ROLES = frozenset({"admin", "manager"})
 MAY_SEE_ALL_AND_REASSIGN = frozenset({"admin", "manager"})
@@ -45,9 +42,8 @@ def title_and_jira_id(title: str, jira_id: str | None) -> tuple[str, str | None]
         _refuse_unprintable(value or "", what)
     title = (title or "").strip()
     jira_id = (jira_id or "").strip() or None
-    legacy = LEGACY_TITLE.fullmatch(title)
-    if legacy and jira_id is None:
-        jira_id, title = legacy["jira_id"], legacy["title"].strip()
+    if jira_id is None:  # old clients put the Jira id in the title, as task.created v1 still carries it
+        title, jira_id = split_v1_title(title)
     if jira_id is not None and not JIRA_ID.fullmatch(jira_id):
         raise InvalidTask(f"jira_id {jira_id!r} is not a Jira id such as UBERPOP-42")
     if not title:

@@ -1,5 +1,6 @@
 """The events the tracker publishes, built from its rows (SPEC §5)."""
 from ates.bus import Event
+from ates.task_titles import v1_title
 
 SOURCE = "/tracker"
 
@@ -15,9 +16,8 @@ def task_snapshot(task: dict, event_type: str = "task.updated") -> Event:
 
 def task_created_v1(task: dict) -> Event:
     """The v1 shape, for consumers that have not moved to v2 yet: the Jira id lives in the title."""
-    title = f"[{task['jira_id']}] — {task['title']}" if task["jira_id"] else task["title"]
     return Event("task.created", 1, SOURCE, {
-        "task_id": task["task_id"], "title": title, "description": task["description"],
+        "task_id": task["task_id"], "title": v1_title(task["title"], task["jira_id"]), "description": task["description"],
         "status": task["status"], "assignee_id": task["assignee_id"], "created_at": task["created_at"],
     })
 

@@ -66,17 +66,6 @@ def test_only_a_positive_balance_is_paid_out_all_of_it(balance, paid):
     assert domain.payout_amount(balance) == paid
 
 
-@pytest.mark.parametrize("title, expected", [
-    ("[UBERPOP-42] — Change the green", ("Change the green", "UBERPOP-42")),
-    ("[UBERPOP-42] - Change the green", ("Change the green", "UBERPOP-42")),
-    ("[UBERPOP-42]Change the green", ("Change the green", "UBERPOP-42")),
-    ("Change the green", ("Change the green", None)),
-    ("[not a jira id] Change", ("[not a jira id] Change", None)),
-])
-def test_old_titles_give_up_their_jira_id(title, expected):
-    assert domain.title_and_jira_id(title) == expected
-
-
 @pytest.mark.parametrize("closed, today, opened", [
     (date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 2)),  # the scheduler just after midnight
     (date(2026, 3, 1), date(2026, 3, 1), date(2026, 3, 2)),  # closed by hand during the day

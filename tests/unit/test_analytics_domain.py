@@ -18,18 +18,6 @@ def task(task_id: str, reward: int, hour: int) -> CompletedTask:
     return CompletedTask(task_id, Decimal(reward), datetime(2026, 3, 1, hour, tzinfo=UTC))
 
 
-@pytest.mark.parametrize("title, expected", [
-    ("[UBERPOP-42] — Change the green", ("Change the green", "UBERPOP-42")),
-    ("[UBERPOP-42] - Change the green", ("Change the green", "UBERPOP-42")),
-    ("[UBERPOP-42]Change the green", ("Change the green", "UBERPOP-42")),
-    ("Change the green", ("Change the green", None)),
-    ("[not-a-jira-id] Change", ("[not-a-jira-id] Change", None)),
-    ("[UBERPOP-42]", ("[UBERPOP-42]", None)),  # nothing left for a title: keep it whole
-])
-def test_an_old_title_gives_up_its_jira_id(title, expected):
-    assert domain.title_and_jira_id(title) == expected
-
-
 def test_a_day_is_the_calendar_day_in_the_company_time_zone():
     moment = datetime(2026, 3, 1, 22, 30, tzinfo=UTC)
     assert domain.day_of(moment, ZoneInfo("UTC")) == date(2026, 3, 1)
