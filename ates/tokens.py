@@ -163,10 +163,11 @@ def require_role(*roles: str):
                                 challenge=f'Bearer error="insufficient_scope", scope="{API_SCOPE}"')
             except InvalidToken as error:
                 return _refused(401, "invalid_token", error.reason, challenge='Bearer error="invalid_token"')
-            if _revoked(principal):
+            revoked, known = _what_this_service_knows(principal)
+            if revoked:
                 return _refused(401, "token_revoked", "this access token has been revoked (signed out): sign in again",
                                 challenge='Bearer error="invalid_token"')
-            g.principal = _as_the_replica_knows_it(principal)
+            g.principal = _as_the_replica_knows_it(principal, known)
             if g.principal is None:
                 return _refused(401, "account_deactivated", "this account has been deactivated",
                                 challenge='Bearer error="invalid_token"')
@@ -177,17 +178,24 @@ def require_role(*roles: str):
     return decorate
 
 
-def _revoked(principal: Principal) -> bool:
-    """Revoked at the SSO, as this service heard from auth's token.revoked events."""
-    table = current_app.extensions.get("ates.revoked_tokens")
-    if table is None:
-        return False
+def _what_this_service_knows(principal: Principal):
+    """(revoked, the replica's row or None) for the token's caller, in one read: both are asked on
+    every request. Revoked: as this service heard from auth's token.revoked events."""
+    revoked_tokens = current_app.extensions.get("ates.revoked_tokens")
+    replica = current_app.extensions.get("ates.account_replica")
+    if revoked_tokens is None and replica is None:
+        return False, None
     with current_app.extensions["ates.read_sessions"]() as session:
-        return revocations.is_revoked(session, table, principal.token_id)
+        if revoked_tokens is not None and revocations.is_revoked(session, revoked_tokens, principal.token_id):
+            return True, None
+        if replica is None:
+            return False, None
+        return False, session.execute(select(replica.c.active, replica.c.role)
+                                      .where(replica.c.account_id == principal.account_id)).first()
 
 
-def _as_the_replica_knows_it(principal: Principal) -> Principal | None:
-    """The caller as the replica knows it now; None when the replica knows it is deactivated.
+def _as_the_replica_knows_it(principal: Principal, known) -> Principal | None:
+    """The caller as the replica's row `known` says it is now; None when it is deactivated.
 
     Where the replica's role and the token's `role` claim differ, the account's role changed since
     the token was signed: the caller gets only what every role may do (LEAST_PRIVILEGED_ROLE) until
@@ -200,12 +208,6 @@ def _as_the_replica_knows_it(principal: Principal) -> Principal | None:
     signed from auth's own, current record. Refusing it instead would lock a new account out of
     every service until the events arrive.
     """
-    replica = current_app.extensions.get("ates.account_replica")
-    if replica is None:
-        return principal
-    with current_app.extensions["ates.read_sessions"]() as session:
-        known = session.execute(select(replica.c.active, replica.c.role)
-                                .where(replica.c.account_id == principal.account_id)).first()
     if known is None:
         return principal
     if known.active is False:
