@@ -12,6 +12,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 from ates import correlation, logs, metrics, migrations
 from ates.config import Settings, load_settings
 from ates.db import make_engine, make_sessions
+from ates.unit_of_work import UnitOfWork
 from ates.text import printable_part
 
 # No inline script or style anywhere (pages load theirs from /static), so an injected <script> or
@@ -49,6 +50,7 @@ def service_app(import_name: str, service: str, settings: Settings | None = None
     if migrations_dir.is_dir():
         engine = make_engine(settings.database_url)
         app.extensions["ates.engine"] = engine
+        app.extensions["ates.uow"] = UnitOfWork(engine)
         app.extensions["ates.sessions"] = make_sessions(engine)
         app.extensions["ates.read_sessions"] = make_sessions(engine, read_only=True)
 
@@ -67,6 +69,11 @@ def service_app(import_name: str, service: str, settings: Settings | None = None
         return {"status": "ok", "service": service}
 
     return app
+
+
+def unit_of_work() -> UnitOfWork:
+    """The running app's unit of work (ates/unit_of_work.py)."""
+    return current_app.extensions["ates.uow"]
 
 
 def _take_correlation_id() -> None:

@@ -1,0 +1,55 @@
+"""The one way a process reaches its database: a unit of work, built once per process.
+
+`service_app` (ates/web.py) and the worker runner (ates/bus/worker.py) build it from the settings
+and hand it to everything that touches the database: API views, handlers (through the inbox),
+jobs, the outbox relay.
+
+    with uow.begin() as session:   # a write: commits when the block ends, rolls back if it raises
+        ...
+    with uow.read() as session:    # a read: never takes SQLite's write lock, never commits
+        ...
+
+Who opens the transaction: the function that decides where one ends. A web view or a job calls a
+use case with the unit of work when the use case needs more than one transaction (a login that
+records a failure and still refuses, a billing day paid account by account); otherwise the caller
+opens one and passes the session down. Handlers always run inside the transaction the inbox opened
+for their event, so the event's effects and its inbox row commit together.
+"""
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from ates.db import make_engine
+
+READ_ONLY = "ates_read_only"  # the execution option ates/db.py begins a plain, deferred SQLite transaction for
+
+
+class UnitOfWork:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._writers = sessionmaker(engine, expire_on_commit=False)
+        self._readers = sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, database_url: str, **engine_kwargs) -> "UnitOfWork":
+        return cls(make_engine(database_url, **engine_kwargs))
+
+    @contextmanager
+    def begin(self) -> Iterator[Session]:
+        """One write transaction: committed at the end of the block, rolled back if it raises."""
+        with self._writers.begin() as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """One read: whatever the block wrote is rolled back, so a read can never commit by mistake."""
+        with self._readers() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
