@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from ates import clock, money
 from ates.tokens import require_role
 from accounting import billing, domain, reports
+from ates.web import unit_of_work
 
 api = Blueprint("api", __name__, url_prefix="/api")
 STATUS_OF = {domain.InvalidInput: 400, domain.NoSuchBillingDay: 404, domain.DayNotOpenYet: 409}
@@ -34,7 +35,7 @@ def my_account():
             application/json:
               schema: MyAccount
     """
-    with _read_sessions()() as session:
+    with unit_of_work().read() as session:
         balance = reports.balance_of(session, g.principal.account_id)
     return jsonify(account_id=g.principal.account_id, balance=money.to_wire(balance))
 
@@ -71,7 +72,7 @@ def every_account():
             application/json:
               schema: AccountList
     """
-    with _read_sessions()() as session:
+    with unit_of_work().read() as session:
         found = reports.every_account(session)
     return jsonify(accounts=[{**account, "balance": money.to_wire(account["balance"])} for account in found])
 
@@ -113,7 +114,7 @@ def income():
             application/json:
               schema: Income
     """
-    with _read_sessions()() as session:
+    with unit_of_work().read() as session:
         last = _day_argument("to") or _open_or_today(session)
         first = _day_argument("from") or domain.days_before(last, DEFAULT_INCOME_DAYS - 1)
         days = reports.income_by_day(session, first, last)
@@ -135,7 +136,7 @@ def current_billing_day():
             application/json:
               schema: BillingDay
     """
-    with _read_sessions()() as session:
+    with unit_of_work().read() as session:
         open_day = reports.current_billing_day(session)
         if open_day is None:  # nothing booked yet: the day the first transaction will open
             summary = {"billing_date": _local_today(), "status": domain.OPEN, "payouts": 0,
@@ -160,7 +161,7 @@ def show_billing_day(day):
         404:
           description: no such billing day
     """
-    with _read_sessions()() as session:
+    with unit_of_work().read() as session:
         return jsonify(summary_json(billing.day_summary(session, domain.parse_day(day, "the billing day"))))
 
 
@@ -183,7 +184,7 @@ def close_billing_day(day):
         409:
           description: the day is after the open one (not_open_yet)
     """
-    summary = billing.close_billing_day(_sessions(), domain.parse_day(day, "the billing day"), _local_today())
+    summary = billing.close_billing_day(unit_of_work(), domain.parse_day(day, "the billing day"), _local_today())
     return jsonify(summary_json(summary))
 
 
@@ -201,7 +202,7 @@ def transaction_json(transaction: dict) -> dict:
 
 
 def _audit_log_answer(account_id: str):
-    with _read_sessions()() as session:
+    with unit_of_work().read() as session:
         day = _day_argument("date") or _open_or_today(session)
         log = reports.audit_log(session, account_id, day)
     return jsonify(date=day.isoformat(), account_id=account_id, transactions=[transaction_json(t) for t in log])
@@ -221,9 +222,4 @@ def _local_today() -> date:
     return domain.local_date(clock.utcnow(), current_app.config["ATES"].timezone)
 
 
-def _sessions():
-    return current_app.extensions["ates.sessions"]
 
-
-def _read_sessions():
-    return current_app.extensions["ates.read_sessions"]

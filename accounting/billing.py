@@ -13,10 +13,10 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import exists, func, insert, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from ates import clock
-from ates.db import make_sessions
+from ates.unit_of_work import UnitOfWork
 from accounting import domain, events, ledger
 from accounting.models import balances, billing_days, emails, payouts, transactions
 
@@ -25,39 +25,39 @@ PAYOUT_BATCH = 200
 AfterPayout = Callable[[dict], None]  # called after each payout commits (the scheduler's stop check)
 
 
-def close_billing_day(sessions: sessionmaker, billing_date: date, today: date,
+def close_billing_day(uow: UnitOfWork, billing_date: date, today: date,
                       after_payout: AfterPayout | None = None) -> dict:
     """Close the open day `billing_date`, or finish closing it; a closed day is left as it is.
 
     DayNotOpenYet for a day after the open one, NoSuchBillingDay for an earlier day that never was.
     An earlier close a crash interrupted is finished first, so each day's payouts are its own.
     """
-    for earlier in _closing_days(sessions, before=billing_date):
-        close_billing_day(sessions, earlier, today, after_payout)
-    with sessions.begin() as session:
+    for earlier in _closing_days(uow, before=billing_date):
+        close_billing_day(uow, earlier, today, after_payout)
+    with uow.begin() as session:
         status = _start_closing(session, billing_date, today)
     if status != domain.CLOSED:
-        pay_out_positive_balances(sessions, billing_date, after_payout)
-        with sessions.begin() as session:
+        pay_out_positive_balances(uow, billing_date, after_payout)
+        with uow.begin() as session:
             _finish_closing(session, billing_date)
-    with readers_of(sessions)() as session:
+    with uow.read() as session:
         return day_summary(session, billing_date)
 
 
-def close_due_days(sessions: sessionmaker, today: date, after_payout: AfterPayout | None = None) -> list[dict]:
+def close_due_days(uow: UnitOfWork, today: date, after_payout: AfterPayout | None = None) -> list[dict]:
     """The scheduler's round: finish any close a crash interrupted, then close the open day if it is past."""
-    closing = _closing_days(sessions)
-    with readers_of(sessions)() as session:
+    closing = _closing_days(uow)
+    with uow.read() as session:
         open_day = session.scalar(ledger.OPEN_DAY)
     due = closing + ([open_day] if open_day is not None and domain.is_due(open_day, today) else [])
-    return [close_billing_day(sessions, billing_date, today, after_payout) for billing_date in due]
+    return [close_billing_day(uow, billing_date, today, after_payout) for billing_date in due]
 
 
-def pay_out_positive_balances(sessions: sessionmaker, billing_date: date, after_payout: AfterPayout | None = None) -> int:
+def pay_out_positive_balances(uow: UnitOfWork, billing_date: date, after_payout: AfterPayout | None = None) -> int:
     """Pay every account with a positive balance and no payout for the day yet, one transaction each."""
-    paid, readers = 0, readers_of(sessions)
+    paid = 0
     while True:
-        with readers() as session:
+        with uow.read() as session:
             due = list(session.scalars(
                 select(balances.c.account_id)
                 .where(balances.c.amount > 0, ~exists().where(payouts.c.billing_date == billing_date,
@@ -66,7 +66,7 @@ def pay_out_positive_balances(sessions: sessionmaker, billing_date: date, after_
         if not due:
             return paid
         for account_id in due:
-            with sessions.begin() as session:
+            with uow.begin() as session:
                 payout = pay_out(session, billing_date, account_id)
             if payout is not None:
                 paid += 1
@@ -117,17 +117,13 @@ def management_income(session: Session, billing_date: date) -> Decimal:
     return domain.management_income([amounts] if amounts is not None else [])
 
 
-def _closing_days(sessions: sessionmaker, before: date | None = None) -> list[date]:
+def _closing_days(uow: UnitOfWork, before: date | None = None) -> list[date]:
     query = select(billing_days.c.billing_date).where(billing_days.c.status == domain.CLOSING)
     if before is not None:
         query = query.where(billing_days.c.billing_date < before)
-    with readers_of(sessions)() as session:
+    with uow.read() as session:
         return list(session.scalars(query.order_by(billing_days.c.billing_date)))
 
-
-def readers_of(sessions: sessionmaker) -> sessionmaker:
-    """Sessions on the same database for reading only: on SQLite they never wait for the write lock."""
-    return make_sessions(sessions.kw["bind"], read_only=True)
 
 
 def _start_closing(session: Session, billing_date: date, today: date) -> str:

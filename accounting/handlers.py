@@ -1,22 +1,15 @@
 """What accounting does with other services' events: the task events move money, the account
 events keep the replica that payout mail and the accounts list need. One function each."""
-from datetime import date
-
 from sqlalchemy import insert, select, update
 
 from ates import clock, revocations
+from ates.config import Settings
 from ates.bus import Handlers, NotYet
-from ates.config import load_settings
 from ates.task_titles import split_v1_title
 from accounting import domain, service
 from accounting.models import accounts, revoked_tokens
 
 handlers = Handlers("accounting")
-
-
-def local_today() -> date:
-    """Only needed to open the very first billing day, so the settings are read only then."""
-    return domain.local_date(clock.utcnow(), load_settings("accounting").timezone)
 
 
 @handlers.on("task.created", 1)
@@ -35,15 +28,15 @@ def on_task_snapshot(session, event):
 
 
 @handlers.on("task.assigned", 1)
-def on_task_assigned(session, event):
+def on_task_assigned(session, event, settings: Settings, now):
     data = event.data
     service.charge_assign_fee(session, data["task_id"], data["assignee_id"], data["previous_assignee_id"],
-                              clock.from_wire(data["assigned_at"]), local_today)
+                              clock.from_wire(data["assigned_at"]), _today(settings, now))
 
 
 @handlers.on("task.completed", 1)
-def on_task_completed(session, event):
-    service.pay_completion_reward(session, event.data["task_id"], event.data["assignee_id"], local_today)
+def on_task_completed(session, event, settings: Settings, now):
+    service.pay_completion_reward(session, event.data["task_id"], event.data["assignee_id"], _today(settings, now))
 
 
 @handlers.on("account.created", 1)
@@ -76,6 +69,11 @@ def on_account_deactivated(session, event):
 @handlers.on("token.revoked", 1)
 def on_token_revoked(session, event):
     revocations.remember(session, revoked_tokens, event.data)
+
+
+def _today(settings: Settings, now):
+    """The local date, asked for only to open the very first billing day."""
+    return lambda: domain.local_date(now(), settings.timezone)
 
 
 def _known_version(session, account_id):

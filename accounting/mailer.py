@@ -13,10 +13,9 @@ from decimal import Decimal
 from email.message import EmailMessage
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import sessionmaker
 
 from ates import clock, money
-from ates.db import make_sessions
+from ates.unit_of_work import UnitOfWork
 from accounting import domain
 from accounting.models import accounts, emails, payouts
 
@@ -45,10 +44,9 @@ def retry_delay(attempts: int) -> timedelta:
 class Mailer:
     """A worker job: sends the pending payout mails, polling every `poll_interval` seconds."""
 
-    def __init__(self, sessions: sessionmaker, smtp_host: str, smtp_port: int, sender: str,
+    def __init__(self, uow: UnitOfWork, smtp_host: str, smtp_port: int, sender: str,
                  poll_interval: float = 1.0, batch_size: int = 50):
-        self.sessions = sessions
-        self.readers = make_sessions(sessions.kw["bind"], read_only=True)  # polling takes no write lock
+        self.uow = uow  # polling reads with uow.read(), which takes no write lock
         self.smtp_host, self.smtp_port, self.sender = smtp_host, smtp_port, sender
         self.poll_interval = poll_interval
         self.batch_size = batch_size
@@ -67,7 +65,7 @@ class Mailer:
 
     def send_pending(self) -> int:
         """Send every mail that is due; returns how many the SMTP server accepted."""
-        with self.readers() as session:
+        with self.uow.read() as session:
             due = list(session.scalars(select(emails.c.id).where(
                 emails.c.status == "pending", or_(emails.c.not_before.is_(None), emails.c.not_before <= clock.utcnow()))
                 .order_by(emails.c.id).limit(self.batch_size)))
@@ -83,7 +81,7 @@ class Mailer:
     def _lease(self, email_id: int) -> EmailMessage | None:
         """The mail to send, now leased to this sender; None if another has it or no address is known yet."""
         now = clock.utcnow()
-        with self.sessions.begin() as session:
+        with self.uow.begin() as session:
             row = session.execute(
                 select(payouts.c.amount, payouts.c.billing_date, accounts.c.email, accounts.c.full_name)
                 .select_from(emails.join(payouts, payouts.c.payout_id == emails.c.payout_id)
@@ -104,13 +102,13 @@ class Mailer:
             with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=10) as smtp:
                 smtp.send_message(mail)
         except (OSError, smtplib.SMTPException) as error:
-            with self.sessions.begin() as session:
+            with self.uow.begin() as session:
                 attempts = session.scalar(select(emails.c.attempts).where(emails.c.id == email_id))
                 session.execute(update(emails).where(emails.c.id == email_id).values(
                     not_before=clock.utcnow() + retry_delay(attempts), last_error=f"{type(error).__name__}: {error}"))
             log.warning("payout mail %s to %s not sent (%s); trying again later", email_id, mail["To"], error)
             return 0
-        with self.sessions.begin() as session:
+        with self.uow.begin() as session:
             session.execute(update(emails).where(emails.c.id == email_id)
                             .values(status="sent", sent_at=clock.utcnow(), last_error=None))
         return 1

@@ -5,22 +5,19 @@ day is past in ATES_TIMEZONE, and finishes any close a crash interrupted. After 
 first round catches up: the old open day closes and today opens. SIGTERM stops it between payouts.
 """
 import logging
-import os
 import sys
 import threading
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.orm import sessionmaker
 
 from ates import clock, correlation, logs
 from ates.bus.runner import run_until_signalled
-from ates.config import load_settings
-from ates.db import make_engine, make_sessions
+from ates.config import DEFAULT_SCHEDULER_INTERVAL_S, load_settings
 from ates.production import check_production
+from ates.unit_of_work import UnitOfWork
 from accounting import billing, domain
 
 log = logging.getLogger(__name__)
-DEFAULT_INTERVAL_S = 30.0
 
 
 class Stopping(Exception):
@@ -28,8 +25,8 @@ class Stopping(Exception):
 
 
 class BillingDayScheduler:
-    def __init__(self, sessions: sessionmaker, zone: ZoneInfo, interval: float = DEFAULT_INTERVAL_S):
-        self.sessions = sessions
+    def __init__(self, uow: UnitOfWork, zone: ZoneInfo, interval: float = DEFAULT_SCHEDULER_INTERVAL_S):
+        self.uow = uow
         self.zone = zone
         self.interval = interval
         self._stopping = threading.Event()
@@ -47,7 +44,7 @@ class BillingDayScheduler:
     def close_due_days(self) -> list[dict]:
         with correlation.correlated():  # each round's payouts and events share one id of their own
             today = domain.local_date(clock.utcnow(), self.zone)
-            closed = billing.close_due_days(self.sessions, today, after_payout=self._unless_stopping)
+            closed = billing.close_due_days(self.uow, today, after_payout=self._unless_stopping)
             for summary in closed:
                 log.info("billing day %s is closed: %d payouts in all, %s paid", summary["billing_date"], summary["payouts"],
                          summary["total_paid"])
@@ -65,10 +62,10 @@ def main() -> int:
     logs.configure_logging("accounting", "scheduler")
     settings = load_settings("accounting")
     check_production(settings, process="scheduler")
-    interval = float(os.environ.get("ATES_SCHEDULER_INTERVAL_S", DEFAULT_INTERVAL_S))
-    sessions = make_sessions(make_engine(settings.database_url))
+    interval = settings.scheduler_interval_s
+    uow = UnitOfWork.from_url(settings.database_url)
     log.info("closing billing days at midnight %s, checking every %.0fs", settings.timezone.key, interval)
-    return run_until_signalled(BillingDayScheduler(sessions, settings.timezone, interval))
+    return run_until_signalled(BillingDayScheduler(uow, settings.timezone, interval))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,14 @@
 """The accounting worker process: outbox relay, event consumer, and the mailer of payout mail."""
 from ates.bus.worker import main
-from ates.config import load_settings
+from ates.config import Settings
+from ates.unit_of_work import UnitOfWork
 from accounting.handlers import handlers
 from accounting.mailer import Mailer
 from accounting.models import inbox, outbox
 
 
-def mailer(sessions) -> list[Mailer]:
-    settings = load_settings("accounting")
-    return [Mailer(sessions, settings.smtp_host, settings.smtp_port, settings.mail_from)]
+def mailer(uow: UnitOfWork, settings: Settings) -> list[Mailer]:
+    return [Mailer(uow, settings.smtp_host, settings.smtp_port, settings.mail_from)]
 
 
 if __name__ == "__main__":

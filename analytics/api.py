@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 from ates import clock, money
 from ates.tokens import require_role
 from analytics import domain, service
+from ates.web import unit_of_work
 
 api = Blueprint("api", __name__, url_prefix="/api")
 DASHBOARD_ROLES = ("admin",)
@@ -84,7 +85,7 @@ def summary():
               schema: Summary
     """
     day = domain.parse_day(request.args["date"], "date") if "date" in request.args else _today()
-    with _read_sessions()() as session:
+    with unit_of_work().read() as session:
         found = service.summary(session, day)
     return jsonify(date=found["date"].isoformat(), management_income=money.to_wire(found["management_income"]),
                    negative_balances=found["negative_balances"])
@@ -107,7 +108,7 @@ def most_expensive_task():
               schema: MostExpensive
     """
     first, last, period = _range(default_period="day")
-    with _read_sessions()() as session:
+    with unit_of_work().read() as session:
         found = service.most_expensive_task(session, first, last)
     return jsonify({"from": first.isoformat(), "to": last.isoformat(), "period": period,
                     "task": task_json(found["task"]),
@@ -132,7 +133,7 @@ def income():
               schema: Income
     """
     first, last, period = _range(default_period="month")
-    with _read_sessions()() as session:
+    with unit_of_work().read() as session:
         found = service.income_by_day(session, first, last)
     return jsonify({"from": first.isoformat(), "to": last.isoformat(), "period": period, "days": [
         {"date": day["date"].isoformat(), "management_income": money.to_wire(day["management_income"])}
@@ -164,5 +165,3 @@ def _today():
     return domain.day_of(clock.utcnow(), current_app.config["ATES"].timezone)
 
 
-def _read_sessions():
-    return current_app.extensions["ates.read_sessions"]

@@ -27,7 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     def rebuild():
         """Wipe the read models and rebuild them from the archive of every applied event."""
         try:
-            with app.extensions["ates.sessions"].begin() as session:
+            with app.extensions["ates.uow"].begin() as session:
                 report = rebuilding.rebuild_read_models(session, app.config["ATES"].timezone)
         except rebuilding.RebuildFailed as error:
             raise click.ClickException(f"rebuild failed, nothing changed: {error}") from None

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 
 from ates.bus import NotYet
 from ates.config import load_settings
-from ates.db import make_engine, make_sessions
+from ates.unit_of_work import UnitOfWork
 from analytics import archive
 from analytics.models import READ_MODELS
 from analytics.projections import PROJECTIONS
@@ -76,15 +76,15 @@ def _applied(session, event, zone, report: RebuildReport) -> bool:
 
 def main() -> int:
     settings = load_settings("analytics")
-    engine = make_engine(settings.database_url)
+    uow = UnitOfWork.from_url(settings.database_url)
     try:
-        with make_sessions(engine).begin() as session:
+        with uow.begin() as session:
             report = rebuild_read_models(session, settings.timezone)
     except RebuildFailed as error:
         print(f"rebuild failed, nothing changed: {error}", file=sys.stderr)
         return 1
     finally:
-        engine.dispose()
+        uow.dispose()
     print("\n".join(report.lines()))
     return 0
 

@@ -1,4 +1,9 @@
-"""Settings from the environment: every variable aTES reads, its default, in one place.
+"""Settings from the environment: every variable an aTES service reads, its default, in one place.
+
+A process reads its settings once, where it starts (`service_app`, the worker runner, the
+scheduler), and hands them to what needs them; nothing below reads the environment itself. Two
+deliberate exceptions keep their own loaders beside this one: auth's secrets and lifetimes
+(auth/settings.py, on top of these) and the command-line client's own folder (cli/token_store.py).
 
 The defaults are the development setup of SPEC §7; production must set its secrets explicitly
 (ates.production checks them). `ATES_ENV` is `development` (the default) or `production`; any
@@ -17,6 +22,8 @@ DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000, 600_000)
 ENVIRONMENTS = ("development", "production")
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024  # the largest JSON or form aTES takes is a few KB
 DEFAULT_PORTS = {"gateway": 5000, "auth": 5001, "tracker": 5002, "accounting": 5003, "analytics": 5004}
+DEFAULT_SCHEDULER_INTERVAL_S = 30.0  # how often the billing-day scheduler looks at the clock
+DEFAULT_MANAGEMENT_URL = "http://localhost:15672/"  # the RabbitMQ management UI the admin pages link to
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,12 @@ class Settings:
     mail_from: str
     max_request_bytes: int  # a larger request body is refused with 413 (ates/web.py)
     metrics_token: str | None  # what a scraper of /metrics must send (ates/metrics.py); None: nothing
+    auth_issuer: str  # the SSO every token comes from (ATES_AUTH_ISSUER, else the local auth)
+    service_urls: dict[str, str]  # where each web service listens (ATES_<SERVICE>_URL / _PORT)
+    gateway_secret_key: str | None  # ATES_GATEWAY_SECRET_KEY: signs the gateway's session cookie
+    gateway_client_secret: str | None  # ATES_GATEWAY_CLIENT_SECRET: the gateway's secret at the SSO
+    rabbitmq_management_url: str  # ATES_RABBITMQ_MANAGEMENT_URL: the broker's UI, for admins' links
+    scheduler_interval_s: float  # ATES_SCHEDULER_INTERVAL_S: the billing-day scheduler's round
 
     @property
     def is_production(self) -> bool:
@@ -85,6 +98,12 @@ def load_settings(service: str, env=None) -> Settings:
         mail_from=env.get("ATES_MAIL_FROM", "accounting@uberpopug.example"),
         max_request_bytes=_parse_byte_count(env.get("ATES_MAX_REQUEST_BYTES")),
         metrics_token=env.get("ATES_METRICS_TOKEN", "").strip() or None,
+        auth_issuer=auth_issuer(env),
+        service_urls={name: service_url(name, env) for name in DEFAULT_PORTS},
+        gateway_secret_key=env.get("ATES_GATEWAY_SECRET_KEY") or None,
+        gateway_client_secret=env.get("ATES_GATEWAY_CLIENT_SECRET") or None,
+        rabbitmq_management_url=env.get("ATES_RABBITMQ_MANAGEMENT_URL", DEFAULT_MANAGEMENT_URL),
+        scheduler_interval_s=_parse_interval(env.get("ATES_SCHEDULER_INTERVAL_S")),
     )
 
 
@@ -122,6 +141,18 @@ def _parse_byte_count(text: str | None) -> int:
     return count
 
 
+def _parse_interval(text: str | None) -> float:
+    if not text:
+        return DEFAULT_SCHEDULER_INTERVAL_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise ValueError(f"ATES_SCHEDULER_INTERVAL_S must be a positive number of seconds, got {text!r}")
+    return seconds
+
+
 def _parse_delays(text: str | None) -> tuple[int, ...]:
     if not text:
         return DEFAULT_RETRY_DELAYS_MS
@@ -136,3 +167,9 @@ def service_url(service: str, env=None) -> str:
     env = os.environ if env is None else env
     port = env.get(f"ATES_{service.upper()}_PORT", DEFAULT_PORTS[service])
     return env.get(f"ATES_{service.upper()}_URL", f"http://localhost:{port}")
+
+
+def auth_issuer(env=None) -> str:
+    """The SSO's issuer URL: `ATES_AUTH_ISSUER`, else the local auth service."""
+    env = os.environ if env is None else env
+    return env.get("ATES_AUTH_ISSUER", service_url("auth", env)).rstrip("/")

@@ -4,8 +4,9 @@ from pathlib import Path
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import sessionmaker
 
+
+READ_ONLY = "ates_read_only"  # an engine execution option: a read, which _begin_immediate lets begin deferred
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -55,13 +56,6 @@ def make_engine(url: str, **kwargs) -> Engine:
     return engine
 
 
-def make_sessions(engine: Engine, read_only: bool = False) -> sessionmaker:
-    """Sessions for use cases; `read_only` ones never wait for SQLite's write lock."""
-    if read_only:
-        engine = engine.execution_options(ates_read_only=True)
-    return sessionmaker(engine, expire_on_commit=False)
-
-
 def _configure_sqlite(dbapi_connection, _record):
     # Let SQLAlchemy, not the driver, decide where transactions begin (see _begin_immediate).
     dbapi_connection.isolation_level = None
@@ -75,8 +69,8 @@ def _configure_sqlite(dbapi_connection, _record):
 def _begin_immediate(connection):
     # Web and worker processes share the file. Taking the write lock at BEGIN makes a second
     # writer wait (busy timeout) instead of failing when a read turns into a write. Readers
-    # need no lock in WAL mode, so a read-only session begins the plain, deferred way.
-    if connection.get_execution_options().get("ates_read_only"):
+    # need no lock in WAL mode, so a read (UnitOfWork.read) begins the plain, deferred way.
+    if connection.get_execution_options().get(READ_ONLY):
         connection.exec_driver_sql("BEGIN")
     else:
         connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -3,7 +3,6 @@
 `require_role(...)` guards a Flask view and puts the caller in `flask.g.principal`.
 """
 import functools
-import os
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -16,7 +15,8 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from ates import revocations
-from ates.config import service_url
+from ates.config import auth_issuer  # noqa: F401 — the CLI and tests find it here too
+from ates.web import unit_of_work
 
 AUDIENCE = "ates-api"
 API_SCOPE = "ates-api"  # the scope a token needs for any resource service's API (docs/sso-contract.md)
@@ -53,11 +53,6 @@ class Principal:
     role: str
     username: str | None
     token_id: str | None = None  # the access token's jti, by which the SSO revokes it
-
-
-def auth_issuer(env=None) -> str:
-    env = os.environ if env is None else env
-    return env.get("ATES_AUTH_ISSUER", service_url("auth", env)).rstrip("/")
 
 
 class TokenVerifier:
@@ -134,8 +129,9 @@ def init_app(app, verifier: TokenVerifier | None = None, accounts=None, revoked=
 
     `revoked`: the service's table of revoked tokens (ates/revocations.py), fed by auth's
     `token.revoked` events: a token revoked at the SSO is refused here too, before it expires."""
-    issuer = app.config.get("ATES_AUTH_ISSUER") or auth_issuer()
-    app.extensions["ates.tokens"] = verifier or TokenVerifier(issuer)
+    if verifier is None:
+        verifier = TokenVerifier(app.config.get("ATES_AUTH_ISSUER") or app.config["ATES"].auth_issuer)
+    app.extensions["ates.tokens"] = verifier
     if accounts is not None:
         app.extensions["ates.account_replica"] = accounts
     if revoked is not None:
@@ -185,7 +181,7 @@ def _what_this_service_knows(principal: Principal):
     replica = current_app.extensions.get("ates.account_replica")
     if revoked_tokens is None and replica is None:
         return False, None
-    with current_app.extensions["ates.read_sessions"]() as session:
+    with unit_of_work().read() as session:
         if revoked_tokens is not None and revocations.is_revoked(session, revoked_tokens, principal.token_id):
             return True, None
         if replica is None:

@@ -21,9 +21,7 @@ from contextlib import contextmanager
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from ates.db import make_engine
-
-READ_ONLY = "ates_read_only"  # the execution option ates/db.py begins a plain, deferred SQLite transaction for
+from ates.db import READ_ONLY, make_engine
 
 
 class UnitOfWork:

@@ -11,7 +11,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
 from ates import correlation, logs, metrics, migrations
 from ates.config import Settings, load_settings
-from ates.db import make_engine, make_sessions
+from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
 from ates.text import printable_part
 
@@ -51,8 +51,6 @@ def service_app(import_name: str, service: str, settings: Settings | None = None
         engine = make_engine(settings.database_url)
         app.extensions["ates.engine"] = engine
         app.extensions["ates.uow"] = UnitOfWork(engine)
-        app.extensions["ates.sessions"] = make_sessions(engine)
-        app.extensions["ates.read_sessions"] = make_sessions(engine, read_only=True)
 
         @app.cli.command("migrate")
         def migrate():

@@ -9,12 +9,10 @@ from flask_login import current_user
 from auth import service
 from auth.domain import ROLES, AccountChange, RuleBroken
 from auth.service import AccountNotFound
+from ates.web import unit_of_work
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-
-def _sessions():
-    return current_app.extensions["ates.sessions"]
 
 
 def admin_only(view):
@@ -36,7 +34,7 @@ def accounts():
 
 
 def _page(error: str | None = None, form: dict | None = None, status: int = 200):
-    return render_template("admin_accounts.html", accounts=service.list_accounts(_sessions()), roles=ROLES,
+    return render_template("admin_accounts.html", accounts=service.list_accounts(unit_of_work()), roles=ROLES,
                            me=current_user.account, error=error, form=form or {"role": "developer"}), status
 
 
@@ -45,7 +43,7 @@ def _page(error: str | None = None, form: dict | None = None, status: int = 200)
 def create():
     form = {name: request.form.get(name, "") for name in ("username", "email", "full_name", "role")}
     try:
-        account = service.create_account(_sessions(), password=request.form.get("password", ""), **form)
+        account = service.create_account(unit_of_work(), password=request.form.get("password", ""), **form)
     except RuleBroken as broken:
         return _page(str(broken), form, 400)
     flash(f"Created {account.username} ({account.role}).")
@@ -66,7 +64,7 @@ def deactivate(account_id):
 
 def _change(account_id: str, change: AccountChange, done: str):
     try:
-        account = service.change_account(_sessions(), account_id, change, current_user.account.account_id)
+        account = service.change_account(unit_of_work(), account_id, change, current_user.account.account_id)
     except AccountNotFound:
         return _page("There is no such account.", status=404)
     except RuleBroken as broken:

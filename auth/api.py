@@ -11,6 +11,7 @@ from auth import service
 from auth.bearer import require_token
 from auth.domain import MAX_FULL_NAME_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROLES, AccountChange, RuleBroken
 from auth.service import AccountNotFound, UsernameTaken
+from ates.web import unit_of_work
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -48,9 +49,6 @@ _new_account = NewAccountSchema()
 _change = AccountChangeSchema()
 
 
-def _sessions():
-    return current_app.extensions["ates.sessions"]
-
 
 def _problem(status: int, error: str, message: str, **extra):
     response = jsonify(error=error, message=message, **extra)
@@ -81,7 +79,7 @@ def list_accounts():
             application/json:
               schema: AccountListSchema
     """
-    return {"accounts": _account.dump(service.list_accounts(_sessions()), many=True)}
+    return {"accounts": _account.dump(service.list_accounts(unit_of_work()), many=True)}
 
 
 @bp.get("/accounts/<account_id>")
@@ -99,7 +97,7 @@ def get_account(account_id):
         404:
           description: no such account
     """
-    account = service.get_account(_sessions(), account_id)
+    account = service.get_account(unit_of_work(), account_id)
     if account is None:
         return _problem(404, "not_found", "There is no such account.")
     return _account.dump(account)
@@ -126,7 +124,7 @@ def create_account():
           description: the username is taken
     """
     try:
-        account = service.create_account(_sessions(), **_json_body(_new_account))
+        account = service.create_account(unit_of_work(), **_json_body(_new_account))
     except ValidationError as error:
         return _invalid(error)
     except UsernameTaken as taken:
@@ -183,7 +181,7 @@ def deactivate_account(account_id):
 
 def _apply(account_id: str, change: AccountChange):
     try:
-        account = service.change_account(_sessions(), account_id, change, g.principal.account_id)
+        account = service.change_account(unit_of_work(), account_id, change, g.principal.account_id)
     except AccountNotFound:
         return _problem(404, "not_found", "There is no such account.")
     except RuleBroken as broken:

@@ -70,15 +70,15 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
 
 def _seed(app: Flask, auth_settings: AuthSettings) -> None:
     """Idempotent: the first signing key, the clients as configured, the admin account."""
-    sessions = app.extensions["ates.sessions"]
-    keys.ensure_signing_key(sessions)
-    oauth_store.save_clients(sessions, auth_settings.clients)
-    service.ensure_admin(sessions, auth_settings.admin_password)
+    uow = app.extensions["ates.uow"]
+    keys.ensure_signing_key(uow)
+    oauth_store.save_clients(uow, auth_settings.clients)
+    service.ensure_admin(uow, auth_settings.admin_password)
 
 
 def _register_commands(app: Flask, auth_settings: AuthSettings) -> None:
     migrate_schema = app.cli.commands["migrate"].callback
-    sessions = app.extensions["ates.sessions"]
+    uow = app.extensions["ates.uow"]
 
     @app.cli.command("migrate")
     def migrate():
@@ -90,13 +90,13 @@ def _register_commands(app: Flask, auth_settings: AuthSettings) -> None:
     @app.cli.command("rotate-key")
     def rotate_key():
         """A new key signs from now on; older keys stay in the JWKS until retired."""
-        click.echo(f"auth: new signing key {keys.rotate(sessions)}; older keys stay published until retired")
+        click.echo(f"auth: new signing key {keys.rotate(uow)}; older keys stay published until retired")
 
     @app.cli.command("retire-key")
     @click.argument("kid")
     def retire_key(kid):
         """Stop publishing a key that no longer signs (wait until its tokens have expired)."""
-        if not keys.retire(sessions, kid):
+        if not keys.retire(uow, kid):
             raise click.ClickException(f"{kid}: no such key that is not active and not retired yet")
         click.echo(f"auth: key {kid} retired")
 

@@ -12,6 +12,7 @@ from flask import current_app, g, jsonify, request
 
 from auth import keys, oauth_store, service
 from auth.settings import API_SCOPE
+from ates.web import unit_of_work
 
 
 @dataclass(frozen=True)
@@ -59,18 +60,18 @@ def _principal(scope: str) -> Principal:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _invalid("Send an access token: Authorization: Bearer <token>.")
-    sessions = current_app.extensions["ates.sessions"]
+    uow = unit_of_work()
     try:
-        claims = keys.verify_access_token(token.strip(), keys.published_keys(sessions),
+        claims = keys.verify_access_token(token.strip(), keys.published_keys(uow),
                                           current_app.extensions["auth.settings"].issuer)
     except keys.InvalidToken as error:
         raise _invalid(f"The access token is not valid ({error}).") from None
     if scope not in (claims["scope"].split() if isinstance(claims.get("scope"), str) else []):
         raise Refused(403, "insufficient_scope", f"This token was not granted the scope {scope}; "
                       "sign in again asking for it.", f'Bearer error="insufficient_scope", scope="{scope}"')
-    if oauth_store.access_token_revoked(sessions, claims.get("jti") or ""):
+    if oauth_store.access_token_revoked(uow, claims.get("jti") or ""):
         raise _invalid("The access token was revoked.")
-    account = service.get_active_account(sessions, claims["sub"])
+    account = service.get_active_account(uow, claims["sub"])
     if account is None:
         raise _invalid("The account of this token does not exist or was deactivated.")
     return Principal(account.account_id, account.role, account.username)

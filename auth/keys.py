@@ -11,9 +11,9 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import insert, select, update
-from sqlalchemy.orm import sessionmaker
 
 from ates import clock
+from ates.unit_of_work import UnitOfWork
 from auth.models import signing_keys
 from auth.settings import ACCESS_TOKEN_AUDIENCE
 
@@ -32,18 +32,18 @@ def new_key() -> RSAKey:
     return key
 
 
-def add_key(sessions: sessionmaker, key: RSAKey | None = None) -> str:
+def add_key(uow: UnitOfWork, key: RSAKey | None = None) -> str:
     """Store a new active key; it signs from now on. Returns its kid."""
     key = key or new_key()
-    with sessions.begin() as session:
+    with uow.begin() as session:
         session.execute(insert(signing_keys).values(
             kid=key.kid, private_pem=key.as_pem(private=True).decode(), created_at=clock.utcnow(), active=True))
     return key.kid
 
 
-def ensure_signing_key(sessions: sessionmaker) -> None:
+def ensure_signing_key(uow: UnitOfWork) -> None:
     """The first start makes the first key; later starts change nothing."""
-    with sessions.begin() as session:  # BEGIN IMMEDIATE on SQLite: two workers starting do not both add one
+    with uow.begin() as session:  # BEGIN IMMEDIATE on SQLite: two workers starting do not both add one
         if session.scalar(select(signing_keys.c.kid).where(signing_keys.c.active).limit(1)) is not None:
             return
         key = new_key()
@@ -51,19 +51,19 @@ def ensure_signing_key(sessions: sessionmaker) -> None:
             kid=key.kid, private_pem=key.as_pem(private=True).decode(), created_at=clock.utcnow(), active=True))
 
 
-def rotate(sessions: sessionmaker) -> str:
+def rotate(uow: UnitOfWork) -> str:
     """A new key signs; the old ones stop signing but stay published until retired."""
     key = new_key()
-    with sessions.begin() as session:
+    with uow.begin() as session:
         session.execute(update(signing_keys).where(signing_keys.c.active).values(active=False))
         session.execute(insert(signing_keys).values(
             kid=key.kid, private_pem=key.as_pem(private=True).decode(), created_at=clock.utcnow(), active=True))
     return key.kid
 
 
-def retire(sessions: sessionmaker, kid: str) -> bool:
+def retire(uow: UnitOfWork, kid: str) -> bool:
     """Stop publishing a key that no longer signs; tokens it signed stop verifying."""
-    with sessions.begin() as session:
+    with uow.begin() as session:
         result = session.execute(update(signing_keys).where(
             signing_keys.c.kid == kid, signing_keys.c.active.is_(False), signing_keys.c.retired_at.is_(None),
         ).values(retired_at=clock.utcnow()))
@@ -76,8 +76,8 @@ def _parse(kid: str, pem: str) -> RSAKey:
     return RSAKey.import_key(pem, parameters={"kid": kid, "use": "sig", "alg": ALGORITHM})
 
 
-def signing_key(sessions: sessionmaker) -> RSAKey:
-    with sessions() as session:
+def signing_key(uow: UnitOfWork) -> RSAKey:
+    with uow.read() as session:
         row = session.execute(select(signing_keys.c.kid, signing_keys.c.private_pem)
                               .where(signing_keys.c.active)
                               .order_by(signing_keys.c.created_at.desc()).limit(1)).first()
@@ -86,17 +86,17 @@ def signing_key(sessions: sessionmaker) -> RSAKey:
     return _parse(row.kid, row.private_pem)
 
 
-def published_keys(sessions: sessionmaker) -> list[RSAKey]:
-    with sessions() as session:
+def published_keys(uow: UnitOfWork) -> list[RSAKey]:
+    with uow.read() as session:
         rows = session.execute(select(signing_keys.c.kid, signing_keys.c.private_pem)
                                .where(signing_keys.c.retired_at.is_(None))
                                .order_by(signing_keys.c.created_at.desc())).all()
     return [_parse(row.kid, row.private_pem) for row in rows]
 
 
-def jwks(sessions: sessionmaker) -> dict:
+def jwks(uow: UnitOfWork) -> dict:
     """The public half of every published key, as /.well-known/jwks.json serves it."""
-    return {"keys": [key.as_dict(private=False) for key in published_keys(sessions)]}
+    return {"keys": [key.as_dict(private=False) for key in published_keys(uow)]}
 
 
 def sign(key: RSAKey, claims: dict, typ: str = "JWT") -> str:

@@ -22,12 +22,10 @@ from auth import keys, oauth_store, service
 from auth.keys import InvalidToken
 from auth.oauth_store import AuthorizationCode, IssuedAccessToken, RefreshToken
 from auth.settings import ACCESS_TOKEN_AUDIENCE, OFFLINE_ACCESS, SCOPES, AuthSettings
+from ates.web import unit_of_work
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
-
-def _sessions():
-    return current_app.extensions["ates.sessions"]
 
 
 def _settings() -> AuthSettings:
@@ -37,7 +35,7 @@ def _settings() -> AuthSettings:
 def _key():
     # One key per request: the id token and the access token of one answer carry the same kid.
     if "signing_key" not in g:
-        g.signing_key = keys.signing_key(_sessions())
+        g.signing_key = keys.signing_key(unit_of_work())
     return g.signing_key
 
 
@@ -73,16 +71,16 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             code_challenge_method=data["code_challenge_method"],
             auth_time=int(session.get("auth_time") or time.time()),
         )
-        oauth_store.save_code(_sessions(), code, grant, _settings().authorization_code_ttl)
+        oauth_store.save_code(unit_of_work(), code, grant, _settings().authorization_code_ttl)
 
     def query_authorization_code(self, code, client):
-        return oauth_store.claim_code(_sessions(), code, client.client_id)
+        return oauth_store.claim_code(unit_of_work(), code, client.client_id)
 
     def delete_authorization_code(self, authorization_code):
         pass  # claim_code used it up already
 
     def authenticate_user(self, authorization_code):
-        return service.get_active_account(_sessions(), authorization_code.account_id)
+        return service.get_active_account(unit_of_work(), authorization_code.account_id)
 
 
 class RefreshGrant(grants.RefreshTokenGrant):
@@ -90,10 +88,10 @@ class RefreshGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every refresh token works once
 
     def authenticate_refresh_token(self, refresh_token):
-        return oauth_store.rotate_refresh_token(_sessions(), refresh_token, self.request.client.client_id)
+        return oauth_store.rotate_refresh_token(unit_of_work(), refresh_token, self.request.client.client_id)
 
     def authenticate_user(self, refresh_token):
-        return service.get_active_account(_sessions(), refresh_token.account_id)
+        return service.get_active_account(unit_of_work(), refresh_token.account_id)
 
     def revoke_old_credential(self, refresh_token):
         pass  # rotate_refresh_token used it up already
@@ -101,7 +99,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
 
 class IdTokens(OpenIDCode):
     def exists_nonce(self, nonce, request):
-        return oauth_store.nonce_used(_sessions(), request.payload.client_id, nonce)
+        return oauth_store.nonce_used(unit_of_work(), request.payload.client_id, nonce)
 
     def resolve_client_private_key(self, client):
         return _key()
@@ -145,7 +143,7 @@ def _save_token(token, request):
         family_id = request.authorization_code.family_id
         deadline = oauth_store.family_deadline(_settings().refresh_family_lifetime)
     grant = RefreshToken(family_id, request.client.client_id, request.user.account_id, token["scope"], deadline)
-    oauth_store.save_refresh_token(_sessions(), token["refresh_token"], grant, _settings().refresh_token_ttl,
+    oauth_store.save_refresh_token(unit_of_work(), token["refresh_token"], grant, _settings().refresh_token_ttl,
                                    g.get("issued_access_token"))
 
 
@@ -168,25 +166,25 @@ class Revocation(RevocationEndpoint):
     def query_token(self, token_string, token_type_hint):
         if token_type_hint != "refresh_token" and token_string.count(".") == 2:
             try:
-                claims = keys.verify_access_token(token_string, keys.published_keys(_sessions()), _settings().issuer)
+                claims = keys.verify_access_token(token_string, keys.published_keys(unit_of_work()), _settings().issuer)
             except InvalidToken:
                 return None  # expired or not ours: nothing to revoke (RFC 7009 §2.2 still answers 200)
             if not claims.get("jti"):
                 return None  # not one auth signed (each of ours has a jti): nothing to revoke
             expires_at = datetime.fromtimestamp(claims["exp"], timezone.utc)
             return AccessTokenSeen(claims["jti"], claims.get("client_id", ""), claims["sub"], expires_at)
-        return oauth_store.find_refresh_token(_sessions(), token_string)
+        return oauth_store.find_refresh_token(unit_of_work(), token_string)
 
     def revoke_token(self, token, request):
         if isinstance(token, AccessTokenSeen):
-            oauth_store.revoke_access_token(_sessions(), token.jti, token.account_id, token.expires_at)
+            oauth_store.revoke_access_token(unit_of_work(), token.jti, token.account_id, token.expires_at)
         else:
-            oauth_store.revoke_family(_sessions(), token.family_id)
+            oauth_store.revoke_family(unit_of_work(), token.family_id)
 
 
 def create_provider(app: Flask) -> AuthorizationServer:
     app.config["OAUTH2_SCOPES_SUPPORTED"] = list(SCOPES)
-    server = AuthorizationServer(app, query_client=lambda client_id: oauth_store.find_client(_sessions(), client_id),
+    server = AuthorizationServer(app, query_client=lambda client_id: oauth_store.find_client(unit_of_work(), client_id),
                                  save_token=_save_token)
     server.register_token_generator("default", BearerTokenGenerator(
         _access_token,

@@ -11,6 +11,7 @@ from auth import keys, service
 from auth.bearer import require_token
 from auth.oauth import user_info
 from auth.settings import SCOPES
+from ates.web import unit_of_work
 
 bp = Blueprint("oauth", __name__)
 
@@ -48,7 +49,7 @@ def revoke():
 @bp.route("/oauth/userinfo", methods=["GET", "POST"])
 @require_token(scope="openid")  # OIDC core §5.3: userinfo answers tokens of an OpenID sign-in
 def userinfo():
-    return user_info(service.get_account(current_app.extensions["ates.sessions"], g.principal.account_id))
+    return user_info(service.get_account(unit_of_work(), g.principal.account_id))
 
 
 @bp.get("/.well-known/openid-configuration")
@@ -76,6 +77,6 @@ def discovery():
 
 @bp.get("/.well-known/jwks.json")
 def jwks():
-    response = current_app.json.response(keys.jwks(current_app.extensions["ates.sessions"]))
+    response = current_app.json.response(keys.jwks(unit_of_work()))
     response.headers["Cache-Control"] = "public, max-age=60"
     return response

@@ -19,10 +19,10 @@ from datetime import datetime, timedelta, timezone
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oidc.core import AuthorizationCodeMixin
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.orm import sessionmaker
 
 from ates import clock
 from ates.bus import Event, Outbox
+from ates.unit_of_work import UnitOfWork
 from auth.models import accounts, authorization_codes, oauth_clients, outbox, refresh_tokens, revoked_access_tokens
 from auth.settings import DEFAULT_SCOPE, SCOPES, ClientConfig
 
@@ -79,9 +79,9 @@ class Client(ClientMixin):
         return grant_type in GRANT_TYPES
 
 
-def save_clients(sessions: sessionmaker, configs: tuple[ClientConfig, ...]) -> None:
+def save_clients(uow: UnitOfWork, configs: tuple[ClientConfig, ...]) -> None:
     """Make the clients table say what the configuration says; unchanged rows are left alone."""
-    with sessions.begin() as session:
+    with uow.begin() as session:
         for config in configs:
             values = {"name": config.name, "secret_hash": digest(config.secret) if config.secret else None,
                       "redirect_uris": "\n".join(config.redirect_uris), "scopes": " ".join(config.scopes)}
@@ -94,10 +94,10 @@ def save_clients(sessions: sessionmaker, configs: tuple[ClientConfig, ...]) -> N
                                 .values(updated_at=clock.utcnow(), **values))
 
 
-def find_client(sessions: sessionmaker, client_id: str) -> Client | None:
+def find_client(uow: UnitOfWork, client_id: str) -> Client | None:
     if not client_id:
         return None
-    with sessions() as session:
+    with uow.read() as session:
         row = session.execute(select(oauth_clients).where(oauth_clients.c.client_id == client_id)).first()
     if row is None:
         return None
@@ -133,19 +133,19 @@ class AuthorizationCode(AuthorizationCodeMixin):
 KEPT_AFTER_EXPIRY = timedelta(days=1)  # long enough to recognise a replayed code or refresh token
 
 
-def save_code(sessions: sessionmaker, code: str, grant: AuthorizationCode, ttl: int) -> None:
+def save_code(uow: UnitOfWork, code: str, grant: AuthorizationCode, ttl: int) -> None:
     now = clock.utcnow()
-    with sessions.begin() as session:
+    with uow.begin() as session:
         session.execute(delete(authorization_codes).where(authorization_codes.c.expires_at < now - KEPT_AFTER_EXPIRY))
         session.execute(insert(authorization_codes).values(
             code_hash=digest(code), expires_at=now + timedelta(seconds=ttl), **vars(grant)))
 
 
-def claim_code(sessions: sessionmaker, code: str, client_id: str) -> AuthorizationCode | None:
+def claim_code(uow: UnitOfWork, code: str, client_id: str) -> AuthorizationCode | None:
     """The code's grant, once: a second use (or an expired code) gets None and ends its tokens."""
     now = clock.utcnow()
     code_hash = digest(code)
-    with sessions.begin() as session:
+    with uow.begin() as session:
         claimed = session.execute(update(authorization_codes).where(
             authorization_codes.c.code_hash == code_hash, authorization_codes.c.client_id == client_id,
             authorization_codes.c.used_at.is_(None), authorization_codes.c.expires_at > now,
@@ -162,8 +162,8 @@ def claim_code(sessions: sessionmaker, code: str, client_id: str) -> Authorizati
     return AuthorizationCode(**{name: row._mapping[name] for name in fields})
 
 
-def nonce_used(sessions: sessionmaker, client_id: str, nonce: str) -> bool:
-    with sessions() as session:
+def nonce_used(uow: UnitOfWork, client_id: str, nonce: str) -> bool:
+    with uow.read() as session:
         return session.scalar(select(authorization_codes.c.code_hash).where(
             authorization_codes.c.client_id == client_id, authorization_codes.c.nonce == nonce).limit(1)) is not None
 
@@ -194,13 +194,13 @@ def family_deadline(lifetime: int) -> datetime:
     return clock.utcnow() + timedelta(seconds=lifetime)
 
 
-def save_refresh_token(sessions: sessionmaker, token: str, grant: RefreshToken, ttl: int,
+def save_refresh_token(uow: UnitOfWork, token: str, grant: RefreshToken, ttl: int,
                        access: IssuedAccessToken | None = None) -> None:
     """Live for `ttl`, but never past the family's deadline, which the live check then enforces alone.
     `access`: the access token of the same answer, announced as revoked if this family is."""
     now = clock.utcnow()
     expires_at = min(now + timedelta(seconds=ttl), grant.family_expires_at)
-    with sessions.begin() as session:
+    with uow.begin() as session:
         session.execute(delete(refresh_tokens).where(refresh_tokens.c.expires_at < now - KEPT_AFTER_EXPIRY))
         session.execute(insert(refresh_tokens).values(
             token_hash=digest(token), issued_at=now, expires_at=expires_at,
@@ -208,14 +208,14 @@ def save_refresh_token(sessions: sessionmaker, token: str, grant: RefreshToken, 
             **vars(grant)))
 
 
-def rotate_refresh_token(sessions: sessionmaker, token: str, client_id: str) -> RefreshToken | None:
+def rotate_refresh_token(uow: UnitOfWork, token: str, client_id: str) -> RefreshToken | None:
     """The token's grant if it is live, its client's and its account still active; it is used up.
 
     A token presented after it was rotated means two parties hold it: its whole family is revoked.
     """
     now = clock.utcnow()
     token_hash = digest(token)
-    with sessions.begin() as session:
+    with uow.begin() as session:
         active_account = select(accounts.c.account_id).where(
             accounts.c.account_id == refresh_tokens.c.account_id, accounts.c.active)
         claimed = session.execute(update(refresh_tokens).where(
@@ -240,14 +240,14 @@ def _refresh_token(row) -> RefreshToken:
     return RefreshToken(row.family_id, row.client_id, row.account_id, row.scope, deadline)
 
 
-def find_refresh_token(sessions: sessionmaker, token: str) -> RefreshToken | None:
-    with sessions() as session:
+def find_refresh_token(uow: UnitOfWork, token: str) -> RefreshToken | None:
+    with uow.read() as session:
         row = session.execute(select(refresh_tokens).where(refresh_tokens.c.token_hash == digest(token))).first()
     return _refresh_token(row) if row else None
 
 
-def revoke_family(sessions: sessionmaker, family_id: str) -> None:
-    with sessions.begin() as session:
+def revoke_family(uow: UnitOfWork, family_id: str) -> None:
+    with uow.begin() as session:
         _revoke_family(session, family_id, clock.utcnow())
 
 
@@ -262,8 +262,8 @@ def _revoke_family(session, family_id: str, now: datetime) -> None:
         _revoke_access_token(session, jti, account_id, _utc(expires_at))
 
 
-def revoke_access_token(sessions: sessionmaker, jti: str, account_id: str, expires_at: datetime) -> None:
-    with sessions.begin() as session:
+def revoke_access_token(uow: UnitOfWork, jti: str, account_id: str, expires_at: datetime) -> None:
+    with uow.begin() as session:
         _revoke_access_token(session, jti, account_id, expires_at)
 
 
@@ -280,8 +280,8 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite gives naive times back
 
 
-def access_token_revoked(sessions: sessionmaker, jti: str) -> bool:
-    with sessions() as session:
+def access_token_revoked(uow: UnitOfWork, jti: str) -> bool:
+    with uow.read() as session:
         return session.scalar(select(revoked_access_tokens.c.jti).where(revoked_access_tokens.c.jti == jti)) is not None
 
 

@@ -15,6 +15,7 @@ from auth import beak, service
 from auth.beak import BeakPhotoRejected
 from auth.domain import RuleBroken
 from auth.service import LoginRefused, TooManyFailures
+from ates.web import unit_of_work
 
 bp = Blueprint("pages", __name__)
 
@@ -30,12 +31,9 @@ class SessionUser(UserMixin):
 
 
 def load_session_user(account_id: str) -> SessionUser | None:
-    account = service.get_active_account(_sessions(), account_id)  # a deactivated account is logged out
+    account = service.get_active_account(unit_of_work(), account_id)  # a deactivated account is logged out
     return SessionUser(account) if account else None
 
-
-def _sessions():
-    return current_app.extensions["ates.sessions"]
 
 
 def _client_ip() -> str:
@@ -62,7 +60,7 @@ def home():
     if not current_user.is_authenticated:
         return redirect(url_for("pages.login"))
     return render_template("home.html", account=current_user.account,
-                           has_beak=service.has_beak(_sessions(), current_user.account.account_id))
+                           has_beak=service.has_beak(unit_of_work(), current_user.account.account_id))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -73,7 +71,7 @@ def login():
         return render_template("login.html", next=_next(), username="")
     username = request.form.get("username", "")
     try:
-        account = service.log_in(_sessions(), username, request.form.get("password", ""), _client_ip(), _limits())
+        account = service.log_in(unit_of_work(), username, request.form.get("password", ""), _client_ip(), _limits())
     except LoginRefused as refused:
         return _refused("login.html", refused, username)
     _start_session(account)
@@ -90,7 +88,7 @@ def beak_login():
     except BeakPhotoRejected as rejected:
         return render_template("beak_login.html", next=_next(), username=username, error=str(rejected)), 400
     try:
-        account = service.log_in_by_beak(_sessions(), username, print_hash, _client_ip(), _limits())
+        account = service.log_in_by_beak(unit_of_work(), username, print_hash, _client_ip(), _limits())
     except LoginRefused as refused:
         return _refused("beak_login.html", refused, username)
     _start_session(account)
@@ -115,7 +113,7 @@ def signup():
         return render_template("signup.html", next=_next(), form={})
     form = {name: request.form.get(name, "") for name in ("username", "email", "full_name")}
     try:
-        account = service.sign_up(_sessions(), _client_ip(), _limits(), password=request.form.get("password", ""),
+        account = service.sign_up(unit_of_work(), _client_ip(), _limits(), password=request.form.get("password", ""),
                                   **form)
     except TooManyFailures as refused:
         return render_template("signup.html", next=_next(), form=form, error=str(refused)), 429, {
@@ -152,10 +150,10 @@ def _client_origins() -> set[tuple[str, str]]:
 def register_beak():
     account = current_user.account
     if request.method == "GET":
-        return render_template("beak.html", has_beak=service.has_beak(_sessions(), account.account_id))
+        return render_template("beak.html", has_beak=service.has_beak(unit_of_work(), account.account_id))
     try:
-        service.register_beak(_sessions(), account.account_id, beak.beak_print(_uploaded_photo()))
+        service.register_beak(unit_of_work(), account.account_id, beak.beak_print(_uploaded_photo()))
     except BeakPhotoRejected as rejected:
-        return render_template("beak.html", has_beak=service.has_beak(_sessions(), account.account_id),
+        return render_template("beak.html", has_beak=service.has_beak(unit_of_work(), account.account_id),
                                error=str(rejected)), 400
     return render_template("beak.html", has_beak=True, message="Your beak is registered. You can log in with it now.")

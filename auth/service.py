@@ -8,11 +8,12 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ates import clock, text
 from ates.bus import Event, Outbox
+from ates.unit_of_work import UnitOfWork
 from auth import domain
 from auth.domain import Account, AccountChange, FailureWindow, LoginLimits, RuleBroken
 from auth.models import accounts, beak_prints, login_failures, outbox, refresh_tokens
@@ -46,7 +47,7 @@ class TooManyFailures(LoginRefused):
 
 # --- accounts -------------------------------------------------------------------------------------
 
-def create_account(sessions: sessionmaker, username: str, password: str, email: str, full_name: str = "",
+def create_account(uow: UnitOfWork, username: str, password: str, email: str, full_name: str = "",
                    role: str = domain.SIGN_UP_ROLE) -> Account:
     """Sign-up (role developer) and creation by an admin: one account, its account.created event."""
     username = domain.normalize_username(username)
@@ -54,21 +55,21 @@ def create_account(sessions: sessionmaker, username: str, password: str, email: 
     domain.check_role(role)
     email = domain.check_email(email)
     full_name = domain.check_full_name((full_name or "").strip())
-    with sessions.begin() as session:
+    with uow.begin() as session:
         return _insert_account(session, username, generate_password_hash(password), email, full_name, role)
 
 
-def sign_up(sessions: sessionmaker, client_ip: str, limits: LoginLimits, username: str, password: str, email: str,
+def sign_up(uow: UnitOfWork, client_ip: str, limits: LoginLimits, username: str, password: str, email: str,
             full_name: str = "") -> Account:
     """Sign-up from a browser. "Taken" is the one thing it must tell a stranger about other accounts,
     so each "taken" counts as a failure of the client: probing usernames here is throttled like
     guessing them at the login form, by the same counter."""
     counter = limits.client_counter(client_ip)
-    _refuse_while_waiting(sessions, counter, limits)
+    _refuse_while_waiting(uow, counter, limits)
     try:
-        return create_account(sessions, username, password, email, full_name)
+        return create_account(uow, username, password, email, full_name)
     except UsernameTaken:
-        _record_failure(sessions, counter, limits)
+        _record_failure(uow, counter, limits)
         raise
 
 
@@ -85,9 +86,9 @@ def _insert_account(session: Session, username, password_hash, email, full_name,
     return account
 
 
-def change_account(sessions: sessionmaker, account_id: str, change: AccountChange, actor_id: str) -> Account:
+def change_account(uow: UnitOfWork, account_id: str, change: AccountChange, actor_id: str) -> Account:
     """An admin's change: the events domain.change_account names; deactivation also ends its refresh tokens."""
-    with sessions.begin() as session:
+    with uow.begin() as session:
         account = _load(session, account_id, lock=True)
         if account is None:
             raise AccountNotFound(account_id)
@@ -104,29 +105,29 @@ def change_account(sessions: sessionmaker, account_id: str, change: AccountChang
         return changed
 
 
-def deactivate_account(sessions: sessionmaker, account_id: str, actor_id: str) -> Account:
-    return change_account(sessions, account_id, AccountChange(active=False), actor_id)
+def deactivate_account(uow: UnitOfWork, account_id: str, actor_id: str) -> Account:
+    return change_account(uow, account_id, AccountChange(active=False), actor_id)
 
 
-def list_accounts(sessions: sessionmaker) -> list[Account]:
-    with sessions() as session:
+def list_accounts(uow: UnitOfWork) -> list[Account]:
+    with uow.read() as session:
         rows = session.execute(select(*_ACCOUNT_COLUMNS).order_by(accounts.c.username)).all()
     return [_account(row) for row in rows]
 
 
-def get_account(sessions: sessionmaker, account_id: str) -> Account | None:
-    with sessions() as session:
+def get_account(uow: UnitOfWork, account_id: str) -> Account | None:
+    with uow.read() as session:
         return _load(session, account_id)
 
 
-def get_active_account(sessions: sessionmaker, account_id: str) -> Account | None:
-    account = get_account(sessions, account_id)
+def get_active_account(uow: UnitOfWork, account_id: str) -> Account | None:
+    account = get_account(uow, account_id)
     return account if account is not None and account.active else None
 
 
-def ensure_admin(sessions: sessionmaker, password: str) -> bool:
+def ensure_admin(uow: UnitOfWork, password: str) -> bool:
     """The first start creates the admin `admin` (account.created); later starts change nothing."""
-    with sessions.begin() as session:
+    with uow.begin() as session:
         if session.scalar(select(accounts.c.account_id).where(accounts.c.username == ADMIN_USERNAME)) is not None:
             return False
         try:
@@ -164,68 +165,68 @@ def _dummy_password_hash() -> str:
     return generate_password_hash("no account has this password")
 
 
-def log_in(sessions: sessionmaker, username: str, password: str, client_ip: str,
+def log_in(uow: UnitOfWork, username: str, password: str, client_ip: str,
            limits: LoginLimits = LoginLimits()) -> Account:
     """The account whose password this is; LoginRefused otherwise, the same way for an unknown user."""
     counters = limits.counters(client_ip, username)
-    _refuse_while_waiting(sessions, counters, limits)
-    row = _credentials(sessions, username)
+    _refuse_while_waiting(uow, counters, limits)
+    row = _credentials(uow, username)
     # An unknown user costs the same hash as a known one, so timing tells nothing either.
     if not check_password_hash(row.password_hash if row else _dummy_password_hash(), password or ""):
-        _record_failure(sessions, counters, limits)
+        _record_failure(uow, counters, limits)
         raise LoginRefused(WRONG_CREDENTIALS)
-    return _succeed(sessions, limits.cleared_by_success(client_ip, username), row)
+    return _succeed(uow, limits.cleared_by_success(client_ip, username), row)
 
 
-def register_beak(sessions: sessionmaker, account_id: str, print_hash: int) -> None:
+def register_beak(uow: UnitOfWork, account_id: str, print_hash: int) -> None:
     values = {"print_hash": f"{print_hash:032x}", "registered_at": clock.utcnow()}
-    with sessions.begin() as session:
+    with uow.begin() as session:
         updated = session.execute(update(beak_prints).where(beak_prints.c.account_id == account_id).values(**values))
         if updated.rowcount == 0:
             session.execute(insert(beak_prints).values(account_id=account_id, **values))
 
 
-def has_beak(sessions: sessionmaker, account_id: str) -> bool:
-    with sessions() as session:
+def has_beak(uow: UnitOfWork, account_id: str) -> bool:
+    with uow.read() as session:
         return session.scalar(select(func.count()).select_from(beak_prints)
                               .where(beak_prints.c.account_id == account_id)) > 0
 
 
-def log_in_by_beak(sessions: sessionmaker, username: str, print_hash: int, client_ip: str,
+def log_in_by_beak(uow: UnitOfWork, username: str, print_hash: int, client_ip: str,
                    limits: LoginLimits = LoginLimits()) -> Account:
     """The account whose registered beak this photo shows; counts failures like password logins."""
     counters = limits.counters(client_ip, username)
-    _refuse_while_waiting(sessions, counters, limits)
-    row = _credentials(sessions, username)
+    _refuse_while_waiting(uow, counters, limits)
+    row = _credentials(uow, username)
     if row is None or row.print_hash is None or not domain.beaks_match(int(row.print_hash, 16), print_hash):
-        _record_failure(sessions, counters, limits)
+        _record_failure(uow, counters, limits)
         raise LoginRefused(WRONG_BEAK)
-    return _succeed(sessions, limits.cleared_by_success(client_ip, username), row)
+    return _succeed(uow, limits.cleared_by_success(client_ip, username), row)
 
 
-def _credentials(sessions: sessionmaker, username: str):
+def _credentials(uow: UnitOfWork, username: str):
     try:
         username = domain.normalize_username(username)
     except RuleBroken:
         return None
-    with sessions() as session:
+    with uow.read() as session:
         return session.execute(
             select(*_ACCOUNT_COLUMNS, accounts.c.password_hash, beak_prints.c.print_hash)
             .outerjoin(beak_prints, beak_prints.c.account_id == accounts.c.account_id)
             .where(accounts.c.username == username)).first()
 
 
-def _succeed(sessions: sessionmaker, cleared: list[str], row) -> Account:
+def _succeed(uow: UnitOfWork, cleared: list[str], row) -> Account:
     if not row.active:
         raise LoginRefused(DEACTIVATED)
-    with sessions.begin() as session:
+    with uow.begin() as session:
         session.execute(delete(login_failures).where(login_failures.c.client_key.in_(cleared)))
     return _account(row)
 
 
-def _refuse_while_waiting(sessions: sessionmaker, counters: dict[str, FailureWindow], limits: LoginLimits) -> None:
+def _refuse_while_waiting(uow: UnitOfWork, counters: dict[str, FailureWindow], limits: LoginLimits) -> None:
     now = clock.utcnow()
-    with sessions() as session:
+    with uow.read() as session:
         rows = session.execute(select(login_failures.c.client_key, login_failures.c.failed_at).where(
             login_failures.c.client_key.in_(list(counters)),
             login_failures.c.failed_at > limits.oldest_counted(now))).all()
@@ -237,9 +238,9 @@ def _refuse_while_waiting(sessions: sessionmaker, counters: dict[str, FailureWin
         raise TooManyFailures(wait)
 
 
-def _record_failure(sessions: sessionmaker, counters: dict[str, FailureWindow], limits: LoginLimits) -> None:
+def _record_failure(uow: UnitOfWork, counters: dict[str, FailureWindow], limits: LoginLimits) -> None:
     now = clock.utcnow()
-    with sessions.begin() as session:
+    with uow.begin() as session:
         # Every client's failures that left the window go, so the table holds about one window's worth.
         session.execute(delete(login_failures).where(login_failures.c.failed_at <= limits.oldest_counted(now)))
         session.execute(insert(login_failures), [{"client_key": key, "failed_at": now} for key in counters])

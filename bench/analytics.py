@@ -27,7 +27,8 @@ from pathlib import Path
 from time import perf_counter
 
 from ates import migrations
-from ates.db import make_engine, make_sessions
+from ates.db import make_engine
+from ates.unit_of_work import UnitOfWork
 from analytics import domain, projections, service
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,14 +48,14 @@ def main(argv: list[str] | None = None) -> None:
         url = f"sqlite:///{directory}/analytics.db"
         migrations.upgrade(ROOT / "analytics" / "migrations", url)
         engine = make_engine(url)
-        sessions, readers = make_sessions(engine), make_sessions(engine, read_only=True)
+        uow = UnitOfWork(engine)
         history = History(random.Random(6))
         figures = {}
         for size in (options.small, options.large):
             started, before = perf_counter(), history.loaded
-            history.load_up_to(sessions, size)
+            history.load_up_to(uow, size)
             loaded = f"+{history.loaded - before:,} loaded in {perf_counter() - started:.1f}s"
-            figures[size] = time_queries(readers, options.repeat)
+            figures[size] = time_queries(uow, options.repeat)
             print(f"{size:>9,} completed tasks ({loaded:>26}): "
                   + "  ".join(f"{name} {seconds * 1000:6.3f} ms" for name, seconds in figures[size].items()))
         engine.dispose()
@@ -72,10 +73,10 @@ class History:
         self.loaded = 0
         self.popugs = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(POPUGS)]
 
-    def load_up_to(self, sessions, total: int) -> None:
+    def load_up_to(self, uow: UnitOfWork, total: int) -> None:
         while self.loaded < total:
             count = min(BATCH, total - self.loaded)
-            with sessions.begin() as session:
+            with uow.begin() as session:
                 load_batch(session, [self.completed_task(self.loaded + n) for n in range(count)])
             self.loaded += count
 
@@ -114,7 +115,7 @@ def load_batch(session, tasks: list[dict]) -> None:
         {"account_id": popug, "balance": amount} for popug, amount in balances.items()])
 
 
-def time_queries(readers, repeat: int) -> dict[str, float]:
+def time_queries(uow: UnitOfWork, repeat: int) -> dict[str, float]:
     """Median seconds of each query, each run in a fresh read session as the API runs it."""
     first = TODAY - timedelta(days=29)
     queries = {"most-expensive": lambda session: service.most_expensive_task(session, first, TODAY),
@@ -124,7 +125,7 @@ def time_queries(readers, repeat: int) -> dict[str, float]:
         timings = []
         for attempt in range(repeat + 10):
             started = perf_counter()
-            with readers() as session:
+            with uow.read() as session:
                 query(session)
             if attempt >= 10:  # the first runs warm the caches
                 timings.append(perf_counter() - started)

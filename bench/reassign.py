@@ -21,7 +21,8 @@ import pika
 from sqlalchemy import func, insert, select
 
 from ates import clock, migrations
-from ates.db import make_engine, make_sessions
+from ates.db import make_engine
+from ates.unit_of_work import UnitOfWork
 from bench.bus import throw_away_vhost
 from tracker import service
 from tracker.models import accounts, outbox, tasks
@@ -60,17 +61,17 @@ def time_reassignment(broker, count: int) -> float:
         url = f"sqlite:///{directory}/tracker.db"
         migrations.upgrade(ROOT / "tracker" / "migrations", url)
         engine = make_engine(url)
-        sessions, readers = make_sessions(engine), make_sessions(engine, read_only=True)
-        _open_tasks(sessions, count)
+        uow = UnitOfWork(engine)
+        _open_tasks(uow, count)
         env = {**os.environ, "TRACKER_DATABASE_URL": url, **broker.env()}
         worker = subprocess.Popen([sys.executable, "-m", "tracker.worker"], cwd=ROOT, env=env,
                                   stdout=open(Path(directory) / "worker.log", "wb"), stderr=subprocess.STDOUT)
         try:
             time.sleep(2.0)  # the worker is up and idle, as in production
             started = time.perf_counter()
-            with sessions.begin() as session:
+            with uow.begin() as session:
                 service.start_reassignment(session, str(uuid.uuid4()))
-            while _published_assignments(readers) < count:
+            while _published_assignments(uow) < count:
                 time.sleep(0.01)
             return time.perf_counter() - started
         finally:
@@ -79,10 +80,10 @@ def time_reassignment(broker, count: int) -> float:
             engine.dispose()
 
 
-def _open_tasks(sessions, count: int) -> None:
+def _open_tasks(uow: UnitOfWork, count: int) -> None:
     popugs = [str(uuid.uuid4()) for _ in range(20)]
     now = clock.utcnow()
-    with sessions.begin() as session:
+    with uow.begin() as session:
         session.execute(insert(accounts), [{"account_id": a, "username": f"p{n}", "role": "developer",
                                             "active": True, "assignable": True, "version": 1}
                                            for n, a in enumerate(popugs)])
@@ -92,8 +93,8 @@ def _open_tasks(sessions, count: int) -> None:
                                         for n in range(count)])
 
 
-def _published_assignments(readers) -> int:
-    with readers() as session:
+def _published_assignments(uow: UnitOfWork) -> int:
+    with uow.read() as session:
         return session.scalar(select(func.count()).select_from(outbox).where(
             outbox.c.event_type == "task.assigned", outbox.c.published_at.is_not(None)))
 

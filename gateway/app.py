@@ -1,5 +1,4 @@
 """The gateway web service: `create_app()` for gunicorn and for `flask --app gateway.app`."""
-import os
 
 from flask import Flask, render_template
 from flask_login import LoginManager
@@ -8,7 +7,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from ates import tokens
 from ates.bus.users import OPERATOR
-from ates.config import Settings, load_settings, service_url
+from ates.config import Settings, load_settings
 from ates.production import check_production
 from ates.session_keys import session_key
 from ates.web import service_app, too_large_message
@@ -22,15 +21,15 @@ DEV_CLIENT_SECRET = "dev-gateway-secret"  # auth's development default too; prod
 def create_app(settings: Settings | None = None, config: dict | None = None) -> Flask:
     app = service_app(__name__, "gateway", settings)
     settings = app.config["ATES"]
-    gateway_url = service_url("gateway")
+    gateway_url = settings.service_urls["gateway"]
     app.config.update(
-        SECRET_KEY=session_key(settings, os.environ.get("ATES_GATEWAY_SECRET_KEY")),
-        GATEWAY_CLIENT_SECRET=os.environ.get("ATES_GATEWAY_CLIENT_SECRET")
+        SECRET_KEY=session_key(settings, settings.gateway_secret_key),
+        GATEWAY_CLIENT_SECRET=settings.gateway_client_secret
         or (None if settings.is_production else DEV_CLIENT_SECRET),
         GATEWAY_URL=gateway_url,
-        ATES_AUTH_ISSUER=tokens.auth_issuer(),
-        BACKEND_URLS={name: service_url(name) for name in BACKENDS},
-        RABBITMQ_MANAGEMENT_URL=os.environ.get("ATES_RABBITMQ_MANAGEMENT_URL", "http://localhost:15672/"),
+        ATES_AUTH_ISSUER=settings.auth_issuer,
+        BACKEND_URLS={name: settings.service_urls[name] for name in BACKENDS},
+        RABBITMQ_MANAGEMENT_URL=settings.rabbitmq_management_url,
         OPERATOR_AMQP_URL=_operator_amqp_url(),
         # auth on another port of the same host would otherwise overwrite a cookie named "session"
         SESSION_COOKIE_NAME="ates_gateway_session",

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from ates.bus import Event, Inbox
 from analytics.handlers import handlers
 from analytics.models import READ_MODELS, inbox
+from tests.handed_in import handed_in
 
 UTC = timezone.utc
 
@@ -200,13 +201,19 @@ def shuffled_with_duplicates(events: list[Event], seed: int) -> list[Event]:
     return copies
 
 
-def deliver(sessions, events: list[Event], batch_size: int = 40, rounds: int = 10, pause: float = 0.0) -> int:
+def analytics_inbox(uow, zone: str = "UTC") -> Inbox:
+    """Analytics' inbox as its worker builds it, with its days in `zone` (ATES_TIMEZONE)."""
+    return Inbox(inbox, uow, handlers, handed_in("analytics", zone))
+
+
+def deliver(uow, events: list[Event], batch_size: int = 40, rounds: int = 10, pause: float = 0.0,
+            zone: str = "UTC") -> int:
     """Apply events through analytics' inbox as the consumer does; what is "not yet" comes round again.
 
     `pause` seconds pass between batches, as between a worker's deliveries. Returns how many
     deliveries were sent round the retry path.
     """
-    box = Inbox(inbox, sessions, handlers)
+    box = analytics_inbox(uow, zone)
     pending, retried = list(events), 0
     for _ in range(rounds):
         again = []
@@ -224,7 +231,7 @@ def deliver(sessions, events: list[Event], batch_size: int = 40, rounds: int = 1
     raise AssertionError(f"{len(pending)} events were still not applied after {rounds} rounds: {pending[:3]}")
 
 
-def read_models(sessions) -> dict[str, list[tuple]]:
+def read_models(uow) -> dict[str, list[tuple]]:
     """Every read model's rows, sorted (here, not by the database's collation, so databases compare)."""
-    with sessions() as session:
+    with uow.read() as session:
         return {table.name: sorted(tuple(row) for row in session.execute(select(table))) for table in READ_MODELS}

@@ -19,7 +19,8 @@ from sqlalchemy import Column, Integer, String, Table, func, insert, select
 from ates import clock
 from ates.bus import Consumer, Event, Handlers, Inbox, NotYet, Outbox, OutboxRelay, inbox_table, outbox_table
 from ates.bus.runner import run_until_signalled
-from ates.db import make_engine, make_sessions, new_metadata
+from ates.db import make_engine, new_metadata
+from ates.unit_of_work import UnitOfWork
 
 PRODUCER = "tracker"
 CONSUMER = "probe"
@@ -94,32 +95,32 @@ class Probe:
     def __init__(self, database_url: str, amqp_urls: dict[str, str]):
         self.engine = make_engine(database_url)
         metadata.create_all(self.engine)
-        self.sessions = make_sessions(self.engine)
+        self.uow = UnitOfWork(self.engine)
         self.amqp_urls = dict(amqp_urls)  # the producer's and the consumer's own broker users
         self.outbox = Outbox(outbox_rows)
 
     def publish(self, *events: Event) -> None:
-        with self.sessions.begin() as session:
+        with self.uow.begin() as session:
             self.outbox.add(session, *events)
 
     def relay(self, **options) -> OutboxRelay:
-        return OutboxRelay(PRODUCER, outbox_rows, self.sessions, self.amqp_urls[PRODUCER], **options)
+        return OutboxRelay(PRODUCER, outbox_rows, self.uow, self.amqp_urls[PRODUCER], **options)
 
     def consumer(self, **options) -> Consumer:
-        return Consumer(handlers, Inbox(inbox_rows, self.sessions, handlers), self.amqp_urls[CONSUMER],
+        return Consumer(handlers, Inbox(inbox_rows, self.uow, handlers), self.amqp_urls[CONSUMER],
                         RETRY_DELAYS_MS, **options)
 
     def applied_count(self) -> int:
-        with self.sessions() as session:
+        with self.uow.read() as session:
             return session.scalar(select(func.count()).select_from(applications))
 
     def applications_per_event(self) -> dict[str, int]:
-        with self.sessions() as session:
+        with self.uow.read() as session:
             rows = session.execute(select(applications.c.event_id, func.count()).group_by(applications.c.event_id))
             return dict(rows.all())
 
     def unpublished_count(self) -> int:
-        with self.sessions() as session:
+        with self.uow.read() as session:
             return session.scalar(select(func.count()).select_from(outbox_rows).where(outbox_rows.c.published_at.is_(None)))
 
 
@@ -135,7 +136,7 @@ def main(role: str, database_url: str, amqp_urls: str) -> int:
     probe = Probe(database_url, json.loads(amqp_urls))
     parts = {
         "relay": lambda: [probe.relay()],
-        "slow-relay": lambda: [SlowRelay(PRODUCER, outbox_rows, probe.sessions, probe.amqp_urls[PRODUCER],
+        "slow-relay": lambda: [SlowRelay(PRODUCER, outbox_rows, probe.uow, probe.amqp_urls[PRODUCER],
                                          batch_size=25)],
         "consumer": lambda: [probe.consumer()],
         "worker": lambda: [probe.relay(), probe.consumer()],

@@ -5,6 +5,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from ates import clock, json_body
 from ates.tokens import require_role
 from tracker import domain, service
+from ates.web import unit_of_work
 
 api = Blueprint("api", __name__, url_prefix="/api")
 STATUS_OF = {domain.InvalidTask: 400, domain.NotYourTask: 403, service.TaskNotFound: 404,
@@ -84,7 +85,7 @@ def create_task():
           description: nobody can be assigned a task (no_assignee); nothing was stored
     """
     given = NewTask().load(_json_body())
-    with _sessions().begin() as session:
+    with unit_of_work().begin() as session:
         task = service.create_task(session, g.principal.account_id, given["title"], given["description"], given["jira_id"])
     return jsonify(task_json(task)), 201
 
@@ -109,7 +110,7 @@ def list_tasks():
     if query["scope"] == "all" and not domain.may_see_all_and_reassign(g.principal.role):
         return jsonify(error="forbidden", message="only admins and managers see every task"), 403
     assignee = None if query["scope"] == "all" else g.principal.account_id
-    with _read_sessions()() as session:
+    with unit_of_work().read() as session:
         found = service.list_tasks(session, assignee, query["status"], query["limit"], query["offset"])
     return jsonify(tasks=[task_json(task) for task in found], limit=query["limit"], offset=query["offset"])
 
@@ -129,7 +130,7 @@ def show_task(task_id):
         404:
           description: no such task
     """
-    with _read_sessions()() as session:
+    with unit_of_work().read() as session:
         task = service.get_task(session, task_id)
         if task["assignee_id"] != g.principal.account_id and not domain.may_see_all_and_reassign(g.principal.role):
             return jsonify(error="forbidden", message="this task is someone else's"), 403
@@ -155,7 +156,7 @@ def complete_task(task_id):
         409:
           description: the task is already done
     """
-    with _sessions().begin() as session:
+    with unit_of_work().begin() as session:
         task = service.complete_task(session, g.principal.account_id, task_id)
     return jsonify(task_json(task))
 
@@ -173,7 +174,7 @@ def start_reassignment():
             application/json:
               schema: Reassignment
     """
-    with _sessions().begin() as session:
+    with unit_of_work().begin() as session:
         job = service.start_reassignment(session, g.principal.account_id)
     return jsonify(reassignment_json(job)), 202
 
@@ -193,7 +194,7 @@ def show_reassignment(reassignment_id):
         404:
           description: no such job
     """
-    with _read_sessions()() as session:
+    with unit_of_work().read() as session:
         job = service.get_reassignment(session, reassignment_id)
     return jsonify(reassignment_json(job))
 
@@ -215,12 +216,6 @@ def reassignment_json(job: dict) -> dict:
     }
 
 
-def _sessions():
-    return current_app.extensions["ates.sessions"]
-
-
-def _read_sessions():
-    return current_app.extensions["ates.read_sessions"]
 
 
 def _json_body() -> dict:

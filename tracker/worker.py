@@ -4,6 +4,7 @@ import threading
 
 from ates import correlation
 from ates.bus.worker import main
+from ates.unit_of_work import UnitOfWork
 from tracker import service
 from tracker.handlers import handlers
 from tracker.models import inbox, outbox
@@ -14,8 +15,8 @@ log = logging.getLogger(__name__)
 class ReassignmentRunner:
     """Works through running reassignments, one batch per transaction, until none is left."""
 
-    def __init__(self, sessions, batch_size: int = 500, poll_interval: float = 0.5):
-        self.sessions = sessions
+    def __init__(self, uow: UnitOfWork, batch_size: int = 500, poll_interval: float = 0.5):
+        self.uow = uow
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self._stopping = threading.Event()
@@ -29,15 +30,15 @@ class ReassignmentRunner:
             self._stopping.wait(self.poll_interval)
 
     def work_through_running_jobs(self) -> None:
-        with self.sessions() as session:
+        with self.uow.read() as session:
             running = service.running_reassignments(session)
         for reassignment_id in running:
-            with self.sessions() as session:
+            with self.uow.read() as session:
                 started_by = service.get_reassignment(session, reassignment_id)["correlation_id"]
             with correlation.correlated(started_by):  # the request that started the job, or a new id
                 more = True
                 while more and not self._stopping.is_set():
-                    with self.sessions.begin() as session:
+                    with self.uow.begin() as session:
                         more = service.reassign_batch(session, reassignment_id, self.batch_size)
                 log.info("reassignment %s %s", reassignment_id, "finished" if not more else "paused")
 
@@ -46,4 +47,4 @@ class ReassignmentRunner:
 
 
 if __name__ == "__main__":
-    main("tracker", outbox, inbox, handlers, jobs=lambda sessions: [ReassignmentRunner(sessions)])
+    main("tracker", outbox, inbox, handlers, jobs=lambda uow, settings: [ReassignmentRunner(uow)])

@@ -16,6 +16,7 @@ from sqlalchemy import Table, select
 
 from ates import clock
 from ates.tokens import require_role
+from ates.web import unit_of_work
 
 MAX_EVENTS = 1000  # a task has a few events per assignment; this is far more than any real one
 
@@ -108,7 +109,7 @@ def _published(outbox: Table):
     needle = f'"task_id":"{task_id}"'
     query = (select(outbox.c.event_id, outbox.c.body, outbox.c.created_at, outbox.c.published_at)
              .where(outbox.c.body.contains(needle, autoescape=True)).order_by(outbox.c.id).limit(MAX_EVENTS))
-    with current_app.extensions["ates.read_sessions"]() as session:
+    with unit_of_work().read() as session:
         rows = session.execute(query).all()
     events = []
     for row in rows:
@@ -131,7 +132,7 @@ def _applied(inbox: Table):
         return _bad_request(f"ids must list 1 to {MAX_EVENTS} event UUIDs, separated by commas")
     query = (select(inbox.c.event_id, inbox.c.event_type, inbox.c.applied_at)
              .where(inbox.c.event_id.in_(ids)).order_by(inbox.c.applied_at))
-    with current_app.extensions["ates.read_sessions"]() as session:
+    with unit_of_work().read() as session:
         rows = session.execute(query).all()
     return jsonify(service=_service(), events=[
         {"event_id": row.event_id, "type": row.event_type, "applied_at": clock.to_wire(row.applied_at)}

@@ -1,11 +1,18 @@
-"""The one visible place where a service says which events it handles, and with what."""
+"""The one visible place where a service says which events it handles, and with what.
+
+A handler is `handler(session, event)`, called inside the transaction the inbox opened for the
+event. What else it needs it names as further parameters (`settings`, `now`: see `bind`), and the
+worker hands those in; no handler reads the environment or builds its own settings.
+"""
+import functools
+import inspect
 from collections import defaultdict
-from typing import Callable
+from collections.abc import Callable, Mapping
 
 from ates.bus.topology import Subscription
 from ates.schemas import SchemaRegistry, registry
 
-Handler = Callable  # handler(session, event) -> None, inside the consumer's transaction
+Handler = Callable[..., None]  # handler(session, event, **dependencies), inside the consumer's transaction
 
 
 class NotYet(Exception):
@@ -34,6 +41,22 @@ class Handlers:
     def lookup(self, event_type: str, version: int) -> Handler | None:
         return self._handlers.get((event_type, version))
 
+    def bind(self, dependencies: Mapping[str, object]) -> dict[tuple[str, int], Handler]:
+        """Every handler as `handler(session, event)`, with the dependencies it names handed in.
+
+        A handler that names something not given fails here, when the worker starts, not on
+        its first event.
+        """
+        bound = {}
+        for key, handler in self._handlers.items():
+            wanted = needs(handler)
+            missing = [name for name in wanted if name not in dependencies]
+            if missing:
+                raise TypeError(f"{self.consumer}'s {handler.__name__} needs {', '.join(missing)}, "
+                                "which its worker does not hand in")
+            bound[key] = functools.partial(handler, **{name: dependencies[name] for name in wanted}) if wanted else handler
+        return bound
+
     def subscriptions(self) -> list[Subscription]:
         keys_by_producer = defaultdict(list)
         for event_type, version in sorted(self._handlers):
@@ -42,3 +65,8 @@ class Handlers:
             Subscription(self.consumer, producer, tuple(keys))
             for producer, keys in sorted(keys_by_producer.items())
         ]
+
+
+def needs(handler: Handler) -> list[str]:
+    """The dependencies a handler names after (session, event)."""
+    return list(inspect.signature(handler).parameters)[2:]

@@ -14,16 +14,18 @@ it has none), so the events a handler writes carry it on, however mixed the batc
 """
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from ates import clock, correlation, metrics
 from ates.bus import topology
 from ates.bus.events import Event
 from ates.bus.handlers import Handlers, NotYet
+from ates.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +52,18 @@ def is_conflict(error: Exception) -> bool:
 
 
 class Inbox:
-    def __init__(self, table: Table, sessions: sessionmaker, handlers: Handlers):
+    def __init__(self, table: Table, uow: UnitOfWork, handlers: Handlers,
+                 dependencies: Mapping[str, object] | None = None):
+        """`dependencies`: what the handlers name besides (session, event), e.g. `settings`."""
         self.table = table
-        self.sessions = sessions
+        self.uow = uow
         self.handlers = handlers
+        self._bound = handlers.bind(dependencies or {})
         self._timers = {}  # producer -> its queue's ates_handler_seconds
 
     def apply(self, events: list[Event]) -> list[Outcome]:
         try:
-            with self.sessions.begin() as session:
+            with self.uow.begin() as session:
                 self._apply_all(session, events)
             return [APPLIED] * len(events)
         except Exception as error:
@@ -73,7 +78,7 @@ class Inbox:
         for event in events:
             if event.id in done:
                 continue  # a redelivery, or the same event twice in one batch
-            handler = self.handlers.lookup(event.type, event.version)
+            handler = self._bound[(event.type, event.version)]
             token = correlation.set_current(event.correlation_id or event.id)
             started = time.perf_counter()
             try:
@@ -89,7 +94,7 @@ class Inbox:
     def _apply_one(self, event: Event) -> Outcome:
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             try:
-                with self.sessions.begin() as session:
+                with self.uow.begin() as session:
                     self._apply_all(session, [event])
                 return APPLIED
             except Exception as error:
@@ -120,6 +125,6 @@ class Inbox:
         return timer
 
     def _already_applied(self, event: Event) -> bool:
-        with self.sessions() as session:
+        with self.uow.read() as session:
             found = session.scalar(select(self.table.c.event_id).where(self.table.c.event_id == event.id))
         return found is not None

@@ -27,26 +27,23 @@ from collections import Counter
 
 import pika
 from sqlalchemy import Table, func, select, update
-from sqlalchemy.orm import sessionmaker
 
 from ates import clock, metrics
 from ates.bus import topology
 from ates.bus.events import correlation_id_of
-from ates.db import make_sessions
+from ates.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
 class OutboxRelay:
-    def __init__(self, producer: str, table: Table, sessions: sessionmaker, amqp_url: str,
+    def __init__(self, producer: str, table: Table, uow: UnitOfWork, amqp_url: str,
                  batch_size: int = 500, max_in_flight: int = 2000, poll_interval: float = 0.05,
                  lease_retry: float = 2.0, backlog_interval: float = 1.0):
         self.producer = producer
         self.exchange = topology.exchange_name(producer)
         self.table = table
-        self.sessions = sessions
-        # Polling is a read: on SQLite it must not take the write lock twenty times a second.
-        self.readers = make_sessions(sessions.kw["bind"], read_only=True)
+        self.uow = uow  # polling reads with uow.read(): on SQLite it must not take the write lock
         self.parameters = pika.URLParameters(amqp_url)
         self.user = self.parameters.credentials.username  # each publish names it; the broker checks it
         self.batch_size = batch_size
@@ -161,7 +158,7 @@ class OutboxRelay:
         if room <= 0:
             return 0
         in_flight = {row_id for row_id, _ in self._in_flight.values()}
-        with self.readers() as session:
+        with self.uow.read() as session:
             rows = session.execute(
                 select(self.table.c.id, self.table.c.event_id, self.table.c.event_type,
                        self.table.c.routing_key, self.table.c.body)
@@ -209,7 +206,7 @@ class OutboxRelay:
             return
         confirmed, self._confirmed = self._confirmed, []
         now = clock.utcnow()
-        with self.sessions.begin() as session:
+        with self.uow.begin() as session:
             for start in range(0, len(confirmed), 500):
                 chunk = confirmed[start:start + 500]
                 session.execute(update(self.table).where(self.table.c.id.in_(chunk)).values(published_at=now))
@@ -219,7 +216,7 @@ class OutboxRelay:
         the unpublished rows' part of the index `ix_outbox_unpublished`; the oldest is the lowest id."""
         self._backlog_measured_at = time.monotonic()
         unpublished = self.table.c.published_at.is_(None)
-        with self.readers() as session:
+        with self.uow.read() as session:
             count = session.scalar(select(func.count()).select_from(self.table).where(unpublished))
             oldest = session.scalar(select(self.table.c.created_at).where(unpublished)
                                     .order_by(self.table.c.id).limit(1))

@@ -6,24 +6,26 @@ import sys
 import pika
 from sqlalchemy import Table
 
-from ates import logs, metrics
+from ates import clock, logs, metrics
 from ates.bus import topology
 from ates.bus.consumer import Consumer
 from ates.bus.handlers import Handlers
 from ates.bus.inbox import Inbox
 from ates.bus.relay import OutboxRelay
 from ates.bus.runner import run_until_signalled
-from ates.config import load_settings
-from ates.db import make_engine, make_sessions
+from ates.config import Settings, load_settings
 from ates.production import check_production
+from ates.unit_of_work import UnitOfWork
 
 
 def run_worker(service: str, outbox: Table | None, inbox: Table | None, handlers: Handlers | None,
                argv: list[str] | None = None, jobs=None) -> int:
     """`python -m <service>.worker` runs; `... declare` only declares the service's topology.
 
-    `jobs(sessions)`, when given, returns more parts to run beside relay and consumer (a
-    service's own background jobs: each has run() and a thread-safe stop()).
+    `jobs(uow, settings)`, when given, returns more parts to run beside relay and consumer (a
+    service's own background jobs: each has run() and a thread-safe stop()). The process's one
+    unit of work and its settings are built here and handed to every part; handlers get the
+    settings and the clock they name (ates/bus/handlers.py).
     """
     parser = argparse.ArgumentParser(prog=f"{service}.worker")
     parser.add_argument("command", nargs="?", choices=["run", "declare"], default="run")
@@ -31,19 +33,24 @@ def run_worker(service: str, outbox: Table | None, inbox: Table | None, handlers
     logs.configure_logging(service, "worker")
     settings = load_settings(service)
     check_production(settings, process="worker")
-    sessions = make_sessions(make_engine(settings.database_url))
+    uow = UnitOfWork.from_url(settings.database_url)
     parts = []
     if outbox is not None:
-        parts.append(OutboxRelay(service, outbox, sessions, settings.amqp_url))
+        parts.append(OutboxRelay(service, outbox, uow, settings.amqp_url))
     if handlers is not None and handlers.subscriptions():
-        parts.append(Consumer(handlers, Inbox(inbox, sessions, handlers), settings.amqp_url, settings.retry_delays_ms))
+        parts.append(Consumer(handlers, Inbox(inbox, uow, handlers, handler_dependencies(settings)), settings.amqp_url, settings.retry_delays_ms))
     if command == "declare":
         _declare(service if outbox is not None else None, settings.amqp_url, parts)
         return 0
     if jobs is not None:
-        parts.extend(jobs(sessions))
+        parts.extend(jobs(uow, settings))
     metrics.serve_worker_metrics(service)
     return run_until_signalled(*parts)
+
+
+def handler_dependencies(settings: Settings) -> dict[str, object]:
+    """What a handler may name besides (session, event): the service's settings, the clock."""
+    return {"settings": settings, "now": clock.utcnow}
 
 
 def _declare(producer: str | None, amqp_url: str, parts) -> None:

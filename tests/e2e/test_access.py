@@ -10,7 +10,8 @@ import requests
 
 from sqlalchemy import select
 
-from ates.db import make_engine, make_sessions
+from ates.db import make_engine
+from ates.unit_of_work import UnitOfWork
 from auth import keys
 from cli.login import login_with_password
 from auth.models import accounts
@@ -79,15 +80,15 @@ def call(urls, service, method, path, body, headers):
 
 def expired_token(var_dir, auth_url: str) -> dict:
     """Signed with auth's real key (read from auth's database), for the real admin, but long expired."""
-    sessions = make_sessions(make_engine(f"sqlite:///{var_dir / 'auth.db'}"))
-    with sessions() as session:
+    uow = UnitOfWork(make_engine(f"sqlite:///{var_dir / 'auth.db'}"))
+    with uow.read() as session:
         admin_id = session.scalar(select(accounts.c.account_id).where(accounts.c.username == "admin"))
     issuer = requests.get(f"{auth_url}/.well-known/openid-configuration", timeout=10).json()["issuer"]
     then = int(time.time()) - 7200
     claims = {"iss": issuer, "sub": admin_id, "aud": "ates-api", "iat": then, "exp": then + 900,
               "jti": uuid.uuid4().hex, "client_id": "ates-cli", "scope": "openid ates-api", "role": "admin",
               "preferred_username": "admin"}
-    return {"Authorization": f"Bearer {keys.sign(keys.signing_key(sessions), claims, typ='at+jwt')}"}
+    return {"Authorization": f"Bearer {keys.sign(keys.signing_key(uow), claims, typ='at+jwt')}"}
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -16,10 +16,12 @@ from sqlalchemy import func, insert, select
 
 from ates import clock, migrations
 from ates.bus import Event, Inbox
-from ates.db import make_engine, make_sessions
+from ates.db import make_engine
+from ates.unit_of_work import UnitOfWork
 from accounting import domain
 from accounting.handlers import handlers
 from accounting.models import balances, billing_days, emails, inbox, outbox, payouts, tasks, transactions
+from tests.handed_in import handed_in
 
 ROOT = Path(__file__).resolve().parents[2]
 # The server where PostgreSQL runs of these tests make their databases (bin/test makes sure it is there).
@@ -34,9 +36,8 @@ class AccountingDb:
         self.url = url
         migrations.upgrade(ROOT / "accounting" / "migrations", url)
         self.engine = make_engine(url)
-        self.sessions = make_sessions(self.engine)
-        self.readers = make_sessions(self.engine, read_only=True)
-        self.inbox = Inbox(inbox, self.sessions, handlers)
+        self.uow = UnitOfWork(self.engine)
+        self.inbox = Inbox(inbox, self.uow, handlers, handed_in("accounting"))
 
     def apply(self, *events: Event) -> list[str]:
         """Through the inbox as the consumer hands them over: decoded from the wire, times as text."""
@@ -44,18 +45,18 @@ class AccountingDb:
         return [outcome.action for outcome in self.inbox.apply(received)]
 
     def balances(self) -> dict[str, Decimal]:
-        with self.readers() as session:
+        with self.uow.read() as session:
             return {row.account_id: domain.cents(row.amount) for row in session.execute(select(balances))}
 
     def transactions(self, kind: str | None = None) -> list[dict]:
         query = select(transactions).order_by(transactions.c.id)
         if kind:
             query = query.where(transactions.c.kind == kind)
-        with self.readers() as session:
+        with self.uow.read() as session:
             return [dict(row) for row in session.execute(query).mappings()]
 
     def prices(self) -> dict[str, domain.Price]:
-        with self.readers() as session:
+        with self.uow.read() as session:
             return {row.task_id: domain.Price(domain.cents(row.assign_fee), domain.cents(row.completion_reward))
                     for row in session.execute(select(tasks))}
 
@@ -64,30 +65,30 @@ class AccountingDb:
         PostgreSQL too, whose READ COMMITTED gives each statement of a transaction its own."""
         both = select(select(func.coalesce(func.sum(balances.c.amount), 0)).scalar_subquery(),
                       select(func.coalesce(func.sum(transactions.c.amount), 0)).scalar_subquery())
-        with self.readers() as session:
+        with self.uow.read() as session:
             balance_total, transaction_total = session.execute(both).one()
         return domain.cents(Decimal(str(balance_total))), domain.cents(Decimal(str(transaction_total)))
 
     def published(self, event_type: str) -> list[dict]:
-        with self.readers() as session:
+        with self.uow.read() as session:
             bodies = session.scalars(select(outbox.c.body).where(outbox.c.event_type == event_type).order_by(outbox.c.id))
             return [json.loads(body)["data"] for body in bodies]
 
     def payouts(self) -> list[dict]:
-        with self.readers() as session:
+        with self.uow.read() as session:
             return [dict(row) for row in session.execute(select(payouts).order_by(payouts.c.paid_at)).mappings()]
 
     def emails(self) -> list[dict]:
-        with self.readers() as session:
+        with self.uow.read() as session:
             return [dict(row) for row in session.execute(select(emails).order_by(emails.c.id)).mappings()]
 
     def days(self) -> dict[date, str]:
-        with self.readers() as session:
+        with self.uow.read() as session:
             return dict(session.execute(select(billing_days.c.billing_date, billing_days.c.status)).all())
 
     def open_day(self, billing_date: date) -> None:
         """Start the books on a chosen day (as if accounting had opened it then)."""
-        with self.sessions.begin() as session:
+        with self.uow.begin() as session:
             session.execute(insert(billing_days).values(billing_date=billing_date, status=domain.OPEN,
                                                         opened_at=clock.utcnow()))
 

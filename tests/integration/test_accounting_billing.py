@@ -47,7 +47,7 @@ def test_closing_pays_every_positive_balance_and_leaves_zero_and_negative_alone(
     owe(db, broke)
     earn(db, even)
     owe(db, even), owe(db, even)
-    summary = billing.close_billing_day(db.sessions, D, today=D + timedelta(days=1))
+    summary = billing.close_billing_day(db.uow, D, today=D + timedelta(days=1))
     assert summary == {"billing_date": D, "status": "closed", "payouts": 2, "total_paid": Decimal("60.00"),
                        "management_income": Decimal("-50.00")}  # 7 fees (70) in, 4 rewards (120) out
     assert db.balances() == {rich: 0, richer: 0, broke: Decimal("-10.00"), even: 0}
@@ -69,9 +69,9 @@ def test_management_income_is_minus_the_fees_and_rewards_of_the_day(accounting_d
     kesha = new_id()
     earn(db, kesha)  # fee -10, reward +30: the company is 20 down
     owe(db, kesha), owe(db, kesha), owe(db, kesha)  # three fees: 30 up
-    billing.close_billing_day(db.sessions, D, today=D + timedelta(days=1))
+    billing.close_billing_day(db.uow, D, today=D + timedelta(days=1))
     owe(db, kesha)  # lands on the next day
-    with db.readers() as session:
+    with db.uow.read() as session:
         assert reports.income_by_day(session, D - timedelta(days=1), D + timedelta(days=2)) == [
             (D - timedelta(days=1), Decimal("0.00")), (D, Decimal("10.00")),
             (D + timedelta(days=1), Decimal("10.00")), (D + timedelta(days=2), Decimal("0.00"))]
@@ -82,9 +82,9 @@ def test_closing_a_day_twice_pays_nobody_twice(accounting_db):
     db.open_day(D)
     for _ in range(3):
         earn(db, new_id())
-    first = billing.close_billing_day(db.sessions, D, today=D + timedelta(days=1))
+    first = billing.close_billing_day(db.uow, D, today=D + timedelta(days=1))
     earn(db, db.payouts()[0]["account_id"])  # money on the next day is not paid by closing this one again
-    again = billing.close_billing_day(db.sessions, D, today=D + timedelta(days=1))
+    again = billing.close_billing_day(db.uow, D, today=D + timedelta(days=1))
     assert first == again and first["payouts"] == 3
     assert len(db.payouts()) == 3 and len(db.published("payout.sent")) == 3
     assert len(db.published("billing_day.closed")) == 1
@@ -102,13 +102,13 @@ def test_a_crash_between_two_payouts_is_resumed_and_pays_each_popug_exactly_once
         if len(db.payouts()) == 2:
             raise CrashBetweenPayouts()
     with pytest.raises(CrashBetweenPayouts):
-        billing.close_billing_day(db.sessions, D, today=D + timedelta(days=1), after_payout=crash_after_the_second)
+        billing.close_billing_day(db.uow, D, today=D + timedelta(days=1), after_payout=crash_after_the_second)
     assert db.days() == {D: "closing", D + timedelta(days=1): "open"}
     assert len(db.payouts()) == 2 and db.published("billing_day.closed") == []
     late = db.payouts()[0]["account_id"]
     earn(db, late)  # while the close is stuck: booked on the next day; paid on D already, not again
 
-    resumed = billing.close_due_days(db.sessions, today=D + timedelta(days=1))  # the scheduler's next round
+    resumed = billing.close_due_days(db.uow, today=D + timedelta(days=1))  # the scheduler's next round
     assert [summary["status"] for summary in resumed] == ["closed"]
     paid = {p["account_id"]: p["amount"] for p in db.payouts()}
     assert paid == {popug: Decimal(20 * (n + 1)).quantize(Decimal("0.01")) for n, popug in enumerate(popugs)}
@@ -118,7 +118,7 @@ def test_a_crash_between_two_payouts_is_resumed_and_pays_each_popug_exactly_once
     assert db.balances()[late] == Decimal("20.00")
     (late_reward,) = [t for t in db.transactions(domain.COMPLETION_REWARD) if t["billing_date"] != D]
     assert late_reward["billing_date"] == D + timedelta(days=1)
-    assert billing.close_due_days(db.sessions, today=D + timedelta(days=1)) == []
+    assert billing.close_due_days(db.uow, today=D + timedelta(days=1)) == []
 
 
 def test_a_second_closer_arriving_mid_close_finishes_it_without_paying_twice(accounting_db):
@@ -130,8 +130,8 @@ def test_a_second_closer_arriving_mid_close_finishes_it_without_paying_twice(acc
 
     def another_closer_arrives(payout):  # the scheduler and an accountant's button at the same moment
         if not results:
-            results.append(billing.close_billing_day(db.sessions, D, today=D + timedelta(days=1)))
-    first = billing.close_billing_day(db.sessions, D, today=D + timedelta(days=1), after_payout=another_closer_arrives)
+            results.append(billing.close_billing_day(db.uow, D, today=D + timedelta(days=1)))
+    first = billing.close_billing_day(db.uow, D, today=D + timedelta(days=1), after_payout=another_closer_arrives)
     assert first == results[0] and first["payouts"] == 4
     assert len(db.payouts()) == 4 and len(db.published("billing_day.closed")) == 1
 
@@ -150,7 +150,7 @@ def test_two_closers_at_the_same_moment_pay_each_popug_once(accounting_db):
     def close():
         start.wait()
         try:
-            results.append(billing.close_billing_day(db.sessions, D, today=D + timedelta(days=1)))
+            results.append(billing.close_billing_day(db.uow, D, today=D + timedelta(days=1)))
         except Exception as error:  # noqa: BLE001 - the test reports it
             failures.append(error)
     closers = [threading.Thread(target=close) for _ in range(2)]
@@ -168,13 +168,13 @@ def test_two_closers_at_the_same_moment_pay_each_popug_once(accounting_db):
 def test_only_the_open_day_or_a_past_billing_day_can_be_closed(accounting_db, asked, error):
     accounting_db.open_day(D)
     with pytest.raises(error):
-        billing.close_billing_day(accounting_db.sessions, asked, today=D)
+        billing.close_billing_day(accounting_db.uow, asked, today=D)
     assert accounting_db.days() == {D: "open"}
 
 
 def test_closing_today_by_hand_opens_tomorrow(accounting_db):
     today = domain.local_date(clock.utcnow(), ZoneInfo("UTC"))
-    summary = billing.close_billing_day(accounting_db.sessions, today, today=today)  # the first day opens lazily
+    summary = billing.close_billing_day(accounting_db.uow, today, today=today)  # the first day opens lazily
     assert summary["status"] == "closed" and summary["payouts"] == 0
     assert accounting_db.days() == {today: "closed", today + timedelta(days=1): "open"}
 
@@ -185,7 +185,7 @@ def test_the_scheduler_closes_the_past_day_and_catches_up_after_downtime(account
     today = domain.local_date(clock.utcnow(), zone)
     db.open_day(today - timedelta(days=3))
     earn(db, new_id())
-    scheduler = BillingDayScheduler(db.sessions, zone, interval=0.1)
+    scheduler = BillingDayScheduler(db.uow, zone, interval=0.1)
     closed = scheduler.close_due_days()
     assert [(s["billing_date"], s["payouts"]) for s in closed] == [(today - timedelta(days=3), 1)]
     assert db.days() == {today - timedelta(days=3): "closed", today: "open"}  # no empty days in between
@@ -199,7 +199,7 @@ def test_a_payout_waits_for_no_account_event(accounting_db):
     known, unknown = new_id(), new_id()
     db.apply(account_created(known))
     earn(db, known), earn(db, unknown)
-    assert billing.close_billing_day(db.sessions, D, today=D)["payouts"] == 2
+    assert billing.close_billing_day(db.uow, D, today=D)["payouts"] == 2
     assert {e["account_id"] for e in db.emails()} == {known, unknown}
 
 
@@ -212,10 +212,10 @@ def test_closing_the_next_day_first_finishes_the_close_a_crash_interrupted(accou
     def crash(payout):
         raise CrashBetweenPayouts()
     with pytest.raises(CrashBetweenPayouts):
-        billing.close_billing_day(db.sessions, D, today=D, after_payout=crash)
+        billing.close_billing_day(db.uow, D, today=D, after_payout=crash)
     (paid_before_the_crash,) = [payout["account_id"] for payout in db.payouts()]
     earn(db, paid_before_the_crash)  # on D + 1
-    summary = billing.close_billing_day(db.sessions, D + timedelta(days=1), today=D + timedelta(days=1))
+    summary = billing.close_billing_day(db.uow, D + timedelta(days=1), today=D + timedelta(days=1))
     assert summary["payouts"] == 1 and summary["total_paid"] == Decimal("20.00")
     assert sorted((p["billing_date"], p["amount"]) for p in db.payouts()) == [
         (D, Decimal("20.00")), (D, Decimal("20.00")), (D + timedelta(days=1), Decimal("20.00"))]

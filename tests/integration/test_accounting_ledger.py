@@ -145,7 +145,7 @@ def test_the_audit_log_knows_a_task_once_its_details_arrive_and_keeps_the_newest
     accounting_db.apply(task_assigned(task, kesha))
 
     def logged_task():
-        with accounting_db.readers() as session:
+        with accounting_db.uow.read() as session:
             (entry,) = reports.audit_log(session, kesha, next(iter(accounting_db.days())))
             return entry["task"]
     assert logged_task() == {"task_id": task, "jira_id": None, "title": None, "description": None}
@@ -165,7 +165,7 @@ def test_the_account_replica_keeps_the_newest_snapshot_and_waits_for_an_unknown_
     assert accounting_db.apply(role_changed) == ["retry"]  # NotYet: back through the retry path
     accounting_db.apply(account_created(kesha, version=3, email="kesha@uberpopug.example", event_type="account.updated"))
     accounting_db.apply(account_created(kesha, version=1, email="old@uberpopug.example"))
-    with accounting_db.readers() as session:
+    with accounting_db.uow.read() as session:
         row = session.execute(select(accounts).where(accounts.c.account_id == kesha)).mappings().one()
     assert (row["email"], row["version"]) == ("kesha@uberpopug.example", 3)
 
@@ -173,7 +173,7 @@ def test_the_account_replica_keeps_the_newest_snapshot_and_waits_for_an_unknown_
 def test_everything_accounting_writes_to_its_outbox_fits_its_schema(accounting_db):
     story = TrackerStory.told(tasks=20)
     accounting_db.apply(*story.events)
-    with accounting_db.readers() as session:
+    with accounting_db.uow.read() as session:
         bodies = list(session.scalars(select(outbox.c.body)))
     assert bodies
     for body in bodies:

@@ -74,12 +74,12 @@ def paid_out(db, account_id: str, email: str | None = "kesha@uberpopug.example")
         db.apply(account_created(account_id, email=email))
     task = new_id()
     db.apply(task_assigned(task, account_id), task_completed(task, account_id))
-    billing.close_billing_day(db.sessions, D, today=D + timedelta(days=1))
+    billing.close_billing_day(db.uow, D, today=D + timedelta(days=1))
 
 
 def make_due(db) -> None:
     """Skip the wait before the next try."""
-    with db.sessions.begin() as session:
+    with db.uow.begin() as session:
         session.execute(update(emails).values(not_before=clock.utcnow() - timedelta(seconds=1)))
 
 
@@ -87,7 +87,7 @@ def test_the_payout_mail_reaches_a_real_smtp_server_with_the_amount_and_the_day(
     db = accounting_db
     db.open_day(D)
     paid_out(db, new_id())
-    mailer = Mailer(db.sessions, "127.0.0.1", smtp_port, SENDER)
+    mailer = Mailer(db.uow, "127.0.0.1", smtp_port, SENDER)
     assert mailer.send_pending() == 1
     (mail,) = smtp_server.mails
     assert smtp_server.recipients == [["kesha@uberpopug.example"]] and mail["From"] == SENDER
@@ -101,7 +101,7 @@ def test_mail_is_tried_again_while_the_smtp_server_is_down_and_never_lost(accoun
     db = accounting_db
     db.open_day(D)
     paid_out(db, new_id())
-    mailer = Mailer(db.sessions, "127.0.0.1", smtp_port, SENDER)  # nothing listens there yet
+    mailer = Mailer(db.uow, "127.0.0.1", smtp_port, SENDER)  # nothing listens there yet
     assert mailer.send_pending() == 0
     (pending,) = db.emails()
     assert pending["status"] == "pending" and pending["attempts"] == 1 and pending["last_error"]
@@ -123,7 +123,7 @@ def test_mail_to_a_popug_whose_address_is_not_known_yet_waits_for_it(accounting_
     db.open_day(D)
     kesha = new_id()
     paid_out(db, kesha, email=None)
-    mailer = Mailer(db.sessions, "127.0.0.1", smtp_port, SENDER)
+    mailer = Mailer(db.uow, "127.0.0.1", smtp_port, SENDER)
     assert mailer.send_pending() == 0
     assert [(e["status"], e["attempts"], e["last_error"]) for e in db.emails()] == [
         ("pending", 0, "no email address known yet")]
@@ -135,7 +135,7 @@ def test_mail_to_a_popug_whose_address_is_not_known_yet_waits_for_it(accounting_
 def test_the_mailer_job_sends_as_payouts_happen_and_stops_when_told(accounting_db, smtp_server, smtp_port):
     db = accounting_db
     db.open_day(D)
-    mailer = Mailer(db.sessions, "127.0.0.1", smtp_port, SENDER, poll_interval=0.05)
+    mailer = Mailer(db.uow, "127.0.0.1", smtp_port, SENDER, poll_interval=0.05)
     thread = threading.Thread(target=mailer.run, daemon=True)
     thread.start()
     try:

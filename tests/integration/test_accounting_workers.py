@@ -50,7 +50,7 @@ def stop(process: subprocess.Popen) -> int:
 
 
 def applied(db) -> int:
-    with db.readers() as session:
+    with db.uow.read() as session:
         return session.scalar(select(func.count()).select_from(inbox))
 
 
@@ -132,7 +132,7 @@ def test_the_scheduler_killed_between_payouts_finishes_the_close_after_a_restart
     env = environment(db, tmp_path, ATES_SCHEDULER_INTERVAL_S="0.2")
 
     def paid() -> int:
-        with db.readers() as session:
+        with db.uow.read() as session:
             return session.scalar(select(func.count()).select_from(payouts))
     scheduler = start("accounting.scheduler", env, tmp_path / "scheduler.log")
     try:

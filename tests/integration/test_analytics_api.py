@@ -43,7 +43,7 @@ def admin(issuer):
 
 
 def fed(app, events) -> None:
-    deliver(app.extensions["ates.sessions"], events)
+    deliver(app.extensions["ates.uow"], events)
 
 
 @pytest.mark.parametrize("role", ROLES + [None])

@@ -72,7 +72,7 @@ def a_busy_week(analytics) -> None:
         events += [task_created_v2(task_id, f"Reward {reward}", f"UBERPOP-{reward}", at, popug),
                    task_priced(task_id, Decimal(15), Decimal(reward), at), task_completed(task_id, popug, at),
                    transaction_applied(popug, "assign_fee", Decimal(-15), Decimal(-15), task_id, at.date(), at)]
-    deliver(analytics.extensions["ates.sessions"], events)
+    deliver(analytics.extensions["ates.uow"], events)
 
 
 def test_an_admin_sees_todays_figures_the_most_expensive_task_and_the_income_chart(analytics, gateway, issuer):

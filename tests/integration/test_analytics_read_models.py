@@ -17,12 +17,13 @@ from sqlalchemy import insert, select
 from ates import migrations
 from ates.bus import Inbox
 from ates.config import load_settings
-from ates.db import make_engine, make_sessions
+from ates.db import make_engine
+from ates.unit_of_work import UnitOfWork
 from analytics import archive, rebuild, service
 from analytics.app import create_app
 from analytics.handlers import handlers
 from analytics.models import daily_income, event_archive, inbox
-from tests.analytics_events import (deliver, generated_month, read_models, seed_002_story, shuffled_with_duplicates,
+from tests.analytics_events import (analytics_inbox, deliver, generated_month, read_models, seed_002_story, shuffled_with_duplicates,
                                     task_completed, task_created_v1, task_created_v2, task_priced, task_updated,
                                     transaction_applied)
 
@@ -33,46 +34,46 @@ DAY = date(2026, 3, 1)
 
 @pytest.fixture
 def database(tmp_path, monkeypatch):
-    """A migrated analytics database of the test's own: (url, sessions)."""
+    """A migrated analytics database of the test's own: (url, uow)."""
     monkeypatch.setenv("ATES_TIMEZONE", "UTC")
     url = f"sqlite:///{tmp_path / 'analytics.db'}"
     migrations.upgrade(ROOT / "analytics" / "migrations", url)
     engine = make_engine(url)
-    yield url, make_sessions(engine)
+    yield url, UnitOfWork(engine)
     engine.dispose()
 
 
 @pytest.fixture
-def sessions(database):
+def uow(database):
     return database[1]
 
 
 def other_database(tmp_path, name: str):
     url = f"sqlite:///{tmp_path / name}"
     migrations.upgrade(ROOT / "analytics" / "migrations", url)
-    return make_sessions(make_engine(url))
+    return UnitOfWork(make_engine(url))
 
 
-def top_rewards(sessions, first: date, last: date) -> tuple[list, Decimal | None]:
-    with sessions() as session:
+def top_rewards(uow, first: date, last: date) -> tuple[list, Decimal | None]:
+    with uow.read() as session:
         found = service.most_expensive_task(session, first, last)
     return ([day["task"] and day["task"].reward for day in found["by_day"]],
             found["task"] and found["task"].reward)
 
 
-def test_seed_002_most_expensive_task_is_23_38_28_and_38_for_the_range(sessions):
+def test_seed_002_most_expensive_task_is_23_38_28_and_38_for_the_range(uow):
     story = seed_002_story()
-    deliver(sessions, story.events)
-    by_day, whole_range = top_rewards(sessions, date(2026, 3, 1), date(2026, 3, 3))
+    deliver(uow, story.events)
+    by_day, whole_range = top_rewards(uow, date(2026, 3, 1), date(2026, 3, 3))
     assert by_day == [Decimal("23.00"), Decimal("38.00"), Decimal("28.00")]
     assert whole_range == Decimal("38.00")
 
 
 @pytest.mark.parametrize("seed", [11, 12])
-def test_a_generated_month_matches_the_figures_computed_from_the_generated_data(sessions, seed):
+def test_a_generated_month_matches_the_figures_computed_from_the_generated_data(uow, seed):
     story = generated_month(seed)
-    deliver(sessions, story.events)
-    with sessions() as session:
+    deliver(uow, story.events)
+    with uow.read() as session:
         expensive = service.most_expensive_task(session, story.first_day, story.last_day)
         income = service.income_by_day(session, story.first_day, story.last_day)
         summary = service.summary(session, story.last_day)
@@ -88,10 +89,10 @@ def test_a_generated_month_matches_the_figures_computed_from_the_generated_data(
     assert summary["management_income"] == story.income_by_day[story.last_day]
 
 
-def test_shuffled_and_duplicated_delivery_gives_the_same_figures(tmp_path, sessions):
+def test_shuffled_and_duplicated_delivery_gives_the_same_figures(tmp_path, uow):
     story = generated_month(21)
-    deliver(sessions, story.events)
-    in_order = read_models(sessions)
+    deliver(uow, story.events)
+    in_order = read_models(uow)
     for seed in (1, 2):
         elsewhere = other_database(tmp_path, f"shuffled-{seed}.db")
         retried = deliver(elsewhere, shuffled_with_duplicates(story.events, seed), batch_size=25)
@@ -99,26 +100,26 @@ def test_shuffled_and_duplicated_delivery_gives_the_same_figures(tmp_path, sessi
         assert read_models(elsewhere) == in_order
 
 
-def test_a_completion_before_its_price_waits_and_is_counted_once_the_price_arrives(sessions):
+def test_a_completion_before_its_price_waits_and_is_counted_once_the_price_arrives(uow):
     task_id, assignee = str(uuid.uuid4()), str(uuid.uuid4())
     completed_at = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
-    box = Inbox(inbox, sessions, handlers)
+    box = analytics_inbox(uow)
     completed = task_completed(task_id, assignee, completed_at)
     [outcome] = box.apply([completed])
     assert outcome.action == "retry" and "no price yet" in outcome.reason
-    assert top_rewards(sessions, DAY, DAY) == ([None], None)
+    assert top_rewards(uow, DAY, DAY) == ([None], None)
     assert [o.action for o in box.apply([task_priced(task_id, Decimal(12), Decimal(31), completed_at)])] == ["ack"]
     assert [o.action for o in box.apply([completed, completed])] == ["ack", "ack"]
-    assert top_rewards(sessions, DAY, DAY) == ([Decimal("31.00")], Decimal("31.00"))
+    assert top_rewards(uow, DAY, DAY) == ([Decimal("31.00")], Decimal("31.00"))
 
 
-def test_a_task_completed_in_two_different_events_is_counted_once(sessions):
+def test_a_task_completed_in_two_different_events_is_counted_once(uow):
     task_id, assignee = str(uuid.uuid4()), str(uuid.uuid4())
     first = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)
-    deliver(sessions, [task_priced(task_id, Decimal(12), Decimal(31), first), task_completed(task_id, assignee, first),
+    deliver(uow, [task_priced(task_id, Decimal(12), Decimal(31), first), task_completed(task_id, assignee, first),
                        task_completed(task_id, assignee, datetime(2026, 3, 2, 9, 0, tzinfo=UTC))])
-    assert top_rewards(sessions, DAY, date(2026, 3, 2)) == ([Decimal("31.00"), None], Decimal("31.00"))
-    assert len(read_models(sessions)["completions"]) == 1
+    assert top_rewards(uow, DAY, date(2026, 3, 2)) == ([Decimal("31.00"), None], Decimal("31.00"))
+    assert len(read_models(uow)["completions"]) == 1
 
 
 def test_a_tie_goes_to_the_earlier_completion_whatever_the_arrival_order(tmp_path):
@@ -129,56 +130,55 @@ def test_a_tie_goes_to_the_earlier_completion_whatever_the_arrival_order(tmp_pat
     events = [e for task_id, at in tied for e in (task_priced(task_id, Decimal(10), Decimal(30), at),
                                                   task_completed(task_id, str(uuid.uuid4()), at))]
     for number, order in enumerate(itertools.permutations(events[1::2])):
-        sessions = other_database(tmp_path, f"ties-{number}.db")
-        deliver(sessions, events[0::2] + list(order))
-        with sessions() as session:
+        uow = other_database(tmp_path, f"ties-{number}.db")
+        deliver(uow, events[0::2] + list(order))
+        with uow.read() as session:
             assert service.most_expensive_task(session, DAY, DAY)["task"].task_id == ids[2]
     # Completed at the same moment: the smaller task id, again whatever the order.
     for number, order in enumerate([events[2:], events[4:] + events[2:4]]):
-        sessions = other_database(tmp_path, f"same-moment-{number}.db")
-        deliver(sessions, order)
-        with sessions() as session:
+        uow = other_database(tmp_path, f"same-moment-{number}.db")
+        deliver(uow, order)
+        with uow.read() as session:
             assert service.most_expensive_task(session, DAY, DAY)["task"].task_id == ids[0]
 
 
-def test_an_analytics_day_is_a_calendar_day_in_ates_timezone(sessions, monkeypatch):
-    monkeypatch.setenv("ATES_TIMEZONE", "Asia/Vladivostok")  # UTC+10
+def test_an_analytics_day_is_a_calendar_day_in_ates_timezone(uow):
     task_id = str(uuid.uuid4())
     late_evening_utc = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)  # already 2 March in Vladivostok
-    deliver(sessions, [task_priced(task_id, Decimal(10), Decimal(25), late_evening_utc),
-                       task_completed(task_id, str(uuid.uuid4()), late_evening_utc)])
-    assert top_rewards(sessions, DAY, date(2026, 3, 2)) == ([None, Decimal("25.00")], Decimal("25.00"))
+    deliver(uow, [task_priced(task_id, Decimal(10), Decimal(25), late_evening_utc),
+                  task_completed(task_id, str(uuid.uuid4()), late_evening_utc)], zone="Asia/Vladivostok")  # UTC+10
+    assert top_rewards(uow, DAY, date(2026, 3, 2)) == ([None, Decimal("25.00")], Decimal("25.00"))
 
 
-def test_old_titles_give_up_their_jira_id_and_an_older_snapshot_never_wins(sessions):
+def test_old_titles_give_up_their_jira_id_and_an_older_snapshot_never_wins(uow):
     task_id, assignee = str(uuid.uuid4()), str(uuid.uuid4())
     at = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-    deliver(sessions, [task_created_v1(task_id, "Change the green", "UBERPOP-42", at, assignee)])
-    assert read_models(sessions)["task_details"] == [(task_id, "UBERPOP-42", "Change the green", 1)]
-    deliver(sessions, [task_updated(task_id, "Change the blue", "UBERPOP-43", at, assignee, 3),
+    deliver(uow, [task_created_v1(task_id, "Change the green", "UBERPOP-42", at, assignee)])
+    assert read_models(uow)["task_details"] == [(task_id, "UBERPOP-42", "Change the green", 1)]
+    deliver(uow, [task_updated(task_id, "Change the blue", "UBERPOP-43", at, assignee, 3),
                        task_updated(task_id, "Change the red", "UBERPOP-44", at, assignee, 2),
                        task_created_v2(task_id, "Change the green", "UBERPOP-42", at, assignee)])
-    assert read_models(sessions)["task_details"] == [(task_id, "UBERPOP-43", "Change the blue", 3)]
+    assert read_models(uow)["task_details"] == [(task_id, "UBERPOP-43", "Change the blue", 3)]
 
 
-def test_a_paid_out_balance_counts_as_zero_not_as_below_zero(sessions):
+def test_a_paid_out_balance_counts_as_zero_not_as_below_zero(uow):
     kesha, pasha = str(uuid.uuid4()), str(uuid.uuid4())
     at = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
     transactions = {kesha: [("assign_fee", "-0.10"), ("completion_reward", "30.30"), ("payout", "-30.20")],
                     pasha: [("assign_fee", "-10.10"), ("completion_reward", "20.20"), ("payout", "-10.10"),
                             ("assign_fee", "-0.01")]}
-    deliver(sessions, [transaction_applied(account, kind, Decimal(amount), Decimal(0),
+    deliver(uow, [transaction_applied(account, kind, Decimal(amount), Decimal(0),
                                            None if kind == "payout" else str(uuid.uuid4()), DAY, at)
                        for account, found in transactions.items() for kind, amount in found])
-    with sessions() as session:
+    with uow.read() as session:
         summary = service.summary(session, DAY)
     assert summary == {"date": DAY, "management_income": Decimal("-40.29"), "negative_balances": 1}
 
 
-def test_the_archive_holds_each_applied_event_once_in_an_order_they_can_be_applied_in(sessions):
+def test_the_archive_holds_each_applied_event_once_in_an_order_they_can_be_applied_in(uow):
     story = generated_month(31, days=10)
-    deliver(sessions, shuffled_with_duplicates(story.events, 3), batch_size=25)
-    with sessions() as session:
+    deliver(uow, shuffled_with_duplicates(story.events, 3), batch_size=25)
+    with uow.read() as session:
         archived = session.execute(select(event_archive.c.event_id, event_archive.c.event_type, event_archive.c.message)
                                    .order_by(event_archive.c.sequence)).all()
         applied = set(session.scalars(select(inbox.c.event_id)))
@@ -194,37 +194,37 @@ def test_the_archive_holds_each_applied_event_once_in_an_order_they_can_be_appli
 
 
 def test_rebuild_from_the_archive_equals_the_live_read_models(database, tmp_path):
-    url, sessions = database
+    url, uow = database
     story = generated_month(41)
-    deliver(sessions, shuffled_with_duplicates(story.events, 4), batch_size=30)
-    live = read_models(sessions)
-    with sessions.begin() as session:  # a stray row, which the rebuild must wipe
+    deliver(uow, shuffled_with_duplicates(story.events, 4), batch_size=30)
+    live = read_models(uow)
+    with uow.begin() as session:  # a stray row, which the rebuild must wipe
         session.execute(insert(daily_income).values(day=date(1999, 1, 1), management_income=Decimal("1.00")))
     app = create_app(load_settings("analytics", {"ANALYTICS_DATABASE_URL": url}))
     result = app.test_cli_runner().invoke(args=["rebuild"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert f"replayed {len({e.id for e in story.events})} events" in result.output
-    assert read_models(sessions) == live
+    assert read_models(uow) == live
 
 
 def test_rebuild_as_a_module_reports_what_it_replayed(database):
-    url, sessions = database
-    deliver(sessions, seed_002_story().events)
-    live = read_models(sessions)
+    url, uow = database
+    deliver(uow, seed_002_story().events)
+    live = read_models(uow)
     done = subprocess.run([sys.executable, "-m", "analytics.rebuild"], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "ANALYTICS_DATABASE_URL": url}, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "task.completed v1: 9" in done.stdout and "daily_top_task: 3 rows" in done.stdout
-    assert read_models(sessions) == live
+    assert read_models(uow) == live
 
 
-def test_a_rebuild_that_cannot_apply_an_event_changes_nothing(sessions):
-    deliver(sessions, seed_002_story().events)
-    live = read_models(sessions)
+def test_a_rebuild_that_cannot_apply_an_event_changes_nothing(uow):
+    deliver(uow, seed_002_story().events)
+    live = read_models(uow)
     orphan = task_completed(str(uuid.uuid4()), str(uuid.uuid4()), datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
-    with sessions.begin() as session:  # an archive no live worker could have written: a completion never priced
+    with uow.begin() as session:  # an archive no live worker could have written: a completion never priced
         archive.keep(session, orphan)
     with pytest.raises(rebuild.RebuildFailed, match="cannot be applied"):
-        with sessions.begin() as session:
+        with uow.begin() as session:
             rebuild.rebuild_read_models(session, timezone.utc)
-    assert read_models(sessions) == live
+    assert read_models(uow) == live

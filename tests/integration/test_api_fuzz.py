@@ -32,7 +32,7 @@ def tracker_app(var: Path):
     tokens.init_app(app, issuer.verifier())
     app.test_cli_runner().invoke(args=["migrate"], catch_exceptions=False)
     admin, developer = str(uuid.uuid4()), str(uuid.uuid4())
-    with app.extensions["ates.sessions"].begin() as session:
+    with app.extensions["ates.uow"].begin() as session:
         session.execute(insert(accounts), [
             {"account_id": account_id, "username": role, "role": role, "active": True,
              "assignable": domain.is_assignable(role, True), "version": 1}
@@ -48,15 +48,15 @@ def auth_app(var: Path):
     env = {"ATES_VAR_DIR": str(var), "ATES_AUTH_ISSUER": "http://localhost"}
     migrations.upgrade(ROOT / "auth" / "migrations", f"sqlite:///{var / 'auth.db'}")
     app = create_app(load_settings("auth", env), load_auth_settings(env))
-    sessions = app.extensions["ates.sessions"]
-    admin = next(account for account in service.list_accounts(sessions) if account.username == "admin")
+    uow = app.extensions["ates.uow"]
+    admin = next(account for account in service.list_accounts(uow) if account.username == "admin")
 
     def headers():
         now = int(time.time())
         claims = {"iss": "http://localhost", "sub": admin.account_id, "aud": "ates-api", "exp": now + 900,
                   "iat": now, "jti": uuid.uuid4().hex, "client_id": "ates-cli", "scope": "openid ates-api",
                   "role": "admin", "preferred_username": "admin"}
-        return {"Authorization": f"Bearer {keys.sign(keys.signing_key(sessions), claims, typ='at+jwt')}"}
+        return {"Authorization": f"Bearer {keys.sign(keys.signing_key(uow), claims, typ='at+jwt')}"}
     return app, headers
 
 

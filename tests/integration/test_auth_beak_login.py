@@ -64,7 +64,7 @@ def post_photo(client, path: str, photo: bytes, filename="beak.png", **fields):
 @pytest.fixture(scope="module")
 def kesha(app):
     """An account with the beak of seed 7 registered through the page."""
-    service.create_account(app.extensions["ates.sessions"], "kesha", "password-1", "kesha@uberpopug.example")
+    service.create_account(app.extensions["ates.uow"], "kesha", "password-1", "kesha@uberpopug.example")
     client = app.test_client()
     client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "username": "kesha",
                                 "password": "password-1"})
@@ -128,7 +128,7 @@ def test_what_is_not_a_real_png_or_jpeg_within_bounds_is_refused_with_a_clear_me
 
 
 def test_failed_beak_logins_count_toward_the_same_limit_as_wrong_passwords(app):
-    service.create_account(app.extensions["ates.sessions"], "guessed", "password-1", "g@uberpopug.example")
+    service.create_account(app.extensions["ates.uow"], "guessed", "password-1", "g@uberpopug.example")
     client = app.test_client()
     for _ in range(3):
         assert post_photo(client, "/login/beak", beak_photo(9), username="guessed").status_code == 200

@@ -63,10 +63,10 @@ def auth_worker(tmp_path, broker, database_url, consumer_queue):
 
 
 def admin_token(app) -> str:
-    sessions = app.extensions["ates.sessions"]
-    admin = next(account for account in service.list_accounts(sessions) if account.username == "admin")
+    uow = app.extensions["ates.uow"]
+    admin = next(account for account in service.list_accounts(uow) if account.username == "admin")
     now = int(time.time())
-    return keys.sign(keys.signing_key(sessions), {
+    return keys.sign(keys.signing_key(uow), {
         "iss": ISSUER, "sub": admin.account_id, "aud": "ates-api", "exp": now + 900, "iat": now,
         "jti": uuid.uuid4().hex, "client_id": "ates-cli", "scope": "openid ates-api", "role": "admin",
         "preferred_username": "admin"}, typ="at+jwt")

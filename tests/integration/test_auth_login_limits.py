@@ -47,7 +47,7 @@ def log_in(client, username: str, password: str):
 
 
 def popug(app, username: str) -> str:
-    service.create_account(app.extensions["ates.sessions"], username, "sunflower-seeds",
+    service.create_account(app.extensions["ates.uow"], username, "sunflower-seeds",
                            f"{username}@uberpopug.example")
     return username
 
@@ -128,11 +128,11 @@ def normalized(response, username: str) -> tuple[int, str]:
 
 
 def test_a_taken_username_gets_the_same_answer_whoever_holds_it(app):
-    sessions = app.extensions["ates.sessions"]
+    uow = app.extensions["ates.uow"]
     active = popug(app, "kesha")
-    gone = service.create_account(sessions, "gone", "sunflower-seeds", "gone@uberpopug.example")
-    admin = next(account for account in service.list_accounts(sessions) if account.username == "admin")
-    service.deactivate_account(sessions, gone.account_id, admin.account_id)
+    gone = service.create_account(uow, "gone", "sunflower-seeds", "gone@uberpopug.example")
+    admin = next(account for account in service.list_accounts(uow) if account.username == "admin")
+    service.deactivate_account(uow, gone.account_id, admin.account_id)
     answers = {username: normalized(sign_up(from_address(app, "192.0.2.1"), username, "new@uberpopug.example"),
                                     username)
                for username in (active, "gone", "admin")}

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from ates import migrations
-from ates.db import make_engine, make_sessions
+from ates.db import make_engine
+from ates.unit_of_work import UnitOfWork
 from ates.config import load_settings
 from auth import service
 from ates.production import UnsafeProductionSettings
@@ -34,8 +35,8 @@ def app(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def sessions(app):
-    return app.extensions["ates.sessions"]
+def uow(app):
+    return app.extensions["ates.uow"]
 
 
 def csrf_token(client, path: str) -> str:
@@ -51,8 +52,8 @@ def log_in(client, username: str, password: str, next_path: str | None = None):
     return client.post("/login", data=data)
 
 
-def event_types(sessions, account_id: str) -> list[str]:
-    with sessions() as session:
+def event_types(uow, account_id: str) -> list[str]:
+    with uow.read() as session:
         bodies = session.scalars(select(outbox.c.body).order_by(outbox.c.id)).all()
     return [m["type"] for m in map(json.loads, bodies) if m["data"]["account_id"] == account_id]
 
@@ -74,15 +75,15 @@ def test_a_form_with_a_csrf_token_of_another_session_is_refused(app):
     assert response.status_code == 400
 
 
-def test_sign_up_makes_a_developer_logs_them_in_and_says_account_created(app, sessions):
+def test_sign_up_makes_a_developer_logs_them_in_and_says_account_created(app, uow):
     client = app.test_client()
     response = client.post("/signup", data={"csrf_token": csrf_token(client, "/signup"), "username": "Rio",
                                             "password": "blue-macaw", "email": "rio@uberpopug.example",
                                             "full_name": "Blu"})
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert "logged in to the aTES sign-in service as <strong>rio</strong> (developer)" in client.get("/").text
-    account = next(a for a in service.list_accounts(sessions) if a.username == "rio")
-    assert event_types(sessions, account.account_id) == ["account.created"]
+    account = next(a for a in service.list_accounts(uow) if a.username == "rio")
+    assert event_types(uow, account.account_id) == ["account.created"]
 
 
 @pytest.mark.parametrize("form, message", [
@@ -127,15 +128,15 @@ def test_logout_returns_only_to_a_clients_own_origin(app, target, query, lands_o
     assert client.get("/").status_code == 302  # logged out either way
 
 
-def test_the_accounts_page_is_for_logged_in_admins_only(app, sessions):
+def test_the_accounts_page_is_for_logged_in_admins_only(app, uow):
     assert app.test_client().get("/admin/accounts").headers["Location"].startswith("/login?next=/admin/accounts")
-    service.create_account(sessions, "plain-dev", "password-1", "d@uberpopug.example")
+    service.create_account(uow, "plain-dev", "password-1", "d@uberpopug.example")
     client = app.test_client()
     log_in(client, "plain-dev", "password-1")
     assert client.get("/admin/accounts").status_code == 403
 
 
-def test_an_admin_creates_changes_the_role_of_and_deactivates_an_account_on_the_page(app, sessions):
+def test_an_admin_creates_changes_the_role_of_and_deactivates_an_account_on_the_page(app, uow):
     client = app.test_client()
     log_in(client, "admin", "admin")
     response = client.post("/admin/accounts", data={
@@ -144,13 +145,13 @@ def test_an_admin_creates_changes_the_role_of_and_deactivates_an_account_on_the_
     assert response.status_code == 302
     page = client.get("/admin/accounts").text
     assert "Created paged (accountant)." in page and "Paged Popug" in page
-    account = next(a for a in service.list_accounts(sessions) if a.username == "paged")
+    account = next(a for a in service.list_accounts(uow) if a.username == "paged")
     token = csrf_token(client, "/admin/accounts")
     client.post(f"/admin/accounts/{account.account_id}/role", data={"csrf_token": token, "role": "boss"})
     client.post(f"/admin/accounts/{account.account_id}/deactivate", data={"csrf_token": token})
-    account = service.get_account(sessions, account.account_id)
+    account = service.get_account(uow, account.account_id)
     assert (account.role, account.active, account.version) == ("boss", False, 3)
-    assert event_types(sessions, account.account_id) == [
+    assert event_types(uow, account.account_id) == [
         "account.created", "account.role_changed", "account.updated", "account.deactivated", "account.updated"]
 
 
@@ -163,13 +164,13 @@ def test_the_accounts_page_shows_a_broken_rule_instead_of_failing(app):
     assert response.status_code == 400 and "3 to 64 characters" in response.text
 
 
-def test_a_deactivated_account_is_logged_out_and_cannot_log_in(app, sessions):
-    account = service.create_account(sessions, "fading", "password-1", "f@uberpopug.example")
+def test_a_deactivated_account_is_logged_out_and_cannot_log_in(app, uow):
+    account = service.create_account(uow, "fading", "password-1", "f@uberpopug.example")
     client = app.test_client()
     log_in(client, "fading", "password-1")
     assert client.get("/").status_code == 200
-    admin = next(a for a in service.list_accounts(sessions) if a.username == "admin")
-    service.deactivate_account(sessions, account.account_id, admin.account_id)
+    admin = next(a for a in service.list_accounts(uow) if a.username == "admin")
+    service.deactivate_account(uow, account.account_id, admin.account_id)
     assert client.get("/").status_code == 302
     response = log_in(client, "fading", "password-1")
     assert response.status_code == 200 and "This account has been deactivated." in response.text
@@ -208,7 +209,7 @@ def test_production_refuses_to_start_with_development_secrets(tmp_path):
 def test_production_refuses_weak_settings_before_it_makes_the_admin(tmp_path, changes, problem):
     with pytest.raises(UnsafeProductionSettings, match=problem):
         make_app(tmp_path, **{**PRODUCTION, **changes})
-    assert service.list_accounts(make_sessions(make_engine(f"sqlite:///{tmp_path / 'auth.db'}"))) == []
+    assert service.list_accounts(UnitOfWork(make_engine(f"sqlite:///{tmp_path / 'auth.db'}"))) == []
 
 
 def test_production_starts_with_real_secrets_and_the_admin_gets_that_password(tmp_path):

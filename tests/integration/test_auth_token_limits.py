@@ -27,7 +27,7 @@ def app(tmp_path):
     env = {"ATES_VAR_DIR": str(tmp_path), "ATES_AUTH_ISSUER": "http://localhost"}
     migrations.upgrade(ROOT / "auth" / "migrations", f"sqlite:///{tmp_path / 'auth.db'}")
     app = create_app(load_settings("auth", env), load_auth_settings(env))
-    service.create_account(app.extensions["ates.sessions"], "kesha", "sunflower-seeds", "kesha@uberpopug.example")
+    service.create_account(app.extensions["ates.uow"], "kesha", "sunflower-seeds", "kesha@uberpopug.example")
     return app
 
 
@@ -83,10 +83,10 @@ def test_a_new_sign_in_starts_a_new_30_days(app, days_later):
 
 
 def test_a_client_is_granted_only_the_scopes_it_is_registered_for(app):
-    sessions = app.extensions["ates.sessions"]
-    assert oauth_store.find_client(sessions, "ates-cli").get_allowed_scope("openid offline_access ates-api") == \
+    uow = app.extensions["ates.uow"]
+    assert oauth_store.find_client(uow, "ates-cli").get_allowed_scope("openid offline_access ates-api") == \
         "openid offline_access ates-api"
-    oauth_store.save_clients(sessions, (ClientConfig("sign-in-only", "a sign-in button", None,
+    oauth_store.save_clients(uow, (ClientConfig("sign-in-only", "a sign-in button", None,
                                                      ("http://127.0.0.1:9999/callback",), scopes=("openid",)),))
-    assert oauth_store.find_client(sessions, "sign-in-only").get_allowed_scope("openid offline_access ates-api") == \
+    assert oauth_store.find_client(uow, "sign-in-only").get_allowed_scope("openid offline_access ates-api") == \
         "openid"

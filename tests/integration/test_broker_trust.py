@@ -23,11 +23,13 @@ from analytics.models import inbox as analytics_inbox
 from ates import clock, migrations
 from ates.bus import Consumer, Event, Inbox
 from ates.bus.topology import dead_queue_name
-from ates.db import make_engine, make_sessions
+from ates.db import make_engine
+from ates.unit_of_work import UnitOfWork
 from tests.conftest import eventually
 from tracker.handlers import handlers as tracker_handlers
 from tracker.models import accounts as tracker_accounts
 from tracker.models import inbox as tracker_inbox
+from tests.handed_in import handed_in
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.broker
@@ -65,11 +67,11 @@ class Service:
     def __init__(self, name, handlers, inbox, broker, tmp_path, start):
         url = f"sqlite:///{tmp_path / name}.db"
         migrations.upgrade(ROOT / name / "migrations", url)
-        self.sessions = make_sessions(make_engine(url))
-        start(Consumer(handlers, Inbox(inbox, self.sessions, handlers), broker.url(name), (100,)))
+        self.uow = UnitOfWork(make_engine(url))
+        start(Consumer(handlers, Inbox(inbox, self.uow, handlers, handed_in(name)), broker.url(name), (100,)))
 
     def count(self, table) -> int:
-        with self.sessions() as session:
+        with self.uow.read() as session:
             return session.scalar(select(func.count()).select_from(table))
 
 
@@ -93,7 +95,7 @@ def system(broker, tmp_path, start):
 
 
 def tracker_account(system) -> dict:
-    with system["tracker"].sessions() as session:
+    with system["tracker"].uow.read() as session:
         return dict(session.execute(select(tracker_accounts)).mappings().one())
 
 
@@ -176,6 +178,6 @@ def test_forgeries_that_pass_the_broker_are_dead_lettered_as_untrusted_and_chang
             assert properties.headers["ates-reason"].startswith("untrusted producer: "), properties.headers
     assert tracker_account(system) == before, "the tracker's replica is as auth published it"
     assert system["accounting"].count(transactions) == 0, "nobody was paid"
-    with system["analytics"].sessions() as session:
+    with system["analytics"].uow.read() as session:
         applied = session.execute(select(func.count()).select_from(analytics_inbox)).scalar()
     assert applied == 1, "analytics applied auth's real event and nothing forged"

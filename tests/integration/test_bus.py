@@ -44,7 +44,7 @@ def test_committed_event_reaches_the_consumer_and_is_applied_once(probe, start, 
 def test_rolled_back_transaction_publishes_nothing(probe, start, broker):
     rolled_back = task_created()
     with pytest.raises(RuntimeError):
-        with probe.sessions.begin() as session:
+        with probe.uow.begin() as session:
             probe.outbox.add(session, rolled_back)
             raise RuntimeError("the business change failed")
     marker = task_created()

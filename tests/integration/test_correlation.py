@@ -29,7 +29,7 @@ def tracker(tmp_path):
     tokens.init_app(app, issuer.verifier())
     app.test_cli_runner().invoke(args=["migrate"], catch_exceptions=False)
     admin, developer = str(uuid.uuid4()), str(uuid.uuid4())
-    with app.extensions["ates.sessions"].begin() as session:
+    with app.extensions["ates.uow"].begin() as session:
         session.execute(insert(accounts), [
             {"account_id": account_id, "username": role, "role": role, "active": True,
              "assignable": domain.is_assignable(role, True), "version": 1}
@@ -40,8 +40,8 @@ def tracker(tmp_path):
     return app
 
 
-def outbox_messages(sessions, table) -> list[dict]:
-    with sessions() as session:
+def outbox_messages(uow, table) -> list[dict]:
+    with uow.read() as session:
         return [json.loads(body) for body in session.scalars(select(table.c.body).order_by(table.c.id))]
 
 
@@ -55,7 +55,7 @@ def account_created(account_id: str) -> Event:
 def test_the_request_id_reaches_the_events_it_causes_and_the_events_those_cause(tracker, tmp_path, broker, start):
     accounting = AccountingDb(f"sqlite:///{tmp_path / 'accounting.db'}")
     accounting.apply(account_created(tracker.developer_id))  # so that the assignment's fee can be charged
-    start(Consumer(accounting_handlers, Inbox(accounting_inbox, accounting.sessions, accounting_handlers),
+    start(Consumer(accounting_handlers, accounting.inbox,
                    broker.url("accounting"), (200, 400)))
     with broker.channel() as channel:  # an observer of the tracker's messages as they travel
         channel.queue_declare("observer", durable=True)
@@ -65,17 +65,17 @@ def test_the_request_id_reaches_the_events_it_causes_and_the_events_those_cause(
     answer = tracker.test_client().post("/api/tasks", json={"title": "Feed the parrots"},
                                         headers={**tracker.admin_headers, "X-Correlation-Id": "abc"})
     assert answer.status_code == 201 and answer.headers["X-Correlation-Id"] == "abc"
-    written = outbox_messages(tracker.extensions["ates.sessions"], tracker_outbox)
+    written = outbox_messages(tracker.extensions["ates.uow"], tracker_outbox)
     assert {message["correlationid"] for message in written} == {"abc"} and len(written) == 3
 
-    start(OutboxRelay("tracker", tracker_outbox, tracker.extensions["ates.sessions"], broker.url("tracker")))
+    start(OutboxRelay("tracker", tracker_outbox, tracker.extensions["ates.uow"], broker.url("tracker")))
     travelled = eventually(lambda: (lambda got: got if len(got) == 3 else None)(broker.take_all("observer")),
                            message="the task's three messages")
     assert [properties.correlation_id for properties, _ in travelled] == ["abc"] * 3
     assert {json.loads(body)["correlationid"] for _, body in travelled} == {"abc"}
 
     caused = eventually(lambda: (lambda got: got if len(got) == 2 else None)(
-        outbox_messages(accounting.readers, accounting_outbox)), message="accounting's task.priced and fee")
+        outbox_messages(accounting.uow, accounting_outbox)), message="accounting's task.priced and fee")
     assert sorted(message["type"] for message in caused) == ["task.priced", "transaction.applied"]
     assert {message["correlationid"] for message in caused} == {"abc"}
     accounting.dispose()
@@ -87,7 +87,7 @@ def test_each_event_of_a_mixed_batch_passes_on_its_own_id(tmp_path):
     unmarked = task_created(None)
     assert accounting.apply(first, second, unmarked) == ["ack"] * 3
     ids = {message["data"]["task_id"]: message["correlationid"]
-           for message in outbox_messages(accounting.readers, accounting_outbox)}
+           for message in outbox_messages(accounting.uow, accounting_outbox)}
     assert ids == {first.data["task_id"]: "req-1", second.data["task_id"]: "req-2",
                    unmarked.data["task_id"]: unmarked.id}  # an event without one passes on its own id
     accounting.dispose()
@@ -99,8 +99,8 @@ def test_a_reassignment_job_carries_the_id_of_the_request_that_started_it(tracke
         client.post("/api/tasks", json={"title": title}, headers=tracker.admin_headers)
     started = client.post("/api/reassignments", headers={**tracker.admin_headers, "X-Correlation-Id": "shuffle-1"})
     assert started.status_code == 202
-    ReassignmentRunner(tracker.extensions["ates.sessions"]).work_through_running_jobs()
-    reassigned = [message for message in outbox_messages(tracker.extensions["ates.sessions"], tracker_outbox)
+    ReassignmentRunner(tracker.extensions["ates.uow"]).work_through_running_jobs()
+    reassigned = [message for message in outbox_messages(tracker.extensions["ates.uow"], tracker_outbox)
                   if message["type"] == "task.assigned" and message["data"]["reassignment_id"]]
     assert len(reassigned) == 2 and {message["correlationid"] for message in reassigned} == {"shuffle-1"}
     assert correlation.current() is None

@@ -34,7 +34,7 @@ def service(request, tmp_path, issuer):
     def account(active: bool | None) -> str:
         account_id = str(uuid.uuid4())
         if active is not None:
-            with app.extensions["ates.sessions"].begin() as session:
+            with app.extensions["ates.uow"].begin() as session:
                 session.execute(insert(replica).values(account_id=account_id, active=active, version=2, **columns))
         return account_id
     return app.test_client(), path, account

@@ -24,7 +24,7 @@ NOT_YET = "gave up after 2 tries: not yet: task <id> is not known yet"
 @pytest.fixture
 def dead_letters(probe, start, broker):
     """The probe's consumer running (one quick retry, so that "not yet" dies within a second), and the tool."""
-    inbox = Inbox(probe_module.inbox_rows, probe.sessions, probe_module.handlers)
+    inbox = Inbox(probe_module.inbox_rows, probe.uow, probe_module.handlers)
     start(Consumer(probe_module.handlers, inbox, broker.url("probe"), retry_delays_ms=(50,)))
 
     def consuming():  # the consumer subscribes only once its queues and bindings are declared

@@ -29,7 +29,7 @@ def test_published_lists_this_services_events_about_the_task_in_order(tracker, c
 
 def test_applied_tells_which_of_the_events_this_service_applied(tracker, client):  # noqa: F811
     event = account_created(str(uuid.uuid4()))
-    Inbox(tracker_inbox, tracker.extensions["ates.sessions"], tracker_handlers).apply([event])
+    Inbox(tracker_inbox, tracker.extensions["ates.uow"], tracker_handlers).apply([event])
     answer = client.get("/api/events/applied", query_string={"ids": f"{event.id},{uuid.uuid4()}"},
                         headers=tracker.admin_headers)
     assert answer.status_code == 200

@@ -224,7 +224,7 @@ class QueueDepths:
 
 @pytest.fixture
 def fuzz(probe, broker, monkeypatch, capsys):
-    inbox = Inbox(probe_module.inbox_rows, probe.sessions, probe_module.handlers)
+    inbox = Inbox(probe_module.inbox_rows, probe.uow, probe_module.handlers)
     running = RunningConsumer(Consumer(probe_module.handlers, inbox, broker.url("probe"), RETRY_DELAYS_MS))
 
     def consuming():

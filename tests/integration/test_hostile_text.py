@@ -51,7 +51,7 @@ def test_a_changed_full_name_with_a_control_character_is_refused(services, chara
     from auth import service as accounts
 
     app, headers = services["auth"]
-    admin = next(account for account in accounts.list_accounts(app.extensions["ates.sessions"])
+    admin = next(account for account in accounts.list_accounts(app.extensions["ates.uow"])
                  if account.username == "admin")
     answer = app.test_client().patch(f"/api/accounts/{admin.account_id}", headers=headers(),
                                      json={"full_name": f"The{character}Admin"})

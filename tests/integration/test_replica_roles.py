@@ -38,7 +38,7 @@ def service(request, tmp_path, issuer):
     def account(replica_role: str | None) -> str:
         account_id = str(uuid.uuid4())
         if replica_role is not None:
-            with app.extensions["ates.sessions"].begin() as session:
+            with app.extensions["ates.uow"].begin() as session:
                 session.execute(insert(replica).values(account_id=account_id, active=True, version=3,
                                                        role=replica_role, **columns))
         return account_id

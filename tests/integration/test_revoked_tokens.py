@@ -33,7 +33,7 @@ def service(request, tmp_path):
     def revoked(jti: str, account_id: str, expires_in: timedelta = timedelta(minutes=15)) -> None:
         event = Event("token.revoked", 1, "/auth", {
             "jti": jti, "account_id": account_id, "expires_at": clock.to_wire(clock.utcnow() + expires_in)})
-        with app.extensions["ates.sessions"].begin() as session:
+        with app.extensions["ates.uow"].begin() as session:
             handle(session, event)
     return app, path, role, revoked
 
@@ -60,7 +60,7 @@ def test_the_same_revocation_twice_keeps_one_row(service):
     account_id = str(uuid.uuid4())
     revoked("jti-twice", account_id)
     revoked("jti-twice", account_id)
-    with app.extensions["ates.sessions"]() as session:
+    with app.extensions["ates.uow"].read() as session:
         assert session.scalars(select(revoked_table(app).c.jti)).all() == ["jti-twice"]
 
 
@@ -68,7 +68,7 @@ def test_revocations_past_their_tokens_expiry_are_forgotten(service):
     app, _, _, revoked = service
     revoked("long-expired", str(uuid.uuid4()), expires_in=timedelta(minutes=-10))
     revoked("still-live", str(uuid.uuid4()))
-    with app.extensions["ates.sessions"]() as session:
+    with app.extensions["ates.uow"].read() as session:
         assert session.scalars(select(revoked_table(app).c.jti)).all() == ["still-live"]
 
 

@@ -16,9 +16,11 @@ from analytics.models import inbox as analytics_inbox
 from analytics.models import task_details
 from ates import migrations
 from ates.bus import Event, Inbox
-from ates.db import make_engine, make_sessions
+from ates.db import make_engine
+from ates.unit_of_work import UnitOfWork
 from tests.unit.test_task_titles import ODD_TITLES
 from tracker import domain as tracker
+from tests.handed_in import handed_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,8 +32,8 @@ def consumers(tmp_path_factory):
                                   ("analytics", analytics_handlers, analytics_inbox)):
         url = f"sqlite:///{tmp_path_factory.mktemp(name) / name}.db"
         migrations.upgrade(ROOT / name / "migrations", url)
-        sessions = make_sessions(make_engine(url))
-        found[name] = (sessions, Inbox(inbox, sessions, handlers))
+        uow = UnitOfWork(make_engine(url))
+        found[name] = (uow, Inbox(inbox, uow, handlers, handed_in(name)))
     return found
 
 
@@ -43,9 +45,9 @@ def created_v1(text: str) -> Event:
 
 
 def read(consumers, name: str, table, event: Event) -> tuple[str, str | None]:
-    sessions, inbox = consumers[name]
+    uow, inbox = consumers[name]
     assert [outcome.action for outcome in inbox.apply([event])] == ["ack"]
-    with sessions() as session:
+    with uow.read() as session:
         row = session.execute(select(table.c.title, table.c.jira_id).where(
             table.c.task_id == event.data["task_id"])).one()
     return row.title, row.jira_id

@@ -39,7 +39,7 @@ def client(app):
 def popugs(app):
     """One account of every role; the developer, accountant and boss are assignable."""
     found = {role: str(uuid.uuid4()) for role in ROLES}
-    with app.extensions["ates.sessions"].begin() as session:
+    with app.extensions["ates.uow"].begin() as session:
         session.execute(insert(accounts), [
             {"account_id": account_id, "username": role, "role": role, "active": True,
              "assignable": domain.is_assignable(role, True), "version": 1} for role, account_id in found.items()])

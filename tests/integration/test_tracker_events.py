@@ -12,7 +12,8 @@ import pytest
 
 from ates import migrations
 from ates.bus import Event
-from ates.db import make_engine, make_sessions
+from ates.db import make_engine
+from ates.unit_of_work import UnitOfWork
 from ates.schemas import registry
 from tests.conftest import eventually
 from tracker import service
@@ -32,7 +33,7 @@ def test_tracker_learns_accounts_from_events_and_publishes_valid_task_events(tmp
     url = f"sqlite:///{tmp_path / 'tracker.db'}"
     migrations.upgrade(ROOT / "tracker" / "migrations", url)
     engine = make_engine(url)
-    sessions, readers = make_sessions(engine), make_sessions(engine, read_only=True)
+    uow = UnitOfWork(engine)
     with broker.channel() as channel:
         channel.exchange_declare("tracker.events", exchange_type="topic", durable=True)
         channel.queue_declare("observer", durable=True)
@@ -47,13 +48,13 @@ def test_tracker_learns_accounts_from_events_and_publishes_valid_task_events(tmp
         for event in (developer, manager):
             broker.publish_raw("auth.events", event.routing_key, json.dumps(event.to_message()).encode(), "auth")
         def assignable():
-            with readers() as session:
+            with uow.read() as session:
                 return service.assignable_accounts(session)
         eventually(lambda: assignable() == [developer.data["account_id"]],
                    message="the developer to become assignable (and the manager not)")
-        with sessions.begin() as session:
+        with uow.begin() as session:
             task = service.create_task(session, manager.data["account_id"], "Feed the parrots")
-        with sessions.begin() as session:
+        with uow.begin() as session:
             service.complete_task(session, developer.data["account_id"], task["task_id"])
         expected = ["task.created.v2", "task.created.v1", "task.assigned.v1", "task.completed.v1", "task.updated.v2"]
         seen = eventually(lambda: (lambda m: m if len(m) >= len(expected) else None)(

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from ates import clock, migrations
-from ates.db import make_engine, make_sessions
+from ates.db import make_engine
+from ates.unit_of_work import UnitOfWork
 from tests.conftest import eventually
 from tracker import service
 from tracker.models import accounts, outbox, tasks
@@ -28,17 +29,16 @@ def tracker_db(tmp_path):
     url = f"sqlite:///{tmp_path / 'tracker.db'}"
     migrations.upgrade(ROOT / "tracker" / "migrations", url)
     engine = make_engine(url)
-    sessions = make_sessions(engine)
-    readers = make_sessions(engine, read_only=True)
+    uow = UnitOfWork(engine)
     popugs = [str(uuid.uuid4()) for _ in range(7)]
     now = clock.utcnow()
-    with sessions.begin() as session:
+    with uow.begin() as session:
         session.execute(insert(accounts), [{"account_id": a, "username": f"p{n}", "role": "developer", "active": True,
                                             "assignable": True, "version": 1} for n, a in enumerate(popugs)])
         session.execute(insert(tasks), [{"task_id": str(uuid.uuid4()), "jira_id": None, "title": f"task {n}",
                                          "description": "", "status": "open", "assignee_id": popugs[n % 7],
                                          "created_at": now, "completed_at": None, "version": 1} for n in range(TASKS)])
-    yield url, sessions, readers
+    yield url, uow
     engine.dispose()
 
 
@@ -49,12 +49,12 @@ def start_worker(url, broker, log_path):
 
 
 def test_a_killed_reassignment_resumes_and_assigns_every_task_exactly_once(tracker_db, broker, tmp_path):
-    url, sessions, readers = tracker_db
-    with sessions.begin() as session:
+    url, uow = tracker_db
+    with uow.begin() as session:
         job = service.start_reassignment(session, str(uuid.uuid4()))["reassignment_id"]
 
     def progress():
-        with readers() as session:
+        with uow.read() as session:
             return service.get_reassignment(session, job)
     worker = start_worker(url, broker, tmp_path / "worker.log")
     eventually(lambda: progress()["reassigned"] >= 1500, timeout=120, message="the job to be under way")
@@ -65,13 +65,13 @@ def test_a_killed_reassignment_resumes_and_assigns_every_task_exactly_once(track
     worker = start_worker(url, broker, tmp_path / "worker.log")
     try:
         eventually(lambda: progress()["status"] == "done", timeout=300, message="the job to finish")
-        with readers() as session:
+        with uow.read() as session:
             bodies = session.scalars(select(outbox.c.body).where(outbox.c.event_type == "task.assigned"))
             by_task = Counter(json.loads(body)["data"]["task_id"] for body in bodies)
         assert len(by_task) == TASKS and set(by_task.values()) == {1}
         assert progress()["reassigned"] == TASKS
         def unpublished():
-            with readers() as session:
+            with uow.read() as session:
                 return session.scalar(select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None)))
         eventually(lambda: unpublished() == 0, timeout=120, message="the relay to publish every event")
     finally:

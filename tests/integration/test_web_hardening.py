@@ -151,7 +151,7 @@ def test_an_unreadable_json_body_is_a_400_that_says_why(services, service, metho
     if "{admin}" in path:
         from auth import service as accounts
         path = path.format(admin=next(account.account_id for account in accounts.list_accounts(
-            app.extensions["ates.sessions"]) if account.username == "admin"))
+            app.extensions["ates.uow"]) if account.username == "admin"))
     answer = getattr(app.test_client(), method)(path, data=body,
                                                 headers={"Content-Type": "application/json", **headers()})
     assert answer.status_code == 400, answer.text[:300]

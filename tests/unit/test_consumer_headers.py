@@ -16,7 +16,7 @@ WAIT = "probe.tracker.wait.200ms"
 
 @pytest.fixture(scope="module")
 def consumer():
-    # sessions are never used: decoding and publishing copies touch no database
+    # the unit of work is never used: decoding and publishing copies touch no database
     return Consumer(handlers, Inbox(inbox_rows, None, handlers), "amqp://ates-probe:pw@localhost:5672/%2F", (200, 400))
 
 

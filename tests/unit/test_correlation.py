@@ -10,7 +10,8 @@ from sqlalchemy import select
 from ates import correlation
 from ates.bus import Outbox
 from ates.bus.events import correlation_id_of
-from ates.db import make_engine, make_sessions
+from ates.db import make_engine
+from ates.unit_of_work import UnitOfWork
 from ates.web import service_app
 from tests.probe import metadata, outbox_rows, task_created
 
@@ -54,37 +55,37 @@ def test_each_thread_has_its_own_id():
 
 
 @pytest.fixture
-def sessions(tmp_path):
+def uow(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path}/outbox.db")
     metadata.create_all(engine)
-    yield make_sessions(engine)
+    yield UnitOfWork(engine)
     engine.dispose()
 
 
-def bodies(sessions) -> list[str]:
-    with sessions() as session:
+def bodies(uow) -> list[str]:
+    with uow.read() as session:
         return list(session.scalars(select(outbox_rows.c.body).order_by(outbox_rows.c.id)))
 
 
-def test_outbox_stamps_the_current_id_unless_the_event_names_its_own(sessions):
+def test_outbox_stamps_the_current_id_unless_the_event_names_its_own(uow):
     named = replace(task_created(), correlation_id="its-own")
-    with correlation.correlated("req-7"), sessions.begin() as session:
+    with correlation.correlated("req-7"), uow.begin() as session:
         Outbox(outbox_rows).add(session, task_created(), named)
-    with sessions.begin() as session:
+    with uow.begin() as session:
         Outbox(outbox_rows).add(session, task_created())  # outside any request: no id
-    stamped, kept, bare = [json.loads(body) for body in bodies(sessions)]
+    stamped, kept, bare = [json.loads(body) for body in bodies(uow)]
     assert (stamped["correlationid"], kept["correlationid"]) == ("req-7", "its-own")
     assert "correlationid" not in bare
 
 
-def test_the_relay_reads_the_id_from_the_body_as_the_outbox_wrote_it(sessions):
+def test_the_relay_reads_the_id_from_the_body_as_the_outbox_wrote_it(uow):
     tricky = task_created()
     tricky.data["title"] = 'a title with ,"correlationid":"fake" inside'
-    with correlation.correlated("req-8"), sessions.begin() as session:
+    with correlation.correlated("req-8"), uow.begin() as session:
         Outbox(outbox_rows).add(session, task_created(), tricky)
-    with sessions.begin() as session:
+    with uow.begin() as session:
         Outbox(outbox_rows).add(session, replace(tricky, id=str(uuid.uuid4())))
-    assert [correlation_id_of(body) for body in bodies(sessions)] == ["req-8", "req-8", None]
+    assert [correlation_id_of(body) for body in bodies(uow)] == ["req-8", "req-8", None]
 
 
 def test_an_id_not_at_the_end_is_found_by_parsing():

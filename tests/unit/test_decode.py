@@ -12,7 +12,7 @@ from tests.probe import handlers, inbox_rows, task_created
 
 @pytest.fixture(scope="module")
 def consumer():
-    # sessions are never used: _decode touches neither the database nor the broker
+    # the unit of work is never used: _decode touches neither the database nor the broker
     return Consumer(handlers, Inbox(inbox_rows, None, handlers), "amqp://ates-probe:pw@localhost:5672/%2F", (200, 400))
 
 

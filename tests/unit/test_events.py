@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from ates.bus import Event, Outbox
-from ates.db import make_engine, make_sessions
+from ates.db import make_engine
+from ates.unit_of_work import UnitOfWork
 from ates.schemas import SchemaError, registry
 from tests.probe import metadata, outbox_rows
 
@@ -29,15 +30,15 @@ def task_completed(**data) -> Event:
 
 
 @pytest.fixture
-def sessions(tmp_path):
+def uow(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path}/events.db")
     metadata.create_all(engine)
-    yield make_sessions(engine)
+    yield UnitOfWork(engine)
     engine.dispose()
 
 
-def outbox_contents(sessions):
-    with sessions() as session:
+def outbox_contents(uow):
+    with uow.read() as session:
         return session.execute(select(outbox_rows.c.event_id, outbox_rows.c.routing_key, outbox_rows.c.body)).all()
 
 
@@ -89,23 +90,23 @@ INVALID = {
     "naive envelope time": lambda: replace(task_priced(), time=datetime(2026, 3, 1, 10, 0)),
 }
 @pytest.mark.parametrize("bad", list(INVALID.values()), ids=list(INVALID))
-def test_invalid_event_is_refused_with_schema_error(sessions, bad):
-    with pytest.raises(SchemaError), sessions.begin() as session:
+def test_invalid_event_is_refused_with_schema_error(uow, bad):
+    with pytest.raises(SchemaError), uow.begin() as session:
         Outbox(outbox_rows).add(session, bad())
 
 
 @pytest.mark.parametrize("bad", list(INVALID.values()), ids=list(INVALID))
-def test_refused_event_writes_nothing_not_even_the_valid_ones_beside_it(sessions, bad):
-    with pytest.raises(ValueError), sessions.begin() as session:
+def test_refused_event_writes_nothing_not_even_the_valid_ones_beside_it(uow, bad):
+    with pytest.raises(ValueError), uow.begin() as session:
         Outbox(outbox_rows).add(session, task_priced(), bad())
-    assert outbox_contents(sessions) == []
+    assert outbox_contents(uow) == []
 
 
-def test_each_valid_event_is_written_once_with_routing_key_and_json_body(sessions):
+def test_each_valid_event_is_written_once_with_routing_key_and_json_body(uow):
     events = [task_priced(), task_completed()]
-    with sessions.begin() as session:
+    with uow.begin() as session:
         Outbox(outbox_rows).add(session, *events)
-    rows = sorted(outbox_contents(sessions), key=lambda row: row.routing_key)
+    rows = sorted(outbox_contents(uow), key=lambda row: row.routing_key)
     assert [(row.event_id, row.routing_key) for row in rows] == [
         (events[1].id, "task.completed.v1"), (events[0].id, "task.priced.v1")]
     assert [json.loads(row.body) for row in rows] == [events[1].to_message(), events[0].to_message()]

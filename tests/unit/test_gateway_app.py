@@ -54,12 +54,10 @@ def test_production_starts_with_its_own_secrets_and_a_secure_cookie(monkeypatch)
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
 
 
-def test_development_starts_on_the_defaults(monkeypatch, tmp_path):
-    for name in ("ATES_GATEWAY_SECRET_KEY", "ATES_GATEWAY_CLIENT_SECRET", "ATES_AUTH_ISSUER", "ATES_GATEWAY_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ATES_GATEWAY_PORT", "6000")
-    monkeypatch.setenv("ATES_AUTH_PORT", "6001")
-    app = create_app(load_settings("gateway", {"ATES_VAR_DIR": str(tmp_path)}))
+def test_development_starts_on_the_defaults(tmp_path):
+    # The settings are all the app reads: nothing of the test runner's environment leaks in.
+    app = create_app(load_settings("gateway", {"ATES_VAR_DIR": str(tmp_path), "ATES_GATEWAY_PORT": "6000",
+                                               "ATES_AUTH_PORT": "6001"}))
     assert app.config["GATEWAY_URL"] == "http://localhost:6000"
     assert app.config["ATES_AUTH_ISSUER"] == "http://localhost:6001"
 

@@ -9,7 +9,8 @@ from sqlalchemy.exc import OperationalError
 from ates import clock
 from ates.bus import Handlers, Inbox
 from ates.bus.inbox import is_conflict
-from ates.db import make_engine, make_sessions
+from ates.db import make_engine
+from ates.unit_of_work import UnitOfWork
 from tests import probe
 from tests.probe import applications, handlers, inbox_rows, metadata, task_completed, task_created
 
@@ -19,62 +20,62 @@ class ParrotsEscaped(Exception):
 
 
 @pytest.fixture
-def sessions(tmp_path):
+def uow(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path}/x.db")
     metadata.create_all(engine)
-    yield make_sessions(engine)
+    yield UnitOfWork(engine)
     engine.dispose()
 
 
 @pytest.fixture
-def inbox(sessions):
-    return Inbox(inbox_rows, sessions, handlers)
+def inbox(uow):
+    return Inbox(inbox_rows, uow, handlers)
 
 
-def applied(sessions) -> dict[str, int]:
-    with sessions() as session:
+def applied(uow) -> dict[str, int]:
+    with uow.read() as session:
         rows = session.execute(select(applications.c.event_id, func.count()).group_by(applications.c.event_id))
         return dict(rows.all())
 
 
-def recorded(sessions) -> set[str]:
-    with sessions() as session:
+def recorded(uow) -> set[str]:
+    with uow.read() as session:
         return set(session.scalars(select(inbox_rows.c.event_id)))
 
 
-def test_batch_is_applied_and_each_event_recorded_once(inbox, sessions):
+def test_batch_is_applied_and_each_event_recorded_once(inbox, uow):
     events = [task_created() for _ in range(3)]
     assert [o.action for o in inbox.apply(events)] == ["ack"] * 3
-    assert applied(sessions) == {event.id: 1 for event in events}
-    assert recorded(sessions) == {event.id for event in events}
+    assert applied(uow) == {event.id: 1 for event in events}
+    assert recorded(uow) == {event.id for event in events}
 
 
-def test_same_event_twice_in_a_batch_and_again_later_is_applied_once(inbox, sessions):
+def test_same_event_twice_in_a_batch_and_again_later_is_applied_once(inbox, uow):
     event, other = task_created(), task_created()
     assert [o.action for o in inbox.apply([event, other, event])] == ["ack"] * 3
     assert [o.action for o in inbox.apply([event])] == ["ack"]
-    assert applied(sessions) == {event.id: 1, other.id: 1}
+    assert applied(uow) == {event.id: 1, other.id: 1}
 
 
-def test_completion_after_creation_in_the_same_batch_is_applied(inbox, sessions):
+def test_completion_after_creation_in_the_same_batch_is_applied(inbox, uow):
     created = task_created()
     completed = task_completed(created.data["task_id"])
     assert [o.action for o in inbox.apply([created, completed])] == ["ack", "ack"]
-    assert applied(sessions) == {created.id: 1, completed.id: 1}
+    assert applied(uow) == {created.id: 1, completed.id: 1}
 
 
-def test_not_yet_event_is_retried_while_the_rest_of_its_batch_is_applied(inbox, sessions):
+def test_not_yet_event_is_retried_while_the_rest_of_its_batch_is_applied(inbox, uow):
     before, after = task_created(), task_created()
     early = task_completed(str(uuid.uuid4()))
     outcomes = inbox.apply([before, early, after])
     assert [o.action for o in outcomes] == ["ack", "retry", "ack"]
     assert outcomes[1].reason.startswith("not yet:")
-    assert applied(sessions) == {before.id: 1, after.id: 1}
-    assert early.id not in recorded(sessions)
+    assert applied(uow) == {before.id: 1, after.id: 1}
+    assert early.id not in recorded(uow)
 
 
 @pytest.mark.parametrize("alone", [True, False], ids=["alone", "in-a-batch"])
-def test_failing_handler_is_retried_with_its_error_and_does_not_block_the_rest(sessions, alone):
+def test_failing_handler_is_retried_with_its_error_and_does_not_block_the_rest(uow, alone):
     failing = Handlers("probe")
     failing.on("task.created", 2)(probe.on_task_created)
 
@@ -84,19 +85,19 @@ def test_failing_handler_is_retried_with_its_error_and_does_not_block_the_rest(s
 
     broken = probe.task_updated(str(uuid.uuid4()))
     batch = [broken] if alone else [task_created(), broken, task_created()]
-    outcomes = Inbox(inbox_rows, sessions, failing).apply(batch)
+    outcomes = Inbox(inbox_rows, uow, failing).apply(batch)
     assert outcomes[batch.index(broken)].action == "retry"
     assert outcomes[batch.index(broken)].reason == "ParrotsEscaped: all of them"
-    assert applied(sessions) == {event.id: 1 for event in batch if event is not broken}
+    assert applied(uow) == {event.id: 1 for event in batch if event is not broken}
 
 
-def test_event_another_worker_applied_is_acked_without_running_its_handler(inbox, sessions):
+def test_event_another_worker_applied_is_acked_without_running_its_handler(inbox, uow):
     event = task_created()
-    with sessions.begin() as session:
+    with uow.begin() as session:
         session.execute(insert(inbox_rows).values(event_id=event.id, event_type=event.type, applied_at=clock.utcnow()))
     assert inbox.apply([event])[0].action == "ack"
     assert inbox.apply([event, task_completed(str(uuid.uuid4()))])[0].action == "ack"  # the one-by-one path
-    assert event.id not in applied(sessions)
+    assert event.id not in applied(uow)
 
 
 class Deadlocked(Exception):
@@ -108,7 +109,7 @@ def deadlock() -> OperationalError:
 
 
 @pytest.mark.parametrize("alone", [True, False], ids=["alone", "in-a-batch"])
-def test_an_event_that_meets_a_deadlock_is_applied_again_at_once(sessions, alone, caplog):
+def test_an_event_that_meets_a_deadlock_is_applied_again_at_once(uow, alone, caplog):
     flaky = Handlers("probe")
     flaky.on("task.created", 2)(probe.on_task_created)
     victims = []
@@ -122,13 +123,13 @@ def test_an_event_that_meets_a_deadlock_is_applied_again_at_once(sessions, alone
 
     updated = probe.task_updated(str(uuid.uuid4()))
     events = [updated] if alone else [task_created(), updated, task_created()]
-    outcomes = Inbox(inbox_rows, sessions, flaky).apply(events)
+    outcomes = Inbox(inbox_rows, uow, flaky).apply(events)
     assert [o.action for o in outcomes] == ["ack"] * len(events)
-    assert applied(sessions) == {event.id: 1 for event in events}
+    assert applied(uow) == {event.id: 1 for event in events}
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
-def test_an_event_that_keeps_meeting_deadlocks_takes_the_retry_path_with_a_warning(sessions, caplog):
+def test_an_event_that_keeps_meeting_deadlocks_takes_the_retry_path_with_a_warning(uow, caplog):
     stuck = Handlers("probe")
 
     @stuck.on("task.updated", 2)
@@ -136,10 +137,10 @@ def test_an_event_that_keeps_meeting_deadlocks_takes_the_retry_path_with_a_warni
         raise deadlock()
 
     updated = probe.task_updated(str(uuid.uuid4()))
-    [outcome] = Inbox(inbox_rows, sessions, stuck).apply([updated])
+    [outcome] = Inbox(inbox_rows, uow, stuck).apply([updated])
     assert outcome.action == "retry" and outcome.reason.startswith("conflict: deadlock detected")
     assert [r.levelname for r in caplog.records if r.levelno >= logging.WARNING] == ["WARNING"]
-    assert updated.id not in recorded(sessions)
+    assert updated.id not in recorded(uow)
 
 
 def test_only_lock_conflicts_count_as_conflicts():
