@@ -2,7 +2,7 @@
 from flask import Flask
 
 from ates import tokens
-from ates.bus.event_log import event_log_blueprint
+from ates.event_log import event_log_blueprint
 from ates.config import Settings
 from ates.openapi import document_api
 from ates.production import check_production

@@ -11,7 +11,7 @@ from apispec_webframeworks.flask import FlaskPlugin
 from flask import Flask, jsonify
 from marshmallow import Schema, fields
 
-EVENT_LOG_BLUEPRINT = "event_log"  # `/api/events/...` of ates.bus.event_log, on every service that has them
+EVENT_LOG_BLUEPRINT = "event_log"  # `/api/events/...` of ates.event_log, on every service that has them
 
 COMMON_ERRORS = {
     "400": "the request is malformed or breaks a rule",

@@ -7,7 +7,7 @@
 """
 import sys
 
-from ates.bus.dead_letters import DeadLetterError, DeadLetters, DeadQueue, Outcome
+from ates.dead_letters.queues import DeadLetterError, DeadLetters, DeadQueue, Outcome
 from ates.bus.users import OPERATOR
 from ates.config import load_settings
 

@@ -1,6 +1,6 @@
 """`ates trace <task id>`: the path of one task through every service, grouped by correlation id.
 
-It asks each service's admin endpoint (ates/bus/event_log.py) what it published about the task,
+It asks each service's admin endpoint (ates/event_log.py) what it published about the task,
 then which of those events each service applied, with the stored access token (`ates login` as
 an admin). Every correlation id is one cause: an HTTP request, a reassignment job, a billing-day
 close; the events it caused are listed under it in time order.

@@ -1,6 +1,6 @@
 """Dead letters for admins: every `.dead` queue grouped by reason, one letter in full, replay and discard.
 
-The gateway reads the broker itself through `ates.bus.dead_letters`, the same code as `ates dlq`, as
+The gateway reads the broker itself through `ates.dead_letters.queues`, the same code as `ates dlq`, as
 the broker's operator user (ates/bus/users.py: reads `.dead` queues, writes the `.retry` exchanges);
 the management UI is a link away.
 """
@@ -9,7 +9,7 @@ from urllib.parse import quote
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ates.bus.dead_letters import BrokerUnavailable, DeadLetterError, DeadLetters, NotFound, Outcome
+from ates.dead_letters.queues import BrokerUnavailable, DeadLetterError, DeadLetters, NotFound, Outcome
 
 blueprint = Blueprint("dead_letters", __name__, url_prefix="/admin/dead-letters")
 SHOWN_PER_GROUP = 100  # rows of letters per group on the page; the group's buttons still take them all

@@ -25,7 +25,7 @@ from pika.exceptions import AMQPError
 
 from ates import clock, correlation, metrics
 from ates.bus import topology
-from ates.bus.dead_letter import SENDER_SELECTED, header_count, rewritable
+from ates.bus.headers import SENDER_SELECTED, header_count, rewritable
 from ates.bus.events import Event
 from ates.bus.handlers import Handlers
 from ates.bus.inbox import Inbox, Outcome

@@ -19,9 +19,9 @@ from urllib.parse import quote, unquote, urlsplit
 import requests
 
 from ates.bus import topology
-from ates.bus.dead_letter import management_url_for
 from ates.config import load_settings
-from ates.bus.users import OPERATOR, SERVICES, Permissions, credentials_of, keep_password, permissions, user_name
+from ates.bus.users import (OPERATOR, SERVICES, Permissions, credentials_of, keep_password, management_url_for,
+                            permissions, user_name)
 from ates.schemas import registry
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,14 @@ user: so every publish carries `user_id`, and a consumer believes it (docs/bus.m
 """
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import pika
 
 from ates.config import DEFAULT_AMQP_USER_PREFIX as DEFAULT_PREFIX
 OPERATOR = "operator"
@@ -111,3 +114,13 @@ def credentials_of(url: str) -> tuple[str, str]:
     """The user and password an AMQP URL carries; RabbitMQ's own default when it has none."""
     parts = urlsplit(url)
     return unquote(parts.username or "guest"), unquote(parts.password or "guest")
+
+
+MANAGEMENT_PORT = 15672
+
+
+def management_url_for(amqp_url: str, env=None) -> str:
+    """Where the management HTTP API is: from the environment, else port 15672 of the AMQP host."""
+    env = os.environ if env is None else env
+    found = env.get("ATES_RABBITMQ_MANAGEMENT_API_URL") or env.get("ATES_RABBITMQ_MANAGEMENT_URL")
+    return (found or f"http://{pika.URLParameters(amqp_url).host}:{MANAGEMENT_PORT}").rstrip("/")

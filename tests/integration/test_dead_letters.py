@@ -7,7 +7,7 @@ import pika
 import pytest
 
 from ates.bus import Consumer, Inbox
-from ates.bus.dead_letters import DeadLetters, NotFound, UnknownQueue
+from ates.dead_letters.queues import DeadLetters, NotFound, UnknownQueue
 from cli.main import main as ates
 from tests import probe as probe_module
 from tests.conftest import eventually

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, Phase, assume, example, given, note, setting
 from hypothesis import strategies as st
 
 from ates.bus import Consumer, Inbox
-from ates.bus.dead_letters import DeadLetters
+from ates.dead_letters.queues import DeadLetters
 from ates.bus.topology import dead_queue_name, wait_queue_name
 from ates.schemas import registry
 from cli.main import main as ates

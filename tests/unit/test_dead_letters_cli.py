@@ -2,7 +2,7 @@
 (tests/integration/test_dead_letters.py runs it against the real one)."""
 import pytest
 
-from ates.bus.dead_letters import DeadLetter, DeadQueue, NotFound, Outcome
+from ates.dead_letters.queues import DeadLetter, DeadQueue, NotFound, Outcome
 from cli import dlq
 from cli.main import _parser, main
 

@@ -5,7 +5,7 @@ import json
 import pika
 import pytest
 
-from ates.bus.dead_letter import dead_name, letter_from, management_url_for, reason_group, replay_headers, rewritable
+from ates.dead_letters.letter import dead_name, letter_from, management_url_for, reason_group, replay_headers, rewritable
 
 EVENT_ID = "0a4cbb3e-8d55-4d8e-b7a9-4a0f3f1a2b3c"
 EVENT = {"specversion": "1.0", "id": EVENT_ID, "source": "/tracker", "type": "task.completed", "dataversion": 1,

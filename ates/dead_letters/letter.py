@@ -1,24 +1,23 @@
 """One dead letter: what is read off a message in a `.dead` queue (its event, reason and origin),
 how letters group for an operator, and how a replay rewrites its headers. No broker I/O here:
-`ates.bus.dead_letters` reads, replays and discards.
+`ates.dead_letters.queues` reads, replays and discards.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 
 import pika
 
+from ates.bus.headers import SENDER_SELECTED, header_count, rewritable  # noqa: F401 — used below and by queues.py
 from ates.bus.topology import dead_queue_name
+from ates.bus.users import management_url_for  # noqa: F401 — queues.py and the tests find it here too
 
 DEAD = ".dead"
-MANAGEMENT_PORT = 15672
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _KEY_LIKE = re.compile(r"[\x21-\x7e]{1,200}")  # an event id usable as a key: printable, no spaces
-SENDER_SELECTED = ("CC", "BCC")  # the broker routes a message to these queues as well: a copy must not go there
 _NOT_CARRIED_OVER = ("ates-reason", "ates-dead-at", "x-delivery-count", *SENDER_SELECTED)
 
 
@@ -113,13 +112,6 @@ def reason_group(reason: str) -> str:
     return _UUID.sub("<id>", reason)
 
 
-def management_url_for(amqp_url: str, env=None) -> str:
-    """Where the management HTTP API is: from the environment, else port 15672 of the AMQP host."""
-    env = os.environ if env is None else env
-    found = env.get("ATES_RABBITMQ_MANAGEMENT_API_URL") or env.get("ATES_RABBITMQ_MANAGEMENT_URL")
-    return (found or f"http://{pika.URLParameters(amqp_url).host}:{MANAGEMENT_PORT}").rstrip("/")
-
-
 def letter_from(queue: str, properties: pika.BasicProperties, body: bytes) -> DeadLetter:
     """What a dead letter says about itself; a body that is no JSON at all still makes a letter."""
     headers = plain(properties.headers or {})
@@ -158,18 +150,6 @@ def replay_headers(letter: DeadLetter, headers: dict) -> dict:
     return fresh
 
 
-def rewritable(value):
-    """Header values as pika can publish them again: it reads a double as an int of any size (1e300
-    from another client), but writes no int beyond 64 bits, so those go on as text."""
-    if isinstance(value, dict):
-        return {name: rewritable(item) for name, item in value.items()}
-    if isinstance(value, list):
-        return [rewritable(item) for item in value]
-    if isinstance(value, int) and not -2**63 <= value < 2**63:
-        return str(value)
-    return value
-
-
 def plain(value):
     """Header values as text and numbers, for showing (pika hands some strings over as bytes)."""
     if isinstance(value, bytes):
@@ -199,17 +179,6 @@ def _json_or_none(body: bytes):
 
 def _text_or_none(value) -> str | None:
     return None if value is None else str(value)
-
-
-def header_count(value) -> int:
-    """A count we wrote (`ates-attempts`, `ates-replays`): small and never negative. Anything else is a
-    producer's or garbled and counts as none, also because a replay writes `ates-replays` + 1 back, and
-    pika writes no int past 64 bits."""
-    try:
-        count = int(value or 0)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: a float inf
-        return 0
-    return count if 0 <= count < 2**31 else 0
 
 
 def readable_body(body: bytes) -> str:

@@ -16,7 +16,7 @@ import requests
 from pika.exceptions import AMQPConnectionError, AMQPError, ChannelClosedByBroker, NackError, UnroutableError
 
 from ates.bus import topology
-from ates.bus.dead_letter import (  # noqa: F401 — the names both front ends import from here
+from ates.dead_letters.letter import (  # noqa: F401 — the names both front ends import from here
     DEAD, BrokerUnavailable, DeadLetter, DeadLetterError, DeadQueue, Group, NotFound, Outcome, Shown,
     UnknownQueue, dead_name, letter_from, management_url_for, plain, readable_body, reason_group,
     replay_headers,
