@@ -11,15 +11,9 @@ from accounting import billing, domain, reports
 from ates.web import unit_of_work
 
 api = Blueprint("api", __name__, url_prefix="/api")
-STATUS_OF = {domain.InvalidInput: 400, domain.NoSuchBillingDay: 404, domain.DayNotOpenYet: 409}
 ACCOUNT_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 SEE_EVERYONE = sorted(domain.SEE_EVERYONE)
 DEFAULT_INCOME_DAYS = 30
-
-
-@api.errorhandler(domain.RuleBroken)
-def refuse(error: domain.RuleBroken):
-    return jsonify(error=error.code, message=error.message), STATUS_OF.get(type(error), 400)
 
 
 @api.get("/me/account")

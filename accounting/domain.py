@@ -8,6 +8,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from ates.money import CENT
+from ates.rules import RuleBroken
 
 FEE_DOLLARS = (10, 20)  # a uniform integer number of dollars, both ends included
 REWARD_DOLLARS = (20, 40)
@@ -21,26 +22,16 @@ DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SYSTEM_RANDOM = random.SystemRandom()
 
 
-class RuleBroken(Exception):
-    """A request the rules refuse; `code` is for programs, the message for a person."""
-
-    code = "rule_broken"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
 class InvalidInput(RuleBroken):
     code = "invalid_input"
 
 
 class DayNotOpenYet(RuleBroken):
-    code = "not_open_yet"
+    code, status = "not_open_yet", 409
 
 
 class NoSuchBillingDay(RuleBroken):
-    code = "not_found"
+    code, status = "not_found", 404
 
 
 @dataclass(frozen=True)

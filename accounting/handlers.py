@@ -1,15 +1,17 @@
 """What accounting does with other services' events: the task events move money, the account
 events keep the replica that payout mail and the accounts list need. One function each."""
-from sqlalchemy import insert, select, update
-
 from ates import clock, revocations
 from ates.config import Settings
-from ates.bus import Handlers, NotYet
+from ates.bus import Handlers
+from ates.replicas import AccountReplica
 from ates.task_titles import split_v1_title
 from accounting import domain, service
 from accounting.models import accounts, revoked_tokens
 
 handlers = Handlers("accounting")
+replica = AccountReplica(accounts, lambda data: {
+    "username": data["username"], "email": data["email"], "full_name": data["full_name"],
+    "role": data["role"], "active": data["active"]})
 
 
 @handlers.on("task.created", 1)
@@ -42,28 +44,17 @@ def on_task_completed(session, event, settings: Settings, now):
 @handlers.on("account.created", 1)
 @handlers.on("account.updated", 1)
 def on_account_snapshot(session, event):
-    data = event.data
-    row = {"username": data["username"], "email": data["email"], "full_name": data["full_name"],
-           "role": data["role"], "active": data["active"], "version": data["version"]}
-    known = _known_version(session, data["account_id"])
-    if known is None:
-        session.execute(insert(accounts).values(account_id=data["account_id"], **row))
-    elif data["version"] >= known:  # an older snapshot never overwrites a newer one
-        session.execute(update(accounts).where(accounts.c.account_id == data["account_id"]).values(**row))
+    replica.apply_snapshot(session, event.data)
 
 
 @handlers.on("account.role_changed", 1)
 def on_account_role_changed(session, event):
-    if event.data["version"] >= _known_version_or_not_yet(session, event.data["account_id"]):
-        session.execute(update(accounts).where(accounts.c.account_id == event.data["account_id"])
-                        .values(role=event.data["role"], version=event.data["version"]))
+    replica.apply_change(session, event.data, lambda account: {"role": event.data["role"]})
 
 
 @handlers.on("account.deactivated", 1)
 def on_account_deactivated(session, event):
-    if event.data["version"] >= _known_version_or_not_yet(session, event.data["account_id"]):
-        session.execute(update(accounts).where(accounts.c.account_id == event.data["account_id"])
-                        .values(active=False, version=event.data["version"]))
+    replica.apply_change(session, event.data, lambda account: {"active": False})
 
 
 @handlers.on("token.revoked", 1)
@@ -74,14 +65,3 @@ def on_token_revoked(session, event):
 def _today(settings: Settings, now):
     """The local date, asked for only to open the very first billing day."""
     return lambda: domain.local_date(now(), settings.timezone)
-
-
-def _known_version(session, account_id):
-    return session.scalar(select(accounts.c.version).where(accounts.c.account_id == account_id))
-
-
-def _known_version_or_not_yet(session, account_id) -> int:
-    version = _known_version(session, account_id)
-    if version is None:
-        raise NotYet(f"account {account_id} is not known yet")
-    return version

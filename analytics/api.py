@@ -62,11 +62,6 @@ class Income(Schema):
     days = fields.List(fields.Nested(DayIncome), required=True)
 
 
-@api.errorhandler(domain.InvalidQuery)
-def invalid_query(error: domain.InvalidQuery):
-    return jsonify(error="invalid_query", message=error.message), 400
-
-
 @api.get("/summary")
 @require_role(*DASHBOARD_ROLES)
 def summary():

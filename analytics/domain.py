@@ -6,18 +6,18 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from ates.rules import RuleBroken
+
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 INCOME_KINDS = frozenset({"assign_fee", "completion_reward"})  # a payout is not income
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}  # each ends today, today included
 LONGEST_RANGE_DAYS = 366
 
 
-class InvalidQuery(Exception):
+class InvalidQuery(RuleBroken):
     """A question the dashboard cannot answer as asked (a malformed date, a backwards range...)."""
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    code = "invalid_query"
 
 
 @dataclass(frozen=True)

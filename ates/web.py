@@ -9,7 +9,10 @@ from flask import Flask, current_app, jsonify, request
 from sqlalchemy import text
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
+from marshmallow import ValidationError
+
 from ates import correlation, logs, metrics, migrations
+from ates.rules import RuleBroken, refusal
 from ates.config import Settings, load_settings
 from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
@@ -45,6 +48,8 @@ def service_app(import_name: str, service: str, settings: Settings | None = None
     app.after_request(_add_security_headers)
     metrics.init_app(app)
     app.register_error_handler(HTTPException, json_error)
+    app.register_error_handler(RuleBroken, refusal)  # ates/rules.py: every service's refusals
+    app.register_error_handler(ValidationError, invalid_input)
     app.register_error_handler(RequestEntityTooLarge, too_large_json)
     migrations_dir = Path(app.root_path) / "migrations"
     if migrations_dir.is_dir():
@@ -153,3 +158,16 @@ def json_error(error: HTTPException):
         if name.lower() != "content-type":
             response.headers[name] = value
     return response
+
+
+def invalid_input(error: ValidationError):
+    """A request marshmallow refused: every field's reason, for a person and (`fields`) for a program."""
+    return jsonify(error="invalid_input", message=describe_fields(error.messages), fields=error.messages), 400
+
+
+def describe_fields(messages) -> str:
+    if isinstance(messages, dict):
+        return "; ".join(f"{name}: {describe_fields(inner)}" for name, inner in messages.items())
+    if isinstance(messages, list):
+        return " ".join(str(message) for message in messages)
+    return str(messages)

@@ -127,11 +127,7 @@ def create_account():
         account = service.create_account(unit_of_work(), **_json_body(_new_account))
     except ValidationError as error:
         return _invalid(error)
-    except UsernameTaken as taken:
-        return _problem(409, "conflict", str(taken))
-    except RuleBroken as broken:
-        return _problem(400, "invalid_request", str(broken))
-    return _account.dump(account), 201
+    return _account.dump(account), 201  # a RuleBroken (UsernameTaken: 409) is answered by ates/rules.py
 
 
 @bp.patch("/accounts/<account_id>")
@@ -184,6 +180,4 @@ def _apply(account_id: str, change: AccountChange):
         account = service.change_account(unit_of_work(), account_id, change, g.principal.account_id)
     except AccountNotFound:
         return _problem(404, "not_found", "There is no such account.")
-    except RuleBroken as broken:
-        return _problem(400, "invalid_request", str(broken))
     return _account.dump(account)

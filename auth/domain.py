@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from ates import text
+from ates import rules, text
 
 from auth import passwords
 
@@ -23,8 +23,10 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 EMAIL_PATTERN = re.compile(rf"(?P<local>{_ATOM}(?:\.{_ATOM})*)@{_LABEL}(?:\.{_LABEL})+")
 
 
-class RuleBroken(ValueError):
-    """A request the rules refuse; str() is the reason, for a person."""
+class RuleBroken(rules.RuleBroken, ValueError):
+    """A request the rules refuse; str() is the reason, for a person (pages show it in the form)."""
+
+    code = "invalid_request"
 
 
 def normalize_username(raw: str) -> str:

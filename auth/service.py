@@ -27,7 +27,7 @@ _outbox = Outbox(outbox)
 
 
 class UsernameTaken(RuleBroken):
-    pass
+    code, status = "conflict", 409
 
 
 class AccountNotFound(LookupError):

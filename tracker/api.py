@@ -8,8 +8,6 @@ from tracker import domain, service
 from ates.web import unit_of_work
 
 api = Blueprint("api", __name__, url_prefix="/api")
-STATUS_OF = {domain.InvalidTask: 400, domain.NotYourTask: 403, service.TaskNotFound: 404,
-             domain.NoAssignee: 409, domain.AlreadyDone: 409}
 
 
 class NewTask(Schema):
@@ -52,16 +50,6 @@ class TaskQuery(Schema):
     status = fields.String(load_default=None, validate=validate.OneOf(["open", "done"]))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000_000))  # SQL integers are 64-bit
-
-
-@api.errorhandler(domain.RuleBroken)
-def refuse(error: domain.RuleBroken):
-    return jsonify(error=error.code, message=error.message), STATUS_OF.get(type(error), 400)
-
-
-@api.errorhandler(ValidationError)
-def invalid_input(error: ValidationError):
-    return jsonify(error="invalid_input", message=_describe(error.messages), fields=error.messages), 400
 
 
 @api.post("/tasks")
@@ -220,11 +208,3 @@ def reassignment_json(job: dict) -> dict:
 
 def _json_body() -> dict:
     return json_body.json_object("body")
-
-
-def _describe(messages) -> str:
-    if isinstance(messages, dict):
-        return "; ".join(f"{name}: {_describe(inner)}" for name, inner in messages.items())
-    if isinstance(messages, list):
-        return " ".join(str(message) for message in messages)
-    return str(messages)

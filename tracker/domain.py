@@ -4,20 +4,11 @@ import secrets
 from collections.abc import Sequence
 
 from ates import text
+from ates.rules import RuleBroken
 from ates.task_titles import JIRA_ID, split_v1_title
 TITLE_MAX = 200
 NOT_ASSIGNABLE_ROLES = frozenset({"admin", "manager"})
 MAY_SEE_ALL_AND_REASSIGN = frozenset({"admin", "manager"})
-
-
-class RuleBroken(Exception):
-    """A request the rules refuse; `code` is for programs, the message for a person."""
-
-    code = "rule_broken"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class InvalidTask(RuleBroken):
@@ -25,15 +16,15 @@ class InvalidTask(RuleBroken):
 
 
 class NoAssignee(RuleBroken):
-    code = "no_assignee"
+    code, status = "no_assignee", 409
 
 
 class NotYourTask(RuleBroken):
-    code = "not_your_task"
+    code, status = "not_your_task", 403
 
 
 class AlreadyDone(RuleBroken):
-    code = "already_done"
+    code, status = "already_done", 409
 
 
 def title_and_jira_id(title: str, jira_id: str | None) -> tuple[str, str | None]:

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from ates import clock, correlation
 from ates.bus import Outbox
+from ates.rules import RuleBroken
 from tracker import domain, events
 from tracker.models import accounts, outbox, reassignment_items, reassignments, task_activity, tasks
 
@@ -15,8 +16,8 @@ TASK_COLUMNS = (tasks.c.task_id, tasks.c.jira_id, tasks.c.title, tasks.c.descrip
                 tasks.c.assignee_id, tasks.c.created_at, tasks.c.completed_at, tasks.c.version)
 
 
-class TaskNotFound(domain.RuleBroken):
-    code = "not_found"
+class TaskNotFound(RuleBroken):
+    code, status = "not_found", 404
 
 
 def create_task(session: Session, actor_id: str, title: str, description: str = "",
