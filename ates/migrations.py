@@ -34,3 +34,72 @@ def run_env(metadata: MetaData) -> None:
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
+
+
+# The bus tables as each version of them was made. A service's first migration calls the version
+# it was written for; a later change to the bus tables becomes version 2 here, and a new migration
+# in each service calls upgrade_bus_tables(2, ...). Old migrations never change what they make.
+BUS_TABLES_VERSIONS = (1,)
+
+
+def create_bus_tables(version: int, outbox: bool, inbox: bool) -> None:
+    """Inside a migration's upgrade(): the outbox (a producer's) and the inbox (a consumer's)."""
+    from alembic import op
+    import sqlalchemy as sa
+
+    _known_version(version)
+    if inbox:
+        op.create_table(
+            "inbox",
+            sa.Column("event_id", sa.String(length=36), nullable=False),
+            sa.Column("event_type", sa.String(length=100), nullable=False),
+            sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+            sa.PrimaryKeyConstraint("event_id", name=op.f("pk_inbox")),
+        )
+    if outbox:
+        op.create_table(
+            "outbox",
+            sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+            sa.Column("event_id", sa.String(length=36), nullable=False),
+            sa.Column("event_type", sa.String(length=100), nullable=False),
+            sa.Column("routing_key", sa.String(length=120), nullable=False),
+            sa.Column("body", sa.Text(), nullable=False),
+            sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+            sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+            sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+            sa.UniqueConstraint("event_id", name=op.f("uq_outbox_event_id")),
+        )
+        with op.batch_alter_table("outbox", schema=None) as batch_op:
+            batch_op.create_index("ix_outbox_unpublished", ["published_at", "id"], unique=False)
+
+
+def drop_bus_tables(version: int, outbox: bool, inbox: bool) -> None:
+    """Inside a migration's downgrade(): the reverse of create_bus_tables at the same version."""
+    from alembic import op
+
+    _known_version(version)
+    if outbox:
+        with op.batch_alter_table("outbox", schema=None) as batch_op:
+            batch_op.drop_index("ix_outbox_unpublished")
+        op.drop_table("outbox")
+    if inbox:
+        op.drop_table("inbox")
+
+
+def bus_tables_migration(version: int, outbox: bool, inbox: bool):
+    """A first migration's (upgrade, downgrade): `upgrade, downgrade = bus_tables_migration(1, ...)`."""
+    _known_version(version)
+    return (lambda: create_bus_tables(version, outbox, inbox), lambda: drop_bus_tables(version, outbox, inbox))
+
+
+def _known_version(version: int) -> None:
+    if version not in BUS_TABLES_VERSIONS:
+        raise ValueError(f"no bus tables version {version}; there are {BUS_TABLES_VERSIONS}")
+
+
+def drop_tables(*names: str) -> None:
+    """Inside a migration's downgrade(): drop each table, in the order given; its indexes go with it."""
+    from alembic import op
+
+    for name in names:
+        op.drop_table(name)

@@ -39,6 +39,12 @@ def drop_table(op) -> None:
     op.drop_table('revoked_tokens')
 
 
+def migration():
+    """The (upgrade, downgrade) of a service's migration that adds the table."""
+    from alembic import op
+    return (lambda: create_table(op), lambda: drop_table(op))
+
+
 def remember(session: Session, table: Table, data: dict) -> None:
     """The body of each service's `on_token_revoked` handler; a duplicate event adds nothing."""
     session.execute(delete(table).where(table.c.expires_at < clock.utcnow()))

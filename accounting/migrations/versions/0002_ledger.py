@@ -1,17 +1,11 @@
-"""the ledger: prices, balances, transactions, billing days, payouts, emails, accounts replica
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-21
-"""
+"""the ledger: prices, balances, transactions, billing days, payouts, emails, accounts replica"""
 from alembic import op
 import sqlalchemy as sa
 
+from ates.migrations import drop_tables
 
-revision = '0002'
-down_revision = '0001'
-branch_labels = None
-depends_on = None
+
+revision, down_revision = "0002", "0001"
 
 
 def upgrade():
@@ -42,8 +36,7 @@ def upgrade():
     sa.Column('management_income', sa.Numeric(precision=12, scale=2), nullable=True),
     sa.PrimaryKeyConstraint('billing_date', name=op.f('pk_billing_days'))
     )
-    with op.batch_alter_table('billing_days', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_billing_days_status'), ['status'], unique=False)
+    op.create_index(op.f('ix_billing_days_status'), 'billing_days', ['status'])
 
     op.create_table('tasks',
     sa.Column('task_id', sa.String(length=36), nullable=False),
@@ -70,9 +63,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_transactions')),
     sa.UniqueConstraint('transaction_id', name=op.f('uq_transactions_transaction_id'))
     )
-    with op.batch_alter_table('transactions', schema=None) as batch_op:
-        batch_op.create_index('ix_transactions_account_day', ['account_id', 'billing_date'], unique=False)
-        batch_op.create_index('ix_transactions_day_kind', ['billing_date', 'kind'], unique=False)
+    op.create_index('ix_transactions_account_day', 'transactions', ['account_id', 'billing_date'])
+    op.create_index('ix_transactions_day_kind', 'transactions', ['billing_date', 'kind'])
 
     op.create_table('payouts',
     sa.Column('payout_id', sa.String(length=36), nullable=False),
@@ -99,26 +91,9 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_emails')),
     sa.UniqueConstraint('payout_id', name=op.f('uq_emails_payout_id'))
     )
-    with op.batch_alter_table('emails', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_emails_status'), ['status'], unique=False)
+    op.create_index(op.f('ix_emails_status'), 'emails', ['status'])
 
 
 
 def downgrade():
-    with op.batch_alter_table('emails', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_emails_status'))
-
-    op.drop_table('emails')
-    op.drop_table('payouts')
-    with op.batch_alter_table('transactions', schema=None) as batch_op:
-        batch_op.drop_index('ix_transactions_day_kind')
-        batch_op.drop_index('ix_transactions_account_day')
-
-    op.drop_table('transactions')
-    op.drop_table('tasks')
-    with op.batch_alter_table('billing_days', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_billing_days_status'))
-
-    op.drop_table('billing_days')
-    op.drop_table('balances')
-    op.drop_table('accounts')
+    drop_tables("emails", "payouts", "transactions", "tasks", "billing_days", "balances", "accounts")  # each table's indexes go with it

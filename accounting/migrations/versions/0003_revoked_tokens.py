@@ -1,23 +1,6 @@
-"""access tokens revoked at the SSO (token.revoked), refused until they expire
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-02
-"""
-from alembic import op
-
+"""access tokens revoked at the SSO (token.revoked), refused until they expire"""
 from ates import revocations
 
 
-revision = '0003'
-down_revision = '0002'
-branch_labels = None
-depends_on = None
-
-
-def upgrade():
-    revocations.create_table(op)
-
-
-def downgrade():
-    revocations.drop_table(op)
+revision, down_revision = "0003", "0002"
+upgrade, downgrade = revocations.migration()

@@ -1,19 +1,12 @@
 """the assignee of record: who the tracker last assigned each task to, and when
 
 A completion pays its reward only to this popug (a forged or stale completion waits, then dies).
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-02
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0004'
-down_revision = '0003'
-branch_labels = None
-depends_on = None
+revision, down_revision = "0004", "0003"
 
 
 def upgrade():

@@ -1,17 +1,11 @@
-"""read models and the event archive
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-21
-"""
+"""read models and the event archive"""
 from alembic import op
 import sqlalchemy as sa
 
+from ates.migrations import drop_tables
 
-revision = '0002'
-down_revision = '0001'
-branch_labels = None
-depends_on = None
+
+revision, down_revision = "0002", "0001"
 
 
 def upgrade():
@@ -20,8 +14,7 @@ def upgrade():
     sa.Column('balance', sa.Numeric(precision=12, scale=2), nullable=False),
     sa.PrimaryKeyConstraint('account_id', name=op.f('pk_account_balances'))
     )
-    with op.batch_alter_table('account_balances', schema=None) as batch_op:
-        batch_op.create_index('ix_account_balances_balance', ['balance'], unique=False)
+    op.create_index('ix_account_balances_balance', 'account_balances', ['balance'])
 
     op.create_table('completions',
     sa.Column('task_id', sa.String(length=36), nullable=False),
@@ -68,13 +61,4 @@ def upgrade():
 
 
 def downgrade():
-    op.drop_table('task_prices')
-    op.drop_table('task_details')
-    op.drop_table('event_archive')
-    op.drop_table('daily_top_task')
-    op.drop_table('daily_income')
-    op.drop_table('completions')
-    with op.batch_alter_table('account_balances', schema=None) as batch_op:
-        batch_op.drop_index('ix_account_balances_balance')
-
-    op.drop_table('account_balances')
+    drop_tables("task_prices", "task_details", "event_archive", "daily_top_task", "daily_income", "completions", "account_balances")  # each table's indexes go with it

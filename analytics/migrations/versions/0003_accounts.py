@@ -1,17 +1,9 @@
-"""whether each account is active, to refuse a deactivated account's token
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-21
-"""
+"""whether each account is active, to refuse a deactivated account's token"""
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003'
-down_revision = '0002'
-branch_labels = None
-depends_on = None
+revision, down_revision = "0003", "0002"
 
 
 def upgrade():

@@ -2,19 +2,12 @@
 
 Rows from before stay without a role (the token's claim is used for them) until `rebuild`
 replays the archived account events.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-02
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0004'
-down_revision = '0003'
-branch_labels = None
-depends_on = None
+revision, down_revision = "0004", "0003"
 
 
 def upgrade():

@@ -1,17 +1,11 @@
-"""accounts, beak prints, login failures, OAuth clients, codes, refresh tokens, signing keys
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-21
-"""
+"""accounts, beak prints, login failures, OAuth clients, codes, refresh tokens, signing keys"""
 from alembic import op
 import sqlalchemy as sa
 
+from ates.migrations import drop_tables
 
-revision = '0002'
-down_revision = '0001'
-branch_labels = None
-depends_on = None
+
+revision, down_revision = "0002", "0001"
 
 
 def upgrade():
@@ -34,9 +28,8 @@ def upgrade():
     sa.Column('failed_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_login_failures'))
     )
-    with op.batch_alter_table('login_failures', schema=None) as batch_op:
-        batch_op.create_index('ix_login_failures_client_key_failed_at', ['client_key', 'failed_at'], unique=False)
-        batch_op.create_index('ix_login_failures_failed_at', ['failed_at'], unique=False)
+    op.create_index('ix_login_failures_client_key_failed_at', 'login_failures', ['client_key', 'failed_at'])
+    op.create_index('ix_login_failures_failed_at', 'login_failures', ['failed_at'])
 
     op.create_table('oauth_clients',
     sa.Column('client_id', sa.String(length=64), nullable=False),
@@ -76,9 +69,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['client_id'], ['oauth_clients.client_id'], name=op.f('fk_authorization_codes_client_id_oauth_clients')),
     sa.PrimaryKeyConstraint('code_hash', name=op.f('pk_authorization_codes'))
     )
-    with op.batch_alter_table('authorization_codes', schema=None) as batch_op:
-        batch_op.create_index('ix_authorization_codes_client_id_nonce', ['client_id', 'nonce'], unique=False)
-        batch_op.create_index(batch_op.f('ix_authorization_codes_expires_at'), ['expires_at'], unique=False)
+    op.create_index('ix_authorization_codes_client_id_nonce', 'authorization_codes', ['client_id', 'nonce'])
+    op.create_index(op.f('ix_authorization_codes_expires_at'), 'authorization_codes', ['expires_at'])
 
     op.create_table('beak_prints',
     sa.Column('account_id', sa.String(length=36), nullable=False),
@@ -101,32 +93,11 @@ def upgrade():
     sa.ForeignKeyConstraint(['client_id'], ['oauth_clients.client_id'], name=op.f('fk_refresh_tokens_client_id_oauth_clients')),
     sa.PrimaryKeyConstraint('token_hash', name=op.f('pk_refresh_tokens'))
     )
-    with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_refresh_tokens_account_id'), ['account_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_refresh_tokens_expires_at'), ['expires_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_refresh_tokens_family_id'), ['family_id'], unique=False)
+    op.create_index(op.f('ix_refresh_tokens_account_id'), 'refresh_tokens', ['account_id'])
+    op.create_index(op.f('ix_refresh_tokens_expires_at'), 'refresh_tokens', ['expires_at'])
+    op.create_index(op.f('ix_refresh_tokens_family_id'), 'refresh_tokens', ['family_id'])
 
 
 
 def downgrade():
-    with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_refresh_tokens_family_id'))
-        batch_op.drop_index(batch_op.f('ix_refresh_tokens_expires_at'))
-        batch_op.drop_index(batch_op.f('ix_refresh_tokens_account_id'))
-
-    op.drop_table('refresh_tokens')
-    op.drop_table('beak_prints')
-    with op.batch_alter_table('authorization_codes', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_authorization_codes_expires_at'))
-        batch_op.drop_index('ix_authorization_codes_client_id_nonce')
-
-    op.drop_table('authorization_codes')
-    op.drop_table('signing_keys')
-    op.drop_table('revoked_access_tokens')
-    op.drop_table('oauth_clients')
-    with op.batch_alter_table('login_failures', schema=None) as batch_op:
-        batch_op.drop_index('ix_login_failures_failed_at')
-        batch_op.drop_index('ix_login_failures_client_key_failed_at')
-
-    op.drop_table('login_failures')
-    op.drop_table('accounts')
+    drop_tables("refresh_tokens", "beak_prints", "authorization_codes", "signing_keys", "revoked_access_tokens", "oauth_clients", "login_failures", "accounts")  # each table's indexes go with it

@@ -1,17 +1,9 @@
-"""the access token issued with each refresh token, announced when its family is revoked
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-02
-"""
+"""the access token issued with each refresh token, announced when its family is revoked"""
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003'
-down_revision = '0002'
-branch_labels = None
-depends_on = None
+revision, down_revision = "0003", "0002"
 
 
 def upgrade():

@@ -1,17 +1,9 @@
-"""refresh tokens carry the deadline of the sign-in they descend from; clients their scopes
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-02
-"""
+"""refresh tokens carry the deadline of the sign-in they descend from; clients their scopes"""
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0004'
-down_revision = '0003'
-branch_labels = None
-depends_on = None
+revision, down_revision = "0004", "0003"
 
 
 def upgrade():

@@ -1,17 +1,11 @@
-"""tasks, accounts replica, activity, reassignments
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-21
-"""
+"""tasks, accounts replica, activity, reassignments"""
 from alembic import op
 import sqlalchemy as sa
 
+from ates.migrations import drop_tables
 
-revision = '0002'
-down_revision = '0001'
-branch_labels = None
-depends_on = None
+
+revision, down_revision = "0002", "0001"
 
 
 def upgrade():
@@ -25,8 +19,7 @@ def upgrade():
     sa.Column('version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('account_id', name=op.f('pk_accounts'))
     )
-    with op.batch_alter_table('accounts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_accounts_assignable'), ['assignable'], unique=False)
+    op.create_index(op.f('ix_accounts_assignable'), 'accounts', ['assignable'])
 
     op.create_table('reassignments',
     sa.Column('reassignment_id', sa.String(length=36), nullable=False),
@@ -38,8 +31,7 @@ def upgrade():
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('reassignment_id', name=op.f('pk_reassignments'))
     )
-    with op.batch_alter_table('reassignments', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_reassignments_status'), ['status'], unique=False)
+    op.create_index(op.f('ix_reassignments_status'), 'reassignments', ['status'])
 
     op.create_table('tasks',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -55,9 +47,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tasks')),
     sa.UniqueConstraint('task_id', name=op.f('uq_tasks_task_id'))
     )
-    with op.batch_alter_table('tasks', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_tasks_assignee_id'), ['assignee_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_tasks_status'), ['status'], unique=False)
+    op.create_index(op.f('ix_tasks_assignee_id'), 'tasks', ['assignee_id'])
+    op.create_index(op.f('ix_tasks_status'), 'tasks', ['status'])
 
     op.create_table('reassignment_items',
     sa.Column('reassignment_id', sa.String(length=36), nullable=False),
@@ -66,8 +57,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['reassignment_id'], ['reassignments.reassignment_id'], name=op.f('fk_reassignment_items_reassignment_id_reassignments')),
     sa.PrimaryKeyConstraint('reassignment_id', 'task_id', name=op.f('pk_reassignment_items'))
     )
-    with op.batch_alter_table('reassignment_items', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_reassignment_items_done'), ['done'], unique=False)
+    op.create_index(op.f('ix_reassignment_items_done'), 'reassignment_items', ['done'])
 
     op.create_table('task_activity',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -79,33 +69,10 @@ def upgrade():
     sa.ForeignKeyConstraint(['task_id'], ['tasks.task_id'], name=op.f('fk_task_activity_task_id_tasks')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_task_activity'))
     )
-    with op.batch_alter_table('task_activity', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_task_activity_task_id'), ['task_id'], unique=False)
+    op.create_index(op.f('ix_task_activity_task_id'), 'task_activity', ['task_id'])
 
 
 
 
 def downgrade():
-
-    with op.batch_alter_table('task_activity', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_task_activity_task_id'))
-
-    op.drop_table('task_activity')
-    with op.batch_alter_table('reassignment_items', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_reassignment_items_done'))
-
-    op.drop_table('reassignment_items')
-    with op.batch_alter_table('tasks', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_tasks_status'))
-        batch_op.drop_index(batch_op.f('ix_tasks_assignee_id'))
-
-    op.drop_table('tasks')
-    with op.batch_alter_table('reassignments', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_reassignments_status'))
-
-    op.drop_table('reassignments')
-    with op.batch_alter_table('accounts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_accounts_assignable'))
-
-    op.drop_table('accounts')
-
+    drop_tables("task_activity", "reassignment_items", "tasks", "reassignments", "accounts")  # each table's indexes go with it

@@ -1,17 +1,9 @@
-"""reassignments remember the correlation id of the request that started them
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-28
-"""
+"""reassignments remember the correlation id of the request that started them"""
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003'
-down_revision = '0002'
-branch_labels = None
-depends_on = None
+revision, down_revision = "0003", "0002"
 
 
 def upgrade():
