@@ -1,5 +1,6 @@
 """gunicorn reads this file from the working directory on every start (Procfile, compose, tests):
 its own error and access logs come out as JSON lines like the app's (docs/observability.md)."""
+
 logger_class = "ates.logs.GunicornLogger"
 
 # An idle keep-alive connection is closed after this many seconds. gunicorn's default of 2 s makes

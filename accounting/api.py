@@ -1,17 +1,20 @@
 """Accounting's REST API (SPEC §8): balances, audit logs, income, closing a billing day.
 JSON in and out, a bearer token on every call, money as two-place strings."""
+
 import re
 from datetime import date
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from accounting import billing, domain, reports
 from ates import clock, money
 from ates.tokens import require_role
-from accounting import billing, domain, reports
 from ates.web import unit_of_work
 
 api = Blueprint("api", __name__, url_prefix="/api")
-ACCOUNT_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+ACCOUNT_ID = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
 SEE_EVERYONE = sorted(domain.SEE_EVERYONE)
 DEFAULT_INCOME_DAYS = 30
 
@@ -68,7 +71,9 @@ def every_account():
     """
     with unit_of_work().read() as session:
         found = reports.every_account(session)
-    return jsonify(accounts=[{**account, "balance": money.to_wire(account["balance"])} for account in found])
+    return jsonify(
+        accounts=[{**account, "balance": money.to_wire(account["balance"])} for account in found]
+    )
 
 
 @api.get("/accounts/<account_id>/transactions")
@@ -112,8 +117,16 @@ def income():
         last = _day_argument("to") or _open_or_today(session)
         first = _day_argument("from") or domain.days_before(last, DEFAULT_INCOME_DAYS - 1)
         days = reports.income_by_day(session, first, last)
-    return jsonify({"from": first.isoformat(), "to": last.isoformat(), "days": [
-        {"date": day.isoformat(), "management_income": money.to_wire(amount)} for day, amount in days]})
+    return jsonify(
+        {
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "days": [
+                {"date": day.isoformat(), "management_income": money.to_wire(amount)}
+                for day, amount in days
+            ],
+        }
+    )
 
 
 @api.get("/billing-days/current")
@@ -133,8 +146,13 @@ def current_billing_day():
     with unit_of_work().read() as session:
         open_day = reports.current_billing_day(session)
         if open_day is None:  # nothing booked yet: the day the first transaction will open
-            summary = {"billing_date": _local_today(), "status": domain.OPEN, "payouts": 0,
-                       "total_paid": domain.ZERO, "management_income": domain.ZERO}
+            summary = {
+                "billing_date": _local_today(),
+                "status": domain.OPEN,
+                "payouts": 0,
+                "total_paid": domain.ZERO,
+                "management_income": domain.ZERO,
+            }
         else:
             summary = billing.day_summary(session, open_day)
     return jsonify(summary_json(summary))
@@ -156,7 +174,9 @@ def show_billing_day(day):
           description: no such billing day
     """
     with unit_of_work().read() as session:
-        return jsonify(summary_json(billing.day_summary(session, domain.parse_day(day, "the billing day"))))
+        return jsonify(
+            summary_json(billing.day_summary(session, domain.parse_day(day, "the billing day")))
+        )
 
 
 @api.post("/billing-days/<day>/close")
@@ -178,28 +198,41 @@ def close_billing_day(day):
         409:
           description: the day is after the open one (not_open_yet)
     """
-    summary = billing.close_billing_day(unit_of_work(), domain.parse_day(day, "the billing day"), _local_today())
+    summary = billing.close_billing_day(
+        unit_of_work(), domain.parse_day(day, "the billing day"), _local_today()
+    )
     return jsonify(summary_json(summary))
 
 
 def summary_json(summary: dict) -> dict:
-    return {"billing_date": summary["billing_date"].isoformat(), "status": summary["status"],
-            "payouts": summary["payouts"], "total_paid": money.to_wire(summary["total_paid"]),
-            "management_income": money.to_wire(summary["management_income"])}
+    return {
+        "billing_date": summary["billing_date"].isoformat(),
+        "status": summary["status"],
+        "payouts": summary["payouts"],
+        "total_paid": money.to_wire(summary["total_paid"]),
+        "management_income": money.to_wire(summary["management_income"]),
+    }
 
 
 def transaction_json(transaction: dict) -> dict:
-    return {"transaction_id": transaction["transaction_id"], "kind": transaction["kind"],
-            "amount": money.to_wire(transaction["amount"]), "balance_after": money.to_wire(transaction["balance_after"]),
-            "billing_date": transaction["billing_date"].isoformat(), "applied_at": clock.to_wire(transaction["applied_at"]),
-            "task": transaction["task"]}
+    return {
+        "transaction_id": transaction["transaction_id"],
+        "kind": transaction["kind"],
+        "amount": money.to_wire(transaction["amount"]),
+        "balance_after": money.to_wire(transaction["balance_after"]),
+        "billing_date": transaction["billing_date"].isoformat(),
+        "applied_at": clock.to_wire(transaction["applied_at"]),
+        "task": transaction["task"],
+    }
 
 
 def _audit_log_answer(account_id: str):
     with unit_of_work().read() as session:
         day = _day_argument("date") or _open_or_today(session)
         log = reports.audit_log(session, account_id, day)
-    return jsonify(date=day.isoformat(), account_id=account_id, transactions=[transaction_json(t) for t in log])
+    return jsonify(
+        date=day.isoformat(), account_id=account_id, transactions=[transaction_json(t) for t in log]
+    )
 
 
 def _day_argument(name: str) -> date | None:
@@ -214,6 +247,3 @@ def _open_or_today(session) -> date:
 
 def _local_today() -> date:
     return domain.local_date(clock.utcnow(), current_app.config["ATES"].timezone)
-
-
-

@@ -1,5 +1,6 @@
 """The shapes of accounting's REST answers and queries, for its OpenAPI document at /openapi.json.
 The views build their JSON themselves; these describe it (and the query parameters) to clients."""
+
 from marshmallow import Schema, fields, validate
 
 from accounting import domain
@@ -15,19 +16,29 @@ class MyAccount(Schema):
 class TaskOfTransaction(Schema):
     task_id = fields.UUID(required=True)
     jira_id = fields.String(required=True, allow_none=True, metadata={"example": "UBERPOP-42"})
-    title = fields.String(required=True, allow_none=True,
-                          metadata={"description": "null until the task's details arrive: an unknown task"})
+    title = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "null until the task's details arrive: an unknown task"},
+    )
     description = fields.String(required=True, allow_none=True)
 
 
 class Transaction(Schema):
     transaction_id = fields.UUID(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(["assign_fee", "completion_reward", "payout"]))
+    kind = fields.String(
+        required=True, validate=validate.OneOf(["assign_fee", "completion_reward", "payout"])
+    )
     amount = fields.String(required=True, metadata=MONEY)
     balance_after = fields.String(required=True, metadata=MONEY)
     billing_date = fields.Date(required=True)
     applied_at = fields.DateTime(required=True)
-    task = fields.Nested(TaskOfTransaction, required=True, allow_none=True, metadata={"description": "null for a payout"})
+    task = fields.Nested(
+        TaskOfTransaction,
+        required=True,
+        allow_none=True,
+        metadata={"description": "null for a payout"},
+    )
 
 
 class AuditLog(Schema):
@@ -38,7 +49,9 @@ class AuditLog(Schema):
 
 class AccountWithBalance(Schema):
     account_id = fields.UUID(required=True)
-    username = fields.String(required=True, allow_none=True, metadata={"description": "null until auth's event arrives"})
+    username = fields.String(
+        required=True, allow_none=True, metadata={"description": "null until auth's event arrives"}
+    )
     full_name = fields.String(required=True, allow_none=True)
     role = fields.String(required=True, allow_none=True)
     active = fields.Boolean(required=True, allow_none=True)
@@ -62,7 +75,9 @@ class Income(Schema):
 
 class BillingDay(Schema):
     billing_date = fields.Date(required=True)
-    status = fields.String(required=True, validate=validate.OneOf([domain.OPEN, domain.CLOSING, domain.CLOSED]))
+    status = fields.String(
+        required=True, validate=validate.OneOf([domain.OPEN, domain.CLOSING, domain.CLOSED])
+    )
     payouts = fields.Integer(required=True)
     total_paid = fields.String(required=True, metadata=MONEY)
     management_income = fields.String(required=True, metadata=MONEY)
@@ -73,8 +88,14 @@ class DayQuery(Schema):
 
 
 class IncomeQuery(Schema):
-    from_ = fields.Date(data_key="from", metadata={"description": "first day; 30 days before `to` when left out"})
-    to = fields.Date(metadata={"description": "last day, at most 366 days after `from`; the open day when left out"})
+    from_ = fields.Date(
+        data_key="from", metadata={"description": "first day; 30 days before `to` when left out"}
+    )
+    to = fields.Date(
+        metadata={
+            "description": "last day, at most 366 days after `from`; the open day when left out"
+        }
+    )
 
 
 SCHEMAS = (MyAccount, Transaction, AuditLog, AccountList, Income, BillingDay)

@@ -1,15 +1,16 @@
 """The accounting web service: `create_app()` for gunicorn and for `flask --app accounting.app`."""
+
 from flask import Flask
 
+from accounting.api import api
+from accounting.api_schemas import SCHEMAS
+from accounting.models import accounts, inbox, outbox, revoked_tokens
 from ates import tokens
-from ates.event_log import event_log_blueprint
 from ates.config import Settings
+from ates.event_log import event_log_blueprint
 from ates.openapi import document_api
 from ates.production import check_production
 from ates.web import service_app
-from accounting.models import accounts, inbox, outbox, revoked_tokens
-from accounting.api import api
-from accounting.api_schemas import SCHEMAS
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -19,6 +20,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     tokens.init_app(app, accounts=accounts, revoked=revoked_tokens)
     app.register_blueprint(api)
     app.register_blueprint(event_log_blueprint(outbox, inbox))
-    document_api(app, "aTES accounting", schemas=SCHEMAS,
-                 description="Balances, audit logs, management income and billing days (SPEC §8).")
+    document_api(
+        app,
+        "aTES accounting",
+        schemas=SCHEMAS,
+        description="Balances, audit logs, management income and billing days (SPEC §8).",
+    )
     return app

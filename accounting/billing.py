@@ -7,6 +7,7 @@ attempt simply continues from:
    account; balance 0; payout transaction; mail to send; `payout.sent`);
 3. the day goes `closing` -> `closed` with its totals, and `billing_day.closed` is written once.
 """
+
 import uuid
 from collections.abc import Callable
 from datetime import date
@@ -15,18 +16,21 @@ from decimal import Decimal
 from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ates import clock
-from ates.unit_of_work import UnitOfWork
 from accounting import domain, events, ledger
 from accounting.models import balances, billing_days, emails, payouts, transactions
+from ates import clock
+from ates.unit_of_work import UnitOfWork
 
 PAYOUT_BATCH = 200
 
-AfterPayout = Callable[[dict], None]  # called after each payout commits (the scheduler's stop check)
+AfterPayout = Callable[
+    [dict], None
+]  # called after each payout commits (the scheduler's stop check)
 
 
-def close_billing_day(uow: UnitOfWork, billing_date: date, today: date,
-                      after_payout: AfterPayout | None = None) -> dict:
+def close_billing_day(
+    uow: UnitOfWork, billing_date: date, today: date, after_payout: AfterPayout | None = None
+) -> dict:
     """Close the open day `billing_date`, or finish closing it; a closed day is left as it is.
 
     DayNotOpenYet for a day after the open one, NoSuchBillingDay for an earlier day that never was.
@@ -44,7 +48,9 @@ def close_billing_day(uow: UnitOfWork, billing_date: date, today: date,
         return day_summary(session, billing_date)
 
 
-def close_due_days(uow: UnitOfWork, today: date, after_payout: AfterPayout | None = None) -> list[dict]:
+def close_due_days(
+    uow: UnitOfWork, today: date, after_payout: AfterPayout | None = None
+) -> list[dict]:
     """The scheduler's round: finish any close a crash interrupted, then close the open day if it is past."""
     closing = _closing_days(uow)
     with uow.read() as session:
@@ -53,16 +59,27 @@ def close_due_days(uow: UnitOfWork, today: date, after_payout: AfterPayout | Non
     return [close_billing_day(uow, billing_date, today, after_payout) for billing_date in due]
 
 
-def pay_out_positive_balances(uow: UnitOfWork, billing_date: date, after_payout: AfterPayout | None = None) -> int:
+def pay_out_positive_balances(
+    uow: UnitOfWork, billing_date: date, after_payout: AfterPayout | None = None
+) -> int:
     """Pay every account with a positive balance and no payout for the day yet, one transaction each."""
     paid = 0
     while True:
         with uow.read() as session:
-            due = list(session.scalars(
-                select(balances.c.account_id)
-                .where(balances.c.amount > 0, ~exists().where(payouts.c.billing_date == billing_date,
-                                                              payouts.c.account_id == balances.c.account_id))
-                .order_by(balances.c.account_id).limit(PAYOUT_BATCH)))
+            due = list(
+                session.scalars(
+                    select(balances.c.account_id)
+                    .where(
+                        balances.c.amount > 0,
+                        ~exists().where(
+                            payouts.c.billing_date == billing_date,
+                            payouts.c.account_id == balances.c.account_id,
+                        ),
+                    )
+                    .order_by(balances.c.account_id)
+                    .limit(PAYOUT_BATCH)
+                )
+            )
         if not due:
             return paid
         for account_id in due:
@@ -82,38 +99,76 @@ def pay_out(session: Session, billing_date: date, account_id: str) -> dict | Non
     """
     balance = ledger.locked_balance(session, account_id)
     amount = domain.payout_amount(balance)
-    already = session.scalar(select(payouts.c.payout_id).where(payouts.c.billing_date == billing_date,
-                                                                 payouts.c.account_id == account_id))
+    already = session.scalar(
+        select(payouts.c.payout_id).where(
+            payouts.c.billing_date == billing_date, payouts.c.account_id == account_id
+        )
+    )
     if amount is None or already is not None:
         return None
-    transaction = ledger.record_transaction(session, account_id, domain.PAYOUT, -amount, None, billing_date)
+    transaction = ledger.record_transaction(
+        session, account_id, domain.PAYOUT, -amount, None, billing_date
+    )
     now = clock.utcnow()
-    payout = {"payout_id": str(uuid.uuid4()), "billing_date": billing_date, "account_id": account_id,
-              "amount": amount, "transaction_id": transaction["transaction_id"], "paid_at": now}
+    payout = {
+        "payout_id": str(uuid.uuid4()),
+        "billing_date": billing_date,
+        "account_id": account_id,
+        "amount": amount,
+        "transaction_id": transaction["transaction_id"],
+        "paid_at": now,
+    }
     session.execute(insert(payouts).values(**payout))
-    session.execute(insert(emails).values(payout_id=payout["payout_id"], account_id=account_id, status="pending",
-                                          attempts=0, not_before=None, last_error=None, created_at=now, sent_at=None))
+    session.execute(
+        insert(emails).values(
+            payout_id=payout["payout_id"],
+            account_id=account_id,
+            status="pending",
+            attempts=0,
+            not_before=None,
+            last_error=None,
+            created_at=now,
+            sent_at=None,
+        )
+    )
     ledger.OUTBOX.add(session, events.payout_sent(payout))
     return payout
 
 
 def day_summary(session: Session, billing_date: date) -> dict:
     """A day's status and figures: stored once closed, counted so far while open or closing."""
-    day = session.execute(select(billing_days).where(billing_days.c.billing_date == billing_date)).mappings().first()
+    day = (
+        session.execute(select(billing_days).where(billing_days.c.billing_date == billing_date))
+        .mappings()
+        .first()
+    )
     if day is None:
         raise domain.NoSuchBillingDay(f"there is no billing day {billing_date}")
     if day["status"] == domain.CLOSED:
-        count, total, income = day["payouts"], domain.cents(day["total_paid"]), domain.cents(day["management_income"])
+        count, total, income = (
+            day["payouts"],
+            domain.cents(day["total_paid"]),
+            domain.cents(day["management_income"]),
+        )
     else:
         count, total = _payout_totals(session, billing_date)
         income = management_income(session, billing_date)
-    return {"billing_date": billing_date, "status": day["status"], "payouts": count, "total_paid": total,
-            "management_income": income}
+    return {
+        "billing_date": billing_date,
+        "status": day["status"],
+        "payouts": count,
+        "total_paid": total,
+        "management_income": income,
+    }
 
 
 def management_income(session: Session, billing_date: date) -> Decimal:
-    amounts = session.scalar(select(func.sum(transactions.c.amount)).where(
-        transactions.c.billing_date == billing_date, transactions.c.kind.in_(domain.INCOME_KINDS)))
+    amounts = session.scalar(
+        select(func.sum(transactions.c.amount)).where(
+            transactions.c.billing_date == billing_date,
+            transactions.c.kind.in_(domain.INCOME_KINDS),
+        )
+    )
     return domain.management_income([amounts] if amounts is not None else [])
 
 
@@ -125,22 +180,33 @@ def _closing_days(uow: UnitOfWork, before: date | None = None) -> list[date]:
         return list(session.scalars(query.order_by(billing_days.c.billing_date)))
 
 
-
 def _start_closing(session: Session, billing_date: date, today: date) -> str:
     day = _locked_day(session, billing_date)
     if day is None:
         open_day = ledger.open_billing_day(session, lambda: today, lock=False)
         if billing_date > open_day:
-            raise domain.DayNotOpenYet(f"{billing_date} is not open yet: the open billing day is {open_day}")
+            raise domain.DayNotOpenYet(
+                f"{billing_date} is not open yet: the open billing day is {open_day}"
+            )
         if billing_date < open_day:
-            raise domain.NoSuchBillingDay(f"there was no billing day {billing_date}: accounting kept no books that day")
+            raise domain.NoSuchBillingDay(
+                f"there was no billing day {billing_date}: accounting kept no books that day"
+            )
         day = _locked_day(session, billing_date)
     if day["status"] == domain.OPEN:
         now = clock.utcnow()
-        session.execute(update(billing_days).where(billing_days.c.billing_date == billing_date)
-                        .values(status=domain.CLOSING, closing_at=now))
-        session.execute(insert(billing_days).values(billing_date=domain.next_open_day(billing_date, today),
-                                                    status=domain.OPEN, opened_at=now))
+        session.execute(
+            update(billing_days)
+            .where(billing_days.c.billing_date == billing_date)
+            .values(status=domain.CLOSING, closing_at=now)
+        )
+        session.execute(
+            insert(billing_days).values(
+                billing_date=domain.next_open_day(billing_date, today),
+                status=domain.OPEN,
+                opened_at=now,
+            )
+        )
         return domain.CLOSING
     return day["status"]
 
@@ -148,20 +214,43 @@ def _start_closing(session: Session, billing_date: date, today: date) -> str:
 def _finish_closing(session: Session, billing_date: date) -> None:
     count, total = _payout_totals(session, billing_date)
     income = management_income(session, billing_date)
-    finished = session.execute(update(billing_days).where(
-        billing_days.c.billing_date == billing_date, billing_days.c.status == domain.CLOSING,
-    ).values(status=domain.CLOSED, closed_at=clock.utcnow(), payouts=count, total_paid=total, management_income=income))
-    if finished.rowcount == 1:  # a second closer that got here too finds the day closed and adds nothing
+    finished = session.execute(
+        update(billing_days)
+        .where(
+            billing_days.c.billing_date == billing_date,
+            billing_days.c.status == domain.CLOSING,
+        )
+        .values(
+            status=domain.CLOSED,
+            closed_at=clock.utcnow(),
+            payouts=count,
+            total_paid=total,
+            management_income=income,
+        )
+    )
+    if (
+        finished.rowcount == 1
+    ):  # a second closer that got here too finds the day closed and adds nothing
         ledger.OUTBOX.add(session, events.billing_day_closed(billing_date, count, total, income))
 
 
 def _payout_totals(session: Session, billing_date: date) -> tuple[int, Decimal]:
-    count, total = session.execute(select(func.count(), func.sum(payouts.c.amount))
-                                   .where(payouts.c.billing_date == billing_date)).one()
+    count, total = session.execute(
+        select(func.count(), func.sum(payouts.c.amount)).where(
+            payouts.c.billing_date == billing_date
+        )
+    ).one()
     return count, domain.cents(total if total is not None else domain.ZERO)
 
 
 def _locked_day(session: Session, billing_date: date) -> dict | None:
-    row = session.execute(select(billing_days).where(billing_days.c.billing_date == billing_date)
-                          .with_for_update()).mappings().first()
+    row = (
+        session.execute(
+            select(billing_days)
+            .where(billing_days.c.billing_date == billing_date)
+            .with_for_update()
+        )
+        .mappings()
+        .first()
+    )
     return None if row is None else dict(row)

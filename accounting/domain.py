@@ -1,4 +1,5 @@
 """Accounting's rules, free of I/O: prices, the ledger's arithmetic, billing days, who may see what."""
+
 import random
 import re
 from collections.abc import Iterable

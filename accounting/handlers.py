@@ -1,44 +1,68 @@
 """What accounting does with other services' events: the task events move money, the account
 events keep the replica that payout mail and the accounts list need. One function each."""
-from ates import clock, revocations
-from ates.config import Settings
-from ates.bus import Handlers
-from ates.replicas import AccountReplica
-from ates.task_titles import split_v1_title
+
 from accounting import domain, service
 from accounting.models import accounts, revoked_tokens
+from ates import clock, revocations
+from ates.bus import Handlers
+from ates.config import Settings
+from ates.replicas import AccountReplica
+from ates.task_titles import split_v1_title
 
 handlers = Handlers("accounting")
-replica = AccountReplica(accounts, lambda data: {
-    "username": data["username"], "email": data["email"], "full_name": data["full_name"],
-    "role": data["role"], "active": data["active"]})
+replica = AccountReplica(
+    accounts,
+    lambda data: {
+        "username": data["username"],
+        "email": data["email"],
+        "full_name": data["full_name"],
+        "role": data["role"],
+        "active": data["active"],
+    },
+)
 
 
 @handlers.on("task.created", 1)
 def on_task_created_v1(session, event):
     data = event.data
     title, jira_id = split_v1_title(data["title"])
-    service.learn_task_details(session, data["task_id"], jira_id, title, data["description"], version=1)
+    service.learn_task_details(
+        session, data["task_id"], jira_id, title, data["description"], version=1
+    )
 
 
 @handlers.on("task.created", 2)
 @handlers.on("task.updated", 2)
 def on_task_snapshot(session, event):
     data = event.data
-    service.learn_task_details(session, data["task_id"], data["jira_id"], data["title"], data["description"],
-                               version=data["version"])
+    service.learn_task_details(
+        session,
+        data["task_id"],
+        data["jira_id"],
+        data["title"],
+        data["description"],
+        version=data["version"],
+    )
 
 
 @handlers.on("task.assigned", 1)
 def on_task_assigned(session, event, settings: Settings, now):
     data = event.data
-    service.charge_assign_fee(session, data["task_id"], data["assignee_id"], data["previous_assignee_id"],
-                              clock.from_wire(data["assigned_at"]), _today(settings, now))
+    service.charge_assign_fee(
+        session,
+        data["task_id"],
+        data["assignee_id"],
+        data["previous_assignee_id"],
+        clock.from_wire(data["assigned_at"]),
+        _today(settings, now),
+    )
 
 
 @handlers.on("task.completed", 1)
 def on_task_completed(session, event, settings: Settings, now):
-    service.pay_completion_reward(session, event.data["task_id"], event.data["assignee_id"], _today(settings, now))
+    service.pay_completion_reward(
+        session, event.data["task_id"], event.data["assignee_id"], _today(settings, now)
+    )
 
 
 @handlers.on("account.created", 1)

@@ -1,5 +1,6 @@
 """The ledger's two primitives, used inside a caller's transaction: which billing day is open,
 and applying one transaction to a balance (row locked, the audit row and its event beside it)."""
+
 import uuid
 from collections.abc import Callable
 from datetime import date
@@ -8,10 +9,10 @@ from decimal import Decimal
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from ates import clock
-from ates.bus import Outbox
 from accounting import domain, events
 from accounting.models import balances, billing_days, insert_if_absent, outbox, transactions
+from ates import clock
+from ates.bus import Outbox
 
 OUTBOX = Outbox(outbox)
 OPEN_DAY = select(billing_days.c.billing_date).where(billing_days.c.status == domain.OPEN)
@@ -26,11 +27,16 @@ def open_billing_day(session: Session, today: Callable[[], date], lock: bool = T
     query = OPEN_DAY.with_for_update(read=True) if lock else OPEN_DAY
     found = session.scalar(query)
     if found is None:
-        session.execute(insert_if_absent(session, billing_days, "billing_date").values(
-            billing_date=today(), status=domain.OPEN, opened_at=clock.utcnow()))
+        session.execute(
+            insert_if_absent(session, billing_days, "billing_date").values(
+                billing_date=today(), status=domain.OPEN, opened_at=clock.utcnow()
+            )
+        )
         found = session.scalar(query)
     if found is None:
-        raise RuntimeError("no billing day is open, and today's date is already taken by a closed one")
+        raise RuntimeError(
+            "no billing day is open, and today's date is already taken by a closed one"
+        )
     return found
 
 
@@ -40,14 +46,23 @@ def locked_balance(session: Session, account_id: str) -> Decimal:
     query = select(balances.c.amount).where(balances.c.account_id == account_id).with_for_update()
     amount = session.scalar(query)
     if amount is None:
-        session.execute(insert_if_absent(session, balances, "account_id").values(
-            account_id=account_id, amount=domain.ZERO, updated_at=clock.utcnow()))
+        session.execute(
+            insert_if_absent(session, balances, "account_id").values(
+                account_id=account_id, amount=domain.ZERO, updated_at=clock.utcnow()
+            )
+        )
         amount = session.scalar(query)
     return domain.cents(amount)
 
 
-def record_transaction(session: Session, account_id: str, kind: str, amount: Decimal, task_id: str | None,
-                       billing_date: date) -> dict:
+def record_transaction(
+    session: Session,
+    account_id: str,
+    kind: str,
+    amount: Decimal,
+    task_id: str | None,
+    billing_date: date,
+) -> dict:
     """Apply a signed amount to the account: balance, audit row and `transaction.applied` together.
 
     The sum is done in Decimal, on a balance read under the row's lock, so that two workers
@@ -56,9 +71,21 @@ def record_transaction(session: Session, account_id: str, kind: str, amount: Dec
     amount = domain.cents(amount)
     after = domain.cents(locked_balance(session, account_id) + amount)
     now = clock.utcnow()
-    session.execute(update(balances).where(balances.c.account_id == account_id).values(amount=after, updated_at=now))
-    row = {"transaction_id": str(uuid.uuid4()), "account_id": account_id, "kind": kind, "amount": amount,
-           "balance_after": after, "task_id": task_id, "billing_date": billing_date, "applied_at": now}
+    session.execute(
+        update(balances)
+        .where(balances.c.account_id == account_id)
+        .values(amount=after, updated_at=now)
+    )
+    row = {
+        "transaction_id": str(uuid.uuid4()),
+        "account_id": account_id,
+        "kind": kind,
+        "amount": amount,
+        "balance_after": after,
+        "task_id": task_id,
+        "billing_date": billing_date,
+        "applied_at": now,
+    }
     session.execute(insert(transactions).values(**row))
     OUTBOX.add(session, events.transaction_applied(row))
     return row

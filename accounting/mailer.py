@@ -5,6 +5,7 @@ before sending (two workers do not send it both), marks it sent after the SMTP s
 and on failure tries again later. A crash between sending and marking sends it once more:
 mail is at least once.
 """
+
 import logging
 import smtplib
 import threading
@@ -14,18 +15,25 @@ from email.message import EmailMessage
 
 from sqlalchemy import or_, select, update
 
-from ates import clock, money
-from ates.unit_of_work import UnitOfWork
 from accounting import domain
 from accounting.models import accounts, emails, payouts
+from ates import clock, money
+from ates.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)  # how long a sender may take before another may try the same mail
 WAIT_FOR_ADDRESS = timedelta(seconds=5)
-RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
+RETRY_DELAYS = (
+    timedelta(seconds=5),
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+)
 
 
-def payout_mail(to: str, sender: str, full_name: str | None, amount: Decimal, billing_date: date) -> EmailMessage:
+def payout_mail(
+    to: str, sender: str, full_name: str | None, amount: Decimal, billing_date: date
+) -> EmailMessage:
     mail = EmailMessage()
     mail["From"], mail["To"] = sender, to
     mail["Subject"] = f"aTES: ${money.to_wire(amount)} paid out for {billing_date.isoformat()}"
@@ -33,7 +41,8 @@ def payout_mail(to: str, sender: str, full_name: str | None, amount: Decimal, bi
         f"Hello {full_name or 'popug'},\n\n"
         f"the billing day {billing_date.isoformat()} is closed, and your balance of ${money.to_wire(amount)} "
         f"has been paid out to you. Your balance starts again from 0.00.\n\n"
-        f"— UberPopug Inc. accounting\n")
+        f"— UberPopug Inc. accounting\n"
+    )
     return mail
 
 
@@ -44,8 +53,15 @@ def retry_delay(attempts: int) -> timedelta:
 class Mailer:
     """A worker job: sends the pending payout mails, polling every `poll_interval` seconds."""
 
-    def __init__(self, uow: UnitOfWork, smtp_host: str, smtp_port: int, sender: str,
-                 poll_interval: float = 1.0, batch_size: int = 50):
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        smtp_host: str,
+        smtp_port: int,
+        sender: str,
+        poll_interval: float = 1.0,
+        batch_size: int = 50,
+    ):
         self.uow = uow  # polling reads with uow.read(), which takes no write lock
         self.smtp_host, self.smtp_port, self.sender = smtp_host, smtp_port, sender
         self.poll_interval = poll_interval
@@ -66,9 +82,17 @@ class Mailer:
     def send_pending(self) -> int:
         """Send every mail that is due; returns how many the SMTP server accepted."""
         with self.uow.read() as session:
-            due = list(session.scalars(select(emails.c.id).where(
-                emails.c.status == "pending", or_(emails.c.not_before.is_(None), emails.c.not_before <= clock.utcnow()))
-                .order_by(emails.c.id).limit(self.batch_size)))
+            due = list(
+                session.scalars(
+                    select(emails.c.id)
+                    .where(
+                        emails.c.status == "pending",
+                        or_(emails.c.not_before.is_(None), emails.c.not_before <= clock.utcnow()),
+                    )
+                    .order_by(emails.c.id)
+                    .limit(self.batch_size)
+                )
+            )
         sent = 0
         for email_id in due:
             if self._stopping.is_set():
@@ -83,19 +107,38 @@ class Mailer:
         now = clock.utcnow()
         with self.uow.begin() as session:
             row = session.execute(
-                select(payouts.c.amount, payouts.c.billing_date, accounts.c.email, accounts.c.full_name)
-                .select_from(emails.join(payouts, payouts.c.payout_id == emails.c.payout_id)
-                             .outerjoin(accounts, accounts.c.account_id == emails.c.account_id))
-                .where(emails.c.id == email_id)).first()
-            claim = update(emails).where(emails.c.id == email_id, emails.c.status == "pending",
-                                         or_(emails.c.not_before.is_(None), emails.c.not_before <= now))
-            if row is None or not row.email:  # the account's events have not arrived: wait, do not fail
-                session.execute(claim.values(not_before=now + WAIT_FOR_ADDRESS, last_error="no email address known yet"))
+                select(
+                    payouts.c.amount, payouts.c.billing_date, accounts.c.email, accounts.c.full_name
+                )
+                .select_from(
+                    emails.join(payouts, payouts.c.payout_id == emails.c.payout_id).outerjoin(
+                        accounts, accounts.c.account_id == emails.c.account_id
+                    )
+                )
+                .where(emails.c.id == email_id)
+            ).first()
+            claim = update(emails).where(
+                emails.c.id == email_id,
+                emails.c.status == "pending",
+                or_(emails.c.not_before.is_(None), emails.c.not_before <= now),
+            )
+            if (
+                row is None or not row.email
+            ):  # the account's events have not arrived: wait, do not fail
+                session.execute(
+                    claim.values(
+                        not_before=now + WAIT_FOR_ADDRESS, last_error="no email address known yet"
+                    )
+                )
                 return None
-            leased = session.execute(claim.values(not_before=now + LEASE, attempts=emails.c.attempts + 1))
+            leased = session.execute(
+                claim.values(not_before=now + LEASE, attempts=emails.c.attempts + 1)
+            )
             if leased.rowcount != 1:
                 return None
-        return payout_mail(row.email, self.sender, row.full_name, domain.cents(row.amount), row.billing_date)
+        return payout_mail(
+            row.email, self.sender, row.full_name, domain.cents(row.amount), row.billing_date
+        )
 
     def _send(self, email_id: int, mail: EmailMessage) -> int:
         try:
@@ -104,11 +147,25 @@ class Mailer:
         except (OSError, smtplib.SMTPException) as error:
             with self.uow.begin() as session:
                 attempts = session.scalar(select(emails.c.attempts).where(emails.c.id == email_id))
-                session.execute(update(emails).where(emails.c.id == email_id).values(
-                    not_before=clock.utcnow() + retry_delay(attempts), last_error=f"{type(error).__name__}: {error}"))
-            log.warning("payout mail %s to %s not sent (%s); trying again later", email_id, mail["To"], error)
+                session.execute(
+                    update(emails)
+                    .where(emails.c.id == email_id)
+                    .values(
+                        not_before=clock.utcnow() + retry_delay(attempts),
+                        last_error=f"{type(error).__name__}: {error}",
+                    )
+                )
+            log.warning(
+                "payout mail %s to %s not sent (%s); trying again later",
+                email_id,
+                mail["To"],
+                error,
+            )
             return 0
         with self.uow.begin() as session:
-            session.execute(update(emails).where(emails.c.id == email_id)
-                            .values(status="sent", sent_at=clock.utcnow(), last_error=None))
+            session.execute(
+                update(emails)
+                .where(emails.c.id == email_id)
+                .values(status="sent", sent_at=clock.utcnow(), last_error=None)
+            )
         return 1

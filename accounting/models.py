@@ -1,7 +1,20 @@
 """The accounting database's tables: prices, balances, the transactions (the audit log), billing
 days, payouts and the mail waiting to be sent; the replica of auth's accounts."""
-from sqlalchemy import (Boolean, Column, Date, ForeignKey, Index, Integer, Numeric, String, Table, Text,
-                        UniqueConstraint, insert)
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    insert,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ates.bus import inbox_table, outbox_table
@@ -21,7 +34,8 @@ def Money():  # noqa: N802 - reads as a column type
 
 # What accounting knows of auth's accounts: whom to email, and names for the accounts list.
 accounts = Table(
-    "accounts", metadata,
+    "accounts",
+    metadata,
     Column("account_id", String(36), primary_key=True),
     Column("username", String(64), nullable=False),
     Column("email", String(254)),
@@ -33,7 +47,8 @@ accounts = Table(
 
 # One row per account that ever had a transaction; it may precede the account's events.
 balances = Table(
-    "balances", metadata,
+    "balances",
+    metadata,
     Column("account_id", String(36), primary_key=True),
     Column("amount", Money(), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
@@ -41,7 +56,8 @@ balances = Table(
 
 # A task's price, fixed once when accounting first hears of it; its details come when they come.
 tasks = Table(
-    "tasks", metadata,
+    "tasks",
+    metadata,
     Column("task_id", String(36), primary_key=True),
     Column("assign_fee", Money(), nullable=False),
     Column("completion_reward", Money(), nullable=False),
@@ -51,12 +67,15 @@ tasks = Table(
     Column("title", String(200)),
     Column("description", Text),
     Column("details_version", Integer),
-    Column("assignee_id", String(36)),  # the assignee of record: the latest task.assigned by assigned_at
+    Column(
+        "assignee_id", String(36)
+    ),  # the assignee of record: the latest task.assigned by assigned_at
     Column("assigned_at", UtcDateTime()),
 )
 
 transactions = Table(
-    "transactions", metadata,
+    "transactions",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("transaction_id", String(36), nullable=False, unique=True),
     Column("account_id", String(36), nullable=False),
@@ -72,7 +91,8 @@ transactions = Table(
 
 # Exactly one day is open; a day being paid out is `closing`, then `closed` with its totals.
 billing_days = Table(
-    "billing_days", metadata,
+    "billing_days",
+    metadata,
     Column("billing_date", Date, primary_key=True),
     Column("status", String(10), nullable=False, index=True),  # open | closing | closed
     Column("opened_at", UtcDateTime(), nullable=False),
@@ -85,7 +105,8 @@ billing_days = Table(
 
 # One payout per account and day, whatever happens: the unique key is the last line of defence.
 payouts = Table(
-    "payouts", metadata,
+    "payouts",
+    metadata,
     Column("payout_id", String(36), primary_key=True),
     Column("billing_date", Date, ForeignKey("billing_days.billing_date"), nullable=False),
     Column("account_id", String(36), nullable=False),
@@ -97,7 +118,8 @@ payouts = Table(
 
 # The mail outbox: a row per payout, written in the payout's transaction, sent by the mailer.
 emails = Table(
-    "emails", metadata,
+    "emails",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("payout_id", String(36), ForeignKey("payouts.payout_id"), nullable=False, unique=True),
     Column("account_id", String(36), nullable=False),

@@ -1,4 +1,5 @@
 """What accounting shows: a balance, the audit log of a day, every account, income per day."""
+
 from datetime import date
 from decimal import Decimal
 
@@ -8,9 +9,18 @@ from sqlalchemy.orm import Session
 from accounting import domain, ledger
 from accounting.models import accounts, balances, tasks, transactions
 
-AUDIT_COLUMNS = (transactions.c.transaction_id, transactions.c.kind, transactions.c.amount,
-                 transactions.c.balance_after, transactions.c.billing_date, transactions.c.applied_at,
-                 transactions.c.task_id, tasks.c.jira_id, tasks.c.title, tasks.c.description)
+AUDIT_COLUMNS = (
+    transactions.c.transaction_id,
+    transactions.c.kind,
+    transactions.c.amount,
+    transactions.c.balance_after,
+    transactions.c.billing_date,
+    transactions.c.applied_at,
+    transactions.c.task_id,
+    tasks.c.jira_id,
+    tasks.c.title,
+    tasks.c.description,
+)
 
 
 def balance_of(session: Session, account_id: str) -> Decimal:
@@ -29,35 +39,73 @@ def audit_log(session: Session, account_id: str, billing_date: date) -> list[dic
     A task whose details have not arrived yet has `title` None: the page says "unknown task".
     """
     rows = session.execute(
-        select(*AUDIT_COLUMNS).select_from(transactions.outerjoin(tasks, tasks.c.task_id == transactions.c.task_id))
+        select(*AUDIT_COLUMNS)
+        .select_from(transactions.outerjoin(tasks, tasks.c.task_id == transactions.c.task_id))
         .where(transactions.c.account_id == account_id, transactions.c.billing_date == billing_date)
-        .order_by(transactions.c.id)).mappings()
-    return [{
-        "transaction_id": row["transaction_id"], "kind": row["kind"], "amount": domain.cents(row["amount"]),
-        "balance_after": domain.cents(row["balance_after"]), "billing_date": row["billing_date"],
-        "applied_at": row["applied_at"],
-        "task": None if row["task_id"] is None else {
-            "task_id": row["task_id"], "jira_id": row["jira_id"], "title": row["title"],
-            "description": row["description"]},
-    } for row in rows]
+        .order_by(transactions.c.id)
+    ).mappings()
+    return [
+        {
+            "transaction_id": row["transaction_id"],
+            "kind": row["kind"],
+            "amount": domain.cents(row["amount"]),
+            "balance_after": domain.cents(row["balance_after"]),
+            "billing_date": row["billing_date"],
+            "applied_at": row["applied_at"],
+            "task": None
+            if row["task_id"] is None
+            else {
+                "task_id": row["task_id"],
+                "jira_id": row["jira_id"],
+                "title": row["title"],
+                "description": row["description"],
+            },
+        }
+        for row in rows
+    ]
 
 
 def every_account(session: Session) -> list[dict]:
     """Every account known from auth's events or from a transaction, with its balance; names first."""
-    found = {row["account_id"]: {**row, "balance": domain.ZERO} for row in session.execute(
-        select(accounts.c.account_id, accounts.c.username, accounts.c.full_name, accounts.c.role,
-               accounts.c.active)).mappings()}
+    found = {
+        row["account_id"]: {**row, "balance": domain.ZERO}
+        for row in session.execute(
+            select(
+                accounts.c.account_id,
+                accounts.c.username,
+                accounts.c.full_name,
+                accounts.c.role,
+                accounts.c.active,
+            )
+        ).mappings()
+    }
     for account_id, amount in session.execute(select(balances.c.account_id, balances.c.amount)):
-        found.setdefault(account_id, {"account_id": account_id, "username": None, "full_name": None,
-                                      "role": None, "active": None})["balance"] = domain.cents(amount)
-    return sorted(found.values(), key=lambda a: (a["username"] is None, a["username"] or "", a["account_id"]))
+        found.setdefault(
+            account_id,
+            {
+                "account_id": account_id,
+                "username": None,
+                "full_name": None,
+                "role": None,
+                "active": None,
+            },
+        )["balance"] = domain.cents(amount)
+    return sorted(
+        found.values(), key=lambda a: (a["username"] is None, a["username"] or "", a["account_id"])
+    )
 
 
 def income_by_day(session: Session, first: date, last: date) -> list[tuple[date, Decimal]]:
     """Management income of every day in the range, a day without transactions included (0.00)."""
     days = domain.report_days(first, last)
-    sums = dict(session.execute(
-        select(transactions.c.billing_date, func.sum(transactions.c.amount))
-        .where(transactions.c.billing_date.between(first, last), transactions.c.kind.in_(domain.INCOME_KINDS))
-        .group_by(transactions.c.billing_date)).all())
+    sums = dict(
+        session.execute(
+            select(transactions.c.billing_date, func.sum(transactions.c.amount))
+            .where(
+                transactions.c.billing_date.between(first, last),
+                transactions.c.kind.in_(domain.INCOME_KINDS),
+            )
+            .group_by(transactions.c.billing_date)
+        ).all()
+    )
     return [(day, domain.management_income([sums[day]] if day in sums else [])) for day in days]

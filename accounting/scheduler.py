@@ -4,18 +4,18 @@ Every ATES_SCHEDULER_INTERVAL_S seconds (30 by default) it closes the open billi
 day is past in ATES_TIMEZONE, and finishes any close a crash interrupted. After downtime the
 first round catches up: the old open day closes and today opens. SIGTERM stops it between payouts.
 """
+
 import logging
 import sys
 import threading
 from zoneinfo import ZoneInfo
 
-
+from accounting import billing, domain
 from ates import clock, correlation, logs
 from ates.bus.runner import run_until_signalled
 from ates.config import DEFAULT_SCHEDULER_INTERVAL_S, load_settings
 from ates.production import check_production
 from ates.unit_of_work import UnitOfWork
-from accounting import billing, domain
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,9 @@ class Stopping(Exception):
 
 
 class BillingDayScheduler:
-    def __init__(self, uow: UnitOfWork, zone: ZoneInfo, interval: float = DEFAULT_SCHEDULER_INTERVAL_S):
+    def __init__(
+        self, uow: UnitOfWork, zone: ZoneInfo, interval: float = DEFAULT_SCHEDULER_INTERVAL_S
+    ):
         self.uow = uow
         self.zone = zone
         self.interval = interval
@@ -38,7 +40,9 @@ class BillingDayScheduler:
             except Stopping:
                 log.info("stopped in the middle of a close; the next start finishes it")
             except Exception:  # the database is busy or away: the next round tries again
-                log.exception("closing the billing day failed; trying again in %.0fs", self.interval)
+                log.exception(
+                    "closing the billing day failed; trying again in %.0fs", self.interval
+                )
             self._stopping.wait(self.interval)
 
     def close_due_days(self) -> list[dict]:
@@ -46,8 +50,12 @@ class BillingDayScheduler:
             today = domain.local_date(clock.utcnow(), self.zone)
             closed = billing.close_due_days(self.uow, today, after_payout=self._unless_stopping)
             for summary in closed:
-                log.info("billing day %s is closed: %d payouts in all, %s paid", summary["billing_date"], summary["payouts"],
-                         summary["total_paid"])
+                log.info(
+                    "billing day %s is closed: %d payouts in all, %s paid",
+                    summary["billing_date"],
+                    summary["payouts"],
+                    summary["total_paid"],
+                )
         return closed
 
     def stop(self) -> None:
@@ -64,7 +72,9 @@ def main() -> int:
     check_production(settings, process="scheduler")
     interval = settings.scheduler_interval_s
     uow = UnitOfWork.from_url(settings.database_url)
-    log.info("closing billing days at midnight %s, checking every %.0fs", settings.timezone.key, interval)
+    log.info(
+        "closing billing days at midnight %s, checking every %.0fs", settings.timezone.key, interval
+    )
     return run_until_signalled(BillingDayScheduler(uow, settings.timezone, interval))
 
 

@@ -1,18 +1,18 @@
 """Accounting's use cases for the tracker's events: fix a task's price once, learn its details,
-debit the fee at every assignment, credit the reward once, to the assignee of record only. Each runs in the caller's transaction
-(the consumer's), and the events it causes go to the outbox in that same transaction."""
-from collections.abc import Callable
-from datetime import date
+debit the fee at every assignment, credit the reward once, to the assignee of record only. Each
+runs in the caller's transaction (the consumer's), and the events it causes go to the outbox in
+that same transaction."""
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from ates import clock
-from ates.bus import NotYet
 from accounting import domain, events, ledger
 from accounting.models import insert_if_absent, tasks
+from ates import clock
+from ates.bus import NotYet
 
 PRICE = select(tasks.c.assign_fee, tasks.c.completion_reward)
 
@@ -24,40 +24,71 @@ def price_of(session: Session, task_id: str) -> domain.Price:
     if found is not None:
         return found
     price = domain.draw_price()
-    inserted = session.execute(insert_if_absent(session, tasks, "task_id").values(
-        task_id=task_id, assign_fee=price.assign_fee, completion_reward=price.completion_reward,
-        priced_at=clock.utcnow(), rewarded=False))
+    inserted = session.execute(
+        insert_if_absent(session, tasks, "task_id").values(
+            task_id=task_id,
+            assign_fee=price.assign_fee,
+            completion_reward=price.completion_reward,
+            priced_at=clock.utcnow(),
+            rewarded=False,
+        )
+    )
     if inserted.rowcount == 1:
         ledger.OUTBOX.add(session, events.task_priced(task_id, price))
         return price
     return _stored_price(session, task_id)
 
 
-def learn_task_details(session: Session, task_id: str, jira_id: str | None, title: str, description: str,
-                       version: int) -> None:
+def learn_task_details(
+    session: Session, task_id: str, jira_id: str | None, title: str, description: str, version: int
+) -> None:
     """What the audit log shows of a task; a snapshot older than the one kept changes nothing."""
     price_of(session, task_id)
-    session.execute(update(tasks).where(
-        tasks.c.task_id == task_id, or_(tasks.c.details_version.is_(None), tasks.c.details_version < version),
-    ).values(jira_id=jira_id, title=title, description=description, details_version=version))
+    session.execute(
+        update(tasks)
+        .where(
+            tasks.c.task_id == task_id,
+            or_(tasks.c.details_version.is_(None), tasks.c.details_version < version),
+        )
+        .values(jira_id=jira_id, title=title, description=description, details_version=version)
+    )
 
 
-def charge_assign_fee(session: Session, task_id: str, assignee_id: str, previous_assignee_id: str | None,
-                      assigned_at: datetime, today: Callable[[], date]) -> dict:
+def charge_assign_fee(
+    session: Session,
+    task_id: str,
+    assignee_id: str,
+    previous_assignee_id: str | None,
+    assigned_at: datetime,
+    today: Callable[[], date],
+) -> dict:
     """Every assignment, the first at creation and each reassignment, costs the assignee the fee; the
     latest one by its time names the assignee of record (assignments may arrive out of order). Of two
     at the same moment, the later is the one that names the other's assignee as its previous one."""
     price = price_of(session, task_id)
-    later = or_(tasks.c.assigned_at.is_(None), tasks.c.assigned_at < assigned_at,
-                and_(tasks.c.assigned_at == assigned_at, tasks.c.assignee_id == previous_assignee_id))
-    session.execute(update(tasks).where(tasks.c.task_id == task_id, later)
-                    .values(assignee_id=assignee_id, assigned_at=assigned_at))
-    return ledger.record_transaction(session, assignee_id, domain.ASSIGN_FEE, domain.fee_debit(price), task_id,
-                                     ledger.open_billing_day(session, today))
+    later = or_(
+        tasks.c.assigned_at.is_(None),
+        tasks.c.assigned_at < assigned_at,
+        and_(tasks.c.assigned_at == assigned_at, tasks.c.assignee_id == previous_assignee_id),
+    )
+    session.execute(
+        update(tasks)
+        .where(tasks.c.task_id == task_id, later)
+        .values(assignee_id=assignee_id, assigned_at=assigned_at)
+    )
+    return ledger.record_transaction(
+        session,
+        assignee_id,
+        domain.ASSIGN_FEE,
+        domain.fee_debit(price),
+        task_id,
+        ledger.open_billing_day(session, today),
+    )
 
 
-def pay_completion_reward(session: Session, task_id: str, assignee_id: str,
-                          today: Callable[[], date]) -> dict | None:
+def pay_completion_reward(
+    session: Session, task_id: str, assignee_id: str, today: Callable[[], date]
+) -> dict | None:
     """The reward, once per task and only to its assignee of record: a completion of a task never seen
     assigned, or by someone else, is not yet believed (its assignment may still be on its way) and dies
     after its retries. A second completion (another event id) pays nothing; the conditional update is
@@ -68,14 +99,27 @@ def pay_completion_reward(session: Session, task_id: str, assignee_id: str,
     if of_record != assignee_id:
         raise NotYet(f"task {task_id} is assigned to {of_record}, not to {assignee_id}")
     price = price_of(session, task_id)
-    claimed = session.execute(update(tasks).where(tasks.c.task_id == task_id, tasks.c.rewarded.is_(False))
-                              .values(rewarded=True))
+    claimed = session.execute(
+        update(tasks)
+        .where(tasks.c.task_id == task_id, tasks.c.rewarded.is_(False))
+        .values(rewarded=True)
+    )
     if claimed.rowcount != 1:
         return None
-    return ledger.record_transaction(session, assignee_id, domain.COMPLETION_REWARD, domain.reward_credit(price),
-                                     task_id, ledger.open_billing_day(session, today))
+    return ledger.record_transaction(
+        session,
+        assignee_id,
+        domain.COMPLETION_REWARD,
+        domain.reward_credit(price),
+        task_id,
+        ledger.open_billing_day(session, today),
+    )
 
 
 def _stored_price(session: Session, task_id: str) -> domain.Price | None:
     row = session.execute(PRICE.where(tasks.c.task_id == task_id)).first()
-    return None if row is None else domain.Price(domain.cents(row.assign_fee), domain.cents(row.completion_reward))
+    return (
+        None
+        if row is None
+        else domain.Price(domain.cents(row.assign_fee), domain.cents(row.completion_reward))
+    )

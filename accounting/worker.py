@@ -1,10 +1,11 @@
 """The accounting worker process: outbox relay, event consumer, and the mailer of payout mail."""
-from ates.bus.worker import main
-from ates.config import Settings
-from ates.unit_of_work import UnitOfWork
+
 from accounting.handlers import handlers
 from accounting.mailer import Mailer
 from accounting.models import inbox, outbox
+from ates.bus.worker import main
+from ates.config import Settings
+from ates.unit_of_work import UnitOfWork
 
 
 def mailer(uow: UnitOfWork, settings: Settings) -> list[Mailer]:

@@ -1,17 +1,18 @@
 """The analytics web service: `create_app()` for gunicorn and for `flask --app analytics.app`
 (`migrate`, and `rebuild`, which rebuilds every read model from the event archive)."""
+
 import click
 from flask import Flask
 
-from ates import tokens
-from ates.event_log import event_log_blueprint
-from ates.config import Settings
-from ates.openapi import document_api
-from ates.production import check_production
-from ates.web import service_app
 from analytics import rebuild as rebuilding
 from analytics.api import api
 from analytics.models import accounts, inbox, revoked_tokens
+from ates import tokens
+from ates.config import Settings
+from ates.event_log import event_log_blueprint
+from ates.openapi import document_api
+from ates.production import check_production
+from ates.web import service_app
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -21,7 +22,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     tokens.init_app(app, accounts=accounts, revoked=revoked_tokens)
     app.register_blueprint(api)
     app.register_blueprint(event_log_blueprint(None, inbox))
-    document_api(app, "aTES analytics", description="The admins' dashboard figures (SPEC §8); admins only.")
+    document_api(
+        app, "aTES analytics", description="The admins' dashboard figures (SPEC §8); admins only."
+    )
 
     @app.cli.command("rebuild")
     def rebuild():

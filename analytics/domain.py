@@ -1,5 +1,6 @@
 """Analytics' rules, free of I/O: what day a moment belongs to, which task is the most expensive,
 what counts as management income and which days a period covers."""
+
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -76,7 +77,9 @@ def checked_range(first: date, last: date) -> tuple[date, date]:
         raise InvalidQuery(f"from ({first}) is after to ({last})")
     days = (last - first).days + 1
     if days > LONGEST_RANGE_DAYS:
-        raise InvalidQuery(f"a range covers at most {LONGEST_RANGE_DAYS} days; {first}..{last} has {days}")
+        raise InvalidQuery(
+            f"a range covers at most {LONGEST_RANGE_DAYS} days; {first}..{last} has {days}"
+        )
     return first, last
 
 

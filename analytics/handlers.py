@@ -1,12 +1,13 @@
 """What analytics does with other services' events: archive each, then project it into the read
 models, in the consumer's transaction. The projections (and which events they take) are listed
 in projections.py; every one of them is registered here, wrapped by the archive."""
-from ates import revocations
-from ates.bus import Handlers
-from ates.config import Settings
+
 from analytics import archive
 from analytics.models import revoked_tokens
 from analytics.projections import PROJECTIONS
+from ates import revocations
+from ates.bus import Handlers
+from ates.config import Settings
 
 handlers = Handlers("analytics")
 
@@ -17,6 +18,7 @@ def archived(projection):
         # before it has touched a read model. A NotYet below rolls the archive row back too.
         archive.keep(session, event)
         projection(session, event, settings.timezone)  # where an analytics day begins and ends
+
     handler.__name__ = handler.__qualname__ = projection.__name__
     return handler
 

@@ -5,6 +5,7 @@ The dashboard's questions touch days and accounts, never the tasks one by one: t
 expensive task of each day and each day's income are kept up to date as events arrive, so a
 query costs the same with ten thousand tasks in the history as with a million.
 """
+
 from sqlalchemy import Boolean, Column, Date, Index, Integer, Numeric, String, Table, Text
 
 from ates.bus import inbox_table
@@ -19,7 +20,8 @@ Money = Numeric(12, 2)
 # Every event applied, the whole CloudEvents message, in the order it was applied. Written in
 # the transaction that applies the event, so it holds exactly the applied events, each once.
 event_archive = Table(
-    "event_archive", metadata,
+    "event_archive",
+    metadata,
     Column("sequence", Integer, primary_key=True, autoincrement=True),
     Column("event_id", String(36), nullable=False, unique=True),
     Column("event_type", String(100), nullable=False),
@@ -30,7 +32,8 @@ event_archive = Table(
 
 # From task.priced: fixed once per task.
 task_prices = Table(
-    "task_prices", metadata,
+    "task_prices",
+    metadata,
     Column("task_id", String(36), primary_key=True),
     Column("assign_fee", Money, nullable=False),
     Column("reward", Money, nullable=False),
@@ -38,7 +41,8 @@ task_prices = Table(
 
 # From task.created v1/v2 and task.updated v2: what the dashboard shows of a task.
 task_details = Table(
-    "task_details", metadata,
+    "task_details",
+    metadata,
     Column("task_id", String(36), primary_key=True),
     Column("jira_id", String(40)),
     Column("title", String(300), nullable=False),
@@ -47,7 +51,8 @@ task_details = Table(
 
 # From task.completed (with the task's price): each task's completion, counted once.
 completions = Table(
-    "completions", metadata,
+    "completions",
+    metadata,
     Column("task_id", String(36), primary_key=True),
     Column("completed_at", UtcDateTime(), nullable=False),
     Column("day", Date, nullable=False),
@@ -56,7 +61,8 @@ completions = Table(
 
 # The most expensive task completed on each day (domain.ranking decides ties).
 daily_top_task = Table(
-    "daily_top_task", metadata,
+    "daily_top_task",
+    metadata,
     Column("day", Date, primary_key=True),
     Column("task_id", String(36), nullable=False),
     Column("reward", Money, nullable=False),
@@ -65,27 +71,42 @@ daily_top_task = Table(
 
 # From transaction.applied: -(assign fees + completion rewards) of each billing day.
 daily_income = Table(
-    "daily_income", metadata,
+    "daily_income",
+    metadata,
     Column("day", Date, primary_key=True),
     Column("management_income", Money, nullable=False),
 )
 
 # From transaction.applied: the sum of every account's transactions, payouts included.
 account_balances = Table(
-    "account_balances", metadata,
+    "account_balances",
+    metadata,
     Column("account_id", String(36), primary_key=True),
     Column("balance", Money, nullable=False),
-    Index("ix_account_balances_balance", "balance"),  # count(balance < 0) reads only the negative ones
+    Index(
+        "ix_account_balances_balance", "balance"
+    ),  # count(balance < 0) reads only the negative ones
 )
 
 # From account.* events: only whether an account is active and its role, so that the API refuses
 # a deactivated or demoted admin's token before it expires (see ates.tokens.init_app).
 accounts = Table(
-    "accounts", metadata,
+    "accounts",
+    metadata,
     Column("account_id", String(36), primary_key=True),
     Column("active", Boolean, nullable=False),
-    Column("role", String(20)),  # None: not heard yet (a deactivation came first, or a row from before 0004)
+    Column(
+        "role", String(20)
+    ),  # None: not heard yet (a deactivation came first, or a row from before 0004)
     Column("version", Integer, nullable=False),
 )
 
-READ_MODELS = (task_prices, task_details, completions, daily_top_task, daily_income, account_balances, accounts)
+READ_MODELS = (
+    task_prices,
+    task_details,
+    completions,
+    daily_top_task,
+    daily_income,
+    account_balances,
+    accounts,
+)

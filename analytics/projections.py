@@ -5,17 +5,26 @@ The live handlers and the rebuild run these same functions. Each is idempotent f
 one that must wait raises NotYet before it writes anything. Writes are single upserts, written
 once here, so that a bulk loader can send many rows through the very same statements.
 """
+
 import functools
 from datetime import date
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from analytics import domain
+from analytics.models import (
+    account_balances,
+    accounts,
+    completions,
+    daily_income,
+    daily_top_task,
+    task_details,
+    task_prices,
+)
 from ates import clock, money
 from ates.bus import NotYet
 from ates.task_titles import split_v1_title
-from analytics import domain
-from analytics.models import account_balances, accounts, completions, daily_income, daily_top_task, task_details, task_prices
 
 PROJECTIONS = {}  # (event type, version) -> projection; handlers.py registers each, archived
 
@@ -24,30 +33,45 @@ def projects(event_type: str, version: int):
     def register(projection):
         PROJECTIONS[event_type, version] = projection
         return projection
+
     return register
 
 
 @projects("task.priced", 1)
 def on_task_priced(session, event, zone):
     data = event.data
-    session.execute(price_insert(dialect_of(session)), {
-        "task_id": data["task_id"], "assign_fee": money.from_wire(data["assign_fee"]),
-        "reward": money.from_wire(data["completion_reward"])})
+    session.execute(
+        price_insert(dialect_of(session)),
+        {
+            "task_id": data["task_id"],
+            "assign_fee": money.from_wire(data["assign_fee"]),
+            "reward": money.from_wire(data["completion_reward"]),
+        },
+    )
 
 
 @projects("task.created", 1)
 def on_task_created_v1(session, event, zone):
     title, jira_id = split_v1_title(event.data["title"])
-    session.execute(details_upsert(dialect_of(session)), {
-        "task_id": event.data["task_id"], "jira_id": jira_id, "title": title, "version": 1})
+    session.execute(
+        details_upsert(dialect_of(session)),
+        {"task_id": event.data["task_id"], "jira_id": jira_id, "title": title, "version": 1},
+    )
 
 
 @projects("task.created", 2)
 @projects("task.updated", 2)
 def on_task_snapshot(session, event, zone):
     data = event.data
-    session.execute(details_upsert(dialect_of(session)), {
-        "task_id": data["task_id"], "jira_id": data["jira_id"], "title": data["title"], "version": data["version"]})
+    session.execute(
+        details_upsert(dialect_of(session)),
+        {
+            "task_id": data["task_id"],
+            "jira_id": data["jira_id"],
+            "title": data["title"],
+            "version": data["version"],
+        },
+    )
 
 
 @projects("task.completed", 1)
@@ -57,10 +81,16 @@ def on_task_completed(session, event, zone):
     if reward is None:
         raise NotYet(f"task {task_id} has no price yet (task.priced has not arrived)")
     completed_at = clock.from_wire(event.data["completed_at"])
-    completion = {"task_id": task_id, "completed_at": completed_at, "day": domain.day_of(completed_at, zone),
-                  "reward": reward}
+    completion = {
+        "task_id": task_id,
+        "completed_at": completed_at,
+        "day": domain.day_of(completed_at, zone),
+        "reward": reward,
+    }
     dialect = dialect_of(session)
-    if session.execute(completion_insert(dialect), completion).rowcount:  # 0: this task was counted before
+    if session.execute(
+        completion_insert(dialect), completion
+    ).rowcount:  # 0: this task was counted before
         session.execute(top_task_upsert(dialect), completion)
 
 
@@ -70,9 +100,13 @@ def on_transaction_applied(session, event, zone):
     amount = money.from_wire(data["amount"])
     session.execute(balance_upsert(dialect), {"account_id": data["account_id"], "balance": amount})
     if data["kind"] in domain.INCOME_KINDS:
-        session.execute(income_upsert(dialect), {
-            "day": date.fromisoformat(data["billing_date"]),
-            "management_income": domain.management_income(data["kind"], amount)})
+        session.execute(
+            income_upsert(dialect),
+            {
+                "day": date.fromisoformat(data["billing_date"]),
+                "management_income": domain.management_income(data["kind"], amount),
+            },
+        )
 
 
 @projects("account.created", 1)
@@ -81,19 +115,31 @@ def on_transaction_applied(session, event, zone):
 def on_account_snapshot(session, event, zone):
     data = event.data
     active = data.get("active", False)  # account.deactivated carries no flag: it is the flag
-    session.execute(account_upsert(dialect_of(session)), {
-        "account_id": data["account_id"], "active": active, "role": data.get("role"), "version": data["version"]})
+    session.execute(
+        account_upsert(dialect_of(session)),
+        {
+            "account_id": data["account_id"],
+            "active": active,
+            "role": data.get("role"),
+            "version": data["version"],
+        },
+    )
 
 
 @projects("account.role_changed", 1)
 def on_account_role_changed(session, event, zone):
     data = event.data
-    known = session.scalar(select(accounts.c.version).where(accounts.c.account_id == data["account_id"]))
+    known = session.scalar(
+        select(accounts.c.version).where(accounts.c.account_id == data["account_id"])
+    )
     if known is None:
         raise NotYet(f"account {data['account_id']} is not known yet")
     if data["version"] >= known:  # an older change never overwrites a newer snapshot
-        session.execute(accounts.update().where(accounts.c.account_id == data["account_id"])
-                        .values(role=data["role"], version=data["version"]))
+        session.execute(
+            accounts.update()
+            .where(accounts.c.account_id == data["account_id"])
+            .values(role=data["role"], version=data["version"])
+        )
 
 
 @projects("task.assigned", 1)
@@ -113,8 +159,10 @@ def details_upsert(dialect: str):
     statement = _insert(dialect, task_details)
     new = statement.excluded
     return statement.on_conflict_do_update(
-        index_elements=["task_id"], set_={"jira_id": new.jira_id, "title": new.title, "version": new.version},
-        where=new.version > task_details.c.version)
+        index_elements=["task_id"],
+        set_={"jira_id": new.jira_id, "title": new.title, "version": new.version},
+        where=new.version > task_details.c.version,
+    )
 
 
 @functools.cache
@@ -127,35 +175,55 @@ def top_task_upsert(dialect: str):
     """The completion becomes its day's top task if it beats the one there, as domain.ranking says."""
     statement = _insert(dialect, daily_top_task)
     new, top = statement.excluded, daily_top_task.c
-    beats = or_(new.reward > top.reward,
-                and_(new.reward == top.reward,
-                     or_(new.completed_at < top.completed_at,
-                         and_(new.completed_at == top.completed_at, new.task_id < top.task_id))))
+    beats = or_(
+        new.reward > top.reward,
+        and_(
+            new.reward == top.reward,
+            or_(
+                new.completed_at < top.completed_at,
+                and_(new.completed_at == top.completed_at, new.task_id < top.task_id),
+            ),
+        ),
+    )
     return statement.on_conflict_do_update(
-        index_elements=["day"], set_={"task_id": new.task_id, "reward": new.reward, "completed_at": new.completed_at},
-        where=beats)
+        index_elements=["day"],
+        set_={"task_id": new.task_id, "reward": new.reward, "completed_at": new.completed_at},
+        where=beats,
+    )
 
 
 @functools.cache
 def income_upsert(dialect: str):
     statement = _insert(dialect, daily_income)
-    return statement.on_conflict_do_update(index_elements=["day"], set_={
-        # round: SQLite keeps the sum as a binary float, and a day must not drift off its cents
-        "management_income": func.round(daily_income.c.management_income + statement.excluded.management_income, 2)})
+    return statement.on_conflict_do_update(
+        index_elements=["day"],
+        set_={
+            # round: SQLite keeps the sum as a binary float, and a day must not drift off its cents
+            "management_income": func.round(
+                daily_income.c.management_income + statement.excluded.management_income, 2
+            )
+        },
+    )
 
 
 @functools.cache
 def balance_upsert(dialect: str):
     statement = _insert(dialect, account_balances)
-    return statement.on_conflict_do_update(index_elements=["account_id"], set_={
-        # round: a paid-out balance must come back to exactly 0, not to -1e-14 (which counts as negative)
-        "balance": func.round(account_balances.c.balance + statement.excluded.balance, 2)})
+    return statement.on_conflict_do_update(
+        index_elements=["account_id"],
+        set_={
+            # round: a paid-out balance must come back to exactly 0, not to -1e-14 (which counts as negative)
+            "balance": func.round(account_balances.c.balance + statement.excluded.balance, 2)
+        },
+    )
 
 
 def dialect_of(session) -> str:
     dialect = session.get_bind().dialect.name
     if dialect not in ("sqlite", "postgresql"):
-        raise RuntimeError(f"analytics' upserts are written for SQLite and PostgreSQL, not {dialect}")
+        raise RuntimeError(
+            f"analytics' upserts are written for SQLite and PostgreSQL, not {dialect}"
+        )
     return dialect
 
 
@@ -165,8 +233,13 @@ def account_upsert(dialect: str):
     new = statement.excluded
     return statement.on_conflict_do_update(  # an older snapshot never overwrites a newer one
         index_elements=["account_id"],
-        set_={"active": new.active, "role": func.coalesce(new.role, accounts.c.role), "version": new.version},
-        where=accounts.c.version <= new.version)
+        set_={
+            "active": new.active,
+            "role": func.coalesce(new.role, accounts.c.role),
+            "version": new.version,
+        },
+        where=accounts.c.version <= new.version,
+    )
 
 
 def _insert(dialect: str, table):

@@ -6,18 +6,19 @@ archive.hold_off_archiving), so no event is lost or counted twice.
 
     flask --app analytics.app rebuild        or        python -m analytics.rebuild
 """
+
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, select
 
-from ates.bus import NotYet
-from ates.config import load_settings
-from ates.unit_of_work import UnitOfWork
 from analytics import archive
 from analytics.models import READ_MODELS
 from analytics.projections import PROJECTIONS
+from ates.bus import NotYet
+from ates.config import load_settings
+from ates.unit_of_work import UnitOfWork
 
 
 class RebuildFailed(Exception):
@@ -33,9 +34,13 @@ class RebuildReport:
     def lines(self) -> list[str]:
         found = [f"replayed {sum(self.replayed.values())} events"]
         found += [f"  {name}: {count}" for name, count in sorted(self.replayed.items())]
-        found += [f"  {name}: {count} skipped, no projection takes it"
-                  for name, count in sorted(self.without_projection.items())]
-        found += ["read models now hold"] + [f"  {table}: {count} rows" for table, count in self.rows.items()]
+        found += [
+            f"  {name}: {count} skipped, no projection takes it"
+            for name, count in sorted(self.without_projection.items())
+        ]
+        found += ["read models now hold"] + [
+            f"  {table}: {count} rows" for table, count in self.rows.items()
+        ]
         return found
 
 
@@ -54,9 +59,13 @@ def rebuild_read_models(session, zone) -> RebuildReport:
         still_waiting = [event for event in waiting if not _applied(session, event, zone, report)]
         if len(still_waiting) == len(waiting):
             example = waiting[0]
-            raise RebuildFailed(f"{len(waiting)} archived events cannot be applied, e.g. {example.type} {example.id}")
+            raise RebuildFailed(
+                f"{len(waiting)} archived events cannot be applied, e.g. {example.type} {example.id}"
+            )
         waiting = still_waiting
-    report.rows = {table.name: session.scalar(select(func.count()).select_from(table)) for table in READ_MODELS}
+    report.rows = {
+        table.name: session.scalar(select(func.count()).select_from(table)) for table in READ_MODELS
+    }
     return report
 
 

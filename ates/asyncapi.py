@@ -5,6 +5,7 @@ the topology the services declare, so that it cannot drift from either.
 file is stale (CI runs the check as a test). The services' subscriptions are read from their
 `handlers` modules, imported by name: the shared package knows the services only here, in a tool.
 """
+
 import argparse
 import importlib
 import sys
@@ -20,8 +21,11 @@ CONSUMERS = ("tracker", "accounting", "analytics")  # services with a handlers m
 SCHEMA_FORMAT = "application/schema+json;version=draft-2020-12"
 
 
-def asyncapi_document(schemas: SchemaRegistry, subscriptions: list[topology.Subscription],
-                      retry_delays_ms=DEFAULT_RETRY_DELAYS_MS) -> dict:
+def asyncapi_document(
+    schemas: SchemaRegistry,
+    subscriptions: list[topology.Subscription],
+    retry_delays_ms=DEFAULT_RETRY_DELAYS_MS,
+) -> dict:
     messages, channels, operations = {}, {}, {}
     for event_type, version in schemas.versions():
         producer = schemas.producer_of(event_type)
@@ -39,15 +43,27 @@ def asyncapi_document(schemas: SchemaRegistry, subscriptions: list[topology.Subs
         }
         channels[name] = {
             "address": routing_key,
-            "description": f"{event_type} v{version}, published by {producer} on {topology.exchange_name(producer)}",
+            "description": f"{event_type} v{version}, published by {producer} "
+            f"on {topology.exchange_name(producer)}",
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
-            "bindings": {"amqp": {"is": "routingKey", "exchange": {
-                "name": topology.exchange_name(producer), "type": "topic", "durable": True, "autoDelete": False,
-                "vhost": "/"}, "bindingVersion": "0.3.0"}},
+            "bindings": {
+                "amqp": {
+                    "is": "routingKey",
+                    "exchange": {
+                        "name": topology.exchange_name(producer),
+                        "type": "topic",
+                        "durable": True,
+                        "autoDelete": False,
+                        "vhost": "/",
+                    },
+                    "bindingVersion": "0.3.0",
+                }
+            },
         }
         operations[f"publish_{name}"] = {
             "action": "send",
-            "summary": f"{producer} publishes {event_type} v{version} through its outbox, with publisher confirms",
+            "summary": f"{producer} publishes {event_type} v{version} through its outbox, "
+            "with publisher confirms",
             "channel": {"$ref": f"#/channels/{name}"},
             "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
             "bindings": {"amqp": {"deliveryMode": 2, "bindingVersion": "0.3.0"}},
@@ -60,18 +76,32 @@ def asyncapi_document(schemas: SchemaRegistry, subscriptions: list[topology.Subs
             "address": queue,
             "description": (
                 f"{subscription.consumer}'s quorum queue for {subscription.producer}'s events, bound by "
-                f"{', '.join(keys)}. Not yet applicable events wait in {_wait_queues(queue, retry_delays_ms)} "
+                f"{', '.join(keys)}. Not yet applicable events wait in "
+                f"{_wait_queues(queue, retry_delays_ms)} "
                 f"and come back; what cannot be applied lands in {topology.dead_queue_name(queue)} with the "
-                "reason in the header ates-reason."),
-            "messages": {_name(key): {"$ref": f"#/components/messages/{_name(key)}"} for key in keys},
-            "bindings": {"amqp": {"is": "queue", "queue": {
-                "name": queue, "durable": True, "exclusive": False, "autoDelete": False, "vhost": "/"},
-                "bindingVersion": "0.3.0"}},
+                "reason in the header ates-reason."
+            ),
+            "messages": {
+                _name(key): {"$ref": f"#/components/messages/{_name(key)}"} for key in keys
+            },
+            "bindings": {
+                "amqp": {
+                    "is": "queue",
+                    "queue": {
+                        "name": queue,
+                        "durable": True,
+                        "exclusive": False,
+                        "autoDelete": False,
+                        "vhost": "/",
+                    },
+                    "bindingVersion": "0.3.0",
+                }
+            },
         }
         operations[f"consume_{name}"] = {
             "action": "receive",
             "summary": f"{subscription.consumer} applies {subscription.producer}'s events once (inbox), "
-                       "acking after its transaction commits",
+            "acking after its transaction commits",
             "channel": {"$ref": f"#/channels/{name}"},
             "messages": [{"$ref": f"#/channels/{name}/messages/{_name(key)}"} for key in keys],
             "bindings": {"amqp": {"ack": True, "bindingVersion": "0.3.0"}},
@@ -85,11 +115,17 @@ def asyncapi_document(schemas: SchemaRegistry, subscriptions: list[topology.Subs
                 "Every event of aTES: CloudEvents 1.0 structured JSON messages, one topic exchange per "
                 "producer (<producer>.events), routing key <type>.v<dataversion>, one quorum queue per "
                 "consumer and producer (<consumer>.<producer>). Generated by `python -m ates.asyncapi` from "
-                "event_schemas/ and the services' handlers; do not edit by hand."),
+                "event_schemas/ and the services' handlers; do not edit by hand."
+            ),
         },
-        "servers": {"development": {"host": DEFAULT_AMQP_URL.split("@", 1)[1].split("/", 1)[0],
-                                    "protocol": "amqp", "protocolVersion": "0.9.1",
-                                    "description": "the RabbitMQ of `bin/up` (guest/guest)"}},
+        "servers": {
+            "development": {
+                "host": DEFAULT_AMQP_URL.split("@", 1)[1].split("/", 1)[0],
+                "protocol": "amqp",
+                "protocolVersion": "0.9.1",
+                "description": "the RabbitMQ of `bin/up` (guest/guest)",
+            }
+        },
         "defaultContentType": "application/cloudevents+json",
         "channels": channels,
         "operations": operations,
@@ -132,17 +168,26 @@ def _without_examples(schema: dict) -> dict:
             return inline({**definitions[reference.removeprefix("#/$defs/")], **rest})
         return {key: inline(value) for key, value in node.items()}
 
-    return inline({key: value for key, value in schema.items() if key not in ("examples", "$defs", "$id")})
+    return inline(
+        {key: value for key, value in schema.items() if key not in ("examples", "$defs", "$id")}
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ates.asyncapi", description="Write docs/asyncapi.yaml.")
-    parser.add_argument("--check", action="store_true", help="only say whether the file is up to date")
+    parser = argparse.ArgumentParser(
+        prog="python -m ates.asyncapi", description="Write docs/asyncapi.yaml."
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="only say whether the file is up to date"
+    )
     args = parser.parse_args(argv)
     text = render(asyncapi_document(registry(), current_subscriptions()))
     if args.check:
         if not DOCUMENT.exists() or DOCUMENT.read_text(encoding="utf-8") != text:
-            print(f"{DOCUMENT.relative_to(ROOT)} is stale: run python -m ates.asyncapi", file=sys.stderr)
+            print(
+                f"{DOCUMENT.relative_to(ROOT)} is stale: run python -m ates.asyncapi",
+                file=sys.stderr,
+            )
             return 1
         print(f"{DOCUMENT.relative_to(ROOT)} is up to date")
         return 0

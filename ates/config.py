@@ -9,21 +9,31 @@ The defaults are the development setup of SPEC §7; production must set its secr
 (ates.production checks them). `ATES_ENV` is `development` (the default) or `production`; any
 other value stops the process, so a typo such as `prod` never means development unnoticed.
 """
+
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/%2F"
-DEFAULT_AMQP_USER_PREFIX = "ates-"  # a service's broker user is <prefix><service> (ates/bus/users.py)
+DEFAULT_AMQP_USER_PREFIX = (
+    "ates-"  # a service's broker user is <prefix><service> (ates/bus/users.py)
+)
 DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000, 600_000)
 ENVIRONMENTS = ("development", "production")
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024  # the largest JSON or form aTES takes is a few KB
-DEFAULT_PORTS = {"gateway": 5000, "auth": 5001, "tracker": 5002, "accounting": 5003, "analytics": 5004}
+DEFAULT_PORTS = {
+    "gateway": 5000,
+    "auth": 5001,
+    "tracker": 5002,
+    "accounting": 5003,
+    "analytics": 5004,
+}
 DEFAULT_SCHEDULER_INTERVAL_S = 30.0  # how often the billing-day scheduler looks at the clock
-DEFAULT_MANAGEMENT_URL = "http://localhost:15672/"  # the RabbitMQ management UI the admin pages link to
+DEFAULT_MANAGEMENT_URL = (
+    "http://localhost:15672/"  # the RabbitMQ management UI the admin pages link to
+)
 
 
 @dataclass(frozen=True)
@@ -31,7 +41,9 @@ class Settings:
     service: str
     environment: str
     database_url: str
-    amqp_admin_url: str  # ATES_AMQP_URL: where the broker is; its credentials serve only provisioning
+    amqp_admin_url: (
+        str  # ATES_AMQP_URL: where the broker is; its credentials serve only provisioning
+    )
     amqp_user_prefix: str  # a service's broker user is <prefix><service>
     amqp_password: str | None  # this service's own broker password
     retry_delays_ms: tuple[int, ...]
@@ -41,7 +53,9 @@ class Settings:
     smtp_port: int
     mail_from: str
     max_request_bytes: int  # a larger request body is refused with 413 (ates/web.py)
-    metrics_token: str | None  # what a scraper of /metrics must send (ates/metrics.py); None: nothing
+    metrics_token: (
+        str | None
+    )  # what a scraper of /metrics must send (ates/metrics.py); None: nothing
     auth_issuer: str  # the SSO every token comes from (ATES_AUTH_ISSUER, else the local auth)
     service_urls: dict[str, str]  # where each web service listens (ATES_<SERVICE>_URL / _PORT)
     gateway_secret_key: str | None  # ATES_GATEWAY_SECRET_KEY: signs the gateway's session cookie
@@ -56,17 +70,23 @@ class Settings:
     @property
     def amqp_user(self) -> str:
         from ates.bus.users import user_name  # the bus package imports this module: not at the top
+
         return user_name(self.service, self.amqp_user_prefix)
 
     @property
     def amqp_url(self) -> str:
         """The broker as this service's own user; no process connects as the administrator."""
         if self.amqp_password is None:
-            source = (f"ATES_AMQP_PASSWORD_{self.service.upper()}" if self.is_production else
-                      f"{self.var_dir}/broker/{self.amqp_user}.password (python -m ates.bus.provision makes it; "
-                      f"bin/up runs it) or ATES_AMQP_PASSWORD_{self.service.upper()}")
+            source = (
+                f"ATES_AMQP_PASSWORD_{self.service.upper()}"
+                if self.is_production
+                else f"{self.var_dir}/broker/{self.amqp_user}.password "
+                "(python -m ates.bus.provision makes it; bin/up runs it)"
+                f" or ATES_AMQP_PASSWORD_{self.service.upper()}"
+            )
             raise RuntimeError(f"no broker password for {self.amqp_user}: set {source}")
         from ates.bus.users import with_credentials
+
         return with_credentials(self.amqp_admin_url, self.amqp_user, self.amqp_password)
 
 
@@ -110,10 +130,13 @@ def load_settings(service: str, env=None) -> Settings:
 def _amqp_password(service: str, env, var_dir: Path) -> str | None:
     """From the environment; in development also from the file provisioning keeps under the var dir."""
     from ates.bus.users import read_password, user_name  # the bus package imports this module
+
     given = env.get(f"ATES_AMQP_PASSWORD_{service.upper()}")
     if given or env.get("ATES_ENV", "development") == "production":
         return given or None
-    return read_password(var_dir, user_name(service, env.get("ATES_AMQP_USER_PREFIX", DEFAULT_AMQP_USER_PREFIX)))
+    return read_password(
+        var_dir, user_name(service, env.get("ATES_AMQP_USER_PREFIX", DEFAULT_AMQP_USER_PREFIX))
+    )
 
 
 def _parse_environment(name: str) -> str:
@@ -126,7 +149,9 @@ def _parse_timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (KeyError, ValueError) as error:
-        raise ValueError(f"ATES_TIMEZONE must name an IANA time zone such as Europe/Moscow, got {name!r}") from error
+        raise ValueError(
+            f"ATES_TIMEZONE must name an IANA time zone such as Europe/Moscow, got {name!r}"
+        ) from error
 
 
 def _parse_byte_count(text: str | None) -> int:
@@ -149,7 +174,9 @@ def _parse_interval(text: str | None) -> float:
     except ValueError:
         seconds = 0.0
     if not seconds > 0:
-        raise ValueError(f"ATES_SCHEDULER_INTERVAL_S must be a positive number of seconds, got {text!r}")
+        raise ValueError(
+            f"ATES_SCHEDULER_INTERVAL_S must be a positive number of seconds, got {text!r}"
+        )
     return seconds
 
 

@@ -4,6 +4,7 @@ It lives in a context variable, so each request thread, each handler call and ea
 sees its own. `Outbox.add` stamps it on the events it writes (the CloudEvents extension attribute
 `correlationid`); the consumer sets it from each event before that event's handler runs.
 """
+
 import re
 import uuid
 from contextlib import contextmanager
@@ -25,12 +26,12 @@ def new_id() -> str:
 
 def is_sane(value: str | None) -> bool:
     """Short and plain enough to pass on into logs, headers and events: ≤ 64 of [A-Za-z0-9._-]."""
-    return bool(value) and _SANE.fullmatch(value) is not None
+    return value is not None and _SANE.fullmatch(value) is not None
 
 
 def accept(value: str | None) -> str:
     """The id a caller sent, if it is sane; otherwise a new one."""
-    return value if is_sane(value) else new_id()
+    return value if value is not None and is_sane(value) else new_id()
 
 
 def set_current(value: str | None):

@@ -7,6 +7,7 @@ and its inbox (which event ids it applied, and when).
     GET /api/events/published?task_id=<uuid>   this service's events whose data names the task
     GET /api/events/applied?ids=<id>,<id>,...    which of these events this service applied
 """
+
 import json
 import uuid
 
@@ -32,8 +33,11 @@ class PublishedEvent(Schema):
     time = fields.String(required=True, metadata={"description": "the CloudEvents time, UTC"})
     correlation_id = fields.String(allow_none=True, required=True)
     created_at = fields.DateTime(required=True, metadata={"description": "written to the outbox"})
-    published_at = fields.DateTime(allow_none=True, required=True,
-                                   metadata={"description": "confirmed by the broker; null while still waiting"})
+    published_at = fields.DateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "confirmed by the broker; null while still waiting"},
+    )
 
 
 class PublishedEvents(Schema):
@@ -43,7 +47,10 @@ class PublishedEvents(Schema):
 
 
 class AppliedQuery(Schema):
-    ids = fields.String(required=True, metadata={"description": f"1 to {MAX_EVENTS} event UUIDs, separated by commas"})
+    ids = fields.String(
+        required=True,
+        metadata={"description": f"1 to {MAX_EVENTS} event UUIDs, separated by commas"},
+    )
 
 
 class AppliedEvent(Schema):
@@ -61,6 +68,7 @@ def event_log_blueprint(outbox: Table | None, inbox: Table | None) -> Blueprint:
     """The routes for the tables the service has (an analytics without an outbox has only `applied`)."""
     blueprint = Blueprint("event_log", __name__, url_prefix="/api/events")
     if outbox is not None:
+
         @require_role("admin")
         def published():
             """The events this service published about one task, oldest first (admins; `ates trace`).
@@ -80,6 +88,7 @@ def event_log_blueprint(outbox: Table | None, inbox: Table | None) -> Blueprint:
 
         blueprint.add_url_rule("/published", view_func=published)
     if inbox is not None:
+
         @require_role("admin")
         def applied():
             """Which of the given events this service has applied, and when (admins; `ates trace`).
@@ -107,8 +116,12 @@ def _published(outbox: Table):
         return _bad_request("task_id must be a task's UUID")
     # The body is the JSON the outbox wrote (compact separators), so the task's id appears exactly so.
     needle = f'"task_id":"{task_id}"'
-    query = (select(outbox.c.event_id, outbox.c.body, outbox.c.created_at, outbox.c.published_at)
-             .where(outbox.c.body.contains(needle, autoescape=True)).order_by(outbox.c.id).limit(MAX_EVENTS))
+    query = (
+        select(outbox.c.event_id, outbox.c.body, outbox.c.created_at, outbox.c.published_at)
+        .where(outbox.c.body.contains(needle, autoescape=True))
+        .order_by(outbox.c.id)
+        .limit(MAX_EVENTS)
+    )
     with unit_of_work().read() as session:
         rows = session.execute(query).all()
     events = []
@@ -116,12 +129,17 @@ def _published(outbox: Table):
         message = json.loads(row.body)
         if (message.get("data") or {}).get("task_id") != task_id:
             continue  # the id was somewhere else in the body
-        events.append({
-            "event_id": row.event_id, "type": message["type"], "version": message["dataversion"],
-            "time": message["time"], "correlation_id": message.get("correlationid"),
-            "created_at": clock.to_wire(row.created_at),
-            "published_at": clock.to_wire(row.published_at) if row.published_at else None,
-        })
+        events.append(
+            {
+                "event_id": row.event_id,
+                "type": message["type"],
+                "version": message["dataversion"],
+                "time": message["time"],
+                "correlation_id": message.get("correlationid"),
+                "created_at": clock.to_wire(row.created_at),
+                "published_at": clock.to_wire(row.published_at) if row.published_at else None,
+            }
+        )
     return jsonify(service=_service(), task_id=task_id, events=events)
 
 
@@ -130,13 +148,24 @@ def _applied(inbox: Table):
     ids = [_uuid(part) for part in given]
     if not ids or None in ids or len(ids) > MAX_EVENTS:
         return _bad_request(f"ids must list 1 to {MAX_EVENTS} event UUIDs, separated by commas")
-    query = (select(inbox.c.event_id, inbox.c.event_type, inbox.c.applied_at)
-             .where(inbox.c.event_id.in_(ids)).order_by(inbox.c.applied_at))
+    query = (
+        select(inbox.c.event_id, inbox.c.event_type, inbox.c.applied_at)
+        .where(inbox.c.event_id.in_(ids))
+        .order_by(inbox.c.applied_at)
+    )
     with unit_of_work().read() as session:
         rows = session.execute(query).all()
-    return jsonify(service=_service(), events=[
-        {"event_id": row.event_id, "type": row.event_type, "applied_at": clock.to_wire(row.applied_at)}
-        for row in rows])
+    return jsonify(
+        service=_service(),
+        events=[
+            {
+                "event_id": row.event_id,
+                "type": row.event_type,
+                "applied_at": clock.to_wire(row.applied_at),
+            }
+            for row in rows
+        ],
+    )
 
 
 def _uuid(text: str) -> str | None:

@@ -6,6 +6,7 @@ escapes that are no Unicode text and fail the moment they are encoded, and NUL, 
 cannot hold. Each becomes a 400 that says so, as a marshmallow ValidationError, which every API
 already answers in its own words.
 """
+
 from flask import request
 from marshmallow import ValidationError
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
@@ -21,7 +22,9 @@ def json_object(field: str = "body") -> dict:
     try:
         body = request.get_json()
     except RecursionError:
-        raise ValidationError({field: [f"The JSON is nested too deeply (at most {MAX_DEPTH} levels)."]}) from None
+        raise ValidationError(
+            {field: [f"The JSON is nested too deeply (at most {MAX_DEPTH} levels)."]}
+        ) from None
     except BadRequest:  # bytes that are not JSON in UTF-8 (a body too large stays werkzeug's 413)
         raise ValidationError({field: ["The body is not valid JSON in UTF-8."]}) from None
     problem = unreadable(body)
@@ -36,7 +39,11 @@ def _refuse_a_cut_off_stream() -> None:
     """A body sent without Content-Length (chunked) is read only up to the size limit, and werkzeug
     hands over that much without a word: the JSON would look broken (a 400) instead of too large."""
     limit = request.max_content_length
-    if request.content_length is None and limit is not None and len(request.get_data(cache=True)) >= limit:
+    if (
+        request.content_length is None
+        and limit is not None
+        and len(request.get_data(cache=True)) >= limit
+    ):
         raise RequestEntityTooLarge()  # ates/web.py's handler says the limit
 
 
@@ -53,7 +60,9 @@ def unreadable(value) -> str | None:
         elif isinstance(item, list):
             pending.extend((inner, depth + 1) for inner in item)
         elif isinstance(item, str) and not _is_unicode(item):
-            return "The JSON has a lone surrogate (\\ud800-\\udfff without its pair): that is no text."
+            return (
+                "The JSON has a lone surrogate (\\ud800-\\udfff without its pair): that is no text."
+            )
         elif isinstance(item, str) and "\x00" in item:
             return "The JSON has a NUL character (U+0000): no text aTES keeps may contain one."
     return None

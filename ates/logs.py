@@ -4,12 +4,13 @@
 scheduler). `ATES_LOG_FORMAT=text` gives a human format for development instead. gunicorn's own
 error and access logs become JSON too through `GunicornLogger` (named in gunicorn.conf.py).
 """
+
 import json
 import logging
 import os
 import sys
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ates import correlation
 
@@ -26,8 +27,9 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
-                            .replace("+00:00", "Z"),
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname,
             "service": self.service,
             "process": self.process,
@@ -71,7 +73,9 @@ def formatter(service: str, process: str, env=None) -> logging.Formatter:
     return (JsonFormatter if log_format(env) == "json" else TextFormatter)(service, process)
 
 
-def configure_logging(service: str, process: str, level: int = logging.INFO, stream=None, force: bool = True) -> None:
+def configure_logging(
+    service: str, process: str, level: int = logging.INFO, stream=None, force: bool = True
+) -> None:
     """The root logger writes to stderr in the chosen format; a second call replaces the first.
 
     `force=False` leaves alone a root logger that already has handlers: a web app built inside a
@@ -124,7 +128,7 @@ class GunicornLogger(_GunicornLogger):
         if not self.access_log_enabled:
             return
         status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
-        headers = dict((name.lower(), value) for name, value in resp.headers)
+        headers = {name.lower(): value for name, value in resp.headers}
         fields = {
             "http": {
                 "method": environ.get("REQUEST_METHOD"),
@@ -138,13 +142,20 @@ class GunicornLogger(_GunicornLogger):
             },
         }
         try:
-            self.access_log.info("%s %s %s", environ.get("REQUEST_METHOD"), environ.get("RAW_URI"), status,
-                                 extra={"fields": fields, "correlation_id": headers.get("x-correlation-id")})
+            self.access_log.info(
+                "%s %s %s",
+                environ.get("REQUEST_METHOD"),
+                environ.get("RAW_URI"),
+                status,
+                extra={"fields": fields, "correlation_id": headers.get("x-correlation-id")},
+            )
         except Exception:
             self.error(traceback.format_exc())
 
 
 def _service_of(cfg) -> str:
     """`tracker.app:create_app()` → tracker: the service is the app module's package."""
-    app_uri = (getattr(cfg, "wsgi_app", None) or getattr(cfg, "default_proc_name", None) or "gunicorn")
+    app_uri = (
+        getattr(cfg, "wsgi_app", None) or getattr(cfg, "default_proc_name", None) or "gunicorn"
+    )
     return str(app_uri).split(":", 1)[0].split(".", 1)[0] or "gunicorn"

@@ -1,4 +1,5 @@
 """Alembic driven from code: each service keeps its own `migrations/` next to its models."""
+
 from pathlib import Path
 
 from alembic import command, context
@@ -22,15 +23,19 @@ def upgrade(migrations_dir: Path, database_url: str) -> None:
 def run_env(metadata: MetaData) -> None:
     """The body of every service's migrations/env.py."""
     url = context.config.get_main_option("sqlalchemy.url")
-    options = {"target_metadata": metadata, "render_as_batch": True}  # SQLite alters by copying
+    if url is None:
+        raise RuntimeError("alembic_config() sets sqlalchemy.url; this env.py runs only through it")
     if context.is_offline_mode():
-        context.configure(url=url, literal_binds=True, **options)
+        context.configure(
+            url=url, literal_binds=True, target_metadata=metadata, render_as_batch=True
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = make_engine(url)
     with engine.connect() as connection:
-        context.configure(connection=connection, **options)
+        # render_as_batch: SQLite alters a table by copying it
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
@@ -44,8 +49,8 @@ BUS_TABLES_VERSIONS = (1,)
 
 def create_bus_tables(version: int, outbox: bool, inbox: bool) -> None:
     """Inside a migration's upgrade(): the outbox (a producer's) and the inbox (a consumer's)."""
-    from alembic import op
     import sqlalchemy as sa
+    from alembic import op
 
     _known_version(version)
     if inbox:
@@ -89,7 +94,10 @@ def drop_bus_tables(version: int, outbox: bool, inbox: bool) -> None:
 def bus_tables_migration(version: int, outbox: bool, inbox: bool):
     """A first migration's (upgrade, downgrade): `upgrade, downgrade = bus_tables_migration(1, ...)`."""
     _known_version(version)
-    return (lambda: create_bus_tables(version, outbox, inbox), lambda: drop_bus_tables(version, outbox, inbox))
+    return (
+        lambda: create_bus_tables(version, outbox, inbox),
+        lambda: drop_bus_tables(version, outbox, inbox),
+    )
 
 
 def _known_version(version: int) -> None:

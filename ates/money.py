@@ -1,4 +1,5 @@
 """Money is a Decimal with two places; on the wire it is a string such as "12.00"."""
+
 from decimal import Decimal, InvalidOperation
 
 CENT = Decimal("0.01")

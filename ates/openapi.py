@@ -5,13 +5,16 @@ after `---` in its view's docstring (apispec's Flask plugin reads it), and the m
 schemas it names. The errors every route can give — 400, 401 and 403 as `{error, message}` —
 are added here once instead of in every docstring.
 """
+
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec_webframeworks.flask import FlaskPlugin
 from flask import Flask, jsonify
 from marshmallow import Schema, fields
 
-EVENT_LOG_BLUEPRINT = "event_log"  # `/api/events/...` of ates.event_log, on every service that has them
+EVENT_LOG_BLUEPRINT = (
+    "event_log"  # `/api/events/...` of ates.event_log, on every service that has them
+)
 
 COMMON_ERRORS = {
     "400": "the request is malformed or breaks a rule",
@@ -21,13 +24,24 @@ COMMON_ERRORS = {
 
 
 class Problem(Schema):
-    error = fields.String(required=True, metadata={"description": "a stable code, e.g. `invalid_input`"})
-    message = fields.String(required=True, metadata={"description": "what went wrong, for a person"})
-    field_errors = fields.Dict(data_key="fields", metadata={"description": "invalid input: what is wrong with each field"})
+    error = fields.String(
+        required=True, metadata={"description": "a stable code, e.g. `invalid_input`"}
+    )
+    message = fields.String(
+        required=True, metadata={"description": "what went wrong, for a person"}
+    )
+    field_errors = fields.Dict(
+        data_key="fields", metadata={"description": "invalid input: what is wrong with each field"}
+    )
 
 
-def document_api(app: Flask, title: str, blueprint: str = "api", schemas: tuple[type[Schema], ...] = (),
-                 description: str = "") -> None:
+def document_api(
+    app: Flask,
+    title: str,
+    blueprint: str = "api",
+    schemas: tuple[type[Schema], ...] = (),
+    description: str = "",
+) -> None:
     """Serve `GET /openapi.json` describing the routes of `blueprint` (public, like /healthz)."""
 
     @app.get("/openapi.json")
@@ -38,9 +52,16 @@ def document_api(app: Flask, title: str, blueprint: str = "api", schemas: tuple[
 
 
 def build_spec(app: Flask, title: str, blueprint: str, schemas, description: str) -> dict:
-    spec = APISpec(title=title, version="1", openapi_version="3.1.0",
-                   plugins=[FlaskPlugin(), MarshmallowPlugin()], info={"description": description})
-    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    spec = APISpec(
+        title=title,
+        version="1",
+        openapi_version="3.1.0",
+        plugins=[FlaskPlugin(), MarshmallowPlugin()],
+        info={"description": description},
+    )
+    spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
     spec.components.schema("Problem", schema=Problem)
     for schema in schemas:
         spec.components.schema(schema.__name__, schema=schema)
@@ -65,13 +86,25 @@ def build_spec(app: Flask, title: str, blueprint: str, schemas, description: str
 
 
 def _add_path_parameters(path: str, operation: dict) -> None:
-    named = {parameter["name"] for parameter in operation.get("parameters", []) if parameter.get("in") == "path"}
+    named = {
+        parameter["name"]
+        for parameter in operation.get("parameters", [])
+        if parameter.get("in") == "path"
+    }
     for segment in path.split("/"):
         if segment.startswith("{") and segment.endswith("}") and segment[1:-1] not in named:
             operation.setdefault("parameters", []).append(
-                {"name": segment[1:-1], "in": "path", "required": True, "schema": {"type": "string"}})
+                {
+                    "name": segment[1:-1],
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            )
 
 
 def _problem(description: str) -> dict:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }

@@ -4,6 +4,7 @@ The Procfile stays the one list of aTES's processes (the e2e tests and compose r
 `python -m ates.processes supervisord.conf` writes the supervisord configuration that runs it.
 supervisord is chosen over honcho because it restarts a process that exits or is killed.
 """
+
 import argparse
 import shlex
 import sys
@@ -64,7 +65,9 @@ def supervisord_config(processes: dict[str, str], directory: Path, run_dir: Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ates.processes", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ates.processes", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("output", type=Path, help="where to write the supervisord configuration")
     parser.add_argument("--procfile", type=Path, default=ROOT / "Procfile")
     args = parser.parse_args(argv)

@@ -5,6 +5,7 @@ on a missing or short secret, a weak admin password, a public URL without https,
 a script or plain http could read, the broker's `guest` user, or a process without a broker
 password of its own. Development is not checked.
 """
+
 import os
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
@@ -31,19 +32,36 @@ class Needs:
 
 
 WEB = {
-    "auth": Needs(secrets=("ATES_AUTH_SECRET_KEY", "ATES_GATEWAY_CLIENT_SECRET"), admin_password="ATES_ADMIN_PASSWORD",
-                  public_urls=("issuer", "gateway"), session_cookie=True),
-    "gateway": Needs(secrets=("ATES_GATEWAY_SECRET_KEY", "ATES_GATEWAY_CLIENT_SECRET"),
-                     public_urls=("issuer", "gateway"), session_cookie=True),  # its dead-letter page is optional
+    "auth": Needs(
+        secrets=("ATES_AUTH_SECRET_KEY", "ATES_GATEWAY_CLIENT_SECRET"),
+        admin_password="ATES_ADMIN_PASSWORD",
+        public_urls=("issuer", "gateway"),
+        session_cookie=True,
+    ),
+    "gateway": Needs(
+        secrets=("ATES_GATEWAY_SECRET_KEY", "ATES_GATEWAY_CLIENT_SECRET"),
+        public_urls=("issuer", "gateway"),
+        session_cookie=True,
+    ),  # its dead-letter page is optional
     "tracker": Needs(public_urls=("issuer",)),
     "accounting": Needs(public_urls=("issuer",)),
     "analytics": Needs(public_urls=("issuer",)),
 }
-OTHER_PROCESSES = {"worker": Needs(broker=True), "scheduler": Needs()}  # the scheduler has only a database
+OTHER_PROCESSES = {
+    "worker": Needs(broker=True),
+    "scheduler": Needs(),
+}  # the scheduler has only a database
 
 
-def check_production(settings: Settings, *, process: str = "web", given: dict | None = None, flask_config=None,
-                     env=None, more_problems=()) -> None:
+def check_production(
+    settings: Settings,
+    *,
+    process: str = "web",
+    given: dict | None = None,
+    flask_config=None,
+    env=None,
+    more_problems=(),
+) -> None:
     """Raise UnsafeProductionSettings when production settings are weak; nothing in development.
 
     `given` holds the values the process really uses, by variable name (None: not set, whatever
@@ -55,15 +73,21 @@ def check_production(settings: Settings, *, process: str = "web", given: dict | 
     needs = WEB[settings.service] if process == "web" else OTHER_PROCESSES[process]
     env = os.environ if env is None else env
     problems = production_problems(settings, needs, flask_config, {**env, **(given or {})}, env)
-    problems += [problem for problem in more_problems if problem not in problems]  # a service's own rules
+    problems += [
+        problem for problem in more_problems if problem not in problems
+    ]  # a service's own rules
     if problems:
-        raise UnsafeProductionSettings(f"{settings.service} {process} refuses to start in production: {'; '.join(problems)}.")
+        raise UnsafeProductionSettings(
+            f"{settings.service} {process} refuses to start in production: {'; '.join(problems)}."
+        )
 
 
 def production_problems(settings: Settings, needs: Needs, flask_config, values, env) -> list[str]:
     problems = [_secret_problem(name, values.get(name)) for name in needs.secrets]
     if needs.admin_password:
-        problems.append(_admin_password_problem(needs.admin_password, values.get(needs.admin_password)))
+        problems.append(
+            _admin_password_problem(needs.admin_password, values.get(needs.admin_password))
+        )
     problems += [_https_problem(name, url) for name, url in _public_urls(needs, values)]
     if needs.session_cookie:
         problems.append(_cookie_problem(flask_config or {}))
@@ -92,9 +116,13 @@ def _admin_password_problem(name: str, value: str | None) -> str | None:
 def _public_urls(needs: Needs, values) -> list[tuple[str, str]]:
     found = []
     if "issuer" in needs.public_urls:  # as ates.tokens.auth_issuer reads it
-        found.append(("ATES_AUTH_ISSUER", values.get("ATES_AUTH_ISSUER") or service_url("auth", values)))
+        found.append(
+            ("ATES_AUTH_ISSUER", values.get("ATES_AUTH_ISSUER") or service_url("auth", values))
+        )
     if "gateway" in needs.public_urls:
-        found.append(("ATES_GATEWAY_URL", values.get("ATES_GATEWAY_URL") or service_url("gateway", values)))
+        found.append(
+            ("ATES_GATEWAY_URL", values.get("ATES_GATEWAY_URL") or service_url("gateway", values))
+        )
     return found
 
 
@@ -106,21 +134,33 @@ def _https_problem(name: str, url: str) -> str | None:
 
 
 def _cookie_problem(config) -> str | None:
-    weak = [flag for flag, fine in (
-        ("Secure", config.get("SESSION_COOKIE_SECURE") is True),
-        ("HttpOnly", config.get("SESSION_COOKIE_HTTPONLY", True) is True),
-        (f"SameSite={'/'.join(SAME_SITE)}", config.get("SESSION_COOKIE_SAMESITE") in SAME_SITE),
-    ) if not fine]
+    weak = [
+        flag
+        for flag, fine in (
+            ("Secure", config.get("SESSION_COOKIE_SECURE") is True),
+            ("HttpOnly", config.get("SESSION_COOKIE_HTTPONLY", True) is True),
+            (f"SameSite={'/'.join(SAME_SITE)}", config.get("SESSION_COOKIE_SAMESITE") in SAME_SITE),
+        )
+        if not fine
+    ]
     return f"the session cookie lacks {', '.join(weak)}" if weak else None
 
 
-def _broker_problems(settings: Settings, needs: Needs, values) -> list[str]:
+def _broker_problems(settings: Settings, needs: Needs, values) -> list[str | None]:
     """No `*_AMQP_URL` signs in as `guest` (a URL needs no credentials at all: each process is its own
     user, ates/bus/users.py), and a process on the broker has a real password of its own."""
-    problems = [f"{name} signs in as the broker's default user {BROKER_DEFAULT_USER!r}; processes use their "
-                f"own users, so leave the credentials out of it"
-                for name, url in sorted(values.items())
-                if name.endswith("_AMQP_URL") and url and unquote(urlsplit(url).username or "") == BROKER_DEFAULT_USER]
+    problems: list[str | None] = [
+        f"{name} signs in as the broker's default user {BROKER_DEFAULT_USER!r}; processes use their "
+        f"own users, so leave the credentials out of it"
+        for name, url in sorted(values.items())
+        if name.endswith("_AMQP_URL")
+        and url
+        and unquote(urlsplit(url).username or "") == BROKER_DEFAULT_USER
+    ]
     if needs.broker:
-        problems.append(_secret_problem(f"ATES_AMQP_PASSWORD_{settings.service.upper()}", settings.amqp_password))
+        problems.append(
+            _secret_problem(
+                f"ATES_AMQP_PASSWORD_{settings.service.upper()}", settings.amqp_password
+            )
+        )
     return problems

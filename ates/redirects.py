@@ -4,6 +4,7 @@ Browsers are lenient: they drop tabs and newlines inside a URL (`/<TAB>/evil.exa
 `//evil.example`) and read `\\` as `/`; a proxy or a second redirect may decode `%2F` once more.
 So a target must be a local path as given, and its path part must stay one when percent-decoded.
 """
+
 from urllib.parse import unquote, urlsplit
 
 MAX_LENGTH = 2048  # longer than any page of ours; a longer target is no path we made
@@ -12,7 +13,12 @@ DECODING_ROUNDS = 3  # `%25252F` shows its slash after three; anything encoded d
 
 def local_path(target: str | None) -> str | None:
     """`target` when it is a path on this site (a query and a fragment allowed), else None."""
-    if not isinstance(target, str) or not target or len(target) > MAX_LENGTH or not _plainly_local(target):
+    if (
+        not isinstance(target, str)
+        or not target
+        or len(target) > MAX_LENGTH
+        or not _plainly_local(target)
+    ):
         return None
     path = target.split("?", 1)[0].split("#", 1)[0]
     for _ in range(DECODING_ROUNDS):

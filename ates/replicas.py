@@ -6,6 +6,7 @@ version is at least the one it holds: an older snapshot never overwrites a newer
 one twice changes nothing. A change (role, deactivation) to an account the replica has not met
 yet waits for its snapshot: `NotYet` sends it round the retry path.
 """
+
 from collections.abc import Callable, Mapping
 
 from sqlalchemy import Table, insert, select, update
@@ -32,18 +33,29 @@ class AccountReplica:
         elif data["version"] >= known:
             session.execute(self._update(data["account_id"]).values(**row))
 
-    def apply_change(self, session: Session, data: Mapping, change: Callable[[Mapping], Row]) -> None:
-        """A change to one known account: `change(account)` gives the columns it sets, from the row as it is."""
+    def apply_change(
+        self, session: Session, data: Mapping, change: Callable[[Mapping], Row]
+    ) -> None:
+        """A change to one known account: `change(account)` gives the columns it sets, from the row
+        as it is."""
         account = self.known(session, data["account_id"])
         if data["version"] >= account["version"]:
-            session.execute(self._update(data["account_id"]).values(**change(account), version=data["version"]))
+            session.execute(
+                self._update(data["account_id"]).values(**change(account), version=data["version"])
+            )
 
     def version_of(self, session: Session, account_id: str) -> int | None:
-        return session.scalar(select(self.table.c.version).where(self.table.c.account_id == account_id))
+        return session.scalar(
+            select(self.table.c.version).where(self.table.c.account_id == account_id)
+        )
 
     def known(self, session: Session, account_id: str) -> Mapping:
         """The account's row; NotYet while its snapshot has not arrived."""
-        account = session.execute(select(self.table).where(self.table.c.account_id == account_id)).mappings().first()
+        account = (
+            session.execute(select(self.table).where(self.table.c.account_id == account_id))
+            .mappings()
+            .first()
+        )
         if account is None:
             raise NotYet(f"account {account_id} is not known yet")
         return account

@@ -6,6 +6,7 @@ so a view simply lets a refusal rise and every API answers it the same way:
 
     {"error": "<code>", "message": "<why>"}  with the refusal's status
 """
+
 from flask import jsonify
 
 

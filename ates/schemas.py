@@ -2,6 +2,7 @@
 
 `python -m ates.schemas {list,check,lock}` lists the schemas and guards that a published file never changes.
 """
+
 import argparse
 import copy
 import functools
@@ -69,12 +70,22 @@ class SchemaRegistry:
             except (ValueError, jsonschema.SchemaError) as e:
                 reason = _reason(e) if isinstance(e, jsonschema.SchemaError) else e
                 raise SchemaError(f"{path}: not a JSON Schema 2020-12 document: {reason}") from None
-            consts = {name: schema.get("properties", {}).get(name, {}).get("const") for name in ("type", "dataversion")}
-            if not path.stem.isdigit() or consts != {"type": path.parent.name, "dataversion": int(path.stem)}:
-                raise SchemaError(f"{path}: its type and dataversion consts {consts} do not match its path")
+            consts = {
+                name: schema.get("properties", {}).get(name, {}).get("const")
+                for name in ("type", "dataversion")
+            }
+            if not path.stem.isdigit() or consts != {
+                "type": path.parent.name,
+                "dataversion": int(path.stem),
+            }:
+                raise SchemaError(
+                    f"{path}: its type and dataversion consts {consts} do not match its path"
+                )
             key = (path.parent.name, int(path.stem))
             self._schemas[key] = schema
-            self._validators[key] = _Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+            self._validators[key] = _Validator(
+                schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+            )
             self._compiled[key] = jsonschema_rs.validator_for(schema, validate_formats=True)
             # The examples document the contract for the other services, so a wrong one is a broken file.
             if not schema.get("examples"):
@@ -131,7 +142,10 @@ def _lock_state(root: pathlib.Path) -> tuple[dict[str, str], dict[str, str]]:
     """(what the lock says, what the files are): "type/version" -> sha256 of the file's bytes."""
     lock = root / LOCK_FILE
     locked = json.loads(lock.read_text(encoding="utf-8")) if lock.exists() else {}
-    return locked, {f"{p.parent.name}/{p.stem}": hashlib.sha256(p.read_bytes()).hexdigest() for p in root.glob("*/*.json")}
+    return locked, {
+        f"{p.parent.name}/{p.stem}": hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.glob("*/*.json")
+    }
 
 
 def lock_problems(root: pathlib.Path = EVENT_SCHEMAS_DIR) -> list[str]:
@@ -143,9 +157,13 @@ def lock_problems(root: pathlib.Path = EVENT_SCHEMAS_DIR) -> list[str]:
         if key not in current:
             problems.append(f"{root.name}/{key}.json was published but is missing; put it back")
         elif current[key] != digest:
-            problems.append(f"{root.name}/{key}.json was edited after it was published; add a new version instead")
-    return problems + [f"{root.name}/{key}.json is not locked: run python -m ates.schemas lock"
-                       for key in sorted(current.keys() - locked.keys())]
+            problems.append(
+                f"{root.name}/{key}.json was edited after it was published; add a new version instead"
+            )
+    return problems + [
+        f"{root.name}/{key}.json is not locked: run python -m ates.schemas lock"
+        for key in sorted(current.keys() - locked.keys())
+    ]
 
 
 def add_to_lock(root: pathlib.Path = EVENT_SCHEMAS_DIR) -> list[str]:
@@ -155,12 +173,16 @@ def add_to_lock(root: pathlib.Path = EVENT_SCHEMAS_DIR) -> list[str]:
     added = sorted(current.keys() - locked.keys())
     if added:
         locked.update({key: current[key] for key in added})
-        (root / LOCK_FILE).write_text(json.dumps(locked, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        (root / LOCK_FILE).write_text(
+            json.dumps(locked, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
     return added
 
 
 def main(argv: list[str] | None = None, root: pathlib.Path = EVENT_SCHEMAS_DIR) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ates.schemas", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ates.schemas", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("command", choices=["list", "check", "lock"])
     command = parser.parse_args(argv).command
     if command == "lock":
@@ -172,8 +194,12 @@ def main(argv: list[str] | None = None, root: pathlib.Path = EVENT_SCHEMAS_DIR) 
         print(e, file=sys.stderr)
         return 1
     if command == "list":
-        print("\n".join(f"{event_type} v{version}  ({reg.producer_of(event_type)})"
-                        for event_type, version in reg.versions()))
+        print(
+            "\n".join(
+                f"{event_type} v{version}  ({reg.producer_of(event_type)})"
+                for event_type, version in reg.versions()
+            )
+        )
         return 0
     problems = lock_problems(root)
     if problems:

@@ -5,6 +5,7 @@ key once, keeps it in `<ATES_VAR_DIR>/<service>-session.key` (mode 0600) and reu
 key in the repository can sign a cookie someone forged. Production has no fallback at all
 (ates.production refuses to start without the variable).
 """
+
 import os
 import secrets
 import tempfile
@@ -14,7 +15,8 @@ from ates.config import Settings
 
 
 def session_key(settings: Settings, configured: str | None) -> str | None:
-    """`configured` (the variable's value) when set; else in development the key file's, in production None."""
+    """`configured` (the variable's value) when set; else in development the key file's, in
+    production None."""
     if configured:
         return configured
     if settings.is_production:

@@ -6,6 +6,7 @@ Reading: an id in brackets at the start is the Jira id (a dash after it, of any 
 punctuation), and what follows is the title, possibly nothing; a text that does not start so is all
 title. Whether an empty title is acceptable is the producer's rule, not the format's.
 """
+
 import re
 
 JIRA_ID = re.compile(r"[A-Z][A-Z0-9]*-[0-9]+")

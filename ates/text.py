@@ -5,11 +5,14 @@ NUL cannot be stored by PostgreSQL, a surrogate cannot be encoded at all, and th
 terminals, logs, CSV and mail where they do harm, never good. A multi-line text (a description)
 keeps its line breaks and tabs; a single line (a title, a name, an email) does not need them.
 """
+
 import re
 
 # Cc is exactly U+0000-U+001F and U+007F-U+009F; Cs is U+D800-U+DFFF (tests/unit/test_text.py).
 REFUSED_IN_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-REFUSED_IN_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")  # keeps \t \n \r
+REFUSED_IN_LINES = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]"
+)  # keeps \t \n \r
 
 
 def unprintable(value: str, what: str, multiline: bool = False) -> str | None:

@@ -2,6 +2,7 @@
 
 `require_role(...)` guards a Flask view and puts the caller in `flask.g.principal`.
 """
+
 import functools
 import threading
 import time
@@ -19,12 +20,18 @@ from ates.config import auth_issuer  # noqa: F401 — the CLI and tests find it 
 from ates.web import unit_of_work
 
 AUDIENCE = "ates-api"
-API_SCOPE = "ates-api"  # the scope a token needs for any resource service's API (docs/sso-contract.md)
-REFETCH_INTERVAL = 30.0  # an unknown kid refetches the keys at most this often, so bad kids cannot hammer auth
+API_SCOPE = (
+    "ates-api"  # the scope a token needs for any resource service's API (docs/sso-contract.md)
+)
+REFETCH_INTERVAL = (
+    30.0  # an unknown kid refetches the keys at most this often, so bad kids cannot hammer auth
+)
 RETRY_AFTER_FAILURE = 2.0  # while auth cannot be reached, try again this soon
 LEEWAY = 30
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
-LEAST_PRIVILEGED_ROLE = "developer"  # SPEC §3: the sign-up role, which may do only what every role may
+LEAST_PRIVILEGED_ROLE = (
+    "developer"  # SPEC §3: the sign-up role, which may do only what every role may
+)
 
 
 class InvalidToken(Exception):
@@ -44,7 +51,9 @@ def check_api_scope(claims: dict, needed: str = API_SCOPE) -> None:
     client call them. A token asked only for sign-in (`openid`) may not call the APIs."""
     scope = claims.get("scope")
     if needed not in (scope.split() if isinstance(scope, str) else []):
-        raise InsufficientScope(f"this token was not granted the scope {needed}; sign in again asking for it")
+        raise InsufficientScope(
+            f"this token was not granted the scope {needed}; sign in again asking for it"
+        )
 
 
 @dataclass(frozen=True)
@@ -56,8 +65,14 @@ class Principal:
 
 
 class TokenVerifier:
-    def __init__(self, issuer: str, audience: str = AUDIENCE, jwks_url: str | None = None,
-                 http_get=requests.get, clock=time.monotonic):
+    def __init__(
+        self,
+        issuer: str,
+        audience: str = AUDIENCE,
+        jwks_url: str | None = None,
+        http_get=requests.get,
+        clock=time.monotonic,
+    ):
         self.issuer, self.audience = issuer, audience
         self.jwks_url = jwks_url or f"{issuer}/.well-known/jwks.json"
         self._http_get, self._clock = http_get, clock
@@ -75,14 +90,19 @@ class TokenVerifier:
             raise InvalidToken(f"algorithm {header.get('alg')!r} is not accepted, only RS256")
         if str(header.get("typ", "")).lower() not in ACCESS_TOKEN_TYPES:
             raise InvalidToken("the token is not an access token (typ must be at+jwt)")
-        if not isinstance(header.get("kid"), str):  # JSON lets it be anything; no key of ours is named by a non-string
+        if not isinstance(
+            header.get("kid"), str
+        ):  # JSON lets it be anything; no key of ours is named by a non-string
             raise InvalidToken("the token's header names no signing key (kid must be a string)")
         try:
             claims = jwt.decode(token, self._key(header.get("kid")), algorithms=["RS256"]).claims
             jwt.JWTClaimsRegistry(
-                leeway=LEEWAY, iss={"essential": True, "value": self.issuer},
+                leeway=LEEWAY,
+                iss={"essential": True, "value": self.issuer},
                 aud={"essential": True, "value": self.audience},
-                sub={"essential": True}, exp={"essential": True}, role={"essential": True},
+                sub={"essential": True},
+                exp={"essential": True},
+                role={"essential": True},
                 jti={"essential": True},  # RFC 9068 §2.2; a token without one could not be revoked
             ).validate(claims)
         except JoseError as error:
@@ -92,7 +112,9 @@ class TokenVerifier:
     def principal(self, token: str) -> Principal:
         claims = self.verify(token)
         check_api_scope(claims)
-        return Principal(claims["sub"], claims["role"], claims.get("preferred_username"), claims["jti"])
+        return Principal(
+            claims["sub"], claims["role"], claims.get("preferred_username"), claims["jti"]
+        )
 
     def _key(self, kid):
         with self._lock:
@@ -120,7 +142,9 @@ class TokenVerifier:
             self._next_fetch_at = now + RETRY_AFTER_FAILURE
 
 
-def init_app(app, verifier: TokenVerifier | None = None, accounts=None, revoked=None) -> TokenVerifier:
+def init_app(
+    app, verifier: TokenVerifier | None = None, accounts=None, revoked=None
+) -> TokenVerifier:
     """`accounts`: the service's replica of auth's accounts (a table with `account_id`, `active`
     and `role`), when it keeps one. A token is offline proof of who signed in, not of what the
     account may do now: with a replica, a token of an account the replica knows to be deactivated
@@ -130,7 +154,9 @@ def init_app(app, verifier: TokenVerifier | None = None, accounts=None, revoked=
     `revoked`: the service's table of revoked tokens (ates/revocations.py), fed by auth's
     `token.revoked` events: a token revoked at the SSO is refused here too, before it expires."""
     if verifier is None:
-        verifier = TokenVerifier(app.config.get("ATES_AUTH_ISSUER") or app.config["ATES"].auth_issuer)
+        verifier = TokenVerifier(
+            app.config.get("ATES_AUTH_ISSUER") or app.config["ATES"].auth_issuer
+        )
     app.extensions["ates.tokens"] = verifier
     if accounts is not None:
         app.extensions["ates.account_replica"] = accounts
@@ -145,32 +171,53 @@ def verifier_for(app) -> TokenVerifier:
 
 def require_role(*roles: str):
     """Let the view run only for a valid bearer token, and, when roles are named, only for those roles."""
+
     def decorate(view):
         @functools.wraps(view)
         def guarded(*args, **kwargs):
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
-                return _refused(401, "invalid_token", "sign in first: an Authorization: Bearer token is required",
-                                challenge="Bearer")
+                return _refused(
+                    401,
+                    "invalid_token",
+                    "sign in first: an Authorization: Bearer token is required",
+                    challenge="Bearer",
+                )
             try:
                 principal = verifier_for(current_app).principal(token.strip())
             except InsufficientScope as error:
-                return _refused(403, "insufficient_scope", error.reason,
-                                challenge=f'Bearer error="insufficient_scope", scope="{API_SCOPE}"')
+                return _refused(
+                    403,
+                    "insufficient_scope",
+                    error.reason,
+                    challenge=f'Bearer error="insufficient_scope", scope="{API_SCOPE}"',
+                )
             except InvalidToken as error:
-                return _refused(401, "invalid_token", error.reason, challenge='Bearer error="invalid_token"')
+                return _refused(
+                    401, "invalid_token", error.reason, challenge='Bearer error="invalid_token"'
+                )
             revoked, known = _what_this_service_knows(principal)
             if revoked:
-                return _refused(401, "token_revoked", "this access token has been revoked (signed out): sign in again",
-                                challenge='Bearer error="invalid_token"')
+                return _refused(
+                    401,
+                    "token_revoked",
+                    "this access token has been revoked (signed out): sign in again",
+                    challenge='Bearer error="invalid_token"',
+                )
             g.principal = _as_the_replica_knows_it(principal, known)
             if g.principal is None:
-                return _refused(401, "account_deactivated", "this account has been deactivated",
-                                challenge='Bearer error="invalid_token"')
+                return _refused(
+                    401,
+                    "account_deactivated",
+                    "this account has been deactivated",
+                    challenge='Bearer error="invalid_token"',
+                )
             if roles and g.principal.role not in roles:
                 return _refused(403, "forbidden", f"this needs the role {' or '.join(roles)}")
             return view(*args, **kwargs)
+
         return guarded
+
     return decorate
 
 
@@ -182,12 +229,19 @@ def _what_this_service_knows(principal: Principal):
     if revoked_tokens is None and replica is None:
         return False, None
     with unit_of_work().read() as session:
-        if revoked_tokens is not None and revocations.is_revoked(session, revoked_tokens, principal.token_id):
+        if (
+            revoked_tokens is not None
+            and principal.token_id is not None
+            and revocations.is_revoked(session, revoked_tokens, principal.token_id)
+        ):
             return True, None
         if replica is None:
             return False, None
-        return False, session.execute(select(replica.c.active, replica.c.role)
-                                      .where(replica.c.account_id == principal.account_id)).first()
+        return False, session.execute(
+            select(replica.c.active, replica.c.role).where(
+                replica.c.account_id == principal.account_id
+            )
+        ).first()
 
 
 def _as_the_replica_knows_it(principal: Principal, known) -> Principal | None:
@@ -215,7 +269,8 @@ def _as_the_replica_knows_it(principal: Principal, known) -> Principal | None:
 
 
 def _refused(status: int, code: str, message: str, challenge: str | None = None):
-    """A JSON error; a 401 says in WWW-Authenticate how to authenticate (RFC 6750: no error code when none was sent)."""
+    """A JSON error; a 401 says in WWW-Authenticate how to authenticate (RFC 6750: no error code
+    when none was sent)."""
     response = jsonify(error=code, message=message)
     response.status_code = status
     if challenge:

@@ -15,6 +15,7 @@ records a failure and still refuses, a billing day paid account by account); oth
 opens one and passes the session down. Handlers always run inside the transaction the inbox opened
 for their event, so the event's effects and its inbox row commit together.
 """
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,7 +29,9 @@ class UnitOfWork:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._writers = sessionmaker(engine, expire_on_commit=False)
-        self._readers = sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        self._readers = sessionmaker(
+            engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     @classmethod
     def from_url(cls, database_url: str, **engine_kwargs) -> "UnitOfWork":

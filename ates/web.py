@@ -2,27 +2,29 @@
 JSON logs, a correlation id on every request (docs/observability.md), /metrics, the browser-security
 headers on every answer, a limit on the size of a request body and no NUL in a request (README,
 "What every web service refuses")."""
+
 from pathlib import Path
 
 import click
 from flask import Flask, current_app, jsonify, request
+from marshmallow import ValidationError
 from sqlalchemy import text
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 
-from marshmallow import ValidationError
-
 from ates import correlation, logs, metrics, migrations
-from ates.rules import RuleBroken, refusal
 from ates.config import Settings, load_settings
 from ates.db import make_engine
-from ates.unit_of_work import UnitOfWork
+from ates.rules import RuleBroken, refusal
 from ates.text import printable_part
+from ates.unit_of_work import UnitOfWork
 
 # No inline script or style anywhere (pages load theirs from /static), so an injected <script> or
 # on…= attribute does nothing; no framing, so no clickjacking. `form-action` is left out on purpose:
 # browsers apply it to the redirect after a form, and the SSO's login form ends on the client's origin.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                           "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -39,7 +41,9 @@ def service_app(import_name: str, service: str, settings: Settings | None = None
     # Bodies larger than this are refused before anything reads them. A view that needs more (auth's
     # beak photo) names its endpoint in ATES_BODY_LIMITS.
     app.config.update(MAX_CONTENT_LENGTH=settings.max_request_bytes, ATES_BODY_LIMITS={})
-    logs.configure_logging(service, "web", force=False)  # under gunicorn; a test runner keeps its own
+    logs.configure_logging(
+        service, "web", force=False
+    )  # under gunicorn; a test runner keeps its own
     app.before_request(_take_correlation_id)
     app.after_request(_return_correlation_id)
     app.teardown_request(_forget_correlation_id)
@@ -97,7 +101,9 @@ def _forget_correlation_id(_error=None) -> None:
     if taken is not None:
         try:
             correlation.reset(taken[1])
-        except ValueError:  # set in another context (a copied one): nothing of ours to restore there
+        except (
+            ValueError
+        ):  # set in another context (a copied one): nothing of ours to restore there
             correlation.set_current(None)
 
 
@@ -114,13 +120,17 @@ def _refuse_large_bodies() -> None:
 def _refuse_nul() -> None:
     """A NUL in the path, the query or a form field: PostgreSQL can neither store nor compare it (a 500
     wherever it reached a query). Nothing aTES takes has one; JSON bodies are ates/json_body.py's."""
-    fields = [("path", "", request.path)] + [("query", name, value) for name, value in request.args.items(multi=True)]
+    fields = [("path", "", request.path)] + [
+        ("query", name, value) for name, value in request.args.items(multi=True)
+    ]
     if request.mimetype in FORM_TYPES:
         fields += [("form", name, value) for name, value in request.form.items(multi=True)]
     for where, name, value in fields:
         if "\x00" in name or "\x00" in value:
             field = f" field {printable_part(name)!r}" if name else ""
-            raise BadRequest(f"The {where}{field} contains a NUL character (U+0000); nothing in aTES may.")
+            raise BadRequest(
+                f"The {where}{field} contains a NUL character (U+0000); nothing in aTES may."
+            )
 
 
 def _larger_than(limit: int) -> str:
@@ -139,9 +149,11 @@ def too_large_json(error: RequestEntityTooLarge):
 
 
 def too_large_message(error: RequestEntityTooLarge) -> str:
-    if error.description == RequestEntityTooLarge.description:  # werkzeug's own words, from a streamed body
-        return _larger_than(request.max_content_length)
-    return error.description
+    if (
+        error.description == RequestEntityTooLarge.description
+    ):  # werkzeug's own words, from a streamed body
+        return _larger_than(request.max_content_length or 0)
+    return error.description or ""
 
 
 def _add_security_headers(response):
@@ -162,7 +174,9 @@ def json_error(error: HTTPException):
 
 def invalid_input(error: ValidationError):
     """A request marshmallow refused: every field's reason, for a person and (`fields`) for a program."""
-    return jsonify(error="invalid_input", message=describe_fields(error.messages), fields=error.messages), 400
+    return jsonify(
+        error="invalid_input", message=describe_fields(error.messages), fields=error.messages
+    ), 400
 
 
 def describe_fields(messages) -> str:

@@ -3,15 +3,22 @@ deactivate accounts. An account is `{account_id, username, email, full_name, rol
 
 Bad input is a 400 `{"error", "message", "fields"}`; a taken username 409; an unknown id 404.
 """
-from flask import Blueprint, current_app, g, jsonify
+
+from flask import Blueprint, g, jsonify
 from marshmallow import Schema, ValidationError, fields, validate
 
 from ates import json_body
+from ates.web import unit_of_work
 from auth import service
 from auth.bearer import require_token
-from auth.domain import MAX_FULL_NAME_LENGTH, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, ROLES, AccountChange, RuleBroken
-from auth.service import AccountNotFound, UsernameTaken
-from ates.web import unit_of_work
+from auth.domain import (
+    MAX_FULL_NAME_LENGTH,
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    ROLES,
+    AccountChange,
+)
+from auth.service import AccountNotFound
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -31,7 +38,9 @@ class AccountListSchema(Schema):
 
 class NewAccountSchema(Schema):
     username = fields.String(required=True, validate=validate.Length(3, 64))
-    password = fields.String(required=True, validate=validate.Length(MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH))
+    password = fields.String(
+        required=True, validate=validate.Length(MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH)
+    )
     email = fields.String(required=True, validate=validate.Length(3, 254))
     full_name = fields.String(load_default="", validate=validate.Length(max=MAX_FULL_NAME_LENGTH))
     role = fields.String(load_default="developer", validate=validate.OneOf(ROLES))
@@ -49,7 +58,6 @@ _new_account = NewAccountSchema()
 _change = AccountChangeSchema()
 
 
-
 def _problem(status: int, error: str, message: str, **extra):
     response = jsonify(error=error, message=message, **extra)
     response.status_code = status
@@ -62,8 +70,13 @@ def _json_body(schema: Schema) -> dict:
 
 def _invalid(error: ValidationError):
     fields = error.normalized_messages()
-    said = "; ".join(f"{name}: {' '.join(map(str, why)) if isinstance(why, list) else why}" for name, why in fields.items())
-    return _problem(400, "invalid_request", f"The request has invalid fields ({said}).", fields=fields)
+    said = "; ".join(
+        f"{name}: {' '.join(map(str, why)) if isinstance(why, list) else why}"
+        for name, why in fields.items()
+    )
+    return _problem(
+        400, "invalid_request", f"The request has invalid fields ({said}).", fields=fields
+    )
 
 
 @bp.get("/accounts")
@@ -127,7 +140,9 @@ def create_account():
         account = service.create_account(unit_of_work(), **_json_body(_new_account))
     except ValidationError as error:
         return _invalid(error)
-    return _account.dump(account), 201  # a RuleBroken (UsernameTaken: 409) is answered by ates/rules.py
+    return _account.dump(
+        account
+    ), 201  # a RuleBroken (UsernameTaken: 409) is answered by ates/rules.py
 
 
 @bp.patch("/accounts/<account_id>")

@@ -4,6 +4,7 @@ Commands: `migrate` (schema to head, then the first signing key, the configured 
 the admin), `rotate-key`, `retire-key KID`. In production it refuses to start on weak settings
 (ates.production), before it seeds anything.
 """
+
 import os
 from datetime import timedelta
 
@@ -23,11 +24,15 @@ from auth import admin, api, keys, oauth_api, oauth_store, pages, service
 from auth.oauth import create_provider
 from auth.settings import AuthSettings, load_auth_settings
 
-PHOTO_REQUEST_BYTES = 8 * 1024 * 1024  # a beak photo (5 MB at most) and its form; other bodies: ATES_MAX_REQUEST_BYTES
+PHOTO_REQUEST_BYTES = (
+    8 * 1024 * 1024
+)  # a beak photo (5 MB at most) and its form; other bodies: ATES_MAX_REQUEST_BYTES
 PHOTO_ENDPOINTS = ("pages.beak_login", "pages.register_beak")
 
 
-def create_app(settings: Settings | None = None, auth_settings: AuthSettings | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, auth_settings: AuthSettings | None = None
+) -> Flask:
     auth_settings = auth_settings or load_auth_settings()
     app = service_app(__name__, "auth", settings)
     settings = app.config["ATES"]
@@ -43,8 +48,12 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
         SESSION_COOKIE_SECURE=settings.is_production or auth_settings.issuer.startswith("https://"),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
     )
-    check_production(settings, given=auth_settings.production_values(), flask_config=app.config,
-                     more_problems=auth_settings.admin_password_problems())
+    check_production(
+        settings,
+        given=auth_settings.production_values(),
+        flask_config=app.config,
+        more_problems=auth_settings.admin_password_problems(),
+    )
     app.config["ATES_BODY_LIMITS"].update(dict.fromkeys(PHOTO_ENDPOINTS, PHOTO_REQUEST_BYTES))
     app.extensions["auth.settings"] = auth_settings
 
@@ -57,8 +66,12 @@ def create_app(settings: Settings | None = None, auth_settings: AuthSettings | N
     app.extensions["auth.provider"] = create_provider(app)
     for blueprint in (pages.bp, admin.bp, api.bp, oauth_api.bp):
         app.register_blueprint(blueprint)
-    document_api(app, "aTES auth", description="Accounts, for admins (SPEC §8). The OpenID Connect "
-                 "endpoints are described by /.well-known/openid-configuration.")
+    document_api(
+        app,
+        "aTES auth",
+        description="Accounts, for admins (SPEC §8). The OpenID Connect "
+        "endpoints are described by /.well-known/openid-configuration.",
+    )
     app.register_error_handler(CSRFError, _form_expired)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(BadRequest, _bad_request)
@@ -90,7 +103,9 @@ def _register_commands(app: Flask, auth_settings: AuthSettings) -> None:
     @app.cli.command("rotate-key")
     def rotate_key():
         """A new key signs from now on; older keys stay in the JWKS until retired."""
-        click.echo(f"auth: new signing key {keys.rotate(uow)}; older keys stay published until retired")
+        click.echo(
+            f"auth: new signing key {keys.rotate(uow)}; older keys stay published until retired"
+        )
 
     @app.cli.command("retire-key")
     @click.argument("kid")
@@ -102,15 +117,20 @@ def _register_commands(app: Flask, auth_settings: AuthSettings) -> None:
 
 
 def _form_expired(error: CSRFError):
-    return render_template("error.html", title="This form has expired",
-                           message="Go back, reload the page and send the form again."), 400
+    return render_template(
+        "error.html",
+        title="This form has expired",
+        message="Go back, reload the page and send the form again.",
+    ), 400
 
 
 def _bad_request(error: BadRequest):
     """E.g. a NUL in a form field (ates/web.py): a page for a person, JSON for the API and OAuth."""
     if request.path.startswith(("/api/", "/oauth/")):
         return json_error(error)
-    return render_template("error.html", title="This request cannot be read", message=error.description), 400
+    return render_template(
+        "error.html", title="This request cannot be read", message=error.description
+    ), 400
 
 
 def _too_large(error: RequestEntityTooLarge):

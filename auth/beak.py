@@ -4,6 +4,7 @@ The hash is a difference hash (dHash) taken both across and down a 9×9 grey thu
 survives re-encoding, slight noise and resizing, and says nothing recoverable about the photo,
 which is never stored.
 """
+
 import io
 import warnings
 
@@ -40,11 +41,19 @@ def _decode(data: bytes) -> Image.Image:
             width, height = image.size
             if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
                 raise BeakPhotoRejected(
-                    f"The photo is {width}×{height} pixels; each side must be {MIN_SIDE} to {MAX_SIDE} pixels.")
+                    f"The photo is {width}×{height} pixels; "
+                    f"each side must be {MIN_SIDE} to {MAX_SIDE} pixels."
+                )
             image.load()  # decodes every pixel: a truncated or corrupt file fails here
     except BeakPhotoRejected:
         raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ):
         raise BeakPhotoRejected("That file is not a PNG or JPEG image.") from None
     return image
 

@@ -5,14 +5,15 @@ It stands in for the shared `ates/tokens.py` (being written elsewhere) and can c
 the issuer, auth also refuses revoked tokens and deactivated accounts at once, and takes the role
 from its database rather than from the token, so a demoted admin loses access immediately.
 """
+
 import functools
 from dataclasses import dataclass
 
 from flask import current_app, g, jsonify, request
 
+from ates.web import unit_of_work
 from auth import keys, oauth_store, service
 from auth.settings import API_SCOPE
-from ates.web import unit_of_work
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Refused(Exception):
 def require_token(*roles: str, scope: str = API_SCOPE):
     """No roles: any valid token. Missing or bad token → 401 invalid_token; a token not granted
     `scope` → 403 insufficient_scope (RFC 6750 §3.1); wrong role → 403 forbidden."""
+
     def decorator(view):
         @functools.wraps(view)
         def guarded(*args, **kwargs):
@@ -48,7 +50,9 @@ def require_token(*roles: str, scope: str = API_SCOPE):
                 return response
             g.principal = principal
             return view(*args, **kwargs)
+
         return guarded
+
     return decorator
 
 
@@ -62,13 +66,18 @@ def _principal(scope: str) -> Principal:
         raise _invalid("Send an access token: Authorization: Bearer <token>.")
     uow = unit_of_work()
     try:
-        claims = keys.verify_access_token(token.strip(), keys.published_keys(uow),
-                                          current_app.extensions["auth.settings"].issuer)
+        claims = keys.verify_access_token(
+            token.strip(), keys.published_keys(uow), current_app.extensions["auth.settings"].issuer
+        )
     except keys.InvalidToken as error:
         raise _invalid(f"The access token is not valid ({error}).") from None
     if scope not in (claims["scope"].split() if isinstance(claims.get("scope"), str) else []):
-        raise Refused(403, "insufficient_scope", f"This token was not granted the scope {scope}; "
-                      "sign in again asking for it.", f'Bearer error="insufficient_scope", scope="{scope}"')
+        raise Refused(
+            403,
+            "insufficient_scope",
+            f"This token was not granted the scope {scope}; sign in again asking for it.",
+            f'Bearer error="insufficient_scope", scope="{scope}"',
+        )
     if oauth_store.access_token_revoked(uow, claims.get("jti") or ""):
         raise _invalid("The access token was revoked.")
     account = service.get_active_account(uow, claims["sub"])

@@ -3,13 +3,13 @@
 An account changes only through `change_account`, which says which events the change causes;
 `FailureWindow` and `LoginLimits` decide when a client must wait; `beaks_match` compares two beak prints.
 """
+
 import ipaddress
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from ates import rules, text
-
 from auth import passwords
 
 ROLES = ("admin", "manager", "accountant", "boss", "developer")
@@ -34,7 +34,9 @@ def normalize_username(raw: str) -> str:
     refuse_unprintable(raw or "", "The username")
     username = (raw or "").strip().lower()
     if not USERNAME_PATTERN.fullmatch(username):
-        raise RuleBroken("A username is 3 to 64 characters: lower-case letters, digits, '_', '.' or '-'.")
+        raise RuleBroken(
+            "A username is 3 to 64 characters: lower-case letters, digits, '_', '.' or '-'."
+        )
     return username
 
 
@@ -89,8 +91,15 @@ class Account:
 
     def snapshot(self) -> dict:
         """The account as events and the API show it (no secrets)."""
-        return {"account_id": self.account_id, "username": self.username, "email": self.email,
-                "full_name": self.full_name, "role": self.role, "active": self.active, "version": self.version}
+        return {
+            "account_id": self.account_id,
+            "username": self.username,
+            "email": self.email,
+            "full_name": self.full_name,
+            "role": self.role,
+            "active": self.active,
+            "version": self.version,
+        }
 
 
 @dataclass(frozen=True)
@@ -103,7 +112,9 @@ class AccountChange:
     active: bool | None = None
 
 
-def change_account(account: Account, change: AccountChange, actor_id: str) -> tuple[Account, list[tuple[str, dict]]]:
+def change_account(
+    account: Account, change: AccountChange, actor_id: str
+) -> tuple[Account, list[tuple[str, dict]]]:
     """The account after the change and the events (type, data) it causes; no change, no events.
 
     One request is one change: the version goes up by one however many fields it touches.
@@ -126,10 +137,21 @@ def change_account(account: Account, change: AccountChange, actor_id: str) -> tu
     changed = replace(changed, version=account.version + 1)
     events = []
     if changed.role != account.role:
-        events.append(("account.role_changed", {"account_id": changed.account_id, "role": changed.role,
-                                                "previous_role": account.role, "version": changed.version}))
+        events.append(
+            (
+                "account.role_changed",
+                {
+                    "account_id": changed.account_id,
+                    "role": changed.role,
+                    "previous_role": account.role,
+                    "version": changed.version,
+                },
+            )
+        )
     if account.active and not changed.active:
-        events.append(("account.deactivated", {"account_id": changed.account_id, "version": changed.version}))
+        events.append(
+            ("account.deactivated", {"account_id": changed.account_id, "version": changed.version})
+        )
     events.append(("account.updated", changed.snapshot()))
     return changed, events
 
@@ -180,10 +202,17 @@ class LoginLimits:
 
     def counters(self, client_ip: str, username: str) -> dict[str, FailureWindow]:
         """The counter keys a failure of this client with this username adds to, and their windows."""
-        # typed by anybody: without the characters no name may have, so the key can be stored (no NUL in PostgreSQL)
-        client, name = client_network(client_ip), text.printable_part(username or "").strip().lower()[:200]
-        return {f"client+user {client} {name}": self.per_client_and_username,
-                f"client {client}": self.per_client, f"user {name}": self.per_username}
+        # typed by anybody: without the characters no name may have, so the key can be stored (no
+        # NUL in PostgreSQL)
+        client, name = (
+            client_network(client_ip),
+            text.printable_part(username or "").strip().lower()[:200],
+        )
+        return {
+            f"client+user {client} {name}": self.per_client_and_username,
+            f"client {client}": self.per_client,
+            f"user {name}": self.per_username,
+        }
 
     def client_counter(self, client_ip: str) -> dict[str, FailureWindow]:
         return {f"client {client_network(client_ip)}": self.per_client}
@@ -191,21 +220,30 @@ class LoginLimits:
     def cleared_by_success(self, client_ip: str, username: str) -> list[str]:
         """A right password forgives its own username's failures, never the client's: otherwise a
         sprayer could wipe its count by signing in to an account of its own now and then."""
-        return [key for key in self.counters(client_ip, username) if key not in self.client_counter(client_ip)]
+        return [
+            key
+            for key in self.counters(client_ip, username)
+            if key not in self.client_counter(client_ip)
+        ]
 
     def oldest_counted(self, now: datetime) -> datetime:
-        return now - max(self.per_client_and_username.window, self.per_client.window, self.per_username.window)
+        return now - max(
+            self.per_client_and_username.window, self.per_client.window, self.per_username.window
+        )
 
 
-def longest_wait(counters: dict[str, FailureWindow], failures: dict[str, list[datetime]],
-                 now: datetime) -> timedelta | None:
+def longest_wait(
+    counters: dict[str, FailureWindow], failures: dict[str, list[datetime]], now: datetime
+) -> timedelta | None:
     """How long until every counter lets the client try again; None when it may try now."""
     waits = [window.retry_after(failures.get(key, []), now) for key, window in counters.items()]
     return max((wait for wait in waits if wait is not None), default=None)
 
 
 BEAK_PRINT_BITS = 128
-BEAK_MATCH_DISTANCE = 20  # of 128 bits; a re-taken photo differs by a few, another beak by ~40 or more
+BEAK_MATCH_DISTANCE = (
+    20  # of 128 bits; a re-taken photo differs by a few, another beak by ~40 or more
+)
 
 
 def hamming_distance(a: int, b: int) -> int:

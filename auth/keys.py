@@ -4,6 +4,7 @@ retired is published in the JWKS, so rotating (`flask --app auth.app rotate-key`
 Also the local check of the access tokens auth itself receives (its API and userinfo), with the
 checks of docs/sso-contract.md. It stands in for the shared `ates/tokens.py` inside auth.
 """
+
 import functools
 import time
 
@@ -36,19 +37,36 @@ def add_key(uow: UnitOfWork, key: RSAKey | None = None) -> str:
     """Store a new active key; it signs from now on. Returns its kid."""
     key = key or new_key()
     with uow.begin() as session:
-        session.execute(insert(signing_keys).values(
-            kid=key.kid, private_pem=key.as_pem(private=True).decode(), created_at=clock.utcnow(), active=True))
+        session.execute(
+            insert(signing_keys).values(
+                kid=key.kid,
+                private_pem=key.as_pem(private=True).decode(),
+                created_at=clock.utcnow(),
+                active=True,
+            )
+        )
     return key.kid
 
 
 def ensure_signing_key(uow: UnitOfWork) -> None:
     """The first start makes the first key; later starts change nothing."""
-    with uow.begin() as session:  # BEGIN IMMEDIATE on SQLite: two workers starting do not both add one
-        if session.scalar(select(signing_keys.c.kid).where(signing_keys.c.active).limit(1)) is not None:
+    with (
+        uow.begin() as session
+    ):  # BEGIN IMMEDIATE on SQLite: two workers starting do not both add one
+        if (
+            session.scalar(select(signing_keys.c.kid).where(signing_keys.c.active).limit(1))
+            is not None
+        ):
             return
         key = new_key()
-        session.execute(insert(signing_keys).values(
-            kid=key.kid, private_pem=key.as_pem(private=True).decode(), created_at=clock.utcnow(), active=True))
+        session.execute(
+            insert(signing_keys).values(
+                kid=key.kid,
+                private_pem=key.as_pem(private=True).decode(),
+                created_at=clock.utcnow(),
+                active=True,
+            )
+        )
 
 
 def rotate(uow: UnitOfWork) -> str:
@@ -56,17 +74,29 @@ def rotate(uow: UnitOfWork) -> str:
     key = new_key()
     with uow.begin() as session:
         session.execute(update(signing_keys).where(signing_keys.c.active).values(active=False))
-        session.execute(insert(signing_keys).values(
-            kid=key.kid, private_pem=key.as_pem(private=True).decode(), created_at=clock.utcnow(), active=True))
+        session.execute(
+            insert(signing_keys).values(
+                kid=key.kid,
+                private_pem=key.as_pem(private=True).decode(),
+                created_at=clock.utcnow(),
+                active=True,
+            )
+        )
     return key.kid
 
 
 def retire(uow: UnitOfWork, kid: str) -> bool:
     """Stop publishing a key that no longer signs; tokens it signed stop verifying."""
     with uow.begin() as session:
-        result = session.execute(update(signing_keys).where(
-            signing_keys.c.kid == kid, signing_keys.c.active.is_(False), signing_keys.c.retired_at.is_(None),
-        ).values(retired_at=clock.utcnow()))
+        result = session.execute(
+            update(signing_keys)
+            .where(
+                signing_keys.c.kid == kid,
+                signing_keys.c.active.is_(False),
+                signing_keys.c.retired_at.is_(None),
+            )
+            .values(retired_at=clock.utcnow())
+        )
     return result.rowcount == 1
 
 
@@ -78,9 +108,12 @@ def _parse(kid: str, pem: str) -> RSAKey:
 
 def signing_key(uow: UnitOfWork) -> RSAKey:
     with uow.read() as session:
-        row = session.execute(select(signing_keys.c.kid, signing_keys.c.private_pem)
-                              .where(signing_keys.c.active)
-                              .order_by(signing_keys.c.created_at.desc()).limit(1)).first()
+        row = session.execute(
+            select(signing_keys.c.kid, signing_keys.c.private_pem)
+            .where(signing_keys.c.active)
+            .order_by(signing_keys.c.created_at.desc())
+            .limit(1)
+        ).first()
     if row is None:
         raise RuntimeError("auth has no signing key: run `flask --app auth.app migrate`")
     return _parse(row.kid, row.private_pem)
@@ -88,9 +121,11 @@ def signing_key(uow: UnitOfWork) -> RSAKey:
 
 def published_keys(uow: UnitOfWork) -> list[RSAKey]:
     with uow.read() as session:
-        rows = session.execute(select(signing_keys.c.kid, signing_keys.c.private_pem)
-                               .where(signing_keys.c.retired_at.is_(None))
-                               .order_by(signing_keys.c.created_at.desc())).all()
+        rows = session.execute(
+            select(signing_keys.c.kid, signing_keys.c.private_pem)
+            .where(signing_keys.c.retired_at.is_(None))
+            .order_by(signing_keys.c.created_at.desc())
+        ).all()
     return [_parse(row.kid, row.private_pem) for row in rows]
 
 
@@ -100,10 +135,14 @@ def jwks(uow: UnitOfWork) -> dict:
 
 
 def sign(key: RSAKey, claims: dict, typ: str = "JWT") -> str:
-    return jwt.encode({"alg": ALGORITHM, "typ": typ, "kid": key.kid}, claims, key, algorithms=[ALGORITHM])
+    return jwt.encode(
+        {"alg": ALGORITHM, "typ": typ, "kid": key.kid}, claims, key, algorithms=[ALGORITHM]
+    )
 
 
-def verify_access_token(token: str, keys: list[RSAKey], issuer: str, now: int | None = None) -> dict:
+def verify_access_token(
+    token: str, keys: list[RSAKey], issuer: str, now: int | None = None
+) -> dict:
     """The claims of a valid access token: RS256 only, typ at+jwt, a known kid, iss, aud, exp, sub."""
     by_kid = {key.kid: key for key in keys}
     try:
@@ -114,15 +153,19 @@ def verify_access_token(token: str, keys: list[RSAKey], issuer: str, now: int | 
         raise InvalidToken(f"alg {header.get('alg')!r} is not {ALGORITHM}")
     if header.get("typ") != "at+jwt":
         raise InvalidToken("not an access token (typ is not at+jwt)")
-    if not isinstance(header.get("kid"), str) or header["kid"] not in by_kid:  # JSON lets kid be a list: unhashable
+    if (
+        not isinstance(header.get("kid"), str) or header["kid"] not in by_kid
+    ):  # JSON lets kid be a list: unhashable
         raise InvalidToken("signed by an unknown key")
     try:
         claims = jwt.decode(token, KeySet([by_kid[header["kid"]]]), algorithms=[ALGORITHM]).claims
         jwt.JWTClaimsRegistry(
-            now=now or int(time.time()), leeway=LEEWAY_SECONDS,
+            now=now or int(time.time()),
+            leeway=LEEWAY_SECONDS,
             iss={"essential": True, "value": issuer},
             aud={"essential": True, "value": ACCESS_TOKEN_AUDIENCE},
-            exp={"essential": True}, sub={"essential": True},
+            exp={"essential": True},
+            sub={"essential": True},
         ).validate(claims)
     except JoseError as error:
         raise InvalidToken(f"{type(error).__name__}: {error}") from error

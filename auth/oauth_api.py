@@ -3,15 +3,16 @@
 /oauth/authorize never redirects to an address it has not matched exactly against the client's:
 an unknown client or redirect URI gets an error page (400) instead.
 """
+
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ates.web import unit_of_work
 from auth import keys, service
 from auth.bearer import require_token
 from auth.oauth import user_info
 from auth.settings import SCOPES
-from ates.web import unit_of_work
 
 bp = Blueprint("oauth", __name__)
 
@@ -27,13 +28,20 @@ def authorize():
     try:
         grant = provider.get_consent_grant(end_user=account)
     except OAuth2Error as error:
-        if error.redirect_uri:  # the client and its redirect URI are known and matched: tell the client
+        if (
+            error.redirect_uri
+        ):  # the client and its redirect URI are known and matched: tell the client
             return provider.handle_error_response(None, error)
-        return render_template("error.html", title="This sign-in link does not work",
-                               message=error.description or error.error), 400
+        return render_template(
+            "error.html",
+            title="This sign-in link does not work",
+            message=error.description or error.error,
+        ), 400
     if account is None:
         return redirect(url_for("pages.login", next=request.full_path))
-    return provider.create_authorization_response(grant=grant, grant_user=account)  # first-party: no consent
+    return provider.create_authorization_response(
+        grant=grant, grant_user=account
+    )  # first-party: no consent
 
 
 @bp.post("/oauth/token")
@@ -68,8 +76,16 @@ def discovery():
         "code_challenge_methods_supported": ["S256"],
         "id_token_signing_alg_values_supported": [keys.ALGORITHM],
         "scopes_supported": list(SCOPES),
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
         "subject_types_supported": ["public"],
         "claims_supported": ["sub", "preferred_username", "email", "name", "role"],
     }

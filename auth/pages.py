@@ -4,6 +4,7 @@ A login starts auth's session (a signed cookie, flask-login), which is what lets
 skip the form next time. `next` brings the browser back to where it came from, local paths only.
 Every form carries a CSRF token (flask-wtf's CSRFProtect, set up in app.py).
 """
+
 import time
 from urllib.parse import urlencode, urlsplit
 
@@ -11,11 +12,11 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
 from ates.redirects import local_path
+from ates.web import unit_of_work
 from auth import beak, service
 from auth.beak import BeakPhotoRejected
 from auth.domain import RuleBroken
 from auth.service import LoginRefused, TooManyFailures
-from ates.web import unit_of_work
 
 bp = Blueprint("pages", __name__)
 
@@ -31,9 +32,10 @@ class SessionUser(UserMixin):
 
 
 def load_session_user(account_id: str) -> SessionUser | None:
-    account = service.get_active_account(unit_of_work(), account_id)  # a deactivated account is logged out
+    account = service.get_active_account(
+        unit_of_work(), account_id
+    )  # a deactivated account is logged out
     return SessionUser(account) if account else None
-
 
 
 def _client_ip() -> str:
@@ -59,8 +61,11 @@ def _next() -> str | None:
 def home():
     if not current_user.is_authenticated:
         return redirect(url_for("pages.login"))
-    return render_template("home.html", account=current_user.account,
-                           has_beak=service.has_beak(unit_of_work(), current_user.account.account_id))
+    return render_template(
+        "home.html",
+        account=current_user.account,
+        has_beak=service.has_beak(unit_of_work(), current_user.account.account_id),
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -71,7 +76,9 @@ def login():
         return render_template("login.html", next=_next(), username="")
     username = request.form.get("username", "")
     try:
-        account = service.log_in(unit_of_work(), username, request.form.get("password", ""), _client_ip(), _limits())
+        account = service.log_in(
+            unit_of_work(), username, request.form.get("password", ""), _client_ip(), _limits()
+        )
     except LoginRefused as refused:
         return _refused("login.html", refused, username)
     _start_session(account)
@@ -86,9 +93,13 @@ def beak_login():
     try:
         print_hash = beak.beak_print(_uploaded_photo())
     except BeakPhotoRejected as rejected:
-        return render_template("beak_login.html", next=_next(), username=username, error=str(rejected)), 400
+        return render_template(
+            "beak_login.html", next=_next(), username=username, error=str(rejected)
+        ), 400
     try:
-        account = service.log_in_by_beak(unit_of_work(), username, print_hash, _client_ip(), _limits())
+        account = service.log_in_by_beak(
+            unit_of_work(), username, print_hash, _client_ip(), _limits()
+        )
     except LoginRefused as refused:
         return _refused("beak_login.html", refused, username)
     _start_session(account)
@@ -113,11 +124,19 @@ def signup():
         return render_template("signup.html", next=_next(), form={})
     form = {name: request.form.get(name, "") for name in ("username", "email", "full_name")}
     try:
-        account = service.sign_up(unit_of_work(), _client_ip(), _limits(), password=request.form.get("password", ""),
-                                  **form)
+        account = service.sign_up(
+            unit_of_work(),
+            _client_ip(),
+            _limits(),
+            password=request.form.get("password", ""),
+            **form,
+        )
     except TooManyFailures as refused:
-        return render_template("signup.html", next=_next(), form=form, error=str(refused)), 429, {
-            "Retry-After": str(refused.retry_after)}
+        return (
+            render_template("signup.html", next=_next(), form=form, error=str(refused)),
+            429,
+            {"Retry-After": str(refused.retry_after)},
+        )
     except RuleBroken as broken:
         return render_template("signup.html", next=_next(), form=form, error=str(broken)), 400
     _start_session(account)
@@ -132,7 +151,11 @@ def logout():
     target = request.values.get("post_logout_redirect_uri", "")
     if target and _origin(target) in _client_origins():
         state = request.values.get("state")
-        return redirect(f"{target}{'&' if '?' in target else '?'}{urlencode({'state': state})}" if state else target)
+        return redirect(
+            f"{target}{'&' if '?' in target else '?'}{urlencode({'state': state})}"
+            if state
+            else target
+        )
     return render_template("logged_out.html")
 
 
@@ -142,7 +165,11 @@ def _origin(uri: str) -> tuple[str, str]:
 
 
 def _client_origins() -> set[tuple[str, str]]:
-    return {_origin(uri) for client in current_app.extensions["auth.settings"].clients for uri in client.redirect_uris}
+    return {
+        _origin(uri)
+        for client in current_app.extensions["auth.settings"].clients
+        for uri in client.redirect_uris
+    }
 
 
 @bp.route("/beak", methods=["GET", "POST"])
@@ -150,10 +177,19 @@ def _client_origins() -> set[tuple[str, str]]:
 def register_beak():
     account = current_user.account
     if request.method == "GET":
-        return render_template("beak.html", has_beak=service.has_beak(unit_of_work(), account.account_id))
+        return render_template(
+            "beak.html", has_beak=service.has_beak(unit_of_work(), account.account_id)
+        )
     try:
-        service.register_beak(unit_of_work(), account.account_id, beak.beak_print(_uploaded_photo()))
+        service.register_beak(
+            unit_of_work(), account.account_id, beak.beak_print(_uploaded_photo())
+        )
     except BeakPhotoRejected as rejected:
-        return render_template("beak.html", has_beak=service.has_beak(unit_of_work(), account.account_id),
-                               error=str(rejected)), 400
-    return render_template("beak.html", has_beak=True, message="Your beak is registered. You can log in with it now.")
+        return render_template(
+            "beak.html",
+            has_beak=service.has_beak(unit_of_work(), account.account_id),
+            error=str(rejected),
+        ), 400
+    return render_template(
+        "beak.html", has_beak=True, message="Your beak is registered. You can log in with it now."
+    )

@@ -4,6 +4,7 @@
 30,000 most common passwords it ships (also reversed, capitalised or l33t-spelt, `P@ssw0rd`), or it
 would fall to fewer than 1,000 guesses (`aaaaaaaa`, `qwertyuiop`). Plain Python, no I/O.
 """
+
 from zxcvbn import zxcvbn
 
 MIN_LENGTH = 8
@@ -23,8 +24,10 @@ def weakness(password: str, username: str = "") -> str | None:
     if username and password.casefold() == username.casefold():
         return "A password must not be your username."
     if is_common(password):
-        return ("This password is too common: it is among the first an attacker tries. "
-                "Choose another, for example three or four unrelated words.")
+        return (
+            "This password is too common: it is among the first an attacker tries. "
+            "Choose another, for example three or four unrelated words."
+        )
     return None
 
 

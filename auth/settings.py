@@ -4,6 +4,7 @@ Development has defaults for everything but the session key (made once into the 
 ates.session_keys); production (`ATES_ENV=production`) refuses to start on any of them
 (ates.production, fed by `production_values`). The client table is docs/sso-contract.md's.
 """
+
 import os
 from dataclasses import dataclass
 
@@ -48,15 +49,21 @@ class AuthSettings:
     @property
     def clients(self) -> tuple[ClientConfig, ...]:
         return (
-            ClientConfig("ates-gateway", "aTES web", self.gateway_client_secret,
-                         (f"{self.gateway_url}/auth/callback",)),
+            ClientConfig(
+                "ates-gateway",
+                "aTES web",
+                self.gateway_client_secret,
+                (f"{self.gateway_url}/auth/callback",),
+            ),
             ClientConfig("ates-cli", "aTES command line", None, (CLI_REDIRECT_URI,)),
         )
 
     def production_values(self) -> dict:
         """What ates.production checks: the public URLs, and each secret only if it was really set."""
         given = {"ATES_AUTH_ISSUER": self.issuer, "ATES_GATEWAY_URL": self.gateway_url}
-        for variable, value in zip(SECRETS, (self.secret_key, self.admin_password, self.gateway_client_secret)):
+        for variable, value in zip(
+            SECRETS, (self.secret_key, self.admin_password, self.gateway_client_secret), strict=True
+        ):
             given[variable] = value if variable in self.explicit else None
         return given
 
@@ -91,7 +98,8 @@ def load_auth_settings(env=None) -> AuthSettings:
         authorization_code_ttl=_seconds(env, "ATES_AUTHORIZATION_CODE_TTL", 300),
         login_limits=LoginLimits(
             per_client=FailureWindow(_seconds(env, "ATES_LOGIN_FAILURES_PER_IP", 8)),
-            per_username=FailureWindow(_seconds(env, "ATES_LOGIN_FAILURES_PER_USERNAME", 10))),
+            per_username=FailureWindow(_seconds(env, "ATES_LOGIN_FAILURES_PER_USERNAME", 10)),
+        ),
         explicit=explicit,
     )
 

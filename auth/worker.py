@@ -1,4 +1,5 @@
 """The auth worker process: the outbox relay (auth consumes no events)."""
+
 from ates.bus.worker import main
 from auth.models import outbox
 

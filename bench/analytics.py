@@ -15,21 +15,22 @@ Each query is timed many times; the medians at both sizes and their ratio are pr
 
     python -m bench.analytics [--small 10000] [--large 1000000] [--repeat 300]
 """
+
 import argparse
 import random
 import statistics
 import tempfile
 import uuid
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from time import perf_counter
 
+from analytics import domain, projections, service
 from ates import migrations
 from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
-from analytics import domain, projections, service
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 12, 31)
@@ -56,13 +57,19 @@ def main(argv: list[str] | None = None) -> None:
             history.load_up_to(uow, size)
             loaded = f"+{history.loaded - before:,} loaded in {perf_counter() - started:.1f}s"
             figures[size] = time_queries(uow, options.repeat)
-            print(f"{size:>9,} completed tasks ({loaded:>26}): "
-                  + "  ".join(f"{name} {seconds * 1000:6.3f} ms" for name, seconds in figures[size].items()))
+            print(
+                f"{size:>9,} completed tasks ({loaded:>26}): "
+                + "  ".join(
+                    f"{name} {seconds * 1000:6.3f} ms" for name, seconds in figures[size].items()
+                )
+            )
         engine.dispose()
     small, large = figures[options.small], figures[options.large]
     for name in small:
         ratio = large[name] / small[name]
-        print(f"ratio {name:<15} {ratio:5.2f}  ({options.large:,} / {options.small:,} tasks; goal < 2)")
+        print(
+            f"ratio {name:<15} {ratio:5.2f}  ({options.large:,} / {options.small:,} tasks; goal < 2)"
+        )
 
 
 class History:
@@ -81,14 +88,22 @@ class History:
             self.loaded += count
 
     def completed_task(self, number: int) -> dict:
-        """A task completed on one of the last DAYS days, assigned once or more, each assignee paying the fee."""
+        """A task completed on one of the last DAYS days, assigned once or more, each assignee
+        paying the fee."""
         rng = self.rng
         day = TODAY - timedelta(days=rng.randrange(DAYS))
-        completed_at = datetime.combine(day, time(), timezone.utc) + timedelta(seconds=rng.randrange(86_400))
-        return {"task_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "completed_at": completed_at,
-                "day": day, "reward": Decimal(rng.randint(20, 40)), "assign_fee": Decimal(rng.randint(10, 20)),
-                "jira_id": f"UBERPOP-{number}", "title": f"Task number {number}", "version": 3,
-                "assignees": [rng.choice(self.popugs) for _ in range(rng.choice((1, 1, 2, 3)))]}
+        completed_at = datetime.combine(day, time(), UTC) + timedelta(seconds=rng.randrange(86_400))
+        return {
+            "task_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "completed_at": completed_at,
+            "day": day,
+            "reward": Decimal(rng.randint(20, 40)),
+            "assign_fee": Decimal(rng.randint(10, 20)),
+            "jira_id": f"UBERPOP-{number}",
+            "title": f"Task number {number}",
+            "version": 3,
+            "assignees": [rng.choice(self.popugs) for _ in range(rng.choice((1, 1, 2, 3)))],
+        }
 
 
 def load_batch(session, tasks: list[dict]) -> None:
@@ -98,7 +113,9 @@ def load_batch(session, tasks: list[dict]) -> None:
     session.execute(projections.completion_insert(dialect), tasks)
     best = {}
     for task in tasks:
-        ranked = domain.ranking(domain.CompletedTask(task["task_id"], task["reward"], task["completed_at"]))
+        ranked = domain.ranking(
+            domain.CompletedTask(task["task_id"], task["reward"], task["completed_at"])
+        )
         if task["day"] not in best or ranked < best[task["day"]][0]:
             best[task["day"]] = (ranked, task)
     session.execute(projections.top_task_upsert(dialect), [task for _, task in best.values()])
@@ -107,19 +124,27 @@ def load_batch(session, tasks: list[dict]) -> None:
         for assignee in task["assignees"]:  # assign_fee transactions
             income[task["day"]] += task["assign_fee"]
             balances[assignee] -= task["assign_fee"]
-        income[task["day"]] -= task["reward"]  # the completion_reward transaction of the last assignee
+        income[task["day"]] -= task[
+            "reward"
+        ]  # the completion_reward transaction of the last assignee
         balances[task["assignees"][-1]] += task["reward"]
-    session.execute(projections.income_upsert(dialect), [
-        {"day": day, "management_income": amount} for day, amount in income.items()])
-    session.execute(projections.balance_upsert(dialect), [
-        {"account_id": popug, "balance": amount} for popug, amount in balances.items()])
+    session.execute(
+        projections.income_upsert(dialect),
+        [{"day": day, "management_income": amount} for day, amount in income.items()],
+    )
+    session.execute(
+        projections.balance_upsert(dialect),
+        [{"account_id": popug, "balance": amount} for popug, amount in balances.items()],
+    )
 
 
 def time_queries(uow: UnitOfWork, repeat: int) -> dict[str, float]:
     """Median seconds of each query, each run in a fresh read session as the API runs it."""
     first = TODAY - timedelta(days=29)
-    queries = {"most-expensive": lambda session: service.most_expensive_task(session, first, TODAY),
-               "summary": lambda session: service.summary(session, TODAY)}
+    queries = {
+        "most-expensive": lambda session: service.most_expensive_task(session, first, TODAY),
+        "summary": lambda session: service.summary(session, TODAY),
+    }
     found = {}
     for name, query in queries.items():
         timings = []

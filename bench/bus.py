@@ -11,6 +11,7 @@ committed (pipeline). Prints both rates and their ratio (goal: pipeline >= 0.5 x
 
     python -m bench.bus [--events 10000]
 """
+
 import argparse
 import json
 import multiprocessing
@@ -38,14 +39,21 @@ def main() -> None:
         raw = run_raw(broker.amqp_url, events)
         pipeline = run_pipeline(broker, events)
     print(f"events:   {events}")
-    print(f"raw:      {events / raw:9.0f} events/s  ({raw:.2f}s)  pika publish + consume, manual ack")
-    print(f"pipeline: {events / pipeline:9.0f} events/s  ({pipeline:.2f}s)  outbox -> relay -> broker -> consumer -> commit")
+    print(
+        f"raw:      {events / raw:9.0f} events/s  ({raw:.2f}s)  pika publish + consume, manual ack"
+    )
+    print(
+        f"pipeline: {events / pipeline:9.0f} events/s  ({pipeline:.2f}s)  "
+        "outbox -> relay -> broker -> consumer -> commit"
+    )
     print(f"ratio:    {raw / pipeline:.2f}  (pipeline rate / raw rate; goal >= 0.50)")
 
 
 def run_raw(amqp_url: str, events: int) -> float:
     with pika.BlockingConnection(pika.URLParameters(amqp_url)) as connection:
-        connection.channel().queue_declare("bench.raw", durable=True, arguments={"x-queue-type": "quorum"})
+        connection.channel().queue_declare(
+            "bench.raw", durable=True, arguments={"x-queue-type": "quorum"}
+        )
     done = multiprocessing.Event()
     consumer = multiprocessing.Process(target=_raw_consume, args=(amqp_url, events, done))
     consumer.start()
@@ -72,10 +80,8 @@ def _raw_consume(amqp_url: str, events: int, done) -> None:
     with pika.BlockingConnection(pika.URLParameters(amqp_url)) as connection:
         channel = connection.channel()
         channel.basic_qos(prefetch_count=500)
-        received = 0
-        for method, _properties, _body in channel.consume("bench.raw"):
+        for received, (method, _properties, _body) in enumerate(channel.consume("bench.raw"), 1):
             channel.basic_ack(method.delivery_tag)
-            received += 1
             if received == events:
                 break
         done.set()
@@ -95,7 +101,7 @@ def run_pipeline(broker, events: int) -> float:
             batch = [task_created() for _ in range(events)]
             started = time.perf_counter()
             for start in range(0, events, 100):
-                producer.publish(*batch[start:start + 100])
+                producer.publish(*batch[start : start + 100])
             while consumer.applied_count() < events:
                 time.sleep(0.01)
             return time.perf_counter() - started
@@ -106,9 +112,19 @@ def run_pipeline(broker, events: int) -> float:
 
 
 def _spawn(role: str, probe: Probe, log_path: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tests.probe", role, str(probe.engine.url),
-                             json.dumps(probe.amqp_urls)],
-                            cwd=ROOT, stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.probe",
+            role,
+            str(probe.engine.url),
+            json.dumps(probe.amqp_urls),
+        ],
+        cwd=ROOT,
+        stdout=open(log_path, "wb"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _wait_for_queue(amqp_url: str, queue: str) -> None:

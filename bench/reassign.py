@@ -8,6 +8,7 @@ Prints both times and the ratio reassign / raw (how many times longer the real t
 
     python -m bench.reassign [--tasks 10000]
 """
+
 import argparse
 import os
 import subprocess
@@ -64,8 +65,13 @@ def time_reassignment(broker, count: int) -> float:
         uow = UnitOfWork(engine)
         _open_tasks(uow, count)
         env = {**os.environ, "TRACKER_DATABASE_URL": url, **broker.env()}
-        worker = subprocess.Popen([sys.executable, "-m", "tracker.worker"], cwd=ROOT, env=env,
-                                  stdout=open(Path(directory) / "worker.log", "wb"), stderr=subprocess.STDOUT)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "tracker.worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=open(Path(directory) / "worker.log", "wb"),
+            stderr=subprocess.STDOUT,
+        )
         try:
             time.sleep(2.0)  # the worker is up and idle, as in production
             started = time.perf_counter()
@@ -84,19 +90,46 @@ def _open_tasks(uow: UnitOfWork, count: int) -> None:
     popugs = [str(uuid.uuid4()) for _ in range(20)]
     now = clock.utcnow()
     with uow.begin() as session:
-        session.execute(insert(accounts), [{"account_id": a, "username": f"p{n}", "role": "developer",
-                                            "active": True, "assignable": True, "version": 1}
-                                           for n, a in enumerate(popugs)])
-        session.execute(insert(tasks), [{"task_id": str(uuid.uuid4()), "jira_id": None, "title": f"task {n}",
-                                         "description": "", "status": "open", "assignee_id": popugs[n % 20],
-                                         "created_at": now, "completed_at": None, "version": 1}
-                                        for n in range(count)])
+        session.execute(
+            insert(accounts),
+            [
+                {
+                    "account_id": a,
+                    "username": f"p{n}",
+                    "role": "developer",
+                    "active": True,
+                    "assignable": True,
+                    "version": 1,
+                }
+                for n, a in enumerate(popugs)
+            ],
+        )
+        session.execute(
+            insert(tasks),
+            [
+                {
+                    "task_id": str(uuid.uuid4()),
+                    "jira_id": None,
+                    "title": f"task {n}",
+                    "description": "",
+                    "status": "open",
+                    "assignee_id": popugs[n % 20],
+                    "created_at": now,
+                    "completed_at": None,
+                    "version": 1,
+                }
+                for n in range(count)
+            ],
+        )
 
 
 def _published_assignments(uow: UnitOfWork) -> int:
     with uow.read() as session:
-        return session.scalar(select(func.count()).select_from(outbox).where(
-            outbox.c.event_type == "task.assigned", outbox.c.published_at.is_not(None)))
+        return session.scalar(
+            select(func.count())
+            .select_from(outbox)
+            .where(outbox.c.event_type == "task.assigned", outbox.c.published_at.is_not(None))
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ pip-audit reads PyPI's per-release JSON (/pypi/NAME/VERSION/json). Where a regis
 only the per-project JSON (/pypi/NAME/json), pip-audit skips every pin; that JSON still lists the
 known vulnerabilities of the newest release, so a pin that is the newest release is checked there.
 """
+
 import http.client
 import json
 import os
@@ -33,8 +34,8 @@ UNREACHABLE = (OSError, ValueError, KeyError, http.client.HTTPException)
 
 @dataclass
 class Verdict:
-    vulnerable: list[str] = field(default_factory=list)   # "name==version: ID (fixed in ...)"
-    unaudited: list[str] = field(default_factory=list)    # "name==version: why"
+    vulnerable: list[str] = field(default_factory=list)  # "name==version: ID (fixed in ...)"
+    unaudited: list[str] = field(default_factory=list)  # "name==version: why"
     audited: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -54,13 +55,33 @@ def run_pip_audit(lock: Path) -> tuple[list[dict] | None, str]:
         report = Path(tmp) / "audit.json"
         ignored = [arg for vuln in IGNORED for arg in ("--ignore-vuln", vuln)]
         done = subprocess.run(
-            [sys.executable, "-m", "pip_audit", "--requirement", str(lock), "--require-hashes",
-             "--disable-pip", "--vulnerability-service", "pypi", "--progress-spinner", "off",
-             "--format", "json", "--output", str(report), *ignored],
-            capture_output=True, text=True)
+            [
+                sys.executable,
+                "-m",
+                "pip_audit",
+                "--requirement",
+                str(lock),
+                "--require-hashes",
+                "--disable-pip",
+                "--vulnerability-service",
+                "pypi",
+                "--progress-spinner",
+                "off",
+                "--format",
+                "json",
+                "--output",
+                str(report),
+                *ignored,
+            ],
+            capture_output=True,
+            text=True,
+        )
         if not report.exists():
             lines = (done.stderr or done.stdout).strip().splitlines()
-            return None, f"pip-audit gave no report: {lines[-1] if lines else f'exit {done.returncode}'}"
+            return (
+                None,
+                f"pip-audit gave no report: {lines[-1] if lines else f'exit {done.returncode}'}",
+            )
         return json.loads(report.read_text())["dependencies"], ""
 
 
@@ -85,12 +106,16 @@ def newest_release_check(name: str, version: str, fetch, verdict: Verdict) -> No
         return
     newest = project["info"]["version"]
     if newest != version:
-        verdict.unaudited.append(f"{name}=={version}: not the newest release ({newest}), and the "
-                                 "registry did not serve this release's vulnerability data")
+        verdict.unaudited.append(
+            f"{name}=={version}: not the newest release ({newest}), and the "
+            "registry did not serve this release's vulnerability data"
+        )
         return
     verdict.audited += 1
     for vuln in project.get("vulnerabilities") or []:
-        if not vuln.get("withdrawn") and not ({vuln["id"], *vuln.get("aliases", [])} & set(IGNORED)):
+        if not vuln.get("withdrawn") and not (
+            {vuln["id"], *vuln.get("aliases", [])} & set(IGNORED)
+        ):
             verdict.vulnerable.append(describe(name, version, vuln))
 
 
@@ -116,8 +141,10 @@ def audit(lock: Path = LOCK, pip_audit=run_pip_audit, fetch=fetch_project) -> Ve
         verdict.audited += 1
         verdict.vulnerable += [describe(name, result["version"], v) for v in result["vulns"]]
     if skipped and results is not None:
-        verdict.notes.append(f"pip-audit could not check {len(skipped)} pins "
-                             f"(e.g. {next(r['skip_reason'] for r in results if 'skip_reason' in r)})")
+        verdict.notes.append(
+            f"pip-audit could not check {len(skipped)} pins "
+            f"(e.g. {next(r['skip_reason'] for r in results if 'skip_reason' in r)})"
+        )
     pending = list(skipped.items())
     for at, (name, version) in enumerate(pending):
         try:
@@ -134,19 +161,32 @@ def main(lock: Path = LOCK, **services) -> int:
     for line in verdict.vulnerable:
         print(f"VULNERABLE {line}", file=sys.stderr)
     if verdict.vulnerable:
-        print(f"{len(verdict.vulnerable)} known vulnerabilities in the locked pins: upgrade them "
-              "(bin/lock --upgrade-package NAME) or, when no fix exists and the flaw cannot reach "
-              "aTES, add the ID to IGNORED in bin/audit.py with the reason.", file=sys.stderr)
+        print(
+            f"{len(verdict.vulnerable)} known vulnerabilities in the locked pins: upgrade them "
+            "(bin/lock --upgrade-package NAME) or, when no fix exists and the flaw cannot reach "
+            "aTES, add the ID to IGNORED in bin/audit.py with the reason.",
+            file=sys.stderr,
+        )
         return 1
     checked = f"{verdict.audited} of {verdict.audited + len(verdict.unaudited)} locked pins"
-    print(f"dependency audit: {checked} checked against PyPI's vulnerability data"
-          + (", no known vulnerabilities" if verdict.audited else ""), *verdict.notes,
-          sep="\n  ", file=sys.stderr)
+    print(
+        f"dependency audit: {checked} checked against PyPI's vulnerability data"
+        + (", no known vulnerabilities" if verdict.audited else ""),
+        *verdict.notes,
+        sep="\n  ",
+        file=sys.stderr,
+    )
     if verdict.unaudited:
         explained = [pin for pin in verdict.unaudited if ":" in pin]
         plain = ", ".join(pin for pin in verdict.unaudited if ":" not in pin)
-        print(f"WARNING: {len(verdict.unaudited)} locked pins could NOT be checked for known "
-              "vulnerabilities:", *explained, *([plain] if plain else []), sep="\n  ", file=sys.stderr)
+        print(
+            f"WARNING: {len(verdict.unaudited)} locked pins could NOT be checked for known "
+            "vulnerabilities:",
+            *explained,
+            *([plain] if plain else []),
+            sep="\n  ",
+            file=sys.stderr,
+        )
         return 1 if os.environ.get("ATES_AUDIT_STRICT") == "1" else 0
     return 0
 

@@ -6,6 +6,7 @@ Yesterday: popugs get tasks, a manager reassigns, assignees complete about half,
 closes the day (payouts, mail). Today: a few more tasks and completions, so that the dashboard
 shows today's income and popugs below zero. Running it again adds another day's worth.
 """
+
 import os
 import random
 import sys
@@ -22,8 +23,18 @@ from cli.login import LoginFailed, login_with_password
 TIMEOUT = 10
 PASSWORD = "demo-popug-password"
 CAST = {"developer": 10, "boss": 2, "accountant": 2, "manager": 2}
-TITLES = ("Feed the parrots", "Change the green", "Polish the perch", "Count the seeds", "Sort the feathers",
-          "Tune the whistle", "Sweep the cage", "Paint the beak sign", "Test the swing", "Carry the millet")
+TITLES = (
+    "Feed the parrots",
+    "Change the green",
+    "Polish the perch",
+    "Count the seeds",
+    "Sort the feathers",
+    "Tune the whistle",
+    "Sweep the cage",
+    "Paint the beak sign",
+    "Test the swing",
+    "Carry the millet",
+)
 
 
 class DemoFailed(Exception):
@@ -38,11 +49,17 @@ class Popug:
 
 
 def add_parser(commands) -> None:
-    demo = commands.add_parser("demo", help="fill a running system with popugs and a simulated day",
-                               description="Creates popugs (password: %s), tasks, a reassignment, completions, "
-                                           "closes yesterday's billing day and starts today's." % PASSWORD)
-    demo.add_argument("--admin-password", default=None,
-                      help="the admin's password (default: ATES_ADMIN_PASSWORD, else the development 'admin')")
+    demo = commands.add_parser(
+        "demo",
+        help="fill a running system with popugs and a simulated day",
+        description=f"Creates popugs (password: {PASSWORD}), tasks, a reassignment, completions, "
+        "closes yesterday's billing day and starts today's.",
+    )
+    demo.add_argument(
+        "--admin-password",
+        default=None,
+        help="the admin's password (default: ATES_ADMIN_PASSWORD, else the development 'admin')",
+    )
     demo.add_argument("--tasks", type=int, default=60, help="tasks on the first day (default 60)")
     demo.add_argument("--seed", type=int, default=None, help="make the day's choices repeatable")
 
@@ -75,45 +92,76 @@ def fill(issuer: str, admin_password: str, tasks: int, rng: random.Random, say=p
     say(f"{done} tasks completed by their assignees")
     _wait_for_accounting(urls["accounting"], workers, len(created) + reassigned + done)
     closed = _close_the_day(urls["accounting"], accountant)
-    say(f"billing day {closed['billing_date']} closed: {closed['payouts']} payouts, {closed['total_paid']} paid")
+    say(
+        f"billing day {closed['billing_date']} closed: "
+        f"{closed['payouts']} payouts, {closed['total_paid']} paid"
+    )
     _create_tasks(urls["tracker"], cast, max(tasks // 4, 1), rng)
     today = _complete_some(urls["tracker"], workers, rng, share=0.3)
     say(f"today so far: {today} more tasks completed")
-    return (f"\nDone. Open {urls['gateway']} and sign in as admin, or as any of "
-            f"{', '.join(popug.username for popug in cast[:4])}, ... (password: {PASSWORD}).\n"
-            f"Payout mail: python -m mailsink list")
+    return (
+        f"\nDone. Open {urls['gateway']} and sign in as admin, or as any of "
+        f"{', '.join(popug.username for popug in cast[:4])}, ... (password: {PASSWORD}).\n"
+        f"Payout mail: python -m mailsink list"
+    )
 
 
 def _cast(issuer: str, admin: Popug, say) -> list[Popug]:
     auth = service_url("auth")
-    names = [f"demo-{role}-{number}" for role, count in CAST.items() for number in range(1, count + 1)]
+    names = [
+        f"demo-{role}-{number}" for role, count in CAST.items() for number in range(1, count + 1)
+    ]
     roles = [role for role, count in CAST.items() for _ in range(count)]
-    for username, role in zip(names, roles):
-        answer = requests.post(f"{auth}/api/accounts", headers=admin.headers, timeout=TIMEOUT, json={
-            "username": username, "password": PASSWORD, "email": f"{username}@uberpopug.example",
-            "full_name": username.replace("-", " ").title(), "role": role})
-        if answer.status_code not in (201, 409):  # 409: made by an earlier run, sign it in all the same
-            raise DemoFailed(f"auth refused to create {username}: {answer.status_code} {answer.text[:200]}")
+    for username, role in zip(names, roles, strict=True):
+        answer = requests.post(
+            f"{auth}/api/accounts",
+            headers=admin.headers,
+            timeout=TIMEOUT,
+            json={
+                "username": username,
+                "password": PASSWORD,
+                "email": f"{username}@uberpopug.example",
+                "full_name": username.replace("-", " ").title(),
+                "role": role,
+            },
+        )
+        if answer.status_code not in (
+            201,
+            409,
+        ):  # 409: made by an earlier run, sign it in all the same
+            raise DemoFailed(
+                f"auth refused to create {username}: {answer.status_code} {answer.text[:200]}"
+            )
     with ThreadPoolExecutor(max_workers=4) as pool:
         tokens = list(pool.map(lambda name: login_with_password(issuer, name, PASSWORD), names))
     say(f"{len(names)} popugs signed in")
-    return [Popug(name, role, _bearer(token)) for name, role, token in zip(names, roles, tokens)]
+    return [
+        Popug(name, role, _bearer(token))
+        for name, role, token in zip(names, roles, tokens, strict=True)
+    ]
 
 
 def _create_tasks(tracker: str, cast: list[Popug], count: int, rng: random.Random) -> list[dict]:
     def create(number: int) -> dict:
         author = rng.choice(cast)
         title = f"{rng.choice(TITLES)} #{number}"
-        body = {"title": f"[UBERPOP-{number}] — {title}" if number % 3 == 0 else title,
-                "description": f"Part of the demo day; asked by {author.username}"}
+        body = {
+            "title": f"[UBERPOP-{number}] — {title}" if number % 3 == 0 else title,
+            "description": f"Part of the demo day; asked by {author.username}",
+        }
         for _ in range(60):  # the tracker learns of new popugs from auth's events within moments
-            answer = requests.post(f"{tracker}/api/tasks", headers=author.headers, json=body, timeout=TIMEOUT)
+            answer = requests.post(
+                f"{tracker}/api/tasks", headers=author.headers, json=body, timeout=TIMEOUT
+            )
             if answer.status_code == 201:
                 return answer.json()
             if answer.status_code != 409:
-                raise DemoFailed(f"the tracker refused a task: {answer.status_code} {answer.text[:200]}")
+                raise DemoFailed(
+                    f"the tracker refused a task: {answer.status_code} {answer.text[:200]}"
+                )
             time.sleep(0.5)
         raise DemoFailed("the tracker knows no popug to assign tasks to; is auth-worker running?")
+
     numbers = [rng.randrange(1000, 9999) for _ in range(count)]
     with ThreadPoolExecutor(max_workers=4) as pool:
         return list(pool.map(create, numbers))
@@ -124,8 +172,11 @@ def _reassign(tracker: str, manager: Popug) -> int:
     if job.status_code != 202:
         raise DemoFailed(f"the reassignment was refused: {job.status_code} {job.text[:200]}")
     for _ in range(120):
-        state = requests.get(f"{tracker}/api/reassignments/{job.json()['reassignment_id']}",
-                             headers=manager.headers, timeout=TIMEOUT).json()
+        state = requests.get(
+            f"{tracker}/api/reassignments/{job.json()['reassignment_id']}",
+            headers=manager.headers,
+            timeout=TIMEOUT,
+        ).json()
         if state["status"] == "done":
             return state["total"]
         time.sleep(0.5)
@@ -134,12 +185,21 @@ def _reassign(tracker: str, manager: Popug) -> int:
 
 def _complete_some(tracker: str, workers: list[Popug], rng: random.Random, share: float) -> int:
     def complete_mine(popug: Popug) -> int:
-        mine = requests.get(f"{tracker}/api/tasks", params={"scope": "mine", "status": "open"},
-                            headers=popug.headers, timeout=TIMEOUT).json()["tasks"]
+        mine = requests.get(
+            f"{tracker}/api/tasks",
+            params={"scope": "mine", "status": "open"},
+            headers=popug.headers,
+            timeout=TIMEOUT,
+        ).json()["tasks"]
         chosen = [task for task in mine if rng.random() < share]
         for task in chosen:
-            requests.post(f"{tracker}/api/tasks/{task['task_id']}/complete", headers=popug.headers, timeout=TIMEOUT)
+            requests.post(
+                f"{tracker}/api/tasks/{task['task_id']}/complete",
+                headers=popug.headers,
+                timeout=TIMEOUT,
+            )
         return len(chosen)
+
     with ThreadPoolExecutor(max_workers=4) as pool:
         return sum(pool.map(complete_mine, workers))
 
@@ -147,9 +207,19 @@ def _complete_some(tracker: str, workers: list[Popug], rng: random.Random, share
 def _wait_for_accounting(accounting: str, workers: list[Popug], transactions: int) -> None:
     """Until accounting has booked a transaction for every assignment and completion so far
     (on a fresh system; on one with history there are more, which is just as good)."""
+
     def booked() -> int:
-        return sum(len(requests.get(f"{accounting}/api/me/transactions", headers=popug.headers,
-                                    timeout=TIMEOUT).json().get("transactions", [])) for popug in workers)
+        return sum(
+            len(
+                requests.get(
+                    f"{accounting}/api/me/transactions", headers=popug.headers, timeout=TIMEOUT
+                )
+                .json()
+                .get("transactions", [])
+            )
+            for popug in workers
+        )
+
     for _ in range(120):
         if booked() >= transactions:
             return
@@ -158,11 +228,15 @@ def _wait_for_accounting(accounting: str, workers: list[Popug], transactions: in
 
 
 def _close_the_day(accounting: str, accountant: Popug) -> dict:
-    answer = requests.get(f"{accounting}/api/billing-days/current", headers=accountant.headers, timeout=TIMEOUT)
+    answer = requests.get(
+        f"{accounting}/api/billing-days/current", headers=accountant.headers, timeout=TIMEOUT
+    )
     if not answer.ok:
         raise DemoFailed(f"accounting does not answer: {answer.status_code}")
     day = answer.json()["billing_date"]
-    closed = requests.post(f"{accounting}/api/billing-days/{day}/close", headers=accountant.headers, timeout=120)
+    closed = requests.post(
+        f"{accounting}/api/billing-days/{day}/close", headers=accountant.headers, timeout=120
+    )
     if not closed.ok:
         raise DemoFailed(f"closing the day was refused: {closed.status_code} {closed.text[:200]}")
     return closed.json()

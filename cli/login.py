@@ -2,6 +2,7 @@
 
 A one-shot HTTP server on 127.0.0.1:8976 waits for the browser to come back from the SSO with a code.
 """
+
 import base64
 import hashlib
 import html
@@ -35,15 +36,27 @@ def pkce_pair() -> tuple[str, str]:
 
 
 def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest())
+        .rstrip(b"=")
+        .decode()
+    )
 
 
-def authorize_url(authorization_endpoint: str, challenge: str, state: str, port: int = PORT,
-                  scope: str = SCOPE) -> str:
-    query = urlencode({
-        "response_type": "code", "client_id": CLIENT_ID, "redirect_uri": redirect_uri(port), "scope": scope,
-        "state": state, "code_challenge": challenge, "code_challenge_method": "S256",
-    })
+def authorize_url(
+    authorization_endpoint: str, challenge: str, state: str, port: int = PORT, scope: str = SCOPE
+) -> str:
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": CLIENT_ID,
+            "redirect_uri": redirect_uri(port),
+            "scope": scope,
+            "state": state,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
     return f"{authorization_endpoint}{'&' if '?' in authorization_endpoint else '?'}{query}"
 
 
@@ -65,7 +78,9 @@ class LoopbackCallback:
         try:
             self.server = HTTPServer(("127.0.0.1", port), self._handler())
         except OSError as error:
-            raise LoginFailed(f"cannot listen on 127.0.0.1:{port} for the SSO's answer ({error})") from None
+            raise LoginFailed(
+                f"cannot listen on 127.0.0.1:{port} for the SSO's answer ({error})"
+            ) from None
         self.server.timeout = 0.5
         self.port = self.server.server_address[1]
 
@@ -76,7 +91,8 @@ class LoopbackCallback:
         self.server.server_close()
 
     def wait(self, timeout: float = 300) -> str:
-        """The authorization code, once the browser arrives; LoginFailed on an error, a wrong state or a timeout."""
+        """The authorization code, once the browser arrives; LoginFailed on an error, a wrong state
+        or a timeout."""
         deadline = time.monotonic() + timeout
         while self.outcome is None:
             if time.monotonic() > deadline:
@@ -98,10 +114,16 @@ class LoopbackCallback:
                 if url.path != "/callback":
                     self.send_error(404)
                     return
-                callback.outcome = callback.receive({k: v[0] for k, v in parse_qs(url.query).items()})
+                callback.outcome = callback.receive(
+                    {k: v[0] for k, v in parse_qs(url.query).items()}
+                )
                 failed = isinstance(callback.outcome, LoginFailed)
-                self._answer(400 if failed else 200, f"Sign-in failed: {callback.outcome}" if failed
-                             else "You are signed in to aTES. You may close this tab.")
+                self._answer(
+                    400 if failed else 200,
+                    f"Sign-in failed: {callback.outcome}"
+                    if failed
+                    else "You are signed in to aTES. You may close this tab.",
+                )
 
             def _answer(self, status: int, text: str):
                 body = f"<!doctype html><title>aTES</title><p>{text}</p>".encode()
@@ -130,24 +152,42 @@ def code_from(params: dict, expected_state: str) -> LoginFailed | str:
 
 def exchange_code(token_endpoint: str, code: str, verifier: str, port: int = PORT) -> dict:
     """Trade the code for tokens; a public client proves itself with the PKCE verifier, no secret."""
-    return token_request(token_endpoint, {"grant_type": "authorization_code", "code": code,
-                                          "redirect_uri": redirect_uri(port), "code_verifier": verifier})
+    return token_request(
+        token_endpoint,
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri(port),
+            "code_verifier": verifier,
+        },
+    )
 
 
 def token_request(token_endpoint: str, form: dict) -> dict:
     try:
-        response = requests.post(token_endpoint, data={**form, "client_id": CLIENT_ID}, timeout=TIMEOUT)
+        response = requests.post(
+            token_endpoint, data={**form, "client_id": CLIENT_ID}, timeout=TIMEOUT
+        )
         answer = response.json()
     except (requests.RequestException, ValueError) as error:
         raise LoginFailed(f"the SSO's token endpoint failed ({error})") from None
     if not response.ok or "access_token" not in answer:
-        raise LoginFailed(f"the SSO refused: {answer.get('error_description') or answer.get('error', response.status_code)}")
+        raise LoginFailed(
+            f"the SSO refused: {answer.get('error_description') or answer.get('error', response.status_code)}"
+        )
     answer["expires_at"] = int(time.time()) + int(answer.get("expires_in", 0))
     answer["token_endpoint"] = token_endpoint
     return answer
 
 
-def login(issuer: str, *, open_browser: bool = True, announce=print, port: int = PORT, timeout: float = 300) -> dict:
+def login(
+    issuer: str,
+    *,
+    open_browser: bool = True,
+    announce=print,
+    port: int = PORT,
+    timeout: float = 300,
+) -> dict:
     """Run the whole sign-in; returns the SSO's token answer with `expires_at` and `token_endpoint` added."""
     metadata = discover(issuer)
     verifier, challenge = pkce_pair()
@@ -171,21 +211,36 @@ def login_with_password(issuer: str, username: str, password: str, scope: str = 
     state = secrets.token_urlsafe(24)
     browser = requests.Session()
     try:
-        page = browser.get(authorize_url(metadata["authorization_endpoint"], challenge, state, scope=scope),
-                           timeout=TIMEOUT)
+        page = browser.get(
+            authorize_url(metadata["authorization_endpoint"], challenge, state, scope=scope),
+            timeout=TIMEOUT,
+        )
         form = _login_form(page.text)
         if form is None:
             raise LoginFailed(f"the SSO showed no login form at {page.url} ({page.status_code})")
         action, fields = form
-        answer = browser.post(urljoin(page.url, action), allow_redirects=False, timeout=TIMEOUT,
-                              data={**fields, "username": username, "password": password})
+        answer = browser.post(
+            urljoin(page.url, action),
+            allow_redirects=False,
+            timeout=TIMEOUT,
+            data={**fields, "username": username, "password": password},
+        )
         while answer.is_redirect and not answer.headers["Location"].startswith(redirect_uri()):
-            answer = browser.get(urljoin(answer.url, answer.headers["Location"]), allow_redirects=False, timeout=TIMEOUT)
+            answer = browser.get(
+                urljoin(answer.url, answer.headers["Location"]),
+                allow_redirects=False,
+                timeout=TIMEOUT,
+            )
     except requests.RequestException as error:
         raise LoginFailed(f"the SSO at {issuer} cannot be reached ({error})") from None
     if not answer.is_redirect:
-        raise LoginFailed(f"the SSO did not sign {username} in (wrong password, or the account is inactive)")
-    params = {key: values[0] for key, values in parse_qs(urlsplit(answer.headers["Location"]).query).items()}
+        raise LoginFailed(
+            f"the SSO did not sign {username} in (wrong password, or the account is inactive)"
+        )
+    params = {
+        key: values[0]
+        for key, values in parse_qs(urlsplit(answer.headers["Location"]).query).items()
+    }
     code = code_from(params, state)
     if isinstance(code, LoginFailed):
         raise code
@@ -200,5 +255,7 @@ def _login_form(page: str) -> tuple[str, dict] | None:
             continue
         action = re.search(r'action="([^"]*)"', attributes)
         hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body))
-        return html.unescape(action.group(1)) if action else "", {k: html.unescape(v) for k, v in hidden.items()}
+        return html.unescape(action.group(1)) if action else "", {
+            k: html.unescape(v) for k, v in hidden.items()
+        }
     return None

@@ -5,6 +5,7 @@ then which of those events each service applied, with the stored access token (`
 an admin). Every correlation id is one cause: an HTTP request, a reassignment job, a billing-day
 close; the events it caused are listed under it in time order.
 """
+
 import json
 import sys
 import uuid
@@ -15,7 +16,11 @@ import requests
 from ates.config import service_url
 from cli import token_store
 
-SERVICES = ("tracker", "accounting", "analytics")  # auth publishes only account events: none names a task
+SERVICES = (
+    "tracker",
+    "accounting",
+    "analytics",
+)  # auth publishes only account events: none names a task
 TIMEOUT = 10
 IDS_PER_CALL = 50  # keeps the request line well under gunicorn's 4 KB limit
 
@@ -25,9 +30,12 @@ class TraceFailed(Exception):
 
 
 def add_parser(commands) -> None:
-    trace = commands.add_parser("trace", help="the path of one task through every service (admins)",
-                                description="Every event about the task that a service published, which "
-                                            "services applied it and when, grouped by correlation id.")
+    trace = commands.add_parser(
+        "trace",
+        help="the path of one task through every service (admins)",
+        description="Every event about the task that a service published, which "
+        "services applied it and when, grouped by correlation id.",
+    )
     trace.add_argument("task_id", help="the task's UUID")
     trace.add_argument("--json", action="store_true", help="print the trace as JSON")
 
@@ -61,14 +69,21 @@ def collect(task_id: str, urls: dict[str, str], token: str, get=requests.get) ->
         except TraceFailed as error:
             problems.append(f"{service}: {error}")
             continue
-        events += [{**event, "service": service, "applied": {}} for event in (answer or {}).get("events", [])]
+        events += [
+            {**event, "service": service, "applied": {}}
+            for event in (answer or {}).get("events", [])
+        ]
     by_id = {event["event_id"]: event for event in events}
     ids = list(by_id)
     for service, url in urls.items():
         for start in range(0, len(ids), IDS_PER_CALL):
             try:
-                answer = _ask(get, f"{url}/api/events/applied", {"ids": ",".join(ids[start:start + IDS_PER_CALL])},
-                              headers)
+                answer = _ask(
+                    get,
+                    f"{url}/api/events/applied",
+                    {"ids": ",".join(ids[start : start + IDS_PER_CALL])},
+                    headers,
+                )
             except TraceFailed as error:
                 problems.append(f"{service}: {error}")
                 break
@@ -88,7 +103,9 @@ def _ask(get, url: str, params: dict, headers: dict) -> dict | None:
     if response.status_code == 404:
         return None
     if response.status_code in (401, 403):
-        raise TraceFailed(f"refused ({response.status_code}): `ates trace` needs an admin's sign-in (`ates login`)")
+        raise TraceFailed(
+            f"refused ({response.status_code}): `ates trace` needs an admin's sign-in (`ates login`)"
+        )
     if not response.ok:
         raise TraceFailed(f"answered {response.status_code} at {url}")
     return response.json()
@@ -101,15 +118,25 @@ def render(found: dict) -> str:
     groups = defaultdict(list)
     for event in events:  # already in time order, so the groups are too
         groups[event["correlation_id"] or "(none)"].append(event)
-    lines = [f"Task {found['task_id']}: {len(events)} events, {len(groups)} correlation "
-             f"{'id' if len(groups) == 1 else 'ids'}"]
+    lines = [
+        f"Task {found['task_id']}: {len(events)} events, {len(groups)} correlation "
+        f"{'id' if len(groups) == 1 else 'ids'}"
+    ]
     for correlation_id, caused in groups.items():
         lines += ["", f"correlation {correlation_id}"]
         for event in caused:
-            lines.append(f"  {event['created_at']}  {event['service']:<10}  {event['type']} v{event['version']}"
-                         f"  {event['event_id']}")
-            published = f"published {event['published_at']}" if event["published_at"] else "not published yet"
-            applied = ", ".join(f"{service} {at}" for service, at in sorted(event["applied"].items(),
-                                                                             key=lambda item: item[1]))
+            lines.append(
+                f"  {event['created_at']}  {event['service']:<10}  {event['type']} v{event['version']}"
+                f"  {event['event_id']}"
+            )
+            published = (
+                f"published {event['published_at']}"
+                if event["published_at"]
+                else "not published yet"
+            )
+            applied = ", ".join(
+                f"{service} {at}"
+                for service, at in sorted(event["applied"].items(), key=lambda item: item[1])
+            )
             lines.append(f"      {published}; applied by {applied or 'nobody yet'}")
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 """Accounting pages: my balance and my audit log of a chosen day, for everyone; every account and
 its log, management income per day and the close-day button, for admins and accountants. All
 through accounting's API, with the signed-in popug's token."""
+
 from datetime import date, timedelta
 from urllib.parse import quote
 
@@ -22,7 +23,9 @@ def mine():
     log = _log_or_open_day("/api/me/transactions")
     if log is None:
         return redirect(url_for("accounting.mine"))
-    return render_template("accounting/mine.html", account=account, log=log, **_day_links(log["date"]))
+    return render_template(
+        "accounting/mine.html", account=account, log=log, **_day_links(log["date"])
+    )
 
 
 @blueprint.get("/accounts")
@@ -40,10 +43,21 @@ def account_log(account_id):
     log = _log_or_open_day(f"/api/accounts/{quote(account_id, safe='')}/transactions")
     if log is None:
         return redirect(url_for("accounting.account_log", account_id=account_id))
-    account = next((a for a in api_client.get("accounting", "/api/accounts")["accounts"]
-                    if a["account_id"] == log["account_id"]), None)
-    return render_template("accounting/account.html", account=account, account_id=account_id, log=log,
-                           **_day_links(log["date"]))
+    account = next(
+        (
+            a
+            for a in api_client.get("accounting", "/api/accounts")["accounts"]
+            if a["account_id"] == log["account_id"]
+        ),
+        None,
+    )
+    return render_template(
+        "accounting/account.html",
+        account=account,
+        account_id=account_id,
+        log=log,
+        **_day_links(log["date"]),
+    )
 
 
 @blueprint.get("/income")
@@ -60,8 +74,12 @@ def income():
             raise
         flash(error.message, "error")
         return redirect(url_for("accounting.income"))
-    return render_template("accounting/income.html", report=report, current=current,
-                           days=list(reversed(report["days"])))
+    return render_template(
+        "accounting/income.html",
+        report=report,
+        current=current,
+        days=list(reversed(report["days"])),
+    )
 
 
 @blueprint.post("/billing-days/<day>/close")
@@ -70,8 +88,11 @@ def close_day(day):
     _only_admins_and_accountants()
     try:
         closed = api_client.post("accounting", f"/api/billing-days/{day}/close")
-        flash(f"Billing day {closed['billing_date']} is {closed['status']}: {closed['payouts']} payouts, "
-              f"${closed['total_paid']} paid, management income ${closed['management_income']}.", "info")
+        flash(
+            f"Billing day {closed['billing_date']} is {closed['status']}: {closed['payouts']} payouts, "
+            f"${closed['total_paid']} paid, management income ${closed['management_income']}.",
+            "info",
+        )
     except ServiceError as error:
         if error.status >= 500:
             raise
@@ -96,7 +117,9 @@ def _day_links(day: str) -> dict:
 
 
 def _days_before(day: str, count: int) -> str:
-    return _shifted(day, -count) or day  # a day accounting cannot use: it refuses the range and says why
+    return (
+        _shifted(day, -count) or day
+    )  # a day accounting cannot use: it refuses the range and says why
 
 
 def _shifted(day: str, days: int) -> str | None:

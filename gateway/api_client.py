@@ -1,4 +1,5 @@
 """Calls to the services' REST APIs on behalf of the signed-in popug, with its access token (SPEC §8)."""
+
 import requests
 from flask import current_app
 
@@ -16,16 +17,24 @@ class ServiceError(Exception):
         self.status, self.error, self.message = status, error, message
 
 
-def call(service: str, method: str, path: str, *, params: dict | None = None, json: dict | None = None):
+def call(
+    service: str, method: str, path: str, *, params: dict | None = None, json: dict | None = None
+):
     """The decoded JSON answer of `service` (None for an empty one); ServiceError for a 4xx or 5xx."""
     url = f"{current_app.config['BACKEND_URLS'][service]}{path}"
     headers = {"Authorization": f"Bearer {renewal.access_token()}"}
-    if correlation.current():  # the service's events then carry this request's id (docs/observability.md)
+    if (
+        correlation.current()
+    ):  # the service's events then carry this request's id (docs/observability.md)
         headers[correlation.HEADER] = correlation.current()
     try:
-        response = requests.request(method, url, params=params, json=json, headers=headers, timeout=TIMEOUT)
+        response = requests.request(
+            method, url, params=params, json=json, headers=headers, timeout=TIMEOUT
+        )
     except requests.RequestException:
-        raise ServiceError(503, "unavailable", f"The {service} service cannot be reached right now.") from None
+        raise ServiceError(
+            503, "unavailable", f"The {service} service cannot be reached right now."
+        ) from None
     if response.status_code == 401:
         raise renewal.SignInRequired()
     if not response.ok:

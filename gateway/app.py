@@ -11,7 +11,17 @@ from ates.config import Settings, load_settings
 from ates.production import check_production
 from ates.session_keys import session_key
 from ates.web import service_app, too_large_message
-from gateway import accounting, analytics, dead_letters, home, renewal, server_sessions, session, sso, tasks
+from gateway import (
+    accounting,
+    analytics,
+    dead_letters,
+    home,
+    renewal,
+    server_sessions,
+    session,
+    sso,
+    tasks,
+)
 from gateway.api_client import ServiceError
 
 BACKENDS = ("auth", "tracker", "accounting", "analytics")
@@ -39,9 +49,16 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
         WTF_CSRF_TIME_LIMIT=None,  # a form is good for as long as its session
     )
     app.config.update(config or {})
-    check_production(settings, flask_config=app.config, given={
-        "ATES_GATEWAY_SECRET_KEY": app.config["SECRET_KEY"], "ATES_GATEWAY_CLIENT_SECRET": app.config["GATEWAY_CLIENT_SECRET"],
-        "ATES_AUTH_ISSUER": app.config["ATES_AUTH_ISSUER"], "ATES_GATEWAY_URL": app.config["GATEWAY_URL"]})
+    check_production(
+        settings,
+        flask_config=app.config,
+        given={
+            "ATES_GATEWAY_SECRET_KEY": app.config["SECRET_KEY"],
+            "ATES_GATEWAY_CLIENT_SECRET": app.config["GATEWAY_CLIENT_SECRET"],
+            "ATES_AUTH_ISSUER": app.config["ATES_AUTH_ISSUER"],
+            "ATES_GATEWAY_URL": app.config["GATEWAY_URL"],
+        },
+    )
 
     server_sessions.init_app(app)
     CSRFProtect(app)
@@ -74,12 +91,17 @@ def _operator_amqp_url() -> str | None:
 
 
 def _form_expired(error: CSRFError):
-    return render_template("problem.html", title="The form has expired",
-                           message="Go back, reload the page and try again."), 400
+    return render_template(
+        "problem.html",
+        title="The form has expired",
+        message="Go back, reload the page and try again.",
+    ), 400
 
 
 def _bad_request(error: BadRequest):
-    return render_template("problem.html", title="This request cannot be read", message=error.description), 400
+    return render_template(
+        "problem.html", title="This request cannot be read", message=error.description
+    ), 400
 
 
 def _too_large(error: RequestEntityTooLarge):
@@ -87,4 +109,6 @@ def _too_large(error: RequestEntityTooLarge):
 
 
 def _service_failed(error: ServiceError):
-    return render_template("problem.html", title="Something went wrong", message=error.message), error.status
+    return render_template(
+        "problem.html", title="Something went wrong", message=error.message
+    ), error.status

@@ -4,15 +4,24 @@ The gateway reads the broker itself through `ates.dead_letters.queues`, the same
 the broker's operator user (ates/bus/users.py: reads `.dead` queues, writes the `.retry` exchanges);
 the management UI is a link away.
 """
+
 from urllib.parse import quote
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ates.dead_letters.queues import BrokerUnavailable, DeadLetterError, DeadLetters, NotFound, Outcome
+from ates.dead_letters.queues import (
+    BrokerUnavailable,
+    DeadLetterError,
+    DeadLetters,
+    NotFound,
+    Outcome,
+)
 
 blueprint = Blueprint("dead_letters", __name__, url_prefix="/admin/dead-letters")
-SHOWN_PER_GROUP = 100  # rows of letters per group on the page; the group's buttons still take them all
+SHOWN_PER_GROUP = (
+    100  # rows of letters per group on the page; the group's buttons still take them all
+)
 
 
 @blueprint.before_request
@@ -33,8 +42,14 @@ def overview():
         queues = dead_letters.list()
     except DeadLetterError as failure:
         error = str(failure)
-    return render_template("admin/dead_letters.html", queues=queues, error=error, shown_per_group=SHOWN_PER_GROUP,
-                           management_url=_management_url(), queue_page=_queue_pages(vhost))
+    return render_template(
+        "admin/dead_letters.html",
+        queues=queues,
+        error=error,
+        shown_per_group=SHOWN_PER_GROUP,
+        management_url=_management_url(),
+        queue_page=_queue_pages(vhost),
+    )
 
 
 @blueprint.get("/message")
@@ -46,7 +61,9 @@ def message():
     except DeadLetterError as failure:
         flash(str(failure), "error")
         return redirect(url_for("dead_letters.overview"))
-    return render_template("admin/dead_letter.html", shown=shown, queue_page=_queue_pages(dead_letters.vhost))
+    return render_template(
+        "admin/dead_letter.html", shown=shown, queue_page=_queue_pages(dead_letters.vhost)
+    )
 
 
 @blueprint.post("/replay")
@@ -95,8 +112,10 @@ def _dead_letters() -> DeadLetters:
     # browser localhost); unset, DeadLetters takes it from the environment or the AMQP host.
     url = current_app.config["OPERATOR_AMQP_URL"]
     if url is None:
-        raise BrokerUnavailable("the gateway has no broker password for the operator user: set "
-                                "ATES_AMQP_PASSWORD_OPERATOR, or run python -m ates.bus.provision (bin/up does)")
+        raise BrokerUnavailable(
+            "the gateway has no broker password for the operator user: set "
+            "ATES_AMQP_PASSWORD_OPERATOR, or run python -m ates.bus.provision (bin/up does)"
+        )
     return DeadLetters(url, management_url=current_app.config.get("RABBITMQ_MANAGEMENT_API_URL"))
 
 

@@ -1,4 +1,5 @@
 """The front page: sign in and the services' health when signed out; the role's navigation when signed in."""
+
 import requests
 from flask import Blueprint, current_app, render_template
 from flask_login import current_user
@@ -12,10 +13,16 @@ blueprint = Blueprint("home", __name__)
 def home():
     navigation = None
     if current_user.is_authenticated:
-        navigation = navigation_for(current_user.role, current_app.config["RABBITMQ_MANAGEMENT_URL"],
-                                    current_app.config["ATES_AUTH_ISSUER"])
-    return render_template("home.html", navigation=navigation,
-                           services=service_health(current_app.config["BACKEND_URLS"]))
+        navigation = navigation_for(
+            current_user.role,
+            current_app.config["RABBITMQ_MANAGEMENT_URL"],
+            current_app.config["ATES_AUTH_ISSUER"],
+        )
+    return render_template(
+        "home.html",
+        navigation=navigation,
+        services=service_health(current_app.config["BACKEND_URLS"]),
+    )
 
 
 def service_health(urls: dict[str, str]) -> list[dict]:

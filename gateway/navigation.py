@@ -1,4 +1,5 @@
 """What each role may open from the home page (SPEC §3), as one table."""
+
 from dataclasses import dataclass
 
 EVERYONE = ("admin", "manager", "accountant", "boss", "developer")
@@ -26,11 +27,15 @@ LINKS = (
 )
 
 
-def navigation_for(role: str, rabbitmq_management_url: str, auth_url: str = "") -> dict[str, list[Link]]:
+def navigation_for(
+    role: str, rabbitmq_management_url: str, auth_url: str = ""
+) -> dict[str, list[Link]]:
     """The links this role may follow, grouped by area in the table's order."""
     areas: dict[str, list[Link]] = {}
     for link in LINKS:
         if role in link.roles:
-            href = link.href.format(rabbitmq_management_url=rabbitmq_management_url, auth_url=auth_url)
+            href = link.href.format(
+                rabbitmq_management_url=rabbitmq_management_url, auth_url=auth_url
+            )
             areas.setdefault(link.area, []).append(Link(link.area, link.label, href, link.roles))
     return areas

@@ -3,6 +3,7 @@
 Auth rotates refresh tokens and takes a second use of one as theft (it revokes the whole family), so
 requests racing with the same cookie share one renewal instead of each asking auth.
 """
+
 import hashlib
 import threading
 import time
@@ -16,7 +17,9 @@ from gateway import session as sign_ins
 from gateway.sso import SSO_DOWN, sso_client, unavailable
 
 RENEW_MARGIN = 60  # seconds before expiry at which the access token is renewed
-REMEMBERED_FOR = 120  # seconds a renewal is handed to late requests that still carry the old refresh token
+REMEMBERED_FOR = (
+    120  # seconds a renewal is handed to late requests that still carry the old refresh token
+)
 
 
 class SignInRequired(Exception):
@@ -28,7 +31,8 @@ class SsoUnavailable(Exception):
 
 
 class Renewals:
-    """The renewals of the last minutes in this process, by refresh token, and one lock to make them one at a time."""
+    """The renewals of the last minutes in this process, by refresh token, and one lock to make them
+    one at a time."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -38,9 +42,13 @@ class Renewals:
         key = hashlib.sha256(refresh_token.encode()).hexdigest()
         with self.lock:
             now = time.monotonic()
-            self.recent = {k: done for k, done in self.recent.items() if now - done[0] < REMEMBERED_FOR}
+            self.recent = {
+                k: done for k, done in self.recent.items() if now - done[0] < REMEMBERED_FOR
+            }
             if key not in self.recent:
-                answer = sso_client().fetch_access_token(grant_type="refresh_token", refresh_token=refresh_token)
+                answer = sso_client().fetch_access_token(
+                    grant_type="refresh_token", refresh_token=refresh_token
+                )
                 self.recent[key] = (now, answer)
             return self.recent[key][1]
 
@@ -73,7 +81,10 @@ def access_token() -> str:
 
 
 def _keep_tokens_fresh():
-    if request.endpoint in (None, "sso.logout", "healthz", "static") or not current_user.is_authenticated:
+    if (
+        request.endpoint in (None, "sso.logout", "healthz", "static")
+        or not current_user.is_authenticated
+    ):
         return
     try:
         access_token()
@@ -84,4 +95,8 @@ def _keep_tokens_fresh():
 def _sign_in_again(error: SignInRequired):
     logout_user()
     sign_ins.forget_sign_in()
-    return redirect(url_for("sso.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))
+    return redirect(
+        url_for(
+            "sso.login", next=request.full_path.rstrip("?") if request.method == "GET" else None
+        )
+    )

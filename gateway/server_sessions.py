@@ -6,6 +6,7 @@ The database is `GATEWAY_DATABASE_URL` or `DATABASE_URL` like every service's, S
 `var/gateway.db` by default; it holds nothing but sessions, and Flask-Session creates its one table
 on start (a lost database signs everybody out, nothing more).
 """
+
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,8 +20,12 @@ IDLE_LIFETIME = timedelta(hours=12)
 
 
 def init_app(app) -> None:
-    url = app.config.get("SQLALCHEMY_DATABASE_URI") or _database_url(app.config["ATES"].database_url)
-    app.config.update(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True})
+    url = app.config.get("SQLALCHEMY_DATABASE_URI") or _database_url(
+        app.config["ATES"].database_url
+    )
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True}
+    )
     app.config.update(
         SESSION_TYPE="sqlalchemy",
         SESSION_SQLALCHEMY=SQLAlchemy(app),

@@ -1,6 +1,7 @@
 """Who is signed in to the gateway: the account and its SSO tokens, kept in the server-side session
 (gateway/server_sessions.py); the browser holds only the session's id.
 """
+
 import time
 
 from flask import current_app, session
@@ -21,11 +22,18 @@ class SignedInAccount(UserMixin):
 
 
 def remember_sign_in(principal: Principal, token: dict) -> SignedInAccount:
-    """Keep who signed in and the tokens the SSO gave; a refresh may omit the refresh token, so keep the old one."""
-    if "account" not in session:  # a new sign-in gets a new session id: one planted before it is worth nothing
+    """Keep who signed in and the tokens the SSO gave; a refresh may omit the refresh token, so keep
+    the old one."""
+    if (
+        "account" not in session
+    ):  # a new sign-in gets a new session id: one planted before it is worth nothing
         current_app.session_interface.regenerate(session)
     previous = session.get("sso_tokens", {})
-    session["account"] = {"account_id": principal.account_id, "username": principal.username, "role": principal.role}
+    session["account"] = {
+        "account_id": principal.account_id,
+        "username": principal.username,
+        "role": principal.role,
+    }
     session["sso_tokens"] = {
         "access_token": token["access_token"],
         "refresh_token": token.get("refresh_token") or previous.get("refresh_token"),

@@ -2,6 +2,7 @@
 
 The SSO's discovery document is read on the first sign-in, so the gateway starts while auth is down.
 """
+
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.common.urls import add_params_to_uri
@@ -17,14 +18,19 @@ from gateway import session as sign_ins
 
 CLIENT_ID = "ates-gateway"
 SCOPE = "openid profile email offline_access ates-api"  # a refresh token; calling the services
-SSO_DOWN = (requests.RequestException, ValueError)  # unreachable, or answering something that is no JSON
+SSO_DOWN = (
+    requests.RequestException,
+    ValueError,
+)  # unreachable, or answering something that is no JSON
 
 blueprint = Blueprint("sso", __name__)
 
 
 def init_app(app) -> None:
     OAuth(app).register(
-        "sso", client_id=CLIENT_ID, client_secret=app.config["GATEWAY_CLIENT_SECRET"],
+        "sso",
+        client_id=CLIENT_ID,
+        client_secret=app.config["GATEWAY_CLIENT_SECRET"],
         server_metadata_url=f"{app.config['ATES_AUTH_ISSUER']}/.well-known/openid-configuration",
         client_kwargs={"scope": SCOPE, "code_challenge_method": "S256", "default_timeout": 5},
     )
@@ -53,12 +59,20 @@ def callback():
     except SSO_DOWN:
         return unavailable()
     except MismatchingStateError:
-        return render_template("problem.html", title="Sign-in failed", retry=True, message=(
-            "This sign-in was not started here, or it was started at another address than "
-            f"{current_app.config['GATEWAY_URL']}. Open that address and sign in again.")), 400
+        return render_template(
+            "problem.html",
+            title="Sign-in failed",
+            retry=True,
+            message=(
+                "This sign-in was not started here, or it was started at another address than "
+                f"{current_app.config['GATEWAY_URL']}. Open that address and sign in again."
+            ),
+        ), 400
     except (AuthlibBaseError, JoseError, InvalidToken) as error:
         reason = getattr(error, "description", None) or getattr(error, "reason", None) or str(error)
-        return render_template("problem.html", title="Sign-in failed", message=reason, retry=True), 400
+        return render_template(
+            "problem.html", title="Sign-in failed", message=reason, retry=True
+        ), 400
     login_user(sign_ins.remember_sign_in(principal, token))
     # checked again: a cookie signed before this check existed may still carry an older target
     return redirect(local_path(session.pop("after_sign_in", None)) or url_for("home.home"))
@@ -79,8 +93,15 @@ def logout():
     end_session = metadata.get("end_session_endpoint")
     if not end_session:
         return redirect(url_for("home.home"))
-    return redirect(add_params_to_uri(end_session, [
-        ("client_id", CLIENT_ID), ("post_logout_redirect_uri", f"{current_app.config['GATEWAY_URL']}/")]))
+    return redirect(
+        add_params_to_uri(
+            end_session,
+            [
+                ("client_id", CLIENT_ID),
+                ("post_logout_redirect_uri", f"{current_app.config['GATEWAY_URL']}/"),
+            ],
+        )
+    )
 
 
 def _revoke(endpoint: str | None, refresh_token: str) -> None:
@@ -88,13 +109,20 @@ def _revoke(endpoint: str | None, refresh_token: str) -> None:
     if not endpoint:
         return
     try:
-        requests.post(endpoint, data={"token": refresh_token, "token_type_hint": "refresh_token"},
-                      auth=(CLIENT_ID, current_app.config["GATEWAY_CLIENT_SECRET"]), timeout=3)
+        requests.post(
+            endpoint,
+            data={"token": refresh_token, "token_type_hint": "refresh_token"},
+            auth=(CLIENT_ID, current_app.config["GATEWAY_CLIENT_SECRET"]),
+            timeout=3,
+        )
     except requests.RequestException:
         pass
 
 
 def unavailable():
-    return render_template("problem.html", title="Sign-in is unavailable",
-                           message="The SSO (the auth service) cannot be reached right now. "
-                                   "Try again in a minute.", retry=True), 503
+    return render_template(
+        "problem.html",
+        title="Sign-in is unavailable",
+        message="The SSO (the auth service) cannot be reached right now. Try again in a minute.",
+        retry=True,
+    ), 503

@@ -1,5 +1,6 @@
 """Task pages: my tasks with a complete button and the create form; for admins and managers
 every task and the reassign button with its job's progress. All through the tracker's API."""
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -15,15 +16,22 @@ SEE_ALL = ("admin", "manager")
 @login_required
 def mine():
     tasks = api_client.get("tracker", "/api/tasks", scope="mine")["tasks"]
-    return render_template("tasks/mine.html", open_tasks=[t for t in tasks if t["status"] == "open"],
-                           done_tasks=[t for t in tasks if t["status"] == "done"], form=request.args)
+    return render_template(
+        "tasks/mine.html",
+        open_tasks=[t for t in tasks if t["status"] == "open"],
+        done_tasks=[t for t in tasks if t["status"] == "done"],
+        form=request.args,
+    )
 
 
 @blueprint.post("")
 @login_required
 def create():
-    given = {"title": request.form.get("title", ""), "description": request.form.get("description", ""),
-             "jira_id": request.form.get("jira_id") or None}
+    given = {
+        "title": request.form.get("title", ""),
+        "description": request.form.get("description", ""),
+        "jira_id": request.form.get("jira_id") or None,
+    }
     try:
         task = api_client.post("tracker", "/api/tasks", json=given)
     except ServiceError as error:
@@ -53,7 +61,9 @@ def complete(task_id):
 def every_task():
     _only_admins_and_managers()
     status = request.args.get("status") if request.args.get("status") in ("open", "done") else None
-    tasks = api_client.get("tracker", "/api/tasks", scope="all", **({"status": status} if status else {}))["tasks"]
+    tasks = api_client.get(
+        "tracker", "/api/tasks", scope="all", **({"status": status} if status else {})
+    )["tasks"]
     return render_template("tasks/all.html", tasks=tasks, status=status)
 
 

@@ -1,5 +1,6 @@
 """A local SMTP sink for the development setup: every mail sent to it lands in a Maildir under
 `<ATES_VAR_DIR>/mail/`, where `python -m mailsink list` and `show N` read it. Nothing is delivered."""
+
 import mailbox
 import threading
 from email.utils import parsedate_to_datetime
@@ -17,7 +18,11 @@ class MailSink:
     """An aiosmtpd server storing into a Maildir; run() serves until stop() (thread-safe)."""
 
     def __init__(self, maildir: Path, host: str, port: int):
-        for part in ("tmp", "new", "cur"):  # a Maildir's three folders, also when the folder already exists
+        for part in (
+            "tmp",
+            "new",
+            "cur",
+        ):  # a Maildir's three folders, also when the folder already exists
             (Path(maildir) / part).mkdir(parents=True, exist_ok=True)
         self.maildir, self.host, self.port = Path(maildir), host, port
         self._stopping = threading.Event()
@@ -39,7 +44,10 @@ def stored_mails(maildir: Path) -> list[mailbox.MaildirMessage]:
     if not Path(maildir).is_dir():
         return []
     box = mailbox.Maildir(maildir, create=False)
-    return sorted((box[key] for key in box.keys()), key=lambda mail: (mail.get_date(), mail.get("Message-ID", "")))
+    return sorted(
+        (box[key] for key in box),
+        key=lambda mail: (mail.get_date(), mail.get("Message-ID", "")),
+    )
 
 
 def summary_line(number: int, mail: mailbox.MaildirMessage) -> str:

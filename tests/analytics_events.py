@@ -1,22 +1,21 @@
 """Events as the tracker and accounting publish them, for analytics' tests: builders, the seed
 002 story, a generated month with the figures expected of it (computed here, from the generated
 data, without analytics' code), and the means to deliver events through analytics' inbox."""
+
 import random
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from time import sleep
 
 from sqlalchemy import select
 
-from ates.bus import Event, Inbox
 from analytics.handlers import handlers
 from analytics.models import READ_MODELS, inbox
+from ates.bus import Event, Inbox
 from tests.handed_in import handed_in
-
-UTC = timezone.utc
 
 
 def received(*args, **kwargs) -> Event:
@@ -24,58 +23,168 @@ def received(*args, **kwargs) -> Event:
     return Event.from_message(Event(*args, **kwargs).to_message())
 
 
-def task_created_v2(task_id: str, title: str, jira_id: str | None, at: datetime, assignee_id: str) -> Event:
-    return received("task.created", 2, "/tracker", {
-        "task_id": task_id, "jira_id": jira_id, "title": title, "description": "", "status": "open",
-        "assignee_id": assignee_id, "created_at": at, "completed_at": None, "version": 1}, time=at)
+def task_created_v2(
+    task_id: str, title: str, jira_id: str | None, at: datetime, assignee_id: str
+) -> Event:
+    return received(
+        "task.created",
+        2,
+        "/tracker",
+        {
+            "task_id": task_id,
+            "jira_id": jira_id,
+            "title": title,
+            "description": "",
+            "status": "open",
+            "assignee_id": assignee_id,
+            "created_at": at,
+            "completed_at": None,
+            "version": 1,
+        },
+        time=at,
+    )
 
 
-def task_created_v1(task_id: str, title: str, jira_id: str | None, at: datetime, assignee_id: str) -> Event:
-    return received("task.created", 1, "/tracker", {
-        "task_id": task_id, "title": f"[{jira_id}] — {title}" if jira_id else title, "description": "",
-        "status": "open", "assignee_id": assignee_id, "created_at": at}, time=at)
+def task_created_v1(
+    task_id: str, title: str, jira_id: str | None, at: datetime, assignee_id: str
+) -> Event:
+    return received(
+        "task.created",
+        1,
+        "/tracker",
+        {
+            "task_id": task_id,
+            "title": f"[{jira_id}] — {title}" if jira_id else title,
+            "description": "",
+            "status": "open",
+            "assignee_id": assignee_id,
+            "created_at": at,
+        },
+        time=at,
+    )
 
 
-def task_updated(task_id: str, title: str, jira_id: str | None, created_at: datetime, assignee_id: str,
-                 version: int, completed_at: datetime | None = None) -> Event:
-    return received("task.updated", 2, "/tracker", {
-        "task_id": task_id, "jira_id": jira_id, "title": title, "description": "",
-        "status": "done" if completed_at else "open", "assignee_id": assignee_id, "created_at": created_at,
-        "completed_at": completed_at, "version": version}, time=completed_at or created_at)
+def task_updated(
+    task_id: str,
+    title: str,
+    jira_id: str | None,
+    created_at: datetime,
+    assignee_id: str,
+    version: int,
+    completed_at: datetime | None = None,
+) -> Event:
+    return received(
+        "task.updated",
+        2,
+        "/tracker",
+        {
+            "task_id": task_id,
+            "jira_id": jira_id,
+            "title": title,
+            "description": "",
+            "status": "done" if completed_at else "open",
+            "assignee_id": assignee_id,
+            "created_at": created_at,
+            "completed_at": completed_at,
+            "version": version,
+        },
+        time=completed_at or created_at,
+    )
 
 
 def task_assigned(task_id: str, assignee_id: str, previous: str | None, at: datetime) -> Event:
-    return received("task.assigned", 1, "/tracker", {
-        "task_id": task_id, "assignee_id": assignee_id, "previous_assignee_id": previous, "assigned_at": at,
-        "reassignment_id": str(uuid.uuid4()) if previous else None}, time=at)
+    return received(
+        "task.assigned",
+        1,
+        "/tracker",
+        {
+            "task_id": task_id,
+            "assignee_id": assignee_id,
+            "previous_assignee_id": previous,
+            "assigned_at": at,
+            "reassignment_id": str(uuid.uuid4()) if previous else None,
+        },
+        time=at,
+    )
 
 
 def task_completed(task_id: str, assignee_id: str, at: datetime) -> Event:
-    return received("task.completed", 1, "/tracker", {
-        "task_id": task_id, "assignee_id": assignee_id, "completed_at": at}, time=at)
+    return received(
+        "task.completed",
+        1,
+        "/tracker",
+        {"task_id": task_id, "assignee_id": assignee_id, "completed_at": at},
+        time=at,
+    )
 
 
 def task_priced(task_id: str, assign_fee: Decimal, reward: Decimal, at: datetime) -> Event:
-    return received("task.priced", 1, "/accounting", {"task_id": task_id, "assign_fee": assign_fee,
-                                                   "completion_reward": reward}, time=at)
+    return received(
+        "task.priced",
+        1,
+        "/accounting",
+        {"task_id": task_id, "assign_fee": assign_fee, "completion_reward": reward},
+        time=at,
+    )
 
 
-def transaction_applied(account_id: str, kind: str, amount: Decimal, balance_after: Decimal, task_id: str | None,
-                        billing_date: date, at: datetime) -> Event:
-    return received("transaction.applied", 1, "/accounting", {
-        "transaction_id": str(uuid.uuid4()), "account_id": account_id, "kind": kind, "amount": amount,
-        "balance_after": balance_after, "task_id": task_id, "billing_date": billing_date, "applied_at": at}, time=at)
+def transaction_applied(
+    account_id: str,
+    kind: str,
+    amount: Decimal,
+    balance_after: Decimal,
+    task_id: str | None,
+    billing_date: date,
+    at: datetime,
+) -> Event:
+    return received(
+        "transaction.applied",
+        1,
+        "/accounting",
+        {
+            "transaction_id": str(uuid.uuid4()),
+            "account_id": account_id,
+            "kind": kind,
+            "amount": amount,
+            "balance_after": balance_after,
+            "task_id": task_id,
+            "billing_date": billing_date,
+            "applied_at": at,
+        },
+        time=at,
+    )
 
 
 def payout_sent(account_id: str, amount: Decimal, billing_date: date, at: datetime) -> Event:
-    return received("payout.sent", 1, "/accounting", {"payout_id": str(uuid.uuid4()), "account_id": account_id,
-                                                   "amount": amount, "billing_date": billing_date}, time=at)
+    return received(
+        "payout.sent",
+        1,
+        "/accounting",
+        {
+            "payout_id": str(uuid.uuid4()),
+            "account_id": account_id,
+            "amount": amount,
+            "billing_date": billing_date,
+        },
+        time=at,
+    )
 
 
-def billing_day_closed(billing_date: date, payouts: int, total_paid: Decimal, income: Decimal, at: datetime) -> Event:
-    return received("billing_day.closed", 1, "/accounting", {
-        "billing_date": billing_date, "payouts": payouts, "total_paid": total_paid, "management_income": income},
-        time=at)
+def billing_day_closed(
+    billing_date: date, payouts: int, total_paid: Decimal, income: Decimal, at: datetime
+) -> Event:
+    return received(
+        "billing_day.closed",
+        1,
+        "/accounting",
+        {
+            "billing_date": billing_date,
+            "payouts": payouts,
+            "total_paid": total_paid,
+            "management_income": income,
+        },
+        time=at,
+    )
 
 
 @dataclass
@@ -90,7 +199,9 @@ class Story:
     top_task_of_range: str | None = None
     income_by_day: dict[date, Decimal] = field(default_factory=dict)
     negative_balances: int = 0
-    tasks: dict[str, dict] = field(default_factory=dict)  # task_id -> title, jira_id, reward, completed_at
+    tasks: dict[str, dict] = field(
+        default_factory=dict
+    )  # task_id -> title, jira_id, reward, completed_at
 
 
 class Accounting:
@@ -101,12 +212,17 @@ class Accounting:
         self.balances: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
         self.income: dict[date, Decimal] = defaultdict(lambda: Decimal("0.00"))
 
-    def apply(self, account_id: str, kind: str, amount: Decimal, task_id: str | None, at: datetime) -> None:
+    def apply(
+        self, account_id: str, kind: str, amount: Decimal, task_id: str | None, at: datetime
+    ) -> None:
         self.balances[account_id] += amount
         if kind != "payout":
             self.income[at.date()] -= amount
-        self.story.events.append(transaction_applied(account_id, kind, amount, self.balances[account_id], task_id,
-                                                     at.date(), at))
+        self.story.events.append(
+            transaction_applied(
+                account_id, kind, amount, self.balances[account_id], task_id, at.date(), at
+            )
+        )
 
     def close_day(self, day: date) -> None:
         at = datetime.combine(day, time(23, 59, 59), UTC)
@@ -116,12 +232,18 @@ class Accounting:
                 self.apply(account_id, "payout", -balance, None, at)
                 self.story.events.append(payout_sent(account_id, balance, day, at))
                 paid.append(balance)
-        self.story.events.append(billing_day_closed(day, len(paid), sum(paid, Decimal("0.00")), self.income[day], at))
+        self.story.events.append(
+            billing_day_closed(day, len(paid), sum(paid, Decimal("0.00")), self.income[day], at)
+        )
 
 
 def seed_002_story() -> Story:
     """Seed 002: completed on 01.03 with rewards up to 23, on 02.03 up to 38, on 03.03 up to 28."""
-    rewards = {date(2026, 3, 1): [20, 23, 21], date(2026, 3, 2): [25, 38, 31], date(2026, 3, 3): [28, 22, 27]}
+    rewards = {
+        date(2026, 3, 1): [20, 23, 21],
+        date(2026, 3, 2): [25, 38, 31],
+        date(2026, 3, 3): [28, 22, 27],
+    }
     return _story_of(rewards, random.Random(2))
 
 
@@ -129,12 +251,18 @@ def generated_month(seed: int, days: int = 30, tasks_per_day: int = 8, popugs: i
     """A month of random work: random prices, completions spread over the days, reassignments, payouts."""
     rng = random.Random(seed)
     first = date(2026, 3, 1)
-    rewards = {first + timedelta(days=n): [rng.randint(20, 40) for _ in range(rng.randint(0, tasks_per_day))]
-               for n in range(days)}
+    rewards = {
+        first + timedelta(days=n): [
+            rng.randint(20, 40) for _ in range(rng.randint(0, tasks_per_day))
+        ]
+        for n in range(days)
+    }
     return _story_of(rewards, rng, popugs, open_tasks=days // 2)
 
 
-def _story_of(rewards_by_day: dict[date, list[int]], rng: random.Random, popugs: int = 4, open_tasks: int = 0) -> Story:
+def _story_of(
+    rewards_by_day: dict[date, list[int]], rng: random.Random, popugs: int = 4, open_tasks: int = 0
+) -> Story:
     story = Story(first_day=min(rewards_by_day), last_day=max(rewards_by_day))
     accounting = Accounting(story)
     accounts = [str(uuid.uuid4()) for _ in range(popugs)]
@@ -142,11 +270,23 @@ def _story_of(rewards_by_day: dict[date, list[int]], rng: random.Random, popugs:
     for day, rewards in sorted(rewards_by_day.items()):
         for reward in rewards:
             completed_at = _moment(rng, day, earliest=12)
-            created_at = completed_at - timedelta(hours=rng.randint(1, 11), seconds=rng.randint(0, 59))
-            task_id = _work_on_a_task(story, accounting, rng, accounts, Decimal(reward), created_at, completed_at)
+            created_at = completed_at - timedelta(
+                hours=rng.randint(1, 11), seconds=rng.randint(0, 59)
+            )
+            task_id = _work_on_a_task(
+                story, accounting, rng, accounts, Decimal(reward), created_at, completed_at
+            )
             completions_by_day[day].append((Decimal(reward), completed_at, task_id))
         for _ in range(rng.randint(0, 1) if open_tasks else 0):  # work that is never finished
-            _work_on_a_task(story, accounting, rng, accounts, Decimal(rng.randint(20, 40)), _moment(rng, day), None)
+            _work_on_a_task(
+                story,
+                accounting,
+                rng,
+                accounts,
+                Decimal(rng.randint(20, 40)),
+                _moment(rng, day),
+                None,
+            )
         accounting.close_day(day)
     _expect(story, completions_by_day, accounting)
     return story
@@ -157,38 +297,56 @@ def _work_on_a_task(story, accounting, rng, accounts, reward, created_at, comple
     jira_id = f"UBERPOP-{len(story.tasks) + 1}" if rng.random() < 0.5 else None
     fee = Decimal(rng.randint(10, 20))
     assignee = rng.choice(accounts)
-    story.events += [task_created_v2(task_id, title, jira_id, created_at, assignee),
-                     task_created_v1(task_id, title, jira_id, created_at, assignee),
-                     task_assigned(task_id, assignee, None, created_at),
-                     task_priced(task_id, fee, reward, created_at + timedelta(milliseconds=5))]
+    story.events += [
+        task_created_v2(task_id, title, jira_id, created_at, assignee),
+        task_created_v1(task_id, title, jira_id, created_at, assignee),
+        task_assigned(task_id, assignee, None, created_at),
+        task_priced(task_id, fee, reward, created_at + timedelta(milliseconds=5)),
+    ]
     accounting.apply(assignee, "assign_fee", -fee, task_id, created_at + timedelta(milliseconds=6))
     version = 1
     if rng.random() < 0.3:  # a reassignment before the work is done
         previous, assignee, version = assignee, rng.choice(accounts), version + 1
         moment = created_at + timedelta(minutes=30)
-        story.events += [task_assigned(task_id, assignee, previous, moment),
-                         task_updated(task_id, title, jira_id, created_at, assignee, version)]
+        story.events += [
+            task_assigned(task_id, assignee, previous, moment),
+            task_updated(task_id, title, jira_id, created_at, assignee, version),
+        ]
         accounting.apply(assignee, "assign_fee", -fee, task_id, moment + timedelta(milliseconds=6))
-    story.tasks[task_id] = {"title": title, "jira_id": jira_id, "reward": reward, "completed_at": completed_at}
+    story.tasks[task_id] = {
+        "title": title,
+        "jira_id": jira_id,
+        "reward": reward,
+        "completed_at": completed_at,
+    }
     if completed_at is not None:
-        story.events += [task_completed(task_id, assignee, completed_at),
-                         task_updated(task_id, title, jira_id, created_at, assignee, version + 1, completed_at)]
-        accounting.apply(assignee, "completion_reward", reward, task_id, completed_at + timedelta(milliseconds=6))
+        story.events += [
+            task_completed(task_id, assignee, completed_at),
+            task_updated(task_id, title, jira_id, created_at, assignee, version + 1, completed_at),
+        ]
+        accounting.apply(
+            assignee, "completion_reward", reward, task_id, completed_at + timedelta(milliseconds=6)
+        )
     return task_id
 
 
 def _moment(rng: random.Random, day: date, earliest: int = 0) -> datetime:
-    return datetime.combine(day, time(rng.randint(earliest, 22), rng.randint(0, 59), rng.randint(0, 59)), UTC)
+    return datetime.combine(
+        day, time(rng.randint(earliest, 22), rng.randint(0, 59), rng.randint(0, 59)), UTC
+    )
 
 
 def _expect(story: Story, completions_by_day, accounting: Accounting) -> None:
-    """The dashboard's figures, straight from the generated data (ties: earlier completion, then smaller id)."""
+    """The dashboard's figures, straight from the generated data (ties: earlier completion, then
+    smaller id)."""
     for day, found in completions_by_day.items():
         if found:
             reward, _, task_id = sorted(found, key=lambda c: (-c[0], c[1], c[2]))[0]
             story.top_reward_by_day[day], story.top_task_by_day[day] = reward, task_id
     every = [c for found in completions_by_day.values() for c in found]
-    story.top_task_of_range = sorted(every, key=lambda c: (-c[0], c[1], c[2]))[0][2] if every else None
+    story.top_task_of_range = (
+        sorted(every, key=lambda c: (-c[0], c[1], c[2]))[0][2] if every else None
+    )
     story.income_by_day = dict(accounting.income)
     story.negative_balances = sum(1 for balance in accounting.balances.values() if balance < 0)
 
@@ -206,8 +364,14 @@ def analytics_inbox(uow, zone: str = "UTC") -> Inbox:
     return Inbox(inbox, uow, handlers, handed_in("analytics", zone))
 
 
-def deliver(uow, events: list[Event], batch_size: int = 40, rounds: int = 10, pause: float = 0.0,
-            zone: str = "UTC") -> int:
+def deliver(
+    uow,
+    events: list[Event],
+    batch_size: int = 40,
+    rounds: int = 10,
+    pause: float = 0.0,
+    zone: str = "UTC",
+) -> int:
     """Apply events through analytics' inbox as the consumer does; what is "not yet" comes round again.
 
     `pause` seconds pass between batches, as between a worker's deliveries. Returns how many
@@ -218,8 +382,8 @@ def deliver(uow, events: list[Event], batch_size: int = 40, rounds: int = 10, pa
     for _ in range(rounds):
         again = []
         for start in range(0, len(pending), batch_size):
-            batch = pending[start:start + batch_size]
-            for event, outcome in zip(batch, box.apply(batch)):
+            batch = pending[start : start + batch_size]
+            for event, outcome in zip(batch, box.apply(batch), strict=True):
                 assert outcome.action in ("ack", "retry"), (event, outcome)
                 if outcome.action == "retry":
                     again.append(event)
@@ -228,10 +392,15 @@ def deliver(uow, events: list[Event], batch_size: int = 40, rounds: int = 10, pa
             return retried
         retried += len(again)
         pending = again
-    raise AssertionError(f"{len(pending)} events were still not applied after {rounds} rounds: {pending[:3]}")
+    raise AssertionError(
+        f"{len(pending)} events were still not applied after {rounds} rounds: {pending[:3]}"
+    )
 
 
 def read_models(uow) -> dict[str, list[tuple]]:
     """Every read model's rows, sorted (here, not by the database's collation, so databases compare)."""
     with uow.read() as session:
-        return {table.name: sorted(tuple(row) for row in session.execute(select(table))) for table in READ_MODELS}
+        return {
+            table.name: sorted(tuple(row) for row in session.execute(select(table)))
+            for table in READ_MODELS
+        }

@@ -1,4 +1,5 @@
 """Fixtures for every test level: waiting for a condition, a throw-away RabbitMQ virtual host."""
+
 import json
 import os
 import secrets
@@ -15,7 +16,9 @@ from ates.bus.provision import BrokerAdmin, provision
 from ates.bus.users import OPERATOR, SERVICES, Permissions, user_name, with_credentials
 
 
-def eventually(predicate, timeout: float = 30.0, interval: float = 0.05, message: str = "condition"):
+def eventually(
+    predicate, timeout: float = 30.0, interval: float = 0.05, message: str = "condition"
+):
     """Wait until predicate() is truthy and return its value; fail the test after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -35,7 +38,9 @@ TEST_CONSUMERS = {"probe": ("tracker",)}
 
 
 def rabbitmqctl(*args: str) -> str:
-    return subprocess.run(["rabbitmqctl", "--quiet", *args], check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["rabbitmqctl", "--quiet", *args], check=True, capture_output=True, text=True
+    ).stdout
 
 
 class Broker:
@@ -70,28 +75,46 @@ class Broker:
 
     def env(self) -> dict[str, str]:
         """What a process of the system needs in its environment to reach this broker as its own user."""
-        return {"ATES_AMQP_URL": self.amqp_url, "ATES_AMQP_USER_PREFIX": self.prefix,
-                "ATES_RABBITMQ_MANAGEMENT_URL": self.admin.base.removesuffix("/api"),
-                **{f"ATES_AMQP_PASSWORD_{name.upper()}": password for name, password in self.passwords.items()}}
+        return {
+            "ATES_AMQP_URL": self.amqp_url,
+            "ATES_AMQP_USER_PREFIX": self.prefix,
+            "ATES_RABBITMQ_MANAGEMENT_URL": self.admin.base.removesuffix("/api"),
+            **{
+                f"ATES_AMQP_PASSWORD_{name.upper()}": password
+                for name, password in self.passwords.items()
+            },
+        }
 
     @contextmanager
     def channel(self, service: str | None = None):
         """A channel as the administrator, or as `service`'s own user."""
-        connection = pika.BlockingConnection(pika.URLParameters(self.url(service) if service else self.amqp_url))
+        connection = pika.BlockingConnection(
+            pika.URLParameters(self.url(service) if service else self.amqp_url)
+        )
         try:
             yield connection.channel()
         finally:
             connection.close()
 
     def close_all_connections(self) -> None:
-        rabbitmqctl("close_all_connections", "--vhost", self.vhost, "test: the broker drops everyone")
+        rabbitmqctl(
+            "close_all_connections", "--vhost", self.vhost, "test: the broker drops everyone"
+        )
 
-    def publish_raw(self, exchange: str, routing_key: str, body: bytes, service: str | None = None) -> None:
+    def publish_raw(
+        self, exchange: str, routing_key: str, body: bytes, service: str | None = None
+    ) -> None:
         """Publish as the administrator (no user_id: a consumer trusts none of it), or as `service`."""
         with self.channel(service) as channel:
             channel.confirm_delivery()
-            channel.basic_publish(exchange, routing_key, body, pika.BasicProperties(
-                delivery_mode=2, user_id=self.user(service) if service else None))
+            channel.basic_publish(
+                exchange,
+                routing_key,
+                body,
+                pika.BasicProperties(
+                    delivery_mode=2, user_id=self.user(service) if service else None
+                ),
+            )
 
     def publish_events(self, events, **properties) -> None:
         """Events as their producers publish them: each through its exchange, as its user, confirmed."""
@@ -102,9 +125,17 @@ class Broker:
             with self.channel(producer) as channel:
                 channel.confirm_delivery()
                 for event in produced:
-                    channel.basic_publish(f"{producer}.events", event.routing_key, json.dumps(event.to_message()),
-                                          pika.BasicProperties(delivery_mode=2, user_id=self.user(producer),
-                                                               message_id=event.id, **properties))
+                    channel.basic_publish(
+                        f"{producer}.events",
+                        event.routing_key,
+                        json.dumps(event.to_message()),
+                        pika.BasicProperties(
+                            delivery_mode=2,
+                            user_id=self.user(producer),
+                            message_id=event.id,
+                            **properties,
+                        ),
+                    )
 
     def message_count(self, queue: str) -> int:
         with self.channel() as channel:

@@ -1,4 +1,5 @@
 """What a service's worker hands its handlers (ates/bus/worker.py), for tests that build an inbox."""
+
 from ates.bus.worker import handler_dependencies
 from ates.config import load_settings
 

@@ -4,6 +4,7 @@
 out in full; a migration rewritten onto a shared helper (ates/migrations.py) must make the same.
 `python -m tests.migration_schemas` writes the file anew: only ever from migrations known to be right.
 """
+
 import json
 import sys
 from pathlib import Path
@@ -20,7 +21,10 @@ RECORD = ROOT / "tests" / "integration" / "migration_schemas.json"
 
 
 def revisions(service: str) -> list[str]:
-    return sorted(path.name.split("_", 1)[0] for path in (ROOT / service / "migrations" / "versions").glob("0*.py"))
+    return sorted(
+        path.name.split("_", 1)[0]
+        for path in (ROOT / service / "migrations" / "versions").glob("0*.py")
+    )
 
 
 def schema(url: str) -> dict:
@@ -33,12 +37,26 @@ def schema(url: str) -> dict:
             if table == "alembic_version":
                 continue
             tables[table] = {
-                "columns": [[c["name"], str(c["type"]), c["nullable"]] for c in found.get_columns(table)],
+                "columns": [
+                    [c["name"], str(c["type"]), c["nullable"]] for c in found.get_columns(table)
+                ],
                 "primary_key": found.get_pk_constraint(table)["constrained_columns"],
-                "indexes": sorted([i["name"], i["column_names"], bool(i["unique"])] for i in found.get_indexes(table)),
-                "unique": sorted([u["name"], u["column_names"]] for u in found.get_unique_constraints(table)),
-                "foreign_keys": sorted([f["name"], f["constrained_columns"], f["referred_table"], f["referred_columns"]]
-                                       for f in found.get_foreign_keys(table)),
+                "indexes": sorted(
+                    [i["name"], i["column_names"], bool(i["unique"])]
+                    for i in found.get_indexes(table)
+                ),
+                "unique": sorted(
+                    [u["name"], u["column_names"]] for u in found.get_unique_constraints(table)
+                ),
+                "foreign_keys": sorted(
+                    [
+                        f["name"],
+                        f["constrained_columns"],
+                        f["referred_table"],
+                        f["referred_columns"],
+                    ]
+                    for f in found.get_foreign_keys(table)
+                ),
             }
         return tables
     finally:
@@ -63,7 +81,11 @@ def record(schemas: dict[str, dict]) -> None:
 
 if __name__ == "__main__":
     import tempfile
+
     with tempfile.TemporaryDirectory() as directory:
-        recorded = {service: schemas_by_revision(service, f"sqlite:///{directory}/{service}.db") for service in SERVICES}
+        recorded = {
+            service: schemas_by_revision(service, f"sqlite:///{directory}/{service}.db")
+            for service in SERVICES
+        }
     record(recorded)
     print(f"wrote {RECORD}", file=sys.stderr)

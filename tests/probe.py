@@ -9,6 +9,7 @@ first, otherwise it is "not yet".
 Like a service, it talks to the broker as two users: the tracker's (its relay publishes the tracker's
 events) and its own (its consumer reads `probe.tracker`).
 """
+
 import json
 import sys
 import time
@@ -17,7 +18,17 @@ import uuid
 from sqlalchemy import Column, Integer, String, Table, func, insert, select
 
 from ates import clock
-from ates.bus import Consumer, Event, Handlers, Inbox, NotYet, Outbox, OutboxRelay, inbox_table, outbox_table
+from ates.bus import (
+    Consumer,
+    Event,
+    Handlers,
+    Inbox,
+    NotYet,
+    Outbox,
+    OutboxRelay,
+    inbox_table,
+    outbox_table,
+)
 from ates.bus.runner import run_until_signalled
 from ates.db import make_engine, new_metadata
 from ates.unit_of_work import UnitOfWork
@@ -31,7 +42,8 @@ metadata = new_metadata()
 outbox_rows = outbox_table(metadata)
 inbox_rows = inbox_table(metadata)
 applications = Table(
-    "applications", metadata,
+    "applications",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("event_id", String(36), nullable=False),
     Column("event_type", String(100), nullable=False),
@@ -49,8 +61,12 @@ def on_task_created(session, event):
 
 @handlers.on("task.completed", 1)
 def on_task_completed(session, event):
-    known = session.execute(select(applications.c.id).where(
-        applications.c.task_id == event.data["task_id"], applications.c.event_type == "task.created")).first()
+    known = session.execute(
+        select(applications.c.id).where(
+            applications.c.task_id == event.data["task_id"],
+            applications.c.event_type == "task.created",
+        )
+    ).first()
     if not known:
         raise NotYet(f"task {event.data['task_id']} is not known yet")
     _record(session, event)
@@ -66,16 +82,29 @@ def on_task_updated(session, event):
 
 
 def _record(session, event):
-    session.execute(RECORD, {"event_id": event.id, "event_type": event.type, "task_id": event.data["task_id"]})
+    session.execute(
+        RECORD, {"event_id": event.id, "event_type": event.type, "task_id": event.data["task_id"]}
+    )
 
 
 def task_created(task_id: str | None = None) -> Event:
     now = clock.utcnow()
-    return Event("task.created", 2, "/tracker", {
-        "task_id": task_id or str(uuid.uuid4()), "jira_id": None, "title": "Feed the parrots",
-        "description": "", "status": "open", "assignee_id": str(uuid.uuid4()),
-        "created_at": now, "completed_at": None, "version": 1,
-    })
+    return Event(
+        "task.created",
+        2,
+        "/tracker",
+        {
+            "task_id": task_id or str(uuid.uuid4()),
+            "jira_id": None,
+            "title": "Feed the parrots",
+            "description": "",
+            "status": "open",
+            "assignee_id": str(uuid.uuid4()),
+            "created_at": now,
+            "completed_at": None,
+            "version": 1,
+        },
+    )
 
 
 def task_updated(task_id: str) -> Event:
@@ -84,9 +113,16 @@ def task_updated(task_id: str) -> Event:
 
 
 def task_completed(task_id: str) -> Event:
-    return Event("task.completed", 1, "/tracker", {
-        "task_id": task_id, "assignee_id": str(uuid.uuid4()), "completed_at": clock.utcnow(),
-    })
+    return Event(
+        "task.completed",
+        1,
+        "/tracker",
+        {
+            "task_id": task_id,
+            "assignee_id": str(uuid.uuid4()),
+            "completed_at": clock.utcnow(),
+        },
+    )
 
 
 class Probe:
@@ -107,8 +143,13 @@ class Probe:
         return OutboxRelay(PRODUCER, outbox_rows, self.uow, self.amqp_urls[PRODUCER], **options)
 
     def consumer(self, **options) -> Consumer:
-        return Consumer(handlers, Inbox(inbox_rows, self.uow, handlers), self.amqp_urls[CONSUMER],
-                        RETRY_DELAYS_MS, **options)
+        return Consumer(
+            handlers,
+            Inbox(inbox_rows, self.uow, handlers),
+            self.amqp_urls[CONSUMER],
+            RETRY_DELAYS_MS,
+            **options,
+        )
 
     def applied_count(self) -> int:
         with self.uow.read() as session:
@@ -116,12 +157,18 @@ class Probe:
 
     def applications_per_event(self) -> dict[str, int]:
         with self.uow.read() as session:
-            rows = session.execute(select(applications.c.event_id, func.count()).group_by(applications.c.event_id))
+            rows = session.execute(
+                select(applications.c.event_id, func.count()).group_by(applications.c.event_id)
+            )
             return dict(rows.all())
 
     def unpublished_count(self) -> int:
         with self.uow.read() as session:
-            return session.scalar(select(func.count()).select_from(outbox_rows).where(outbox_rows.c.published_at.is_(None)))
+            return session.scalar(
+                select(func.count())
+                .select_from(outbox_rows)
+                .where(outbox_rows.c.published_at.is_(None))
+            )
 
 
 class SlowRelay(OutboxRelay):
@@ -136,8 +183,9 @@ def main(role: str, database_url: str, amqp_urls: str) -> int:
     probe = Probe(database_url, json.loads(amqp_urls))
     parts = {
         "relay": lambda: [probe.relay()],
-        "slow-relay": lambda: [SlowRelay(PRODUCER, outbox_rows, probe.uow, probe.amqp_urls[PRODUCER],
-                                         batch_size=25)],
+        "slow-relay": lambda: [
+            SlowRelay(PRODUCER, outbox_rows, probe.uow, probe.amqp_urls[PRODUCER], batch_size=25)
+        ],
         "consumer": lambda: [probe.consumer()],
         "worker": lambda: [probe.relay(), probe.consumer()],
     }[role]()
@@ -147,5 +195,7 @@ def main(role: str, database_url: str, amqp_urls: str) -> int:
 if __name__ == "__main__":
     import logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s probe %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s probe %(levelname)s %(name)s: %(message)s"
+    )
     sys.exit(main(*sys.argv[1:4]))

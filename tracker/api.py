@@ -1,11 +1,12 @@
 """The tracker's REST API (SPEC §8): JSON in and out, a bearer token on every call."""
-from flask import Blueprint, current_app, g, jsonify, request
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from flask import Blueprint, g, jsonify, request
+from marshmallow import RAISE, Schema, fields, validate
 
 from ates import clock, json_body
 from ates.tokens import require_role
-from tracker import domain, service
 from ates.web import unit_of_work
+from tracker import domain, service
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -49,7 +50,9 @@ class TaskQuery(Schema):
     scope = fields.String(load_default="mine", validate=validate.OneOf(["mine", "all"]))
     status = fields.String(load_default=None, validate=validate.OneOf(["open", "done"]))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000_000))  # SQL integers are 64-bit
+    offset = fields.Integer(
+        load_default=0, validate=validate.Range(min=0, max=1_000_000_000)
+    )  # SQL integers are 64-bit
 
 
 @api.post("/tasks")
@@ -74,7 +77,9 @@ def create_task():
     """
     given = NewTask().load(_json_body())
     with unit_of_work().begin() as session:
-        task = service.create_task(session, g.principal.account_id, given["title"], given["description"], given["jira_id"])
+        task = service.create_task(
+            session, g.principal.account_id, given["title"], given["description"], given["jira_id"]
+        )
     return jsonify(task_json(task)), 201
 
 
@@ -99,8 +104,12 @@ def list_tasks():
         return jsonify(error="forbidden", message="only admins and managers see every task"), 403
     assignee = None if query["scope"] == "all" else g.principal.account_id
     with unit_of_work().read() as session:
-        found = service.list_tasks(session, assignee, query["status"], query["limit"], query["offset"])
-    return jsonify(tasks=[task_json(task) for task in found], limit=query["limit"], offset=query["offset"])
+        found = service.list_tasks(
+            session, assignee, query["status"], query["limit"], query["offset"]
+        )
+    return jsonify(
+        tasks=[task_json(task) for task in found], limit=query["limit"], offset=query["offset"]
+    )
 
 
 @api.get("/tasks/<task_id>")
@@ -120,11 +129,15 @@ def show_task(task_id):
     """
     with unit_of_work().read() as session:
         task = service.get_task(session, task_id)
-        if task["assignee_id"] != g.principal.account_id and not domain.may_see_all_and_reassign(g.principal.role):
+        if task["assignee_id"] != g.principal.account_id and not domain.may_see_all_and_reassign(
+            g.principal.role
+        ):
             return jsonify(error="forbidden", message="this task is someone else's"), 403
         activity = service.task_activity_log(session, task_id)
-    return jsonify(task_json(task) | {"activity": [
-        {**entry, "at": clock.to_wire(entry["at"])} for entry in activity]})
+    return jsonify(
+        task_json(task)
+        | {"activity": [{**entry, "at": clock.to_wire(entry["at"])} for entry in activity]}
+    )
 
 
 @api.post("/tasks/<task_id>/complete")
@@ -189,8 +202,12 @@ def show_reassignment(reassignment_id):
 
 def task_json(task: dict) -> dict:
     return {
-        "task_id": task["task_id"], "jira_id": task["jira_id"], "title": task["title"],
-        "description": task["description"], "status": task["status"], "assignee_id": task["assignee_id"],
+        "task_id": task["task_id"],
+        "jira_id": task["jira_id"],
+        "title": task["title"],
+        "description": task["description"],
+        "status": task["status"],
+        "assignee_id": task["assignee_id"],
         "created_at": clock.to_wire(task["created_at"]),
         "completed_at": clock.to_wire(task["completed_at"]) if task["completed_at"] else None,
     }
@@ -198,12 +215,13 @@ def task_json(task: dict) -> dict:
 
 def reassignment_json(job: dict) -> dict:
     return {
-        "reassignment_id": job["reassignment_id"], "status": job["status"], "total": job["total"],
-        "reassigned": job["reassigned"], "created_at": clock.to_wire(job["created_at"]),
+        "reassignment_id": job["reassignment_id"],
+        "status": job["status"],
+        "total": job["total"],
+        "reassigned": job["reassigned"],
+        "created_at": clock.to_wire(job["created_at"]),
         "finished_at": clock.to_wire(job["finished_at"]) if job["finished_at"] else None,
     }
-
-
 
 
 def _json_body() -> dict:

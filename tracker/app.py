@@ -1,14 +1,15 @@
 """The tracker web service: `create_app()` for gunicorn and for `flask --app tracker.app`."""
+
 from flask import Flask
 
 from ates import tokens
-from ates.event_log import event_log_blueprint
 from ates.config import Settings
+from ates.event_log import event_log_blueprint
 from ates.openapi import document_api
 from ates.production import check_production
 from ates.web import service_app
-from tracker.models import accounts, inbox, outbox, revoked_tokens
 from tracker.api import api
+from tracker.models import accounts, inbox, outbox, revoked_tokens
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -18,5 +19,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     tokens.init_app(app, accounts=accounts, revoked=revoked_tokens)
     app.register_blueprint(api)
     app.register_blueprint(event_log_blueprint(outbox, inbox))
-    document_api(app, "aTES tracker", description="Tasks, their assignees and reassignment jobs (SPEC §8).")
+    document_api(
+        app, "aTES tracker", description="Tasks, their assignees and reassignment jobs (SPEC §8)."
+    )
     return app

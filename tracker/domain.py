@@ -1,11 +1,12 @@
 """The tracker's rules, free of I/O: titles and Jira ids, who may do what, who gets a task."""
-import re
+
 import secrets
 from collections.abc import Sequence
 
 from ates import text
 from ates.rules import RuleBroken
 from ates.task_titles import JIRA_ID, split_v1_title
+
 TITLE_MAX = 200
 NOT_ASSIGNABLE_ROLES = frozenset({"admin", "manager"})
 MAY_SEE_ALL_AND_REASSIGN = frozenset({"admin", "manager"})
@@ -33,14 +34,18 @@ def title_and_jira_id(title: str, jira_id: str | None) -> tuple[str, str | None]
         _refuse_unprintable(value or "", what)
     title = (title or "").strip()
     jira_id = (jira_id or "").strip() or None
-    if jira_id is None:  # old clients put the Jira id in the title, as task.created v1 still carries it
+    if (
+        jira_id is None
+    ):  # old clients put the Jira id in the title, as task.created v1 still carries it
         title, jira_id = split_v1_title(title)
     if jira_id is not None and not JIRA_ID.fullmatch(jira_id):
         raise InvalidTask(f"jira_id {jira_id!r} is not a Jira id such as UBERPOP-42")
     if not title:
         raise InvalidTask("a task needs a title")
     if len(title) > TITLE_MAX:
-        raise InvalidTask(f"the title is {len(title)} characters long; at most {TITLE_MAX} are allowed")
+        raise InvalidTask(
+            f"the title is {len(title)} characters long; at most {TITLE_MAX} are allowed"
+        )
     if "[" in title or "]" in title:
         raise InvalidTask("the title may not contain [ or ]: put the Jira id in jira_id")
     return title, jira_id
@@ -64,7 +69,9 @@ def is_assignable(role: str, active: bool) -> bool:
 def choose_assignee(candidates: Sequence[str], randbelow=secrets.randbelow) -> str:
     """A uniformly random one of the assignable accounts."""
     if not candidates:
-        raise NoAssignee("there is no popug to assign the task to: every active account is an admin or a manager")
+        raise NoAssignee(
+            "there is no popug to assign the task to: every active account is an admin or a manager"
+        )
     return candidates[randbelow(len(candidates))]
 
 

@@ -1,4 +1,5 @@
 """The events the tracker publishes, built from its rows (SPEC §5)."""
+
 from ates.bus import Event
 from ates.task_titles import v1_title
 
@@ -7,29 +8,66 @@ SOURCE = "/tracker"
 
 def task_snapshot(task: dict, event_type: str = "task.updated") -> Event:
     """task.created v2 or task.updated v2: the whole task as it is now."""
-    return Event(event_type, 2, SOURCE, {
-        "task_id": task["task_id"], "jira_id": task["jira_id"], "title": task["title"],
-        "description": task["description"], "status": task["status"], "assignee_id": task["assignee_id"],
-        "created_at": task["created_at"], "completed_at": task["completed_at"], "version": task["version"],
-    })
+    return Event(
+        event_type,
+        2,
+        SOURCE,
+        {
+            "task_id": task["task_id"],
+            "jira_id": task["jira_id"],
+            "title": task["title"],
+            "description": task["description"],
+            "status": task["status"],
+            "assignee_id": task["assignee_id"],
+            "created_at": task["created_at"],
+            "completed_at": task["completed_at"],
+            "version": task["version"],
+        },
+    )
 
 
 def task_created_v1(task: dict) -> Event:
     """The v1 shape, for consumers that have not moved to v2 yet: the Jira id lives in the title."""
-    return Event("task.created", 1, SOURCE, {
-        "task_id": task["task_id"], "title": v1_title(task["title"], task["jira_id"]), "description": task["description"],
-        "status": task["status"], "assignee_id": task["assignee_id"], "created_at": task["created_at"],
-    })
+    return Event(
+        "task.created",
+        1,
+        SOURCE,
+        {
+            "task_id": task["task_id"],
+            "title": v1_title(task["title"], task["jira_id"]),
+            "description": task["description"],
+            "status": task["status"],
+            "assignee_id": task["assignee_id"],
+            "created_at": task["created_at"],
+        },
+    )
 
 
-def task_assigned(task: dict, previous_assignee_id: str | None, reassignment_id: str | None, at) -> Event:
-    return Event("task.assigned", 1, SOURCE, {
-        "task_id": task["task_id"], "assignee_id": task["assignee_id"],
-        "previous_assignee_id": previous_assignee_id, "assigned_at": at, "reassignment_id": reassignment_id,
-    })
+def task_assigned(
+    task: dict, previous_assignee_id: str | None, reassignment_id: str | None, at
+) -> Event:
+    return Event(
+        "task.assigned",
+        1,
+        SOURCE,
+        {
+            "task_id": task["task_id"],
+            "assignee_id": task["assignee_id"],
+            "previous_assignee_id": previous_assignee_id,
+            "assigned_at": at,
+            "reassignment_id": reassignment_id,
+        },
+    )
 
 
 def task_completed(task: dict) -> Event:
-    return Event("task.completed", 1, SOURCE, {
-        "task_id": task["task_id"], "assignee_id": task["assignee_id"], "completed_at": task["completed_at"],
-    })
+    return Event(
+        "task.completed",
+        1,
+        SOURCE,
+        {
+            "task_id": task["task_id"],
+            "assignee_id": task["assignee_id"],
+            "completed_at": task["completed_at"],
+        },
+    )

@@ -1,4 +1,5 @@
 """What the tracker does with other services' events: it keeps its replica of the accounts."""
+
 from ates import revocations
 from ates.bus import Handlers
 from ates.replicas import AccountReplica
@@ -6,9 +7,15 @@ from tracker import domain
 from tracker.models import accounts, revoked_tokens
 
 handlers = Handlers("tracker")
-replica = AccountReplica(accounts, lambda data: {
-    "username": data["username"], "role": data["role"], "active": data["active"],
-    "assignable": domain.is_assignable(data["role"], data["active"])})
+replica = AccountReplica(
+    accounts,
+    lambda data: {
+        "username": data["username"],
+        "role": data["role"],
+        "active": data["active"],
+        "assignable": domain.is_assignable(data["role"], data["active"]),
+    },
+)
 
 
 @handlers.on("account.created", 1)
@@ -20,13 +27,18 @@ def on_account_snapshot(session, event):
 @handlers.on("account.role_changed", 1)
 def on_account_role_changed(session, event):
     role = event.data["role"]
-    replica.apply_change(session, event.data, lambda account: {
-        "role": role, "assignable": domain.is_assignable(role, account["active"])})
+    replica.apply_change(
+        session,
+        event.data,
+        lambda account: {"role": role, "assignable": domain.is_assignable(role, account["active"])},
+    )
 
 
 @handlers.on("account.deactivated", 1)
 def on_account_deactivated(session, event):
-    replica.apply_change(session, event.data, lambda account: {"active": False, "assignable": False})
+    replica.apply_change(
+        session, event.data, lambda account: {"active": False, "assignable": False}
+    )
 
 
 @handlers.on("token.revoked", 1)

@@ -1,4 +1,5 @@
 """The tracker database's tables: tasks and their activity, the replica of accounts, reassignments."""
+
 from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text
 
 from ates.bus import inbox_table, outbox_table
@@ -12,7 +13,8 @@ revoked_tokens = revoked_tokens_table(metadata)  # from auth's token.revoked, fo
 
 # What the tracker knows of auth's accounts: only what choosing an assignee needs.
 accounts = Table(
-    "accounts", metadata,
+    "accounts",
+    metadata,
     Column("account_id", String(36), primary_key=True),
     Column("username", String(64), nullable=False),
     Column("role", String(20), nullable=False),
@@ -22,7 +24,8 @@ accounts = Table(
 )
 
 tasks = Table(
-    "tasks", metadata,
+    "tasks",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("task_id", String(36), nullable=False, unique=True),
     Column("jira_id", String(40)),
@@ -36,7 +39,8 @@ tasks = Table(
 )
 
 task_activity = Table(
-    "task_activity", metadata,
+    "task_activity",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("task_id", String(36), ForeignKey("tasks.task_id"), nullable=False, index=True),
     Column("kind", String(20), nullable=False),  # created | assigned | completed
@@ -46,7 +50,8 @@ task_activity = Table(
 )
 
 reassignments = Table(
-    "reassignments", metadata,
+    "reassignments",
+    metadata,
     Column("reassignment_id", String(36), primary_key=True),
     Column("requested_by", String(36), nullable=False),
     Column("status", String(10), nullable=False, index=True),  # running | done
@@ -54,14 +59,19 @@ reassignments = Table(
     Column("reassigned", Integer, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("finished_at", UtcDateTime()),
-    Column("correlation_id", String(200)),  # of the request that started it; the job's events carry it
+    Column(
+        "correlation_id", String(200)
+    ),  # of the request that started it; the job's events carry it
 )
 
 # The tasks a job must reassign, fixed when it starts; `done` is set in the batch's own
 # transaction, so a job resumed after a crash never assigns a task twice.
 reassignment_items = Table(
-    "reassignment_items", metadata,
-    Column("reassignment_id", String(36), ForeignKey("reassignments.reassignment_id"), primary_key=True),
+    "reassignment_items",
+    metadata,
+    Column(
+        "reassignment_id", String(36), ForeignKey("reassignments.reassignment_id"), primary_key=True
+    ),
     Column("task_id", String(36), primary_key=True),
     Column("done", Boolean, nullable=False, index=True),
 )

@@ -1,5 +1,6 @@
 """The tracker's use cases: one function per command, one transaction each (the caller's
 session), and the events each causes written to the outbox in that same transaction."""
+
 import uuid
 
 from sqlalchemy import bindparam, func, insert, literal, select, update
@@ -12,29 +13,67 @@ from tracker import domain, events
 from tracker.models import accounts, outbox, reassignment_items, reassignments, task_activity, tasks
 
 OUTBOX = Outbox(outbox)
-TASK_COLUMNS = (tasks.c.task_id, tasks.c.jira_id, tasks.c.title, tasks.c.description, tasks.c.status,
-                tasks.c.assignee_id, tasks.c.created_at, tasks.c.completed_at, tasks.c.version)
+TASK_COLUMNS = (
+    tasks.c.task_id,
+    tasks.c.jira_id,
+    tasks.c.title,
+    tasks.c.description,
+    tasks.c.status,
+    tasks.c.assignee_id,
+    tasks.c.created_at,
+    tasks.c.completed_at,
+    tasks.c.version,
+)
 
 
 class TaskNotFound(RuleBroken):
     code, status = "not_found", 404
 
 
-def create_task(session: Session, actor_id: str, title: str, description: str = "",
-                jira_id: str | None = None) -> dict:
+def create_task(
+    session: Session, actor_id: str, title: str, description: str = "", jira_id: str | None = None
+) -> dict:
     title, jira_id = domain.title_and_jira_id(title, jira_id)
     description = domain.check_description(description or "")
     assignee_id = domain.choose_assignee(assignable_accounts(session))
     now = clock.utcnow()
-    task = {"task_id": str(uuid.uuid4()), "jira_id": jira_id, "title": title, "description": description or "",
-            "status": "open", "assignee_id": assignee_id, "created_at": now, "completed_at": None, "version": 1}
+    task = {
+        "task_id": str(uuid.uuid4()),
+        "jira_id": jira_id,
+        "title": title,
+        "description": description or "",
+        "status": "open",
+        "assignee_id": assignee_id,
+        "created_at": now,
+        "completed_at": None,
+        "version": 1,
+    }
     session.execute(insert(tasks).values(**task))
-    session.execute(insert(task_activity), [
-        {"task_id": task["task_id"], "kind": "created", "account_id": actor_id, "reassignment_id": None, "at": now},
-        {"task_id": task["task_id"], "kind": "assigned", "account_id": assignee_id, "reassignment_id": None, "at": now},
-    ])
-    OUTBOX.add(session, events.task_snapshot(task, "task.created"), events.task_created_v1(task),
-               events.task_assigned(task, None, None, now))
+    session.execute(
+        insert(task_activity),
+        [
+            {
+                "task_id": task["task_id"],
+                "kind": "created",
+                "account_id": actor_id,
+                "reassignment_id": None,
+                "at": now,
+            },
+            {
+                "task_id": task["task_id"],
+                "kind": "assigned",
+                "account_id": assignee_id,
+                "reassignment_id": None,
+                "at": now,
+            },
+        ],
+    )
+    OUTBOX.add(
+        session,
+        events.task_snapshot(task, "task.created"),
+        events.task_created_v1(task),
+        events.task_assigned(task, None, None, now),
+    )
     return task
 
 
@@ -43,10 +82,16 @@ def complete_task(session: Session, actor_id: str, task_id: str) -> dict:
     domain.check_may_complete(task["status"], task["assignee_id"], actor_id)
     now = clock.utcnow()
     task.update(status="done", completed_at=now, version=task["version"] + 1)
-    session.execute(update(tasks).where(tasks.c.task_id == task_id)
-                    .values(status="done", completed_at=now, version=task["version"]))
-    session.execute(insert(task_activity).values(
-        task_id=task_id, kind="completed", account_id=actor_id, reassignment_id=None, at=now))
+    session.execute(
+        update(tasks)
+        .where(tasks.c.task_id == task_id)
+        .values(status="done", completed_at=now, version=task["version"])
+    )
+    session.execute(
+        insert(task_activity).values(
+            task_id=task_id, kind="completed", account_id=actor_id, reassignment_id=None, at=now
+        )
+    )
     OUTBOX.add(session, events.task_completed(task), events.task_snapshot(task))
     return task
 
@@ -59,7 +104,9 @@ def get_task(session: Session, task_id: str, for_update: bool = False) -> dict:
     return dict(row)
 
 
-def list_tasks(session: Session, assignee_id: str | None, status: str | None, limit: int, offset: int) -> list[dict]:
+def list_tasks(
+    session: Session, assignee_id: str | None, status: str | None, limit: int, offset: int
+) -> list[dict]:
     query = select(*TASK_COLUMNS).order_by(tasks.c.id.desc()).limit(limit).offset(offset)
     if assignee_id is not None:
         query = query.where(tasks.c.assignee_id == assignee_id)
@@ -69,13 +116,23 @@ def list_tasks(session: Session, assignee_id: str | None, status: str | None, li
 
 
 def task_activity_log(session: Session, task_id: str) -> list[dict]:
-    query = (select(task_activity.c.kind, task_activity.c.account_id, task_activity.c.reassignment_id, task_activity.c.at)
-             .where(task_activity.c.task_id == task_id).order_by(task_activity.c.id))
+    query = (
+        select(
+            task_activity.c.kind,
+            task_activity.c.account_id,
+            task_activity.c.reassignment_id,
+            task_activity.c.at,
+        )
+        .where(task_activity.c.task_id == task_id)
+        .order_by(task_activity.c.id)
+    )
     return [dict(row) for row in session.execute(query).mappings()]
 
 
 def assignable_accounts(session: Session) -> list[str]:
-    query = select(accounts.c.account_id).where(accounts.c.assignable).order_by(accounts.c.account_id)
+    query = (
+        select(accounts.c.account_id).where(accounts.c.assignable).order_by(accounts.c.account_id)
+    )
     return list(session.scalars(query))
 
 
@@ -83,29 +140,57 @@ def start_reassignment(session: Session, actor_id: str) -> dict:
     """Fix the job's tasks: every task open now. The worker reassigns them in batches."""
     domain.choose_assignee(assignable_accounts(session))  # refuse at once when nobody is assignable
     reassignment_id = str(uuid.uuid4())
-    job = {"reassignment_id": reassignment_id, "requested_by": actor_id, "status": "running", "total": 0,
-           "reassigned": 0, "created_at": clock.utcnow(), "finished_at": None,
-           "correlation_id": correlation.current()}
+    job = {
+        "reassignment_id": reassignment_id,
+        "requested_by": actor_id,
+        "status": "running",
+        "total": 0,
+        "reassigned": 0,
+        "created_at": clock.utcnow(),
+        "finished_at": None,
+        "correlation_id": correlation.current(),
+    }
     session.execute(insert(reassignments).values(**job))
-    session.execute(insert(reassignment_items).from_select(
-        ["reassignment_id", "task_id", "done"],
-        select(literal(reassignment_id), tasks.c.task_id, literal(False)).where(tasks.c.status == "open")))
-    job["total"] = session.scalar(select(func.count()).select_from(reassignment_items)
-                                  .where(reassignment_items.c.reassignment_id == reassignment_id))
-    session.execute(update(reassignments).where(reassignments.c.reassignment_id == reassignment_id)
-                    .values(total=job["total"]))
+    session.execute(
+        insert(reassignment_items).from_select(
+            ["reassignment_id", "task_id", "done"],
+            select(literal(reassignment_id), tasks.c.task_id, literal(False)).where(
+                tasks.c.status == "open"
+            ),
+        )
+    )
+    job["total"] = session.scalar(
+        select(func.count())
+        .select_from(reassignment_items)
+        .where(reassignment_items.c.reassignment_id == reassignment_id)
+    )
+    session.execute(
+        update(reassignments)
+        .where(reassignments.c.reassignment_id == reassignment_id)
+        .values(total=job["total"])
+    )
     return job
 
 
 def get_reassignment(session: Session, reassignment_id: str) -> dict:
-    row = session.execute(select(reassignments).where(reassignments.c.reassignment_id == reassignment_id)).mappings().first()
+    row = (
+        session.execute(
+            select(reassignments).where(reassignments.c.reassignment_id == reassignment_id)
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         raise TaskNotFound(f"there is no reassignment {reassignment_id}")
     return dict(row)
 
 
 def running_reassignments(session: Session) -> list[str]:
-    query = select(reassignments.c.reassignment_id).where(reassignments.c.status == "running").order_by(reassignments.c.created_at)
+    query = (
+        select(reassignments.c.reassignment_id)
+        .where(reassignments.c.status == "running")
+        .order_by(reassignments.c.created_at)
+    )
     return list(session.scalars(query))
 
 
@@ -115,35 +200,73 @@ def reassign_batch(session: Session, reassignment_id: str, batch_size: int = 500
     The batch's assignments, its events and the items' `done` marks commit together: a crash
     rolls all of them back, and the resumed job picks the same tasks again, once.
     """
-    item_ids = list(session.scalars(
-        select(reassignment_items.c.task_id)
-        .where(reassignment_items.c.reassignment_id == reassignment_id, reassignment_items.c.done.is_(False))
-        .order_by(reassignment_items.c.task_id).limit(batch_size)
-        .with_for_update(skip_locked=True)))  # PostgreSQL: two runners on one job take different tasks
+    item_ids = list(
+        session.scalars(
+            select(reassignment_items.c.task_id)
+            .where(
+                reassignment_items.c.reassignment_id == reassignment_id,
+                reassignment_items.c.done.is_(False),
+            )
+            .order_by(reassignment_items.c.task_id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+    )  # PostgreSQL: two runners on one job take different tasks
     if not item_ids:
-        session.execute(update(reassignments).where(reassignments.c.reassignment_id == reassignment_id)
-                        .values(status="done", finished_at=clock.utcnow()))
+        session.execute(
+            update(reassignments)
+            .where(reassignments.c.reassignment_id == reassignment_id)
+            .values(status="done", finished_at=clock.utcnow())
+        )
         return False
     candidates = assignable_accounts(session)
-    still_open = [dict(row) for row in session.execute(
-        select(*TASK_COLUMNS).where(tasks.c.task_id.in_(item_ids), tasks.c.status == "open")).mappings()]
+    still_open = [
+        dict(row)
+        for row in session.execute(
+            select(*TASK_COLUMNS).where(tasks.c.task_id.in_(item_ids), tasks.c.status == "open")
+        ).mappings()
+    ]
     now = clock.utcnow()
     changes, activity, published = [], [], []
     for task in still_open:  # a task completed since the job started is left alone
         previous = task["assignee_id"]
         task.update(assignee_id=domain.choose_assignee(candidates), version=task["version"] + 1)
-        changes.append({"key": task["task_id"], "assignee_id": task["assignee_id"], "version": task["version"]})
-        activity.append({"task_id": task["task_id"], "kind": "assigned", "account_id": task["assignee_id"],
-                         "reassignment_id": reassignment_id, "at": now})
-        published += [events.task_assigned(task, previous, reassignment_id, now), events.task_snapshot(task)]
+        changes.append(
+            {"key": task["task_id"], "assignee_id": task["assignee_id"], "version": task["version"]}
+        )
+        activity.append(
+            {
+                "task_id": task["task_id"],
+                "kind": "assigned",
+                "account_id": task["assignee_id"],
+                "reassignment_id": reassignment_id,
+                "at": now,
+            }
+        )
+        published += [
+            events.task_assigned(task, previous, reassignment_id, now),
+            events.task_snapshot(task),
+        ]
     if changes:
-        session.execute(update(tasks).where(tasks.c.task_id == bindparam("key"))
-                        .values(assignee_id=bindparam("assignee_id"), version=bindparam("version")), changes)
+        session.execute(
+            update(tasks)
+            .where(tasks.c.task_id == bindparam("key"))
+            .values(assignee_id=bindparam("assignee_id"), version=bindparam("version")),
+            changes,
+        )
         session.execute(insert(task_activity), activity)
         OUTBOX.add(session, *published)
-    session.execute(update(reassignment_items)
-                    .where(reassignment_items.c.reassignment_id == reassignment_id,
-                           reassignment_items.c.task_id.in_(item_ids)).values(done=True))
-    session.execute(update(reassignments).where(reassignments.c.reassignment_id == reassignment_id)
-                    .values(reassigned=reassignments.c.reassigned + len(changes)))
+    session.execute(
+        update(reassignment_items)
+        .where(
+            reassignment_items.c.reassignment_id == reassignment_id,
+            reassignment_items.c.task_id.in_(item_ids),
+        )
+        .values(done=True)
+    )
+    session.execute(
+        update(reassignments)
+        .where(reassignments.c.reassignment_id == reassignment_id)
+        .values(reassigned=reassignments.c.reassigned + len(changes))
+    )
     return True

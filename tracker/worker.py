@@ -1,4 +1,5 @@
 """The tracker worker process: outbox relay, event consumer, and the reassignment runner."""
+
 import logging
 import threading
 
@@ -35,12 +36,16 @@ class ReassignmentRunner:
         for reassignment_id in running:
             with self.uow.read() as session:
                 started_by = service.get_reassignment(session, reassignment_id)["correlation_id"]
-            with correlation.correlated(started_by):  # the request that started the job, or a new id
+            with correlation.correlated(
+                started_by
+            ):  # the request that started the job, or a new id
                 more = True
                 while more and not self._stopping.is_set():
                     with self.uow.begin() as session:
                         more = service.reassign_batch(session, reassignment_id, self.batch_size)
-                log.info("reassignment %s %s", reassignment_id, "finished" if not more else "paused")
+                log.info(
+                    "reassignment %s %s", reassignment_id, "finished" if not more else "paused"
+                )
 
     def stop(self) -> None:
         self._stopping.set()

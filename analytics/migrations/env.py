@@ -1,4 +1,4 @@
-from ates.migrations import run_env
 from analytics.models import metadata
+from ates.migrations import run_env
 
 run_env(metadata)

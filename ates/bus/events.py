@@ -1,4 +1,5 @@
 """The CloudEvents envelope every aTES event travels in (SPEC §5)."""
+
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -68,7 +69,7 @@ def correlation_id_of(body: str) -> str | None:
     at = body.rfind(_CORRELATION_KEY)
     if at < 0:
         return None
-    value = body[at + len(_CORRELATION_KEY):-2]
+    value = body[at + len(_CORRELATION_KEY) : -2]
     if body.endswith('"}') and '"' not in value and "\\" not in value:
         return value
     return json.loads(body).get("correlationid")

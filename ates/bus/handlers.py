@@ -4,6 +4,7 @@ A handler is `handler(session, event)`, called inside the transaction the inbox 
 event. What else it needs it names as further parameters (`settings`, `now`: see `bind`), and the
 worker hands those in; no handler reads the environment or builds its own settings.
 """
+
 import functools
 import inspect
 from collections import defaultdict
@@ -12,7 +13,9 @@ from collections.abc import Callable, Mapping
 from ates.bus.topology import Subscription
 from ates.schemas import SchemaRegistry, registry
 
-Handler = Callable[..., None]  # handler(session, event, **dependencies), inside the consumer's transaction
+Handler = Callable[
+    ..., None
+]  # handler(session, event, **dependencies), inside the consumer's transaction
 
 
 class NotYet(Exception):
@@ -52,15 +55,23 @@ class Handlers:
             wanted = needs(handler)
             missing = [name for name in wanted if name not in dependencies]
             if missing:
-                raise TypeError(f"{self.consumer}'s {handler.__name__} needs {', '.join(missing)}, "
-                                "which its worker does not hand in")
-            bound[key] = functools.partial(handler, **{name: dependencies[name] for name in wanted}) if wanted else handler
+                raise TypeError(
+                    f"{self.consumer}'s {handler.__name__} needs {', '.join(missing)}, "
+                    "which its worker does not hand in"
+                )
+            bound[key] = (
+                functools.partial(handler, **{name: dependencies[name] for name in wanted})
+                if wanted
+                else handler
+            )
         return bound
 
     def subscriptions(self) -> list[Subscription]:
         keys_by_producer = defaultdict(list)
         for event_type, version in sorted(self._handlers):
-            keys_by_producer[self.schemas.producer_of(event_type)].append(f"{event_type}.v{version}")
+            keys_by_producer[self.schemas.producer_of(event_type)].append(
+                f"{event_type}.v{version}"
+            )
         return [
             Subscription(self.consumer, producer, tuple(keys))
             for producer, keys in sorted(keys_by_producer.items())

@@ -1,7 +1,10 @@
 """AMQP header values as aTES reads and writes them again: the consumer's retry counts, the
 copies it republishes, and the dead-letter tools' replays all go through these."""
 
-SENDER_SELECTED = ("CC", "BCC")  # the broker routes a message to these queues as well: a copy must not go there
+SENDER_SELECTED = (
+    "CC",
+    "BCC",
+)  # the broker routes a message to these queues as well: a copy must not go there
 
 
 def rewritable(value):
@@ -11,7 +14,7 @@ def rewritable(value):
         return {name: rewritable(item) for name, item in value.items()}
     if isinstance(value, list):
         return [rewritable(item) for item in value]
-    if isinstance(value, int) and not -2**63 <= value < 2**63:
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
         return str(value)
     return value
 

@@ -12,10 +12,12 @@ once, a few times, before it takes the retry path.
 Each handler runs with its own event's correlation id as the current one (the event's own id when
 it has none), so the events a handler writes carry it on, however mixed the batch.
 """
+
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import OperationalError
@@ -39,8 +41,12 @@ class Outcome:
 
 
 APPLIED = Outcome("ack")
-CONFLICT_ATTEMPTS = 3  # applications of one event that met another transaction's locks, before the retry path
-CONFLICT_SQLSTATES = frozenset({"40P01", "40001"})  # PostgreSQL: deadlock_detected, serialization_failure
+CONFLICT_ATTEMPTS = (
+    3  # applications of one event that met another transaction's locks, before the retry path
+)
+CONFLICT_SQLSTATES = frozenset(
+    {"40P01", "40001"}
+)  # PostgreSQL: deadlock_detected, serialization_failure
 
 
 def is_conflict(error: Exception) -> bool:
@@ -48,18 +54,25 @@ def is_conflict(error: Exception) -> bool:
     if not isinstance(error, OperationalError):
         return False
     cause = error.orig
-    return getattr(cause, "pgcode", None) in CONFLICT_SQLSTATES or "database is locked" in str(cause)
+    return getattr(cause, "pgcode", None) in CONFLICT_SQLSTATES or "database is locked" in str(
+        cause
+    )
 
 
 class Inbox:
-    def __init__(self, table: Table, uow: UnitOfWork, handlers: Handlers,
-                 dependencies: Mapping[str, object] | None = None):
+    def __init__(
+        self,
+        table: Table,
+        uow: UnitOfWork,
+        handlers: Handlers,
+        dependencies: Mapping[str, object] | None = None,
+    ):
         """`dependencies`: what the handlers name besides (session, event), e.g. `settings`."""
         self.table = table
         self.uow = uow
         self.handlers = handlers
         self._bound = handlers.bind(dependencies or {})
-        self._timers = {}  # producer -> its queue's ates_handler_seconds
+        self._timers: dict[str, Any] = {}  # producer -> its queue's ates_handler_seconds
 
     def apply(self, events: list[Event]) -> list[Outcome]:
         try:
@@ -73,7 +86,9 @@ class Inbox:
 
     def _apply_all(self, session: Session, events: list[Event]) -> None:
         ids = {event.id for event in events}
-        done = set(session.scalars(select(self.table.c.event_id).where(self.table.c.event_id.in_(ids))))
+        done = set(
+            session.scalars(select(self.table.c.event_id).where(self.table.c.event_id.in_(ids)))
+        )
         applied = []
         for event in events:
             if event.id in done:
@@ -86,7 +101,9 @@ class Inbox:
             finally:
                 self._timer(event.producer).observe(time.perf_counter() - started)
                 correlation.reset(token)
-            applied.append({"event_id": event.id, "event_type": event.type, "applied_at": clock.utcnow()})
+            applied.append(
+                {"event_id": event.id, "event_type": event.type, "applied_at": clock.utcnow()}
+            )
             done.add(event.id)
         if applied:
             session.execute(insert(self.table), applied)
@@ -100,8 +117,12 @@ class Inbox:
             except Exception as error:
                 if not is_conflict(error) or attempt == CONFLICT_ATTEMPTS:
                     return self._outcome_of_failure(event, error)
-                log.info("%s %s met a concurrent transaction's locks; applying it again", event.type, event.id,
-                         extra={"correlation_id": event.correlation_id or event.id})
+                log.info(
+                    "%s %s met a concurrent transaction's locks; applying it again",
+                    event.type,
+                    event.id,
+                    extra={"correlation_id": event.correlation_id or event.id},
+                )
         raise AssertionError("unreachable")
 
     def _outcome_of_failure(self, event: Event, error: Exception) -> Outcome:
@@ -110,11 +131,21 @@ class Inbox:
         if isinstance(error, NotYet):
             return Outcome("retry", f"not yet: {error}")
         if is_conflict(error):
-            log.warning("%s %s kept meeting concurrent transactions' locks; it takes the retry path",
-                        event.type, event.id, extra={"correlation_id": event.correlation_id or event.id})
-            return Outcome("retry", f"conflict: {error.orig}")
-        log.error("%s v%s %s failed", event.type, event.version, event.id, exc_info=error,
-                  extra={"correlation_id": event.correlation_id or event.id})
+            log.warning(
+                "%s %s kept meeting concurrent transactions' locks; it takes the retry path",
+                event.type,
+                event.id,
+                extra={"correlation_id": event.correlation_id or event.id},
+            )
+            return Outcome("retry", f"conflict: {getattr(error, 'orig', error)}")
+        log.error(
+            "%s v%s %s failed",
+            event.type,
+            event.version,
+            event.id,
+            exc_info=error,
+            extra={"correlation_id": event.correlation_id or event.id},
+        )
         return Outcome("retry", f"{type(error).__name__}: {error}")
 
     def _timer(self, producer: str):
@@ -126,5 +157,7 @@ class Inbox:
 
     def _already_applied(self, event: Event) -> bool:
         with self.uow.read() as session:
-            found = session.scalar(select(self.table.c.event_id).where(self.table.c.event_id == event.id))
+            found = session.scalar(
+                select(self.table.c.event_id).where(self.table.c.event_id == event.id)
+            )
         return found is not None

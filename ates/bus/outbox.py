@@ -3,6 +3,7 @@
 Each event carries the current correlation id (ates/correlation.py) as the CloudEvents extension
 attribute `correlationid`, unless it already names one.
 """
+
 import json
 
 from sqlalchemy import Table, insert
@@ -28,14 +29,18 @@ class Outbox:
             except (TypeError, ValueError) as error:  # a naive time, a float for money
                 raise SchemaError(f"{event.type} v{event.version}: {error}") from error
             if correlation_id and "correlationid" not in message:
-                message["correlationid"] = correlation_id  # last: the relay reads it from the body's end
+                message["correlationid"] = (
+                    correlation_id  # last: the relay reads it from the body's end
+                )
             self.schemas.validate(message)
-            rows.append({
-                "event_id": event.id,
-                "event_type": event.type,
-                "routing_key": event.routing_key,
-                "body": json.dumps(message, separators=(",", ":")),
-                "created_at": clock.utcnow(),
-            })
+            rows.append(
+                {
+                    "event_id": event.id,
+                    "event_type": event.type,
+                    "routing_key": event.routing_key,
+                    "body": json.dumps(message, separators=(",", ":")),
+                    "created_at": clock.utcnow(),
+                }
+            )
         if rows:
             session.execute(insert(self.table), rows)

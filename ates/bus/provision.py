@@ -7,6 +7,7 @@ read a producer's exchange, so it cannot declare it). `bin/up`, compose and the 
 Development passwords are made once and kept under `<var>/broker/` (0600); production takes each
 from `ATES_AMQP_PASSWORD_<USER>` (e.g. ATES_AMQP_PASSWORD_TRACKER) and refuses to make one up.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,9 +20,17 @@ from urllib.parse import quote, unquote, urlsplit
 import requests
 
 from ates.bus import topology
+from ates.bus.users import (
+    OPERATOR,
+    SERVICES,
+    Permissions,
+    credentials_of,
+    keep_password,
+    management_url_for,
+    permissions,
+    user_name,
+)
 from ates.config import load_settings
-from ates.bus.users import (OPERATOR, SERVICES, Permissions, credentials_of, keep_password, management_url_for,
-                            permissions, user_name)
 from ates.schemas import registry
 
 log = logging.getLogger(__name__)
@@ -34,6 +43,7 @@ class BrokerAdmin:
     def __init__(self, management_url: str, user: str, password: str):
         self.base = management_url.rstrip("/") + "/api"
         self.http = requests.Session()
+        self.user = user
         self.http.auth = (user, password)
 
     def wait_until_up(self, timeout: float = 90.0) -> None:
@@ -43,22 +53,28 @@ class BrokerAdmin:
             try:
                 answer = self.http.get(f"{self.base}/overview", timeout=5)
                 if answer.status_code in (401, 403):
-                    raise RuntimeError(f"RabbitMQ's management API refuses the administrator {self.http.auth[0]!r} "
-                                       "of ATES_AMQP_URL")
+                    raise RuntimeError(
+                        f"RabbitMQ's management API refuses the administrator {self.user!r} "
+                        "of ATES_AMQP_URL"
+                    )
                 if answer.ok:
                     return
             except requests.ConnectionError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"RabbitMQ's management API at {self.base} did not answer within {timeout:.0f}s; "
-                                   "is its plugin on (rabbitmq-plugins enable rabbitmq_management)?")
+                raise RuntimeError(
+                    f"RabbitMQ's management API at {self.base} did not answer within {timeout:.0f}s; "
+                    "is its plugin on (rabbitmq-plugins enable rabbitmq_management)?"
+                )
             time.sleep(1.0)
 
     def _call(self, method: str, path: str, **kwargs) -> requests.Response:
         answer = self.http.request(method, f"{self.base}/{path}", timeout=30, **kwargs)
         if answer.status_code >= 400 and not (method == "DELETE" and answer.status_code == 404):
-            raise RuntimeError(f"RabbitMQ's management API: {method} /api/{path} answered "
-                               f"{answer.status_code} {answer.text[:200]}")
+            raise RuntimeError(
+                f"RabbitMQ's management API: {method} /api/{path} answered "
+                f"{answer.status_code} {answer.text[:200]}"
+            )
         return answer
 
     def add_vhost(self, vhost: str) -> None:
@@ -68,34 +84,51 @@ class BrokerAdmin:
         self._call("DELETE", f"vhosts/{quote(vhost, safe='')}")
 
     def put_user(self, user: str, password: str, tags: str = "") -> None:
-        self._call("PUT", f"users/{quote(user, safe='')}", json={"password": password, "tags": tags})
+        self._call(
+            "PUT", f"users/{quote(user, safe='')}", json={"password": password, "tags": tags}
+        )
 
     def delete_users(self, users: list[str]) -> None:
         self._call("POST", "users/bulk-delete", json={"users": users})
 
     def permit(self, vhost: str, user: str, allowed: Permissions) -> None:
-        self._call("PUT", f"permissions/{quote(vhost, safe='')}/{quote(user, safe='')}",
-                   json={"configure": allowed.configure, "write": allowed.write, "read": allowed.read})
+        self._call(
+            "PUT",
+            f"permissions/{quote(vhost, safe='')}/{quote(user, safe='')}",
+            json={"configure": allowed.configure, "write": allowed.write, "read": allowed.read},
+        )
 
     def declare_topic_exchange(self, vhost: str, name: str) -> None:
-        self._call("PUT", f"exchanges/{quote(vhost, safe='')}/{quote(name, safe='')}",
-                   json={"type": "topic", "durable": True})
+        self._call(
+            "PUT",
+            f"exchanges/{quote(vhost, safe='')}/{quote(name, safe='')}",
+            json={"type": "topic", "durable": True},
+        )
 
     def connections(self, vhost: str) -> list[dict]:
         return self._call("GET", f"vhosts/{quote(vhost, safe='')}/connections").json()
 
     def queues(self, vhost: str) -> list[dict]:
-        return self._call("GET", f"queues/{quote(vhost, safe='')}",
-                          params={"columns": "name,arguments,messages"}).json()
+        return self._call(
+            "GET", f"queues/{quote(vhost, safe='')}", params={"columns": "name,arguments,messages"}
+        ).json()
 
     def delete_queue_if_empty(self, vhost: str, name: str) -> bool:
-        answer = self.http.delete(f"{self.base}/queues/{quote(vhost, safe='')}/{quote(name, safe='')}",
-                                  params={"if-empty": "true"}, timeout=30)
+        answer = self.http.delete(
+            f"{self.base}/queues/{quote(vhost, safe='')}/{quote(name, safe='')}",
+            params={"if-empty": "true"},
+            timeout=30,
+        )
         return answer.status_code in (204, 404)
 
 
-def provision(admin: BrokerAdmin, vhost: str, passwords: dict[str, str], prefix: str,
-              extra_users: dict[str, tuple[str, ...]] | None = None) -> None:
+def provision(
+    admin: BrokerAdmin,
+    vhost: str,
+    passwords: dict[str, str],
+    prefix: str,
+    extra_users: dict[str, tuple[str, ...]] | None = None,
+) -> None:
     """Users for `passwords`' services (and the operator), their permissions in `vhost`, the exchanges.
 
     `extra_users` maps a test's own consumer to the producers it reads (the bus tests' probe)."""
@@ -104,7 +137,9 @@ def provision(admin: BrokerAdmin, vhost: str, passwords: dict[str, str], prefix:
         user = user_name(service, prefix)
         admin.put_user(user, password, tags="management" if service == OPERATOR else "")
         admin.permit(vhost, user, permissions(service, consumes.get(service)))
-    for producer in sorted({registry().producer_of(event_type) for event_type, _ in registry().versions()}):
+    for producer in sorted(
+        {registry().producer_of(event_type) for event_type, _ in registry().versions()}
+    ):
         admin.declare_topic_exchange(vhost, topology.exchange_name(producer))
     _retire_old_queues(admin, vhost)
 
@@ -120,8 +155,12 @@ def _retire_old_queues(admin: BrokerAdmin, vhost: str) -> None:
         if admin.delete_queue_if_empty(vhost, queue["name"]):
             log.info("removed the old-layout queue %s (it was empty)", queue["name"])
         else:
-            log.warning("queue %s was declared by an older aTES and holds %s messages: drain it, delete it, "
-                        "then run this again", queue["name"], queue.get("messages"))
+            log.warning(
+                "queue %s was declared by an older aTES and holds %s messages: drain it, delete it, "
+                "then run this again",
+                queue["name"],
+                queue.get("messages"),
+            )
 
 
 def passwords_for(env, var_dir: Path, production: bool, prefix: str) -> dict[str, str]:
@@ -131,8 +170,10 @@ def passwords_for(env, var_dir: Path, production: bool, prefix: str) -> dict[str
         if given:
             found[service] = given
         elif production:
-            raise SystemExit(f"production: set ATES_AMQP_PASSWORD_{service.upper()} for the broker user "
-                             f"{user_name(service, prefix)}; no password is made up")
+            raise SystemExit(
+                f"production: set ATES_AMQP_PASSWORD_{service.upper()} for the broker user "
+                f"{user_name(service, prefix)}; no password is made up"
+            )
         else:
             found[service] = keep_password(var_dir, user_name(service, prefix))
     return found
@@ -141,15 +182,24 @@ def passwords_for(env, var_dir: Path, production: bool, prefix: str) -> dict[str
 def main(env=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     env = os.environ if env is None else env
-    settings = load_settings(OPERATOR, env)  # any service's settings say where the broker and var dir are
+    settings = load_settings(
+        OPERATOR, env
+    )  # any service's settings say where the broker and var dir are
     admin_user, admin_password = credentials_of(settings.amqp_admin_url)
     vhost = unquote(urlsplit(settings.amqp_admin_url).path.lstrip("/")) or "/"
-    admin = BrokerAdmin(management_url_for(settings.amqp_admin_url, env), admin_user, admin_password)
+    admin = BrokerAdmin(
+        management_url_for(settings.amqp_admin_url, env), admin_user, admin_password
+    )
     admin.wait_until_up()
-    passwords = passwords_for(env, settings.var_dir, settings.is_production, settings.amqp_user_prefix)
+    passwords = passwords_for(
+        env, settings.var_dir, settings.is_production, settings.amqp_user_prefix
+    )
     provision(admin, vhost, passwords, settings.amqp_user_prefix)
-    log.info("broker users %s ready in virtual host %r",
-             ", ".join(user_name(s, settings.amqp_user_prefix) for s in passwords), vhost)
+    log.info(
+        "broker users %s ready in virtual host %r",
+        ", ".join(user_name(s, settings.amqp_user_prefix) for s in passwords),
+        vhost,
+    )
     return 0
 
 

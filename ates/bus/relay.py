@@ -19,11 +19,13 @@ the connection's own user: that is what a consumer believes about who published 
 Each message carries its event's correlation id as the AMQP `correlation_id` property too, and the
 relay keeps the metrics of what it published and of the outbox's backlog (ates/metrics.py).
 """
+
 import itertools
 import logging
 import threading
 import time
 from collections import Counter
+from typing import Any
 
 import pika
 from sqlalchemy import Table, func, select, update
@@ -37,15 +39,26 @@ log = logging.getLogger(__name__)
 
 
 class OutboxRelay:
-    def __init__(self, producer: str, table: Table, uow: UnitOfWork, amqp_url: str,
-                 batch_size: int = 500, max_in_flight: int = 2000, poll_interval: float = 0.05,
-                 lease_retry: float = 2.0, backlog_interval: float = 1.0):
+    def __init__(
+        self,
+        producer: str,
+        table: Table,
+        uow: UnitOfWork,
+        amqp_url: str,
+        batch_size: int = 500,
+        max_in_flight: int = 2000,
+        poll_interval: float = 0.05,
+        lease_retry: float = 2.0,
+        backlog_interval: float = 1.0,
+    ):
         self.producer = producer
         self.exchange = topology.exchange_name(producer)
         self.table = table
         self.uow = uow  # polling reads with uow.read(): on SQLite it must not take the write lock
         self.parameters = pika.URLParameters(amqp_url)
-        self.user = self.parameters.credentials.username  # each publish names it; the broker checks it
+        self.user = (
+            self.parameters.credentials.username
+        )  # each publish names it; the broker checks it
         self.batch_size = batch_size
         self.max_in_flight = max_in_flight
         self.poll_interval = poll_interval
@@ -53,12 +66,16 @@ class OutboxRelay:
         self.lease_retry = lease_retry
         self.holds_lease = False
         self._stopping = threading.Event()
-        self._connection = None
-        self._channel = None
-        self._in_flight: dict[int, tuple[int, str]] = {}  # delivery tag -> outbox row id, routing key
+        self._connection: Any = None  # a pika.SelectConnection while one is open
+        self._channel: Any = None
+        self._in_flight: dict[
+            int, tuple[int, str]
+        ] = {}  # delivery tag -> outbox row id, routing key
         self._confirmed: list[int] = []
         self._next_tag = 0
-        self.backlog_interval = backlog_interval  # counting the backlog is a query: not on every poll
+        self.backlog_interval = (
+            backlog_interval  # counting the backlog is a query: not on every poll
+        )
         self._backlog_measured_at = 0.0
         self._published = metrics.EVENTS_PUBLISHED
         self._backlog = metrics.OUTBOX_BACKLOG.labels(producer)
@@ -94,7 +111,9 @@ class OutboxRelay:
         self.holds_lease = False
         self._connection = pika.SelectConnection(
             self.parameters,
-            on_open_callback=lambda connection: connection.channel(on_open_callback=self._on_channel_open),
+            on_open_callback=lambda connection: connection.channel(
+                on_open_callback=self._on_channel_open
+            ),
             on_open_error_callback=lambda connection, error: connection.ioloop.stop(),
             on_close_callback=lambda connection, reason: connection.ioloop.stop(),
         )
@@ -107,13 +126,21 @@ class OutboxRelay:
     def _on_channel_open(self, channel) -> None:
         self._channel = channel
         channel.add_on_close_callback(self._on_channel_closed)
-        channel.exchange_declare(self.exchange, exchange_type="topic", durable=True,
-                                 callback=lambda _frame: self._take_lease(channel))
+        channel.exchange_declare(
+            self.exchange,
+            exchange_type="topic",
+            durable=True,
+            callback=lambda _frame: self._take_lease(channel),
+        )
 
     def _take_lease(self, channel) -> None:
-        channel.queue_declare(self.lease_queue, exclusive=True, auto_delete=True,
-                              arguments={"x-queue-type": "classic"},
-                              callback=lambda _frame: self._on_lease_taken(channel))
+        channel.queue_declare(
+            self.lease_queue,
+            exclusive=True,
+            auto_delete=True,
+            arguments={"x-queue-type": "classic"},
+            callback=lambda _frame: self._on_lease_taken(channel),
+        )
 
     def _on_lease_taken(self, channel) -> None:
         self.holds_lease = True
@@ -122,8 +149,11 @@ class OutboxRelay:
 
     def _on_channel_closed(self, _channel, reason) -> None:
         self._channel = None
-        lease_held_elsewhere = (isinstance(reason, pika.exceptions.ChannelClosedByBroker)
-                                and reason.reply_code == 405 and not self.holds_lease)
+        lease_held_elsewhere = (
+            isinstance(reason, pika.exceptions.ChannelClosedByBroker)
+            and reason.reply_code == 405
+            and not self.holds_lease
+        )
         if lease_held_elsewhere and not self._stopping.is_set() and self._connection is not None:
             log.info("%s relay on standby: another relay holds %s", self.producer, self.lease_queue)
             connection = self._connection
@@ -160,8 +190,13 @@ class OutboxRelay:
         in_flight = {row_id for row_id, _ in self._in_flight.values()}
         with self.uow.read() as session:
             rows = session.execute(
-                select(self.table.c.id, self.table.c.event_id, self.table.c.event_type,
-                       self.table.c.routing_key, self.table.c.body)
+                select(
+                    self.table.c.id,
+                    self.table.c.event_id,
+                    self.table.c.event_type,
+                    self.table.c.routing_key,
+                    self.table.c.body,
+                )
                 .where(self.table.c.published_at.is_(None))
                 .order_by(self.table.c.id)
                 .limit(room + len(in_flight))
@@ -170,15 +205,20 @@ class OutboxRelay:
         for row in rows:
             if row.id in in_flight:
                 continue
-            self._channel.basic_publish(self.exchange, row.routing_key, row.body, pika.BasicProperties(
-                delivery_mode=pika.DeliveryMode.Persistent,
-                content_type="application/cloudevents+json; charset=utf-8",
-                message_id=row.event_id,
-                type=row.event_type,
-                app_id=self.producer,
-                user_id=self.user,
-                correlation_id=correlation_id_of(row.body),
-            ))
+            self._channel.basic_publish(
+                self.exchange,
+                row.routing_key,
+                row.body,
+                pika.BasicProperties(
+                    delivery_mode=pika.DeliveryMode.Persistent,
+                    content_type="application/cloudevents+json; charset=utf-8",
+                    message_id=row.event_id,
+                    type=row.event_type,
+                    app_id=self.producer,
+                    user_id=self.user,
+                    correlation_id=correlation_id_of(row.body),
+                ),
+            )
             self._next_tag += 1
             self._in_flight[self._next_tag] = (row.id, row.routing_key)
             published += 1
@@ -189,7 +229,9 @@ class OutboxRelay:
     def _on_confirm(self, frame) -> None:
         method = frame.method
         if method.multiple:  # tags were added in increasing order, so they sit at the front
-            tags = list(itertools.takewhile(lambda tag: tag <= method.delivery_tag, self._in_flight))
+            tags = list(
+                itertools.takewhile(lambda tag: tag <= method.delivery_tag, self._in_flight)
+            )
         else:
             tags = [method.delivery_tag] if method.delivery_tag in self._in_flight else []
         rows = [self._in_flight.pop(tag) for tag in tags]
@@ -199,7 +241,11 @@ class OutboxRelay:
             for routing_key, count in Counter(routing_key for _, routing_key in rows).items():
                 self._published.labels(self.exchange, routing_key).inc(count)
         else:
-            log.warning("%s relay: broker refused %d messages; they stay in the outbox", self.producer, len(row_ids))
+            log.warning(
+                "%s relay: broker refused %d messages; they stay in the outbox",
+                self.producer,
+                len(row_ids),
+            )
 
     def _record_confirmed(self) -> None:
         if not self._confirmed:
@@ -208,8 +254,10 @@ class OutboxRelay:
         now = clock.utcnow()
         with self.uow.begin() as session:
             for start in range(0, len(confirmed), 500):
-                chunk = confirmed[start:start + 500]
-                session.execute(update(self.table).where(self.table.c.id.in_(chunk)).values(published_at=now))
+                chunk = confirmed[start : start + 500]
+                session.execute(
+                    update(self.table).where(self.table.c.id.in_(chunk)).values(published_at=now)
+                )
 
     def _measure_backlog(self) -> None:
         """ates_outbox_backlog and ates_outbox_oldest_age_seconds, at most once a second: both read only
@@ -218,7 +266,11 @@ class OutboxRelay:
         unpublished = self.table.c.published_at.is_(None)
         with self.uow.read() as session:
             count = session.scalar(select(func.count()).select_from(self.table).where(unpublished))
-            oldest = session.scalar(select(self.table.c.created_at).where(unpublished)
-                                    .order_by(self.table.c.id).limit(1))
-        self._backlog.set(count)
+            oldest = session.scalar(
+                select(self.table.c.created_at)
+                .where(unpublished)
+                .order_by(self.table.c.id)
+                .limit(1)
+            )
+        self._backlog.set(count or 0)
         self._oldest_age.set((clock.utcnow() - oldest).total_seconds() if oldest is not None else 0)

@@ -1,4 +1,5 @@
 """Runs a worker's parts (outbox relay, consumer) side by side until SIGTERM or SIGINT."""
+
 import logging
 import signal
 import threading
@@ -22,7 +23,9 @@ def run_until_signalled(*parts) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: finished.set())
-    threads = [threading.Thread(target=run, args=(part,), name=type(part).__name__) for part in parts]
+    threads = [
+        threading.Thread(target=run, args=(part,), name=type(part).__name__) for part in parts
+    ]
     for thread in threads:
         thread.start()
     while not finished.wait(1.0):

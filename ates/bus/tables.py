@@ -1,4 +1,5 @@
 """The two tables the bus keeps in every service's own database: the outbox and the inbox."""
+
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, Text
 
 from ates.db import UtcDateTime

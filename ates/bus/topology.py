@@ -6,6 +6,7 @@ ends in `<queue>.dead`. Both paths go through the consumer's own direct exchange
 `<consumer>.retry` and `<consumer>.dead`, never the default exchange: each service's broker user
 may write only exchanges whose names start with its own (ates/bus/users.py).
 """
+
 from dataclasses import dataclass
 
 DELIVERY_LIMIT = 20  # redeliveries after crashes before the broker itself dead-letters a message
@@ -65,7 +66,11 @@ def declare_subscription(channel, subscription: Subscription, retry_delays_ms) -
     provisioning (ates/bus/provision.py) or the producer made it. Missing, the channel closes with
     404 and the consumer tries again later."""
     queue, consumer = subscription.queue, subscription.consumer
-    dead, retry, dead_exchange = dead_queue_name(queue), retry_exchange_name(consumer), dead_exchange_name(consumer)
+    dead, retry, dead_exchange = (
+        dead_queue_name(queue),
+        retry_exchange_name(consumer),
+        dead_exchange_name(consumer),
+    )
     channel.exchange_declare(exchange_name(subscription.producer), passive=True)
     channel.exchange_declare(retry, exchange_type="direct", durable=True)
     channel.exchange_declare(dead_exchange, exchange_type="direct", durable=True)
@@ -73,18 +78,26 @@ def declare_subscription(channel, subscription: Subscription, retry_delays_ms) -
     channel.queue_bind(dead, dead_exchange, dead)
     for delay_ms in retry_delays_ms:
         wait = wait_queue_name(queue, delay_ms)
-        channel.queue_declare(wait, durable=True, arguments={
-            "x-message-ttl": delay_ms,
-            "x-dead-letter-exchange": retry,
-            "x-dead-letter-routing-key": queue,
-        })
+        channel.queue_declare(
+            wait,
+            durable=True,
+            arguments={
+                "x-message-ttl": delay_ms,
+                "x-dead-letter-exchange": retry,
+                "x-dead-letter-routing-key": queue,
+            },
+        )
         channel.queue_bind(wait, retry, wait)
-    channel.queue_declare(queue, durable=True, arguments={
-        "x-queue-type": "quorum",
-        "x-delivery-limit": DELIVERY_LIMIT,
-        "x-dead-letter-exchange": dead_exchange,
-        "x-dead-letter-routing-key": dead,
-    })
+    channel.queue_declare(
+        queue,
+        durable=True,
+        arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": DELIVERY_LIMIT,
+            "x-dead-letter-exchange": dead_exchange,
+            "x-dead-letter-routing-key": dead,
+        },
+    )
     for routing_key in subscription.routing_keys:
         channel.queue_bind(queue, exchange_name(subscription.producer), routing_key)
     channel.queue_bind(queue, retry, queue)

@@ -9,6 +9,7 @@ read on the exchange). The operator user `<prefix>operator` reads `.dead` queues
 The broker stamps nothing itself, but it refuses a publish whose `user_id` is not the connection's
 user: so every publish carries `user_id`, and a consumer believes it (docs/bus.md, "Trust").
 """
+
 from __future__ import annotations
 
 import os
@@ -21,6 +22,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import pika
 
 from ates.config import DEFAULT_AMQP_USER_PREFIX as DEFAULT_PREFIX
+
 OPERATOR = "operator"
 # Which producers' events each service consumes: its read permission. A unit test holds it to the
 # services' handlers, so a new subscription without a permission fails there, not on a live broker.
@@ -31,7 +33,9 @@ CONSUMES: dict[str, tuple[str, ...]] = {
     "analytics": ("auth", "tracker", "accounting"),
 }
 SERVICES = tuple(CONSUMES)
-ORIGINAL_USER = "ates-original-user-id"  # on a retry or dead copy: the user_id the event first arrived with
+ORIGINAL_USER = (
+    "ates-original-user-id"  # on a retry or dead copy: the user_id the event first arrived with
+)
 
 
 def user_name(service: str, prefix: str = DEFAULT_PREFIX) -> str:
@@ -64,12 +68,14 @@ class Identity:
     service: str
 
     @classmethod
-    def of(cls, user: str, service: str) -> "Identity":
+    def of(cls, user: str, service: str) -> Identity:
         """The identity a process has when it connects as `user` for `service`."""
         if not user.endswith(service):
-            raise ValueError(f"{service} connects to the broker as {user!r}, but aTES names each service's "
-                             f"broker user <prefix>{service} (e.g. {user_name(service)}); see docs/bus.md")
-        return cls(user[:len(user) - len(service)], service)
+            raise ValueError(
+                f"{service} connects to the broker as {user!r}, but aTES names each service's "
+                f"broker user <prefix>{service} (e.g. {user_name(service)}); see docs/bus.md"
+            )
+        return cls(user[: len(user) - len(service)], service)
 
     @property
     def user(self) -> str:
@@ -80,6 +86,7 @@ class Identity:
 
 
 # -- credentials ------------------------------------------------------------------------------
+
 
 def password_file(var_dir: Path, user: str) -> Path:
     return Path(var_dir) / "broker" / f"{user}.password"
@@ -107,7 +114,9 @@ def with_credentials(url: str, user: str, password: str) -> str:
     """`url` (scheme, host, port, virtual host) as `user`; the credentials it had are dropped."""
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"))
+    return urlunsplit(
+        parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}")
+    )
 
 
 def credentials_of(url: str) -> tuple[str, str]:

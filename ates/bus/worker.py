@@ -1,4 +1,5 @@
 """A service's worker process: its outbox relay and its consumer, declared and run together."""
+
 import argparse
 import logging
 import sys
@@ -18,8 +19,14 @@ from ates.production import check_production
 from ates.unit_of_work import UnitOfWork
 
 
-def run_worker(service: str, outbox: Table | None, inbox: Table | None, handlers: Handlers | None,
-               argv: list[str] | None = None, jobs=None) -> int:
+def run_worker(
+    service: str,
+    outbox: Table | None,
+    inbox: Table | None,
+    handlers: Handlers | None,
+    argv: list[str] | None = None,
+    jobs=None,
+) -> int:
     """`python -m <service>.worker` runs; `... declare` only declares the service's topology.
 
     `jobs(uow, settings)`, when given, returns more parts to run beside relay and consumer (a
@@ -34,11 +41,18 @@ def run_worker(service: str, outbox: Table | None, inbox: Table | None, handlers
     settings = load_settings(service)
     check_production(settings, process="worker")
     uow = UnitOfWork.from_url(settings.database_url)
-    parts = []
+    parts: list = []  # relay, consumer and jobs: each has run() and stop()
     if outbox is not None:
         parts.append(OutboxRelay(service, outbox, uow, settings.amqp_url))
     if handlers is not None and handlers.subscriptions():
-        parts.append(Consumer(handlers, Inbox(inbox, uow, handlers, handler_dependencies(settings)), settings.amqp_url, settings.retry_delays_ms))
+        parts.append(
+            Consumer(
+                handlers,
+                Inbox(_required(inbox, service), uow, handlers, handler_dependencies(settings)),
+                settings.amqp_url,
+                settings.retry_delays_ms,
+            )
+        )
     if command == "declare":
         _declare(service if outbox is not None else None, settings.amqp_url, parts)
         return 0
@@ -46,6 +60,12 @@ def run_worker(service: str, outbox: Table | None, inbox: Table | None, handlers
         parts.extend(jobs(uow, settings))
     metrics.serve_worker_metrics(service)
     return run_until_signalled(*parts)
+
+
+def _required(inbox: Table | None, service: str) -> Table:
+    if inbox is None:
+        raise ValueError(f"{service} has handlers but no inbox table")
+    return inbox
 
 
 def handler_dependencies(settings: Settings) -> dict[str, object]:
@@ -64,7 +84,9 @@ def _declare(producer: str | None, amqp_url: str, parts) -> None:
                 part.declare(channel)
     finally:
         connection.close()
-    logging.getLogger(__name__).info("topology declared for %s", [type(part).__name__ for part in parts])
+    logging.getLogger(__name__).info(
+        "topology declared for %s", [type(part).__name__ for part in parts]
+    )
 
 
 def main(service: str, outbox, inbox, handlers, jobs=None) -> None:

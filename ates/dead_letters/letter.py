@@ -2,6 +2,7 @@
 how letters group for an operator, and how a replay rewrites its headers. No broker I/O here:
 `ates.dead_letters.queues` reads, replays and discards.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -119,12 +120,18 @@ def letter_from(queue: str, properties: pika.BasicProperties, body: bytes) -> De
     event = message if isinstance(message, dict) else {}
     event_id = event.get("id") if isinstance(event.get("id"), str) else None
     deaths = headers.get("x-death") or [{}]
-    first_death = deaths[-1] if isinstance(deaths, list) and deaths and isinstance(deaths[-1], dict) else {}
-    routing_keys = first_death.get("routing-keys")  # a list when the broker wrote it; a producer's may be anything
+    first_death = (
+        deaths[-1] if isinstance(deaths, list) and deaths and isinstance(deaths[-1], dict) else {}
+    )
+    routing_keys = first_death.get(
+        "routing-keys"
+    )  # a list when the broker wrote it; a producer's may be anything
     first_routing_key = routing_keys[0] if isinstance(routing_keys, list) and routing_keys else None
     return DeadLetter(
         queue=queue,
-        key=event_id if event_id and _KEY_LIKE.fullmatch(event_id) else "body-" + hashlib.sha256(body).hexdigest()[:16],
+        key=event_id
+        if event_id and _KEY_LIKE.fullmatch(event_id)
+        else "body-" + hashlib.sha256(body).hexdigest()[:16],
         # plain(): pika hands over a property that is no UTF-8 as bytes, and a letter is shown as text
         event_id=event_id or plain(properties.message_id),
         type=event.get("type") if isinstance(event.get("type"), str) else plain(properties.type),
@@ -134,16 +141,30 @@ def letter_from(queue: str, properties: pika.BasicProperties, body: bytes) -> De
         dead_at=_text_or_none(headers.get("ates-dead-at")),
         attempts=header_count(headers.get("ates-attempts")),
         replays=header_count(headers.get("ates-replays")),
-        original_queue=str(headers.get("ates-queue") or headers.get("x-first-death-queue") or queue.removesuffix(DEAD)),
-        original_exchange=_text_or_none(headers.get("ates-original-exchange", headers.get("x-first-death-exchange"))),
-        original_routing_key=_text_or_none(headers.get("ates-original-routing-key") or first_routing_key),
+        original_queue=str(
+            headers.get("ates-queue")
+            or headers.get("x-first-death-queue")
+            or queue.removesuffix(DEAD)
+        ),
+        original_exchange=_text_or_none(
+            headers.get("ates-original-exchange", headers.get("x-first-death-exchange"))
+        ),
+        original_routing_key=_text_or_none(
+            headers.get("ates-original-routing-key") or first_routing_key
+        ),
     )
 
 
 def replay_headers(letter: DeadLetter, headers: dict) -> dict:
     """The headers of a replayed copy: a fresh start at the retries, its origin kept, one replay more."""
     fresh = {name: value for name, value in headers.items() if name not in _NOT_CARRIED_OVER}
-    fresh.update({"ates-queue": letter.original_queue, "ates-attempts": 0, "ates-replays": letter.replays + 1})
+    fresh.update(
+        {
+            "ates-queue": letter.original_queue,
+            "ates-attempts": 0,
+            "ates-replays": letter.replays + 1,
+        }
+    )
     if letter.original_routing_key is not None:
         fresh["ates-original-exchange"] = letter.original_exchange or ""
         fresh["ates-original-routing-key"] = letter.original_routing_key

@@ -5,6 +5,7 @@ Looking loses nothing: a `.dead` queue is read whole with `basic_get` and no ack
 are acted on (a replay is acked off only after the broker confirmed its copy), and the rest go back
 with `basic_nack(requeue=True)` before the channel closes (a lost connection returns them too).
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -13,15 +14,35 @@ from urllib.parse import quote
 
 import pika
 import requests
-from pika.exceptions import AMQPConnectionError, AMQPError, ChannelClosedByBroker, NackError, UnroutableError
+from pika.exceptions import (
+    AMQPConnectionError,
+    AMQPError,
+    ChannelClosedByBroker,
+    NackError,
+    UnroutableError,
+)
 
 from ates.bus import topology
+from ates.bus.users import OPERATOR, ORIGINAL_USER, Identity
 from ates.dead_letters.letter import (  # noqa: F401 — the names both front ends import from here
-    DEAD, BrokerUnavailable, DeadLetter, DeadLetterError, DeadQueue, Group, NotFound, Outcome, Shown,
-    UnknownQueue, dead_name, letter_from, management_url_for, plain, readable_body, reason_group,
+    DEAD,
+    BrokerUnavailable,
+    DeadLetter,
+    DeadLetterError,
+    DeadQueue,
+    Group,
+    NotFound,
+    Outcome,
+    Shown,
+    UnknownQueue,
+    dead_name,
+    letter_from,
+    management_url_for,
+    plain,
+    readable_body,
+    reason_group,
     replay_headers,
 )
-from ates.bus.users import OPERATOR, ORIGINAL_USER, Identity
 
 READ_LIMIT = 10_000  # messages read from one queue at once; the rest wait for the next round
 
@@ -55,13 +76,19 @@ class _Reading:
             if method is None:
                 self.unread = 0
                 break
-            self.held.append(_Held(method.delivery_tag, letter_from(queue, properties, body), properties, body))
+            self.held.append(
+                _Held(method.delivery_tag, letter_from(queue, properties, body), properties, body)
+            )
             self.unread = method.message_count  # still ready in the queue after this one
 
     def chosen(self, key: str | None, reason: str | None) -> list[_Held]:
         group = None if reason is None else reason_group(reason)
-        return [held for held in self.held
-                if (key is None or held.letter.key == key) and (group is None or held.letter.group == group)]
+        return [
+            held
+            for held in self.held
+            if (key is None or held.letter.key == key)
+            and (group is None or held.letter.group == group)
+        ]
 
     def ack(self, held: _Held) -> None:
         self.channel.basic_ack(held.tag)
@@ -69,12 +96,18 @@ class _Reading:
 
     @property
     def beyond_the_limit(self) -> str:
-        return f" among the first {len(self.held)} ({self.unread} more not read)" if self.unread else ""
+        return (
+            f" among the first {len(self.held)} ({self.unread} more not read)"
+            if self.unread
+            else ""
+        )
 
     def close(self) -> None:
         try:
             if self.acked < len(self.held):
-                self.channel.basic_nack(0, multiple=True, requeue=True)  # every message not acked, back
+                self.channel.basic_nack(
+                    0, multiple=True, requeue=True
+                )  # every message not acked, back
             self.channel.close()
         except AMQPError:
             pass  # the connection's close returns them as well
@@ -83,11 +116,15 @@ class _Reading:
 class DeadLetters:
     """The dead letters of one virtual host: the vhost and credentials of `amqp_url`, the operator's."""
 
-    def __init__(self, amqp_url: str, management_url: str | None = None, read_limit: int = READ_LIMIT):
+    def __init__(
+        self, amqp_url: str, management_url: str | None = None, read_limit: int = READ_LIMIT
+    ):
         self.parameters = pika.URLParameters(amqp_url)
         self.identity = Identity.of(self.parameters.credentials.username, OPERATOR)
         self._known_exchanges: dict[str, bool] = {}
-        self.parameters.blocked_connection_timeout = 30  # a broker out of memory must not hang a page or the CLI
+        self.parameters.blocked_connection_timeout = (
+            30  # a broker out of memory must not hang a page or the CLI
+        )
         self.vhost = self.parameters.virtual_host
         self.management_url = (management_url or management_url_for(amqp_url)).rstrip("/")
         self.read_limit = read_limit
@@ -97,27 +134,39 @@ class DeadLetters:
         url = f"{self.management_url}/api/queues/{quote(self.vhost, safe='')}"
         credentials = self.parameters.credentials
         try:
-            answer = requests.get(url, params={"columns": "name"}, timeout=10,
-                                  auth=(credentials.username, credentials.password))
+            answer = requests.get(
+                url,
+                params={"columns": "name"},
+                timeout=10,
+                auth=(credentials.username, credentials.password),
+            )
         except requests.RequestException as error:
             raise BrokerUnavailable(
                 f"cannot reach RabbitMQ's management API at {self.management_url} ({type(error).__name__}); "
                 "is its plugin on (rabbitmq-plugins enable rabbitmq_management)? "
-                "ATES_RABBITMQ_MANAGEMENT_URL says where it is") from None
+                "ATES_RABBITMQ_MANAGEMENT_URL says where it is"
+            ) from None
         if answer.status_code in (401, 403):
-            raise BrokerUnavailable(f"RabbitMQ's management API refuses the user {credentials.username!r} "
-                                    "of ATES_AMQP_URL; it needs the management tag")
+            raise BrokerUnavailable(
+                f"RabbitMQ's management API refuses the user {credentials.username!r} "
+                "of ATES_AMQP_URL; it needs the management tag"
+            )
         if answer.status_code == 404:
-            raise UnknownQueue(f"RabbitMQ at {self.management_url} has no virtual host {self.vhost!r}")
+            raise UnknownQueue(
+                f"RabbitMQ at {self.management_url} has no virtual host {self.vhost!r}"
+            )
         try:
             answer.raise_for_status()
             return sorted(queue["name"] for queue in answer.json() if queue["name"].endswith(DEAD))
         except (requests.RequestException, ValueError, KeyError, TypeError) as error:
-            raise BrokerUnavailable(f"RabbitMQ's management API at {self.management_url} answered "
-                                    f"{answer.status_code} with no queue list ({error})") from None
+            raise BrokerUnavailable(
+                f"RabbitMQ's management API at {self.management_url} answered "
+                f"{answer.status_code} with no queue list ({error})"
+            ) from None
 
     def list(self, queue: str | None = None) -> list[DeadQueue]:
-        """The letters in one `.dead` queue, or in every one; each queue's `groups` orders them for display."""
+        """The letters in one `.dead` queue, or in every one; each queue's `groups` orders them for
+        display."""
         names = [dead_name(queue)] if queue else self.queues()
         found = []
         with self._connection() as connection:
@@ -132,15 +181,26 @@ class DeadLetters:
         return found
 
     def show(self, queue: str, key: str) -> Shown:
-        with self._connection() as connection, self._reading(connection, dead_name(queue)) as reading:
+        with (
+            self._connection() as connection,
+            self._reading(connection, dead_name(queue)) as reading,
+        ):
             matching = reading.chosen(key, None)
             if not matching:
                 raise NotFound(f"no dead letter {key} in {reading.queue}{reading.beyond_the_limit}")
             first = matching[0]
-            headers = {name: value for name, value in (first.properties.headers or {}).items()
-                       if name != "x-delivery-count"}  # the broker's count of reads, looking included
-            return Shown(first.letter, len(matching), _properties_of(first.properties), plain(headers),
-                         readable_body(first.body))
+            headers = {
+                name: value
+                for name, value in (first.properties.headers or {}).items()
+                if name != "x-delivery-count"
+            }  # the broker's count of reads, looking included
+            return Shown(
+                first.letter,
+                len(matching),
+                _properties_of(first.properties),
+                plain(headers),
+                readable_body(first.body),
+            )
 
     def replay(self, queue: str, key: str | None = None, reason: str | None = None) -> Outcome:
         """Each chosen letter back into its consumer queue; off `.dead` once the broker confirmed the copy.
@@ -153,11 +213,19 @@ class DeadLetters:
         return self._act(queue, key, reason, None)
 
     def _act(self, queue: str, key: str | None, reason: str | None, before_ack) -> Outcome:
-        with self._connection() as connection, self._reading(connection, dead_name(queue)) as reading:
+        with (
+            self._connection() as connection,
+            self._reading(connection, dead_name(queue)) as reading,
+        ):
             chosen = reading.chosen(key, reason)
             if not chosen:
-                what = (f"dead letter {key}" if key else
-                        f"dead letter with the reason {reason!r}" if reason else "dead letter")
+                what = (
+                    f"dead letter {key}"
+                    if key
+                    else f"dead letter with the reason {reason!r}"
+                    if reason
+                    else "dead letter"
+                )
                 raise NotFound(f"no {what} in {reading.queue}{reading.beyond_the_limit}")
             done, failed = [], []
             for held in chosen:
@@ -185,14 +253,25 @@ class DeadLetters:
         headers = replay_headers(held.letter, original.headers or {})
         if original.user_id != self.identity.user_of(consumer):
             headers[ORIGINAL_USER] = original.user_id or ""
-        channel.basic_publish(exchange, held.letter.original_queue, held.body,
-                              pika.BasicProperties(
-            content_type=original.content_type, content_encoding=original.content_encoding, headers=headers,
-            delivery_mode=pika.DeliveryMode.Persistent.value, priority=original.priority,
-            correlation_id=original.correlation_id, message_id=original.message_id,
-            timestamp=original.timestamp, type=original.type, app_id=original.app_id,
-            user_id=self.identity.user,
-        ), mandatory=True)  # no expiration: a replay must not vanish
+        channel.basic_publish(
+            exchange,
+            held.letter.original_queue,
+            held.body,
+            pika.BasicProperties(
+                content_type=original.content_type,
+                content_encoding=original.content_encoding,
+                headers=headers,
+                delivery_mode=pika.DeliveryMode.Persistent.value,
+                priority=original.priority,
+                correlation_id=original.correlation_id,
+                message_id=original.message_id,
+                timestamp=original.timestamp,
+                type=original.type,
+                app_id=original.app_id,
+                user_id=self.identity.user,
+            ),
+            mandatory=True,
+        )  # no expiration: a replay must not vanish
 
     def _exists(self, channel, exchange: str) -> bool:
         """Looked up on a channel of its own: a missing exchange closes the channel that asks."""
@@ -214,13 +293,17 @@ class DeadLetters:
         try:
             connection = pika.BlockingConnection(self.parameters)
         except AMQPConnectionError as error:
-            raise BrokerUnavailable(f"cannot reach RabbitMQ at {where} ({type(error).__name__}); "
-                                    "ATES_AMQP_URL says where it is") from None
+            raise BrokerUnavailable(
+                f"cannot reach RabbitMQ at {where} ({type(error).__name__}); "
+                "ATES_AMQP_URL says where it is"
+            ) from None
         try:
             yield connection
         except (AMQPError, OSError) as error:
-            raise BrokerUnavailable(f"RabbitMQ at {where} broke off ({error!r}); "
-                                    "whatever was not done stays in its .dead queue") from None
+            raise BrokerUnavailable(
+                f"RabbitMQ at {where} broke off ({error!r}); "
+                "whatever was not done stays in its .dead queue"
+            ) from None
         finally:
             if connection.is_open:
                 connection.close()
@@ -241,6 +324,17 @@ def _why_not(held: _Held, error: Exception) -> str:
 
 
 def _properties_of(properties: pika.BasicProperties) -> dict:
-    names = ("message_id", "type", "content_type", "app_id", "correlation_id", "timestamp", "delivery_mode")
-    return {name: plain(getattr(properties, name)) for name in names if getattr(properties, name) is not None}
-
+    names = (
+        "message_id",
+        "type",
+        "content_type",
+        "app_id",
+        "correlation_id",
+        "timestamp",
+        "delivery_mode",
+    )
+    return {
+        name: plain(getattr(properties, name))
+        for name in names
+        if getattr(properties, name) is not None
+    }

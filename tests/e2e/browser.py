@@ -1,5 +1,7 @@
-"""A real browser for end-to-end tests: Debian's headless Chromium driven by selenium through Debian's
-ChromeDriver (`bin/lib.sh ensure_chromium` installs both), with a screenshot of every page it is asked to keep."""
+"""A real browser for end-to-end tests: Debian's headless Chromium driven by selenium through
+Debian's ChromeDriver (`bin/lib.sh ensure_chromium` installs both), with a screenshot of every page
+it is asked to keep."""
+
 import shutil
 import tempfile
 from base64 import b64decode
@@ -18,9 +20,17 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WIDTH, HEIGHT = 1280, 900
 # Headless as root in a container; no calls home: this machine's network is closed, and a test needs none.
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--window-size={WIDTH},{HEIGHT}")
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-dev-shm-usage",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    f"--window-size={WIDTH},{HEIGHT}",
+)
 PAGE_TIMEOUT = 20
 
 
@@ -62,7 +72,9 @@ class Browser:
     def submit(self, form: WebElement, **fields: str) -> "Browser":
         """Fill in the form, press its submit button as a person would, and wait for the next page."""
         self.fill(form, **fields)
-        return self._click_to_leave(form.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]"))
+        return self._click_to_leave(
+            form.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]")
+        )
 
     def follow(self, link_text: str) -> "Browser":
         return self._click_to_leave(self.driver.find_element(By.LINK_TEXT, link_text))
@@ -79,27 +91,50 @@ class Browser:
         element.click()
         WebDriverWait(self.driver, PAGE_TIMEOUT, ignored_exceptions=(WebDriverException,)).until(
             lambda driver: driver.execute_script(
-                "return window.__atesPage !== arguments[0] && document.readyState === 'complete';", mark))
+                "return window.__atesPage !== arguments[0] && document.readyState === 'complete';",
+                mark,
+            )
+        )
         return self
 
     def blocked_by_the_policy(self) -> list[str]:
         """What the Content-Security-Policy refused since last asked (Chromium logs each refusal)."""
-        return [entry["message"] for entry in self.driver.get_log("browser")
-                if "Content Security Policy" in entry["message"]]
+        return [
+            entry["message"]
+            for entry in self.driver.get_log("browser")
+            if "Content Security Policy" in entry["message"]
+        ]
 
     def style(self, css: str, property_name: str) -> str:
         return self.driver.execute_script(
             "return getComputedStyle(document.querySelector(arguments[0])).getPropertyValue(arguments[1]);",
-            css, property_name)
+            css,
+            property_name,
+        )
 
     def shot(self, label: str) -> Path:
         """A PNG of the whole page (beyond the window's height too), numbered in the order taken."""
         height = self.driver.execute_script(
-            "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
-        picture = self.driver.execute_cdp_cmd("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": WIDTH, "height": max(int(height), HEIGHT), "scale": 1}})
-        path = self.screenshots / f"{len(list(self.screenshots.glob('*.png'))) + 1:02d}-{self.name}-{label}.png"
+            "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)"
+        )
+        picture = self.driver.execute_cdp_cmd(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {
+                    "x": 0,
+                    "y": 0,
+                    "width": WIDTH,
+                    "height": max(int(height), HEIGHT),
+                    "scale": 1,
+                },
+            },
+        )
+        path = (
+            self.screenshots
+            / f"{len(list(self.screenshots.glob('*.png'))) + 1:02d}-{self.name}-{label}.png"
+        )
         path.write_bytes(b64decode(picture["data"]))
         print(f"screenshot: {path}")
         self.taken.append(path)
@@ -108,13 +143,16 @@ class Browser:
 
 @contextmanager
 def chromium(name: str, screenshots: Path):
-    """A fresh headless Chromium for `name`; always quit afterwards, with a last screenshot if the test failed."""
+    """A fresh headless Chromium for `name`; always quit afterwards, with a last screenshot if the
+    test failed."""
     profile = Path(tempfile.mkdtemp(prefix=f"ates-chromium-{name}-"))
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in (*FLAGS, f"--user-data-dir={profile}"):
         options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for blocked_by_the_policy
+    options.set_capability(
+        "goog:loggingPrefs", {"browser": "ALL"}
+    )  # the console, for blocked_by_the_policy
     screenshots.mkdir(parents=True, exist_ok=True)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:
@@ -125,7 +163,9 @@ def chromium(name: str, screenshots: Path):
         except BaseException:
             try:
                 browser.shot("at-failure")
-            except Exception:  # the browser itself may be what failed; the test's own error matters more
+            except (
+                Exception
+            ):  # the browser itself may be what failed; the test's own error matters more
                 pass
             raise
     finally:

@@ -3,6 +3,7 @@ authorization-code flow: popugs of every role hired by the admin, tasks created 
 reassignments, completions by the assignees, the day closed by an accountant. `Script` records what
 it did and saw at the tracker, an `EventTap` every event the system published; `checks.py` compares the
 whole system with the model of the rules (`tests/e2e/model.py`)."""
+
 import random
 import threading
 import time
@@ -28,8 +29,16 @@ ROLES = ("admin", "manager", "accountant", "boss", "developer")
 ADMIN_PASSWORD = "e2e-admin-password"
 PASSWORD = "popug-password-1"
 THREADS = 8
-TITLES = ("Feed the parrots", "Change the green", "Polish the beaks", "Count the seeds", "Sweep the perch",
-          "Teach the new popug", "Water the palms", "Fix the swing")
+TITLES = (
+    "Feed the parrots",
+    "Change the green",
+    "Polish the beaks",
+    "Count the seeds",
+    "Sweep the perch",
+    "Teach the new popug",
+    "Water the palms",
+    "Fix the swing",
+)
 
 
 def noon_zone() -> tuple[str, ZoneInfo]:
@@ -47,8 +56,14 @@ RETRY_DELAYS_MS = (200, 500, 1000, 2000, 5000, 10000, 30000, 60000)
 
 def system_settings(zone_name: str, **more) -> dict[str, str]:
     """The environment every e2e day runs with: those retries, long-lived tokens, the scheduler on."""
-    return {"ATES_ADMIN_PASSWORD": ADMIN_PASSWORD, "ATES_RETRY_DELAYS_MS": ",".join(map(str, RETRY_DELAYS_MS)),
-            "ATES_ACCESS_TOKEN_TTL": "7200", "ATES_TIMEZONE": zone_name, "ATES_SCHEDULER_INTERVAL_S": "2", **more}
+    return {
+        "ATES_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "ATES_RETRY_DELAYS_MS": ",".join(map(str, RETRY_DELAYS_MS)),
+        "ATES_ACCESS_TOKEN_TTL": "7200",
+        "ATES_TIMEZONE": zone_name,
+        "ATES_SCHEDULER_INTERVAL_S": "2",
+        **more,
+    }
 
 
 def subscriptions() -> list:
@@ -56,6 +71,7 @@ def subscriptions() -> list:
     from accounting.handlers import handlers as accounting
     from analytics.handlers import handlers as analytics
     from tracker.handlers import handlers as tracker
+
     return [s for handlers in (accounting, analytics, tracker) for s in handlers.subscriptions()]
 
 
@@ -89,8 +105,17 @@ class Api:
         # A kept-alive connection may be closed by the server just as a request goes out on it; a
         # GET is asked again then, as any HTTP client would. Nothing else is retried: a POST that
         # fails must fail the test, never run twice.
-        again = Retry(total=2, connect=2, read=2, status=0, allowed_methods={"GET", "HEAD"}, backoff_factor=0.1)
-        self.http.mount("http://", HTTPAdapter(pool_connections=8, pool_maxsize=THREADS * 2, max_retries=again))
+        again = Retry(
+            total=2,
+            connect=2,
+            read=2,
+            status=0,
+            allowed_methods={"GET", "HEAD"},
+            backoff_factor=0.1,
+        )
+        self.http.mount(
+            "http://", HTTPAdapter(pool_connections=8, pool_maxsize=THREADS * 2, max_retries=again)
+        )
         self.requests = 0
         self.sign_ins = 0
         self.seconds: Counter = Counter()  # time spent per kind of step, for the figures
@@ -105,14 +130,29 @@ class Api:
         finally:
             self.seconds[step] += round(time.monotonic() - started, 1)
 
-    def call(self, method: str, service: str, path: str, popug: Popug | None = None, expect=(200,), **kwargs):
+    def call(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        popug: Popug | None = None,
+        expect=(200,),
+        **kwargs,
+    ):
         with self._lock:
             self.requests += 1
-        answer = self.http.request(method, self.urls[service] + path, headers=popug.headers if popug else None,
-                                   timeout=60, **kwargs)
+        answer = self.http.request(
+            method,
+            self.urls[service] + path,
+            headers=popug.headers if popug else None,
+            timeout=60,
+            **kwargs,
+        )
         if expect and answer.status_code not in expect:
             who = popug.username if popug else "nobody"
-            raise AssertionError(f"{method} {service} {path} as {who}: {answer.status_code} {answer.text[:500]}")
+            raise AssertionError(
+                f"{method} {service} {path} as {who}: {answer.status_code} {answer.text[:500]}"
+            )
         return answer
 
     def get(self, service: str, path: str, popug: Popug, **params) -> dict:
@@ -150,18 +190,33 @@ class Cast:
 def hire(api: Api, per_role: int, tag: str) -> Cast:
     """The admin signs in, creates `per_role` popugs of every role through auth's API; each signs in."""
     admin = api.sign_in(Popug("admin", "admin", ADMIN_PASSWORD))
-    wanted = [Popug(f"{tag}-{role}-{n:02d}", role) for role in ROLES for n in range(1, per_role + 1)]
+    wanted = [
+        Popug(f"{tag}-{role}-{n:02d}", role) for role in ROLES for n in range(1, per_role + 1)
+    ]
 
     def create(popug: Popug) -> Popug:
-        answer = api.call("POST", "auth", "/api/accounts", admin, expect=(201,), json={
-            "username": popug.username, "password": popug.password, "email": popug.email,
-            "full_name": popug.username.replace("-", " ").title(), "role": popug.role}).json()
+        answer = api.call(
+            "POST",
+            "auth",
+            "/api/accounts",
+            admin,
+            expect=(201,),
+            json={
+                "username": popug.username,
+                "password": popug.password,
+                "email": popug.email,
+                "full_name": popug.username.replace("-", " ").title(),
+                "role": popug.role,
+            },
+        ).json()
         popug.account_id = answer["account_id"]
         return popug
 
     with api.timed("hiring and signing in"):
         popugs = api.many(api.sign_in, api.many(create, wanted))
-    accounts = {a["username"]: a["account_id"] for a in api.get("auth", "/api/accounts", admin)["accounts"]}
+    accounts = {
+        a["username"]: a["account_id"] for a in api.get("auth", "/api/accounts", admin)["accounts"]
+    }
     admin.account_id = accounts["admin"]
     assert all(accounts[p.username] == p.account_id for p in popugs)
     return Cast(admin, popugs)
@@ -174,40 +229,61 @@ def task_request(number: int, rng: random.Random) -> tuple[dict, str | None, str
     if form == 0:
         return {"title": title, "description": f"task {number}"}, None, title
     if form == 1:
-        return {"title": title, "jira_id": f"UBERPOP-{number}", "description": f"task {number}"}, f"UBERPOP-{number}", title
-    return {"title": f"[POPUG-{number}] — {title}"}, f"POPUG-{number}", title  # the old clients' form
+        return (
+            {"title": title, "jira_id": f"UBERPOP-{number}", "description": f"task {number}"},
+            f"UBERPOP-{number}",
+            title,
+        )
+    return (
+        {"title": f"[POPUG-{number}] — {title}"},
+        f"POPUG-{number}",
+        title,
+    )  # the old clients' form
 
 
 @dataclass
 class Script:
     """What the test does to the system, and what it saw at the tracker while doing it."""
+
     api: Api
     cast: Cast
     rng: random.Random
-    tasks: dict[str, dict] = field(default_factory=dict)          # task id -> the task as last seen
-    completions: dict[str, dict] = field(default_factory=dict)    # task id -> the completion's answer
-    assignments: dict[str, list[tuple]] = field(default_factory=dict)  # task id -> (assignee, job id) of each
+    tasks: dict[str, dict] = field(default_factory=dict)  # task id -> the task as last seen
+    completions: dict[str, dict] = field(default_factory=dict)  # task id -> the completion's answer
+    assignments: dict[str, list[tuple]] = field(
+        default_factory=dict
+    )  # task id -> (assignee, job id) of each
     jobs: list[dict] = field(default_factory=list)
-    first_assignees: dict[str, str] = field(default_factory=dict)  # task id -> assignee the creation answered with
+    first_assignees: dict[str, str] = field(
+        default_factory=dict
+    )  # task id -> assignee the creation answered with
     created: int = 0
-    _booked: dict[str, int] = field(default_factory=dict)  # task id -> assignments already in the model
+    _booked: dict[str, int] = field(
+        default_factory=dict
+    )  # task id -> assignments already in the model
     _rewarded: set = field(default_factory=set)
     _done_when_read: set = field(default_factory=set)
 
     def create_tasks(self, count: int) -> list[dict]:
-        wanted = [(*task_request(number, self.rng), self.rng.choice(self.cast.everyone))
-                  for number in range(self.created + 1, self.created + count + 1)]
+        wanted = [
+            (*task_request(number, self.rng), self.rng.choice(self.cast.everyone))
+            for number in range(self.created + 1, self.created + count + 1)
+        ]
         self.created += count
 
         def create(request: tuple) -> dict:
             body, jira_id, title, creator = request
             for _ in range(600):  # until the tracker has heard of an assignable popug
-                answer = self.api.call("POST", "tracker", "/api/tasks", creator, expect=(201, 409), json=body)
+                answer = self.api.call(
+                    "POST", "tracker", "/api/tasks", creator, expect=(201, 409), json=body
+                )
                 if answer.status_code == 201:
                     break
                 time.sleep(0.1)
             task = answer.json()
-            assert (task["jira_id"], task["title"], task["status"]) == (jira_id, title, "open"), task
+            assert (task["jira_id"], task["title"], task["status"]) == (jira_id, title, "open"), (
+                task
+            )
             return task
 
         with self.api.timed("creating tasks"):
@@ -223,8 +299,20 @@ class Script:
             job = self.api.call("POST", "tracker", "/api/reassignments", by, expect=(202,)).json()
             if while_running is not None:
                 while_running()
-            job = eventually(lambda: (found := self.api.get("tracker", f"/api/reassignments/{job['reassignment_id']}", by))
-                             ["status"] == "done" and found, timeout=300, interval=0.2, message="the reassignment job")
+            job = eventually(
+                lambda: (
+                    (
+                        found := self.api.get(
+                            "tracker", f"/api/reassignments/{job['reassignment_id']}", by
+                        )
+                    )["status"]
+                    == "done"
+                    and found
+                ),
+                timeout=300,
+                interval=0.2,
+                message="the reassignment job",
+            )
         self.jobs.append(job)
         return job
 
@@ -232,7 +320,9 @@ class Script:
         """Every task as the tracker shows it to an admin now."""
         found, offset = {}, 0
         while True:
-            page = self.api.get("tracker", "/api/tasks", self.cast.admin, scope="all", limit=1000, offset=offset)["tasks"]
+            page = self.api.get(
+                "tracker", "/api/tasks", self.cast.admin, scope="all", limit=1000, offset=offset
+            )["tasks"]
             found.update({task["task_id"]: task for task in page})
             if len(page) < 1000:
                 break
@@ -251,7 +341,9 @@ class Script:
 
         def complete(task: dict) -> dict:
             assignee = self.cast.by_id[task["assignee_id"]]
-            return self.api.call("POST", "tracker", f"/api/tasks/{task['task_id']}/complete", assignee).json()
+            return self.api.call(
+                "POST", "tracker", f"/api/tasks/{task['task_id']}/complete", assignee
+            ).json()
 
         with self.api.timed("completing"):
             done = self.api.many(complete, chosen)
@@ -263,22 +355,39 @@ class Script:
     def check_refusals(self) -> None:
         """A second completion is 409, someone else's task 403: nothing is booked for either."""
         done = next(iter(self.completions.values()))
-        self.api.call("POST", "tracker", f"/api/tasks/{done['task_id']}/complete",
-                      self.cast.by_id[done["assignee_id"]], expect=(409,))
+        self.api.call(
+            "POST",
+            "tracker",
+            f"/api/tasks/{done['task_id']}/complete",
+            self.cast.by_id[done["assignee_id"]],
+            expect=(409,),
+        )
         still_open = next(t for t in self.refresh().values() if t["status"] == "open")
         stranger = next(p for p in self.cast.popugs if p.account_id != still_open["assignee_id"])
-        self.api.call("POST", "tracker", f"/api/tasks/{still_open['task_id']}/complete", stranger, expect=(403,))
+        self.api.call(
+            "POST",
+            "tracker",
+            f"/api/tasks/{still_open['task_id']}/complete",
+            stranger,
+            expect=(403,),
+        )
 
     def read_assignments(self) -> None:
         """Every assignment the tracker made, from each task's activity log; a task done when last
         read cannot have changed since and is not read again."""
-        stale = [task_id for task_id in self.refresh()
-                 if task_id not in self.assignments or task_id not in self._done_when_read]
+        stale = [
+            task_id
+            for task_id in self.refresh()
+            if task_id not in self.assignments or task_id not in self._done_when_read
+        ]
 
         def activity(task_id: str) -> tuple[str, list[str], str]:
             task = self.api.get("tracker", f"/api/tasks/{task_id}", self.cast.admin)
-            assignees = [(entry["account_id"], entry["reassignment_id"]) for entry in task["activity"]
-                         if entry["kind"] == "assigned"]
+            assignees = [
+                (entry["account_id"], entry["reassignment_id"])
+                for entry in task["activity"]
+                if entry["kind"] == "assigned"
+            ]
             return task_id, assignees, task["status"]
 
         with self.api.timed("reading activity"):
@@ -292,7 +401,7 @@ class Script:
         """Book into the model what happened since the last booking, on the day that is open."""
         self.read_assignments()
         for task_id, assignees in self.assignments.items():
-            for assignee, _job in assignees[self._booked.get(task_id, 0):]:
+            for assignee, _job in assignees[self._booked.get(task_id, 0) :]:
                 books.assign(billing_date, task_id, assignee)
             self._booked[task_id] = len(assignees)
         for task_id, task in self.completions.items():
@@ -305,28 +414,46 @@ class Script:
         first assignment is the one at its creation, to the assignee the creation answered with."""
         problems = []
         for job in self.jobs:
-            per_task = Counter(task_id for task_id, assigned in self.assignments.items()
-                               for _assignee, job_id in assigned if job_id == job["reassignment_id"])
+            per_task = Counter(
+                task_id
+                for task_id, assigned in self.assignments.items()
+                for _assignee, job_id in assigned
+                if job_id == job["reassignment_id"]
+            )
             if sum(per_task.values()) != job["reassigned"] or any(n > 1 for n in per_task.values()):
-                problems.append(f"job {job['reassignment_id']} says {job['reassigned']} reassigned, the activity logs "
-                                f"{sum(per_task.values())}, {sum(n > 1 for n in per_task.values())} tasks twice")
+                problems.append(
+                    f"job {job['reassignment_id']} says {job['reassigned']} reassigned, the activity logs "
+                    f"{sum(per_task.values())}, {sum(n > 1 for n in per_task.values())} tasks twice"
+                )
         for task_id, assigned in self.assignments.items():
             if not assigned or assigned[0] != (self.first_assignees[task_id], None):
-                problems.append(f"task {task_id}: created for {self.first_assignees[task_id]}, its activity {assigned}")
+                problems.append(
+                    f"task {task_id}: created for {self.first_assignees[task_id]}, its activity {assigned}"
+                )
         return problems
 
     def completed(self, books: model.Books) -> list[model.Completion]:
-        return [model.Completion(task_id, books.prices[task_id].completion_reward, clock.from_wire(task["completed_at"]))
-                for task_id, task in self.completions.items()]
+        return [
+            model.Completion(
+                task_id,
+                books.prices[task_id].completion_reward,
+                clock.from_wire(task["completed_at"]),
+            )
+            for task_id, task in self.completions.items()
+        ]
 
 
 # ---- waiting for the system, closing the day ----
+
 
 def wait_for_prices(tap: EventTap, task_ids, timeout: float = 180) -> dict[str, model.Price]:
     def all_priced():
         prices, _ = tap.prices()
         return prices if set(task_ids) <= set(prices) else None
-    return eventually(all_priced, timeout=timeout, interval=0.5, message="task.priced for every task")
+
+    return eventually(
+        all_priced, timeout=timeout, interval=0.5, message="task.priced for every task"
+    )
 
 
 def balances_at_accounting(api: Api, accountant: Popug) -> dict[str, Decimal]:
@@ -335,18 +462,25 @@ def balances_at_accounting(api: Api, accountant: Popug) -> dict[str, Decimal]:
 
 
 def expected_balances(books: model.Books, cast: Cast) -> dict[str, Decimal]:
-    return {popug.account_id: books.balances.get(popug.account_id, model.ZERO) for popug in cast.everyone}
+    return {
+        popug.account_id: books.balances.get(popug.account_id, model.ZERO)
+        for popug in cast.everyone
+    }
 
 
-def wait_until_accounting_agrees(api: Api, books: model.Books, cast: Cast, timeout: float = 180) -> None:
+def wait_until_accounting_agrees(
+    api: Api, books: model.Books, cast: Cast, timeout: float = 180
+) -> None:
     """Until every balance at accounting is the model's (it has applied every event so far)."""
     accountant = cast.of_role("accountant")[0]
     problems = []
 
     def agreed():
-        problems[:] = model.differences("balance of", expected_balances(books, cast),
-                                        balances_at_accounting(api, accountant))
+        problems[:] = model.differences(
+            "balance of", expected_balances(books, cast), balances_at_accounting(api, accountant)
+        )
         return not problems
+
     until(agreed, timeout, "accounting's balances to be the model's", problems)
 
 
@@ -354,27 +488,44 @@ def until(predicate, timeout: float, what: str, problems: list[str]) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}:\n" + "\n".join(problems))
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what}:\n" + "\n".join(problems)
+            )
         time.sleep(0.5)
 
 
 def open_billing_day(api: Api, cast: Cast) -> date:
-    return date.fromisoformat(api.get("accounting", "/api/billing-days/current", cast.admin)["billing_date"])
+    return date.fromisoformat(
+        api.get("accounting", "/api/billing-days/current", cast.admin)["billing_date"]
+    )
 
 
 def close_day(api: Api, accountant: Popug, books: model.Books, billing_date: date) -> dict:
     """An accountant (or an admin) closes the day by hand; the answer must be the model's close."""
-    summary = api.call("POST", "accounting", f"/api/billing-days/{billing_date}/close", accountant).json()
+    summary = api.call(
+        "POST", "accounting", f"/api/billing-days/{billing_date}/close", accountant
+    ).json()
     payouts = books.close(billing_date)
     day = books.days[billing_date]
-    expected = {"billing_date": billing_date.isoformat(), "status": "closed", "payouts": len(payouts),
-                "total_paid": f"{sum(payouts.values(), model.ZERO)}", "management_income": f"{day.income}"}
+    expected = {
+        "billing_date": billing_date.isoformat(),
+        "status": "closed",
+        "payouts": len(payouts),
+        "total_paid": f"{sum(payouts.values(), model.ZERO)}",
+        "management_income": f"{day.income}",
+    }
     assert summary == expected, f"closing {billing_date}: expected {expected}, got {summary}"
     return summary
 
 
-def settle(api: Api, script: Script, books: model.Books, tap: EventTap, billing_date: date,
-           timeout: float = 180) -> None:
+def settle(
+    api: Api,
+    script: Script,
+    books: model.Books,
+    tap: EventTap,
+    billing_date: date,
+    timeout: float = 180,
+) -> None:
     """Book what the script did into the model on `billing_date` (prices from the tap), then wait
     until accounting has applied all of it: closing earlier would move a late fee to the next day."""
     with api.timed("waiting for prices"):
@@ -382,5 +533,3 @@ def settle(api: Api, script: Script, books: model.Books, tap: EventTap, billing_
     script.book(books, billing_date)
     with api.timed("waiting for accounting"):
         wait_until_accounting_agrees(api, books, script.cast, timeout)
-
-

@@ -2,6 +2,7 @@
 payout, mail and analytics figure must be, computed from what an end-to-end test did and saw (each
 task's assignments and completion at the tracker, the prices accounting fixed), and the comparisons
 that list every difference. No HTTP, no broker: `tests/unit/test_e2e_model.py` checks the model."""
+
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -37,9 +38,14 @@ class Price:
     def problems(self) -> list[str]:
         """A fee is a whole number of dollars in [10, 20], a reward one in [20, 40]."""
         found = []
-        for name, amount, allowed in (("assign fee", self.assign_fee, FEES), ("reward", self.completion_reward, REWARDS)):
+        for name, amount, allowed in (
+            ("assign fee", self.assign_fee, FEES),
+            ("reward", self.completion_reward, REWARDS),
+        ):
             if amount != amount.to_integral_value() or int(amount) not in allowed:
-                found.append(f"{name} {amount} is not a whole number of dollars in [{allowed[0]}, {allowed[-1]}]")
+                found.append(
+                    f"{name} {amount} is not a whole number of dollars in [{allowed[0]}, {allowed[-1]}]"
+                )
         return found
 
 
@@ -47,6 +53,7 @@ class Price:
 class Line:
     """An audit-log line as the rules fix it. Its time, and so its balance_after, depend on the order
     in which accounting happened to apply the day's events; the arithmetic is checked separately."""
+
     kind: str
     amount: Decimal
     task_id: str | None
@@ -54,29 +61,44 @@ class Line:
     @classmethod
     def from_api(cls, transaction: dict) -> "Line":
         task = transaction["task"]
-        return cls(transaction["kind"], money(transaction["amount"]), task["task_id"] if task else None)
+        return cls(
+            transaction["kind"], money(transaction["amount"]), task["task_id"] if task else None
+        )
 
 
 @dataclass
 class BillingDay:
     billing_date: date
     opening: dict[str, Decimal]  # every balance when the day opened
-    lines: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # account -> Counter[Line]
-    payouts: dict[str, Decimal] = field(default_factory=dict)  # account -> what it was paid (positive)
+    lines: dict[str, Counter] = field(
+        default_factory=lambda: defaultdict(Counter)
+    )  # account -> Counter[Line]
+    payouts: dict[str, Decimal] = field(
+        default_factory=dict
+    )  # account -> what it was paid (positive)
     closed: bool = False
 
     @property
     def income(self) -> Decimal:
         """Management income: −(the day's fees and rewards); payouts are not income."""
-        return ZERO - sum((line.amount * count for lines in self.lines.values() for line, count in lines.items()
-                           if line.kind in INCOME_KINDS), ZERO)  # ZERO - x, never a "-0.00"
+        return ZERO - sum(
+            (
+                line.amount * count
+                for lines in self.lines.values()
+                for line, count in lines.items()
+                if line.kind in INCOME_KINDS
+            ),
+            ZERO,
+        )  # ZERO - x, never a "-0.00"
 
     def opening_balance(self, account_id: str) -> Decimal:
         return self.opening.get(account_id, ZERO)
 
     def closing_balance(self, account_id: str) -> Decimal:
         lines = self.lines.get(account_id, Counter())
-        return self.opening_balance(account_id) + sum((line.amount * n for line, n in lines.items()), ZERO)
+        return self.opening_balance(account_id) + sum(
+            (line.amount * n for line, n in lines.items()), ZERO
+        )
 
     def accounts(self) -> set[str]:
         return {account for account, lines in self.lines.items() if lines}
@@ -103,18 +125,29 @@ class Books:
         return day
 
     def assign(self, billing_date: date, task_id: str, account_id: str) -> None:
-        """Every assignment, the one at creation and every reassignment (to the same popug too), costs the fee."""
-        self._book(billing_date, account_id, Line("assign_fee", -self.prices[task_id].assign_fee, task_id))
+        """Every assignment, the one at creation and every reassignment (to the same popug too),
+        costs the fee."""
+        self._book(
+            billing_date, account_id, Line("assign_fee", -self.prices[task_id].assign_fee, task_id)
+        )
 
     def complete(self, billing_date: date, task_id: str, account_id: str) -> None:
         """The first completion earns the reward; a task is never rewarded twice."""
         if task_id in self.rewarded:
             return
         self.rewarded.add(task_id)
-        self._book(billing_date, account_id, Line("completion_reward", self.prices[task_id].completion_reward, task_id))
+        self._book(
+            billing_date,
+            account_id,
+            Line("completion_reward", self.prices[task_id].completion_reward, task_id),
+        )
 
-    def book(self, billing_date: date, assignments: Iterable[tuple[str, str]] = (),
-             completions: Iterable[tuple[str, str]] = ()) -> BillingDay:
+    def book(
+        self,
+        billing_date: date,
+        assignments: Iterable[tuple[str, str]] = (),
+        completions: Iterable[tuple[str, str]] = (),
+    ) -> BillingDay:
         """(task, account) pairs: the assignments and the completions of one stretch of the day."""
         day = self.day(billing_date)
         for task_id, account_id in assignments:
@@ -158,7 +191,9 @@ def most_expensive(completions: Iterable[Completion]) -> Completion | None:
     return min(completions, key=ranking, default=None)
 
 
-def most_expensive_by_day(completions: Iterable[Completion], zone: ZoneInfo) -> dict[date, Completion]:
+def most_expensive_by_day(
+    completions: Iterable[Completion], zone: ZoneInfo
+) -> dict[date, Completion]:
     """Per calendar day of `completed_at` in the zone analytics counts days in."""
     by_day = defaultdict(list)
     for completion in completions:
@@ -168,11 +203,16 @@ def most_expensive_by_day(completions: Iterable[Completion], zone: ZoneInfo) -> 
 
 def payout_mails(books: Books, emails: dict[str, str]) -> Counter:
     """(address, amount, billing day) of every payout mail the closes must have sent."""
-    return Counter((emails[account_id], amount, day.billing_date)
-                   for day in books.days.values() for account_id, amount in day.payouts.items())
+    return Counter(
+        (emails[account_id], amount, day.billing_date)
+        for day in books.days.values()
+        for account_id, amount in day.payouts.items()
+    )
 
 
-MAIL_SUBJECT = re.compile(r"\$(?P<amount>-?[0-9]+\.[0-9]{2}) paid out for (?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})")
+MAIL_SUBJECT = re.compile(
+    r"\$(?P<amount>-?[0-9]+\.[0-9]{2}) paid out for (?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})"
+)
 
 
 def mail_key(to: str, subject: str, body: str) -> tuple[str, Decimal, date]:
@@ -188,10 +228,14 @@ def mail_key(to: str, subject: str, body: str) -> tuple[str, Decimal, date]:
 
 # ---- comparisons: each returns every difference as a line for a person ----
 
+
 def differences(what: str, expected: dict, actual: dict) -> list[str]:
     """Keys whose values differ, or that one side lacks."""
-    found = [f"{what} {key}: expected {expected.get(key, '(none)')}, got {actual.get(key, '(none)')}"
-             for key in sorted(set(expected) | set(actual), key=str) if expected.get(key) != actual.get(key)]
+    found = [
+        f"{what} {key}: expected {expected.get(key, '(none)')}, got {actual.get(key, '(none)')}"
+        for key in sorted(set(expected) | set(actual), key=str)
+        if expected.get(key) != actual.get(key)
+    ]
     return _shortened(found)
 
 
@@ -208,14 +252,19 @@ def audit_log_problems(account_id: str, day: BillingDay, transactions: list[dict
     one before plus the amount, starting from the balance the day opened with, every line on this
     billing day, and the payout, if any, last with a balance of 0.00."""
     what = f"audit log of {account_id} on {day.billing_date}"
-    found = multiset_differences(what, day.lines.get(account_id, Counter()),
-                                 Counter(Line.from_api(transaction) for transaction in transactions))
+    found = multiset_differences(
+        what,
+        day.lines.get(account_id, Counter()),
+        Counter(Line.from_api(transaction) for transaction in transactions),
+    )
     balance = day.opening_balance(account_id)
     for number, transaction in enumerate(transactions, 1):
         amount, after = money(transaction["amount"]), money(transaction["balance_after"])
         if after != balance + amount:
-            found.append(f"{what}, line {number}: balance {balance} {amount:+} should be {balance + amount}, "
-                         f"the log says {after}")
+            found.append(
+                f"{what}, line {number}: balance {balance} {amount:+} should be {balance + amount}, "
+                f"the log says {after}"
+            )
         if transaction["billing_date"] != day.billing_date.isoformat():
             found.append(f"{what}, line {number}: billing_date {transaction['billing_date']}")
         if transaction["kind"] == "payout" and (number != len(transactions) or after != ZERO):

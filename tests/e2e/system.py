@@ -1,5 +1,6 @@
 """Starting aTES processes for end-to-end tests exactly as the Procfile does, and a browser's
 way with HTML forms (a requests.Session that fills in and submits what a page shows)."""
+
 import os
 import re
 import shutil
@@ -22,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 WEB = ("gateway", "auth", "tracker", "accounting", "analytics")
 SERVICES_WITH_DATABASES = ("auth", "tracker", "accounting", "analytics")
 # Where the e2e tests make their PostgreSQL databases when asked to (a server's maintenance db).
-POSTGRES_ADMIN_URL = os.environ.get("ATES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "ATES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def free_port() -> int:
@@ -60,7 +63,9 @@ def postgres_databases(tag: str):
             for name in names.values():
                 cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 cursor.execute(f'CREATE DATABASE "{name}"')
-        yield {f"{service.upper()}_DATABASE_URL": f"{base}/{name}" for service, name in names.items()}
+        yield {
+            f"{service.upper()}_DATABASE_URL": f"{base}/{name}" for service, name in names.items()
+        }
     finally:
         with admin.cursor() as cursor:
             for name in names.values():
@@ -76,28 +81,58 @@ def running(processes: list[str], var_dir: Path, broker=None, **settings):
     service at PostgreSQL instead of its SQLite file under `var_dir`.
     """
     ports = {service: free_port() for service in WEB}
-    env = {name: value for name, value in os.environ.items() if not name.startswith("ATES_")
-           and not name.endswith("DATABASE_URL")}
-    env.update({"PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-                "ATES_VAR_DIR": str(var_dir), "ATES_AUTH_ISSUER": f"http://localhost:{ports['auth']}",
-                **{f"ATES_{service.upper()}_PORT": str(port) for service, port in ports.items()}, **settings})
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("ATES_") and not name.endswith("DATABASE_URL")
+    }
+    env.update(
+        {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+            "ATES_VAR_DIR": str(var_dir),
+            "ATES_AUTH_ISSUER": f"http://localhost:{ports['auth']}",
+            **{f"ATES_{service.upper()}_PORT": str(port) for service, port in ports.items()},
+            **settings,
+        }
+    )
     if broker:
         env.update(broker.env())  # every process its own broker user
     var_dir.mkdir(parents=True, exist_ok=True)
     for service in sorted({p.split("-")[0] for p in processes} & set(SERVICES_WITH_DATABASES)):
-        subprocess.run(["flask", "--app", f"{service}.app", "migrate"], cwd=ROOT, env=env, check=True)
+        subprocess.run(
+            ["flask", "--app", f"{service}.app", "migrate"], cwd=ROOT, env=env, check=True
+        )
         if broker:
-            subprocess.run([sys.executable, "-m", f"{service}.worker", "declare"], cwd=ROOT, env=env, check=True)
+            subprocess.run(
+                [sys.executable, "-m", f"{service}.worker", "declare"],
+                cwd=ROOT,
+                env=env,
+                check=True,
+            )
     started, logs = [], {}
     for process in processes:
         logs[process] = var_dir / f"{process}.log"
         with open(logs[process], "wb") as log:
-            started.append(subprocess.Popen(["bash", "-c", procfile_command(process)], cwd=ROOT, env=env,
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-    urls = {service: f"http://localhost:{port}" for service, port in ports.items() if service in processes}
+            started.append(
+                subprocess.Popen(
+                    ["bash", "-c", procfile_command(process)],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+    urls = {
+        service: f"http://localhost:{port}"
+        for service, port in ports.items()
+        if service in processes
+    }
     try:
         for service, url in urls.items():
-            eventually(lambda: healthy(url), timeout=60, interval=0.2, message=f"{service} /healthz")
+            eventually(
+                lambda: healthy(url), timeout=60, interval=0.2, message=f"{service} /healthz"
+            )
         yield urls
     finally:
         for process in started:
@@ -119,14 +154,28 @@ class Forms(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "form":
-            self.found.append({"action": attrs.get("action") or "", "method": (attrs.get("method") or "get").lower(),
-                               "fields": {}})
-        elif tag in ("input", "button", "textarea") and self.found and attrs.get("name"):
-            if attrs.get("type") not in ("submit", "checkbox", "radio") or tag == "input" and attrs.get("checked"):
-                self.found[-1]["fields"][attrs["name"]] = attrs.get("value") or ""
+            self.found.append(
+                {
+                    "action": attrs.get("action") or "",
+                    "method": (attrs.get("method") or "get").lower(),
+                    "fields": {},
+                }
+            )
+        elif (
+            tag in ("input", "button", "textarea")
+            and self.found
+            and attrs.get("name")
+            and (
+                attrs.get("type") not in ("submit", "checkbox", "radio")
+                or (tag == "input" and attrs.get("checked"))
+            )
+        ):
+            self.found[-1]["fields"][attrs["name"]] = attrs.get("value") or ""
 
 
-def submit(browser: requests.Session, page: requests.Response, form: dict, **values) -> requests.Response:
+def submit(
+    browser: requests.Session, page: requests.Response, form: dict, **values
+) -> requests.Response:
     url = urljoin(page.url, form["action"] or page.url)
     data = {**form["fields"], **values}
     if form["method"] == "post":
@@ -136,13 +185,21 @@ def submit(browser: requests.Session, page: requests.Response, form: dict, **val
 
 def form_with(page: requests.Response, field: str = None, action: str = None) -> dict:
     for form in Forms(page.text).found:
-        if (field is None or field in form["fields"]) and (action is None or action in form["action"]):
+        if (field is None or field in form["fields"]) and (
+            action is None or action in form["action"]
+        ):
             return form
-    raise AssertionError(f"no form with {field or action} at {page.url} ({page.status_code}):\n{page.text[:2000]}")
+    raise AssertionError(
+        f"no form with {field or action} at {page.url} ({page.status_code}):\n{page.text[:2000]}"
+    )
 
 
-def sign_in_at_auth(browser: requests.Session, page: requests.Response, username: str, password: str):
-    return submit(browser, page, form_with(page, field="password"), username=username, password=password)
+def sign_in_at_auth(
+    browser: requests.Session, page: requests.Response, username: str, password: str
+):
+    return submit(
+        browser, page, form_with(page, field="password"), username=username, password=password
+    )
 
 
 def csrf_token(page: str) -> str:
@@ -174,7 +231,9 @@ class Supervised:
 
         from supervisor.xmlrpc import SupervisorTransport
 
-        transport = SupervisorTransport(None, None, f"unix://{self.conf.parent / 'supervisor.sock'}")
+        transport = SupervisorTransport(
+            None, None, f"unix://{self.conf.parent / 'supervisor.sock'}"
+        )
         return ServerProxy("http://127.0.0.1", transport=transport).supervisor
 
     def info(self, process: str) -> dict:
@@ -189,8 +248,11 @@ class Supervised:
         return self.info(process)["pid"]
 
     def kill(self, process: str, wait_for_restart: bool = True, timeout: float = 60) -> int:
-        """SIGKILL the process; with `wait_for_restart`, wait until supervisord runs it again. Returns the new pid."""
-        old = eventually(lambda: self.pid(process), timeout=timeout, interval=0.1, message=f"{process} to run")
+        """SIGKILL the process; with `wait_for_restart`, wait until supervisord runs it again.
+        Returns the new pid."""
+        old = eventually(
+            lambda: self.pid(process), timeout=timeout, interval=0.1, message=f"{process} to run"
+        )
         try:
             os.kill(old, signal.SIGKILL)
         except ProcessLookupError:  # it died a moment ago: supervisord restarts it all the same
@@ -200,8 +262,15 @@ class Supervised:
 
         def restarted():
             info = self.info(process)
-            return info["pid"] if info["statename"] == "RUNNING" and info["pid"] not in (0, old) else None
-        return eventually(restarted, timeout=timeout, interval=0.1, message=f"supervisord to restart {process}")
+            return (
+                info["pid"]
+                if info["statename"] == "RUNNING" and info["pid"] not in (0, old)
+                else None
+            )
+
+        return eventually(
+            restarted, timeout=timeout, interval=0.1, message=f"supervisord to restart {process}"
+        )
 
     def stop(self, *processes: str) -> None:
         for process in processes:
@@ -212,7 +281,12 @@ class Supervised:
             self._rpc().startProcess(process, True)
         for process in processes:
             if process in self.urls:
-                eventually(lambda: healthy(self.urls[process]), timeout=60, interval=0.2, message=f"{process} /healthz")
+                eventually(
+                    lambda: healthy(self.urls[process]),
+                    timeout=60,
+                    interval=0.2,
+                    message=f"{process} /healthz",
+                )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -220,13 +294,18 @@ class Supervised:
 
 def _migrate_and_declare(services, env: dict[str, str]) -> None:
     """What bin/up does before it starts anything: each service's database migrated, its queues declared."""
+
     def prepare(service):
-        for command in (["flask", "--app", f"{service}.app", "migrate"],
-                        [sys.executable, "-m", f"{service}.worker", "declare"]):
+        for command in (
+            ["flask", "--app", f"{service}.app", "migrate"],
+            [sys.executable, "-m", f"{service}.worker", "declare"],
+        ):
             done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
             assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}"
 
-    with ThreadPoolExecutor(len(services)) as pool:  # the services one beside the other, as they are independent
+    with ThreadPoolExecutor(
+        len(services)
+    ) as pool:  # the services one beside the other, as they are independent
         list(pool.map(prepare, services))
 
 
@@ -238,26 +317,47 @@ def supervised(var_dir: Path, broker, **settings):
     (`<SERVICE>_DATABASE_URL` among them points a service at PostgreSQL). Yields a `Supervised`.
     """
     ports = {service: free_port() for service in WEB}
-    env = {name: value for name, value in os.environ.items() if not name.startswith("ATES_")
-           and not name.endswith("DATABASE_URL")}
-    env.update({"PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-                "ATES_VAR_DIR": str(var_dir), "ATES_AUTH_ISSUER": f"http://localhost:{ports['auth']}",
-                **broker.env(), "ATES_SMTP_HOST": "127.0.0.1", "ATES_SMTP_PORT": str(free_port()),
-                **{f"ATES_{service.upper()}_PORT": str(port) for service, port in ports.items()}, **settings})
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("ATES_") and not name.endswith("DATABASE_URL")
+    }
+    env.update(
+        {
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+            "ATES_VAR_DIR": str(var_dir),
+            "ATES_AUTH_ISSUER": f"http://localhost:{ports['auth']}",
+            **broker.env(),
+            "ATES_SMTP_HOST": "127.0.0.1",
+            "ATES_SMTP_PORT": str(free_port()),
+            **{f"ATES_{service.upper()}_PORT": str(port) for service, port in ports.items()},
+            **settings,
+        }
+    )
     var_dir.mkdir(parents=True, exist_ok=True)
     _migrate_and_declare(SERVICES_WITH_DATABASES, env)
     # supervisord's socket lives beside its configuration: a short path, as a unix socket's must be.
     conf = Path(tempfile.mkdtemp(prefix="ates-sv-")) / "supervisord.conf"
-    subprocess.run([sys.executable, "-m", "ates.processes", str(conf)], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "ates.processes", str(conf)], cwd=ROOT, env=env, check=True
+    )
     log_path = var_dir / "supervisord.log"
     with open(log_path, "wb") as log:
-        runner = subprocess.Popen([str(Path(sys.executable).parent / "supervisord"), "-c", str(conf)], cwd=ROOT,
-                                  env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        runner = subprocess.Popen(
+            [str(Path(sys.executable).parent / "supervisord"), "-c", str(conf)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     urls = {service: f"http://localhost:{port}" for service, port in ports.items()}
     system = Supervised(conf, urls, log_path, env)
     try:
         for service, url in urls.items():
-            eventually(lambda: healthy(url), timeout=90, interval=0.2, message=f"{service} /healthz")
+            eventually(
+                lambda: healthy(url), timeout=90, interval=0.2, message=f"{service} /healthz"
+            )
         yield system
     finally:
         if runner.poll() is None:

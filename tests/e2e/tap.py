@@ -1,4 +1,5 @@
 """The test's own view of the event stream: a queue bound to every producer's exchange with `#`."""
+
 import json
 import threading
 import time
@@ -50,15 +51,19 @@ class EventTap:
 
     def of_type(self, event_type: str, version: int | None = None) -> list[dict]:
         with self._lock:
-            return [m for m in self.events.values()
-                    if m["type"] == event_type and (version is None or m["dataversion"] == version)]
+            return [
+                m
+                for m in self.events.values()
+                if m["type"] == event_type and (version is None or m["dataversion"] == version)
+            ]
 
     def count(self) -> int:
         with self._lock:
             return len(self.events)
 
     def prices(self) -> tuple[dict[str, model.Price], list[str]]:
-        """Each task's price from `task.priced`, and every task priced twice differently (never, by the rules)."""
+        """Each task's price from `task.priced`, and every task priced twice differently (never, by
+        the rules)."""
         prices, problems = {}, []
         for message in self.of_type("task.priced"):
             price = model.Price.from_event(message["data"])
@@ -78,7 +83,9 @@ class EventTap:
             try:
                 channel = connection.channel()
                 channel.basic_qos(prefetch_count=2000)
-                channel.basic_consume(self.queue, lambda ch, method, _p, body: self._take(ch, method, body, schemas))
+                channel.basic_consume(
+                    self.queue, lambda ch, method, _p, body: self._take(ch, method, body, schemas)
+                )
                 while not self._stopping.is_set():
                     connection.process_data_events(time_limit=0.2)
             except (pika.exceptions.AMQPError, OSError):

@@ -1,6 +1,7 @@
 """The whole story in a real browser (headless Chromium): a popug signs up at the SSO, the admin signs in
 through it, a task goes to the popug, who completes it and watches its balance move; the admin sees the
 dashboard, the income and the dead letters. Every page is kept as a PNG under `<basetemp>/screenshots/`."""
+
 import os
 import re
 import signal
@@ -8,7 +9,7 @@ import socket
 import subprocess
 import sys
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,15 +26,26 @@ from tests.e2e.system import ROOT, free_port, postgres_databases, procfile_comma
 ADMIN_PASSWORD = "e2e-admin-password"
 POPUG, POPUG_PASSWORD = "kesha", "kesha-password-1"
 TITLE, JIRA_ID = "Paint the perch green", "UBERPOP-77"
-PROCESSES = ["auth", "auth-worker", "tracker", "tracker-worker", "accounting", "accounting-worker",
-             "analytics", "analytics-worker", "gateway"]
+PROCESSES = [
+    "auth",
+    "auth-worker",
+    "tracker",
+    "tracker-worker",
+    "accounting",
+    "accounting-worker",
+    "analytics",
+    "analytics-worker",
+    "gateway",
+]
 SMALLEST_SCREENSHOT = 10_000  # bytes; an empty white 1280×900 page is about 6 KB
 
 
 @pytest.fixture(scope="module")
 def screenshots(tmp_path_factory) -> Path:
     if not real_browser.installed():
-        pytest.fail("Chromium is missing: bin/test installs it, or apt-get install chromium chromium-driver")
+        pytest.fail(
+            "Chromium is missing: bin/test installs it, or apt-get install chromium chromium-driver"
+        )
     return tmp_path_factory.getbasetemp() / "screenshots"
 
 
@@ -43,8 +55,15 @@ def system(tmp_path_factory, broker_for_module):
     smtp_port = str(free_port())
     # Its own databases per run: someone else may be running this test on the same PostgreSQL right now.
     with postgres_databases(f"browser_{os.getpid()}") as databases, mail_sink(var_dir, smtp_port):
-        with running(PROCESSES, var_dir, broker_for_module, ATES_ADMIN_PASSWORD=ADMIN_PASSWORD,
-                     ATES_RETRY_DELAYS_MS="200,500,1000,2000", ATES_SMTP_PORT=smtp_port, **databases) as urls:
+        with running(
+            PROCESSES,
+            var_dir,
+            broker_for_module,
+            ATES_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            ATES_RETRY_DELAYS_MS="200,500,1000,2000",
+            ATES_SMTP_PORT=smtp_port,
+            **databases,
+        ) as urls:
             yield urls
 
 
@@ -52,15 +71,29 @@ def system(tmp_path_factory, broker_for_module):
 def mail_sink(var_dir: Path, port: str):
     """The Procfile's mailsink on `port`; `running` would try to migrate it, and it has no database."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("ATES_")}
-    env.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-               ATES_VAR_DIR=str(var_dir), ATES_SMTP_PORT=port)
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        ATES_VAR_DIR=str(var_dir),
+        ATES_SMTP_PORT=port,
+    )
     var_dir.mkdir(parents=True, exist_ok=True)
     log = var_dir / "mailsink.log"
     with open(log, "wb") as output:
-        process = subprocess.Popen(["bash", "-c", procfile_command("mailsink")], cwd=ROOT, env=env,
-                                   stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            ["bash", "-c", procfile_command("mailsink")],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        eventually(lambda: listening(int(port)), timeout=30, interval=0.2, message="the mail sink to listen")
+        eventually(
+            lambda: listening(int(port)),
+            timeout=30,
+            interval=0.2,
+            message="the mail sink to listen",
+        )
         yield
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -87,8 +120,14 @@ def audit_log(browser: Browser) -> list[dict]:
     for row in browser.find_all("#audit-log tr")[1:]:
         cells = [cell.text for cell in row.find_elements("css selector", "td")]
         if len(cells) == 5:
-            rows.append({"kind": cells[1], "amount": dollars(cells[2]), "balance_after": dollars(cells[3]),
-                         "task": cells[4]})
+            rows.append(
+                {
+                    "kind": cells[1],
+                    "amount": dollars(cells[2]),
+                    "balance_after": dollars(cells[3]),
+                    "task": cells[4],
+                }
+            )
     return rows
 
 
@@ -101,7 +140,9 @@ def my_balance_once(popug: Browser, gateway: str, kinds: list[str]) -> dict | No
     then `{kind: row}`, after checking that the log adds up to the balance shown above it."""
     popug.open(f"{gateway}/accounting")
     log = audit_log(popug)
-    if sorted(row["kind"] for row in log) != sorted(kinds) or any(TITLE not in row["task"] for row in log):
+    if sorted(row["kind"] for row in log) != sorted(kinds) or any(
+        TITLE not in row["task"] for row in log
+    ):
         return None
     running_balance = Decimal(0)
     for row in sorted(log, key=lambda row: kinds.index(row["kind"])):
@@ -114,13 +155,20 @@ def my_balance_once(popug: Browser, gateway: str, kinds: list[str]) -> dict | No
 def sign_up_at_auth(popug: Browser, system: dict) -> None:
     popug.open(f"{system['auth']}/signup")
     popug.shot("auth-signup")
-    popug.submit(popug.find("form"), username=POPUG, password=POPUG_PASSWORD,
-                 email=f"{POPUG}@uberpopug.example", full_name="Kesha the Popug")
+    popug.submit(
+        popug.find("form"),
+        username=POPUG,
+        password=POPUG_PASSWORD,
+        email=f"{POPUG}@uberpopug.example",
+        full_name="Kesha the Popug",
+    )
     assert f"logged in to the aTES sign-in service as {POPUG}" in popug.text, popug.text
     popug.shot("auth-signed-up")
 
 
-def sign_in_through_the_gateway(person: Browser, system: dict, username: str, password: str) -> None:
+def sign_in_through_the_gateway(
+    person: Browser, system: dict, username: str, password: str
+) -> None:
     """From the gateway's front page through the SSO's login page and back, as a person clicks it."""
     person.open(system["gateway"])
     assert "Sign in" in person.text and "Sign out" not in person.text
@@ -137,16 +185,24 @@ def sign_in_through_the_gateway(person: Browser, system: dict, username: str, pa
 def sign_in_with_the_sso_session(popug: Browser, gateway: str) -> None:
     """Signed up at the SSO a moment ago, the popug is signed in to the gateway without being asked again."""
     popug.open(f"{gateway}/login")
-    assert popug.url.rstrip("/") == gateway and f"{POPUG} (developer)" in popug.text, (popug.url, popug.text)
+    assert popug.url.rstrip("/") == gateway and f"{POPUG} (developer)" in popug.text, (
+        popug.url,
+        popug.text,
+    )
     popug.shot("gateway-home")
 
 
 def create_the_task(admin: Browser, gateway: str) -> None:
     def created():  # the tracker learns of the popug from auth's event; until then nobody is assignable
         admin.open(f"{gateway}/tasks")
-        admin.submit(admin.find("form.card"), title=TITLE, jira_id=JIRA_ID, description="every perch of it")
+        admin.submit(
+            admin.find("form.card"), title=TITLE, jira_id=JIRA_ID, description="every perch of it"
+        )
         return "created and assigned" in admin.text
-    eventually(created, timeout=30, interval=0.5, message="the popug to become assignable in the tracker")
+
+    eventually(
+        created, timeout=30, interval=0.5, message="the popug to become assignable in the tracker"
+    )
     admin.shot("tasks-created")
     admin.open(f"{gateway}/tasks/all")
     assert TITLE in admin.text and JIRA_ID in admin.text
@@ -158,8 +214,12 @@ def pay_the_fee_and_earn_the_reward(popug: Browser, gateway: str) -> tuple[Decim
     popug.open(f"{gateway}/tasks")
     assert TITLE in popug.find("table").text, popug.text
     popug.shot("tasks-open")
-    assigned = eventually(lambda: my_balance_once(popug, gateway, ["assign fee"]), timeout=30, interval=0.5,
-                          message="the assign fee in the popug's audit log")
+    assigned = eventually(
+        lambda: my_balance_once(popug, gateway, ["assign fee"]),
+        timeout=30,
+        interval=0.5,
+        message="the assign fee in the popug's audit log",
+    )
     fee = -assigned["assign fee"]["amount"]
     assert 10 <= fee <= 20 and balance(popug) == -fee
     popug.shot("balance-after-assignment")
@@ -170,20 +230,36 @@ def pay_the_fee_and_earn_the_reward(popug: Browser, gateway: str) -> tuple[Decim
     assert f"Task “{TITLE}” is done." in popug.text and "Nothing open" in popug.text, popug.text
     popug.shot("task-done")
 
-    completed = eventually(lambda: my_balance_once(popug, gateway, ["assign fee", "reward"]), timeout=30,
-                           interval=0.5, message="the reward in the popug's audit log")
+    completed = eventually(
+        lambda: my_balance_once(popug, gateway, ["assign fee", "reward"]),
+        timeout=30,
+        interval=0.5,
+        message="the reward in the popug's audit log",
+    )
     reward = completed["reward"]["amount"]
-    assert 20 <= reward <= 40 and completed["assign fee"]["amount"] == -fee and balance(popug) == reward - fee
+    assert (
+        20 <= reward <= 40
+        and completed["assign fee"]["amount"] == -fee
+        and balance(popug) == reward - fee
+    )
     assert JIRA_ID in completed["reward"]["task"]
     popug.shot("balance-after-completion")
     return fee, reward
 
 
-def see_the_dashboard(admin: Browser, gateway: str, today: str, income: Decimal, reward: Decimal) -> None:
+def see_the_dashboard(
+    admin: Browser, gateway: str, today: str, income: Decimal, reward: Decimal
+) -> None:
     def up_to_date():
         admin.open(f"{gateway}/analytics")
         return admin.find("#today-income strong").text == shown(income)
-    eventually(up_to_date, timeout=30, interval=0.5, message=f"today's income {shown(income)} on the dashboard")
+
+    eventually(
+        up_to_date,
+        timeout=30,
+        interval=0.5,
+        message=f"today's income {shown(income)} on the dashboard",
+    )
     assert f"Today, {today}" in admin.text
     assert admin.find("#negative-balances strong").text == "0"  # reward − fee is never below zero
     most_expensive = admin.find("#most-expensive").text
@@ -192,11 +268,18 @@ def see_the_dashboard(admin: Browser, gateway: str, today: str, income: Decimal,
     admin.shot("analytics")
 
 
-def see_the_income_and_no_dead_letters(admin: Browser, gateway: str, today: str, income: Decimal) -> None:
+def see_the_income_and_no_dead_letters(
+    admin: Browser, gateway: str, today: str, income: Decimal
+) -> None:
     admin.open(f"{gateway}/accounting/income")
-    assert f"Open billing day: {today}, income so far {shown(income)}" in admin.find("#billing-day").text
+    assert (
+        f"Open billing day: {today}, income so far {shown(income)}"
+        in admin.find("#billing-day").text
+    )
     think_again_before_closing_the_day(admin, today)
-    assert shown(income) in next(row.text for row in admin.find_all("#income tr") if today in row.text)
+    assert shown(income) in next(
+        row.text for row in admin.find_all("#income tr") if today in row.text
+    )
     admin.shot("income")
 
     admin.open(f"{gateway}/admin/dead-letters")
@@ -238,7 +321,7 @@ def test_a_task_in_a_real_browser_from_sign_up_to_the_dashboard(screenshots, sys
         create_the_task(admin, gateway)
         fee, reward = pay_the_fee_and_earn_the_reward(popug, gateway)
         income = fee - reward  # what the popugs lost today is the management's income
-        today = datetime.now(timezone.utc).date().isoformat()
+        today = datetime.now(UTC).date().isoformat()
         see_the_dashboard(admin, gateway, today, income, reward)
         see_the_income_and_no_dead_letters(admin, gateway, today, income)
         styled_by_their_own_files_and_nothing_blocked([popug, admin], system)
@@ -248,4 +331,7 @@ def test_a_task_in_a_real_browser_from_sign_up_to_the_dashboard(screenshots, sys
     for path in taken:
         assert path.is_file() and path.stat().st_size > SMALLEST_SCREENSHOT, path
         with Image.open(path) as picture:
-            assert picture.format == "PNG" and picture.width == real_browser.WIDTH, (path, picture.size)
+            assert picture.format == "PNG" and picture.width == real_browser.WIDTH, (
+                path,
+                picture.size,
+            )

@@ -7,6 +7,7 @@ model exactly as on a calm day: nothing lost, nothing doubled, nothing left in a
 
 It restarts its broker, so it runs on a RabbitMQ node of its own (`private_broker`), never on the
 one the other tests share."""
+
 import random
 import threading
 import time
@@ -15,13 +16,31 @@ import pytest
 
 from tests.e2e import model
 from tests.e2e.checks import check_everything, describe, figures
-from tests.e2e.day import Api, Script, close_day, hire, noon_zone, open_billing_day, settle, system_settings
+from tests.e2e.day import (
+    Api,
+    Script,
+    close_day,
+    hire,
+    noon_zone,
+    open_billing_day,
+    settle,
+    system_settings,
+)
 from tests.e2e.system import supervised
 from tests.e2e.tap import EventTap
 
 pytestmark = pytest.mark.broker
-WORKERS = ("auth-worker", "tracker-worker", "accounting-worker", "analytics-worker", "accounting-scheduler")
-KILLED = (*WORKERS, "auth")  # gunicorn's master; its orphaned worker notices and goes, the new one binds the port
+WORKERS = (
+    "auth-worker",
+    "tracker-worker",
+    "accounting-worker",
+    "analytics-worker",
+    "accounting-scheduler",
+)
+KILLED = (
+    *WORKERS,
+    "auth",
+)  # gunicorn's master; its orphaned worker notices and goes, the new one binds the port
 KILLS_PER_WORKER = 3
 
 
@@ -37,7 +56,9 @@ class ChaosMonkey(threading.Thread):
         self.plan = [process for process in KILLED for _ in range(KILLS_PER_WORKER)]
         rng.shuffle(self.plan)
         self.kills: dict[str, int] = dict.fromkeys(KILLED, 0)
-        self.pids = {process["name"]: process["pid"] for process in system.processes()}  # as the monkey left them
+        self.pids = {
+            process["name"]: process["pid"] for process in system.processes()
+        }  # as the monkey left them
         self.restarts = 0
         self.error: BaseException | None = None
         self._stopping = threading.Event()
@@ -87,29 +108,46 @@ def test_a_day_of_kills_and_a_broker_restart_loses_and_doubles_nothing(private_b
             during_outage = {}
             for number, (tasks, completions) in enumerate(((700, 550), (700, 600), (600, 500)), 1):
                 if number == 2:  # the broker goes down and comes back while popugs create tasks
-                    restart = threading.Thread(target=_restart_broker, args=(private_broker, api, during_outage))
+                    restart = threading.Thread(
+                        target=_restart_broker, args=(private_broker, api, during_outage)
+                    )
                     restart.start()
                 script.create_tasks(tasks)
                 if number == 2:
                     restart.join(timeout=180)
                     assert private_broker.restarts == 1 and during_outage["requests"] > 0
                 script.complete(completions)
-                # The last job loses its runner at once: the restarted worker resumes it, assigning no task twice.
-                script.reassign(rng.choice(cast.of_role("manager") + cast.of_role("admin")),
-                                while_running=(lambda: monkey.kill("tracker-worker")) if number == 3 else None)
+                # The last job loses its runner at once: the restarted worker resumes it, assigning
+                # no task twice.
+                script.reassign(
+                    rng.choice(cast.of_role("manager") + cast.of_role("admin")),
+                    while_running=(lambda: monkey.kill("tracker-worker")) if number == 3 else None,
+                )
             kills_while_working = monkey.restarts
             monkey.finish()
-            assert kills_while_working >= len(monkey.plan) // 3, "many kills fall while the popugs work"
+            assert kills_while_working >= len(monkey.plan) // 3, (
+                "many kills fall while the popugs work"
+            )
             settle(api, script, books, tap, day, timeout=300)
             assert open_billing_day(api, cast) == day
             assert monkey.unexpected_restarts() == [], "no process died but those killed"
             close_day(api, rng.choice(cast.of_role("accountant")), books, day)
-            check_everything(api, cast, script, books, tap, private_broker, system.var_dir, zone, timeout=300)
+            check_everything(
+                api, cast, script, books, tap, private_broker, system.var_dir, zone, timeout=300
+            )
             print(f"\nchaos, {time.monotonic() - started:.0f}s:\n{describe(books)}")
-            found = figures(api, script, books, tap, kills=monkey.kills, restarts=monkey.restarts,
-                            kills_while_working=kills_while_working, broker_restarts=private_broker.restarts,
-                            tap_reconnects=tap.reconnects,
-                            requests_while_the_broker_was_down=during_outage["requests"])
+            found = figures(
+                api,
+                script,
+                books,
+                tap,
+                kills=monkey.kills,
+                restarts=monkey.restarts,
+                kills_while_working=kills_while_working,
+                broker_restarts=private_broker.restarts,
+                tap_reconnects=tap.reconnects,
+                requests_while_the_broker_was_down=during_outage["requests"],
+            )
             print(f"figures (chaos): {found}")
     finally:
         tap.stop()

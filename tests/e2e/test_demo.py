@@ -1,4 +1,5 @@
 """`ates demo` against the whole running system: every page a newcomer opens has data afterwards."""
+
 import mailbox
 import time
 from datetime import date, timedelta
@@ -10,49 +11,103 @@ from tests.conftest import eventually
 from tests.e2e.system import bearer, free_port, running, sign_in_for_tokens
 
 ADMIN_PASSWORD = "demo-admin-password"
-PROCESSES = ["auth", "auth-worker", "tracker", "tracker-worker", "accounting", "accounting-worker",
-             "analytics", "analytics-worker", "gateway", "mailsink"]
+PROCESSES = [
+    "auth",
+    "auth-worker",
+    "tracker",
+    "tracker-worker",
+    "accounting",
+    "accounting-worker",
+    "analytics",
+    "analytics-worker",
+    "gateway",
+    "mailsink",
+]
 
 
 def test_demo_fills_every_area_with_a_day(tmp_path, broker, monkeypatch, capsys):
     var_dir = tmp_path / "var"
     smtp_port = str(free_port())
-    with running(PROCESSES, var_dir, broker, ATES_ADMIN_PASSWORD=ADMIN_PASSWORD, ATES_SMTP_PORT=smtp_port,
-                 ATES_RETRY_DELAYS_MS="200,500,1000,2000,5000") as urls:
+    with running(
+        PROCESSES,
+        var_dir,
+        broker,
+        ATES_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        ATES_SMTP_PORT=smtp_port,
+        ATES_RETRY_DELAYS_MS="200,500,1000,2000,5000",
+    ) as urls:
         monkeypatch.setenv("ATES_AUTH_ISSUER", urls["auth"])
         for service, url in urls.items():
             monkeypatch.setenv(f"ATES_{service.upper()}_URL", url)
         started = time.monotonic()
-        assert ates(["demo", "--admin-password", ADMIN_PASSWORD, "--tasks", "40", "--seed", "7"]) == 0
+        assert (
+            ates(["demo", "--admin-password", ADMIN_PASSWORD, "--tasks", "40", "--seed", "7"]) == 0
+        )
         took = time.monotonic() - started
         printed = capsys.readouterr()
         print(f"ates demo took {took:.1f} s\n{printed.err}")
         assert "billing day" in printed.err and "Open http" in printed.out
 
         admin = bearer(sign_in_for_tokens(urls["auth"], "admin", ADMIN_PASSWORD))
-        tasks = requests.get(f"{urls['tracker']}/api/tasks", params={"scope": "all", "limit": 1000},
-                             headers=admin, timeout=10).json()["tasks"]
+        tasks = requests.get(
+            f"{urls['tracker']}/api/tasks",
+            params={"scope": "all", "limit": 1000},
+            headers=admin,
+            timeout=10,
+        ).json()["tasks"]
         assert len(tasks) == 50 and {"open", "done"} == {task["status"] for task in tasks}
 
-        accounts = requests.get(f"{urls['accounting']}/api/accounts", headers=admin, timeout=10).json()["accounts"]
+        accounts = requests.get(
+            f"{urls['accounting']}/api/accounts", headers=admin, timeout=10
+        ).json()["accounts"]
         assert sum(1 for account in accounts if account["balance"] != "0.00") >= 5, accounts
 
-        closed = [day for day in requests.get(f"{urls['accounting']}/api/income", headers=admin, timeout=10)
-                  .json()["days"] if day["management_income"] != "0.00"]
+        closed = [
+            day
+            for day in requests.get(
+                f"{urls['accounting']}/api/income", headers=admin, timeout=10
+            ).json()["days"]
+            if day["management_income"] != "0.00"
+        ]
         assert closed, "the demo day has management income"
 
-        summary = eventually(lambda: (answer := requests.get(f"{urls['analytics']}/api/summary", headers=admin,
-                                                             timeout=10).json())["management_income"] != "0.00"
-                             and answer, timeout=30, message="today's income on the dashboard")
+        summary = eventually(
+            lambda: (
+                (
+                    answer := requests.get(
+                        f"{urls['analytics']}/api/summary", headers=admin, timeout=10
+                    ).json()
+                )["management_income"]
+                != "0.00"
+                and answer
+            ),
+            timeout=30,
+            message="today's income on the dashboard",
+        )
         print("dashboard today:", summary)
-        expensive = requests.get(f"{urls['analytics']}/api/most-expensive-task", params={"period": "week"},
-                                 headers=admin, timeout=10).json()
+        expensive = requests.get(
+            f"{urls['analytics']}/api/most-expensive-task",
+            params={"period": "week"},
+            headers=admin,
+            timeout=10,
+        ).json()
         assert expensive["task"] is not None
 
-        today = date.fromisoformat(requests.get(f"{urls['accounting']}/api/billing-days/current", headers=admin,
-                                                timeout=10).json()["billing_date"])
-        yesterday = requests.get(f"{urls['accounting']}/api/billing-days/{today - timedelta(days=1)}",
-                                 headers=admin, timeout=10).json()
+        today = date.fromisoformat(
+            requests.get(
+                f"{urls['accounting']}/api/billing-days/current", headers=admin, timeout=10
+            ).json()["billing_date"]
+        )
+        yesterday = requests.get(
+            f"{urls['accounting']}/api/billing-days/{today - timedelta(days=1)}",
+            headers=admin,
+            timeout=10,
+        ).json()
         assert yesterday["status"] == "closed" and yesterday["payouts"] >= 1, yesterday
-        eventually(lambda: len(list(mailbox.Maildir(var_dir / "mail", create=False))) == yesterday["payouts"],
-                   timeout=30, message="one payout mail per payout in the sink")
+        eventually(
+            lambda: (
+                len(list(mailbox.Maildir(var_dir / "mail", create=False))) == yesterday["payouts"]
+            ),
+            timeout=30,
+            message="one payout mail per payout in the sink",
+        )

@@ -2,6 +2,7 @@
 complete and reassign tasks; with analytics stopped, accounting still charges, closes the day and
 pays. A stopped service, started again, catches up from its queues, and the whole system then comes
 out exactly as the model of the rules says."""
+
 import random
 import time
 
@@ -9,7 +10,16 @@ import pytest
 
 from tests.e2e import model
 from tests.e2e.checks import accounting_problems, check_everything, describe, figures, mails_in
-from tests.e2e.day import Api, Script, close_day, hire, noon_zone, open_billing_day, settle, system_settings
+from tests.e2e.day import (
+    Api,
+    Script,
+    close_day,
+    hire,
+    noon_zone,
+    open_billing_day,
+    settle,
+    system_settings,
+)
 from tests.e2e.system import supervised
 from tests.e2e.tap import EventTap
 
@@ -39,11 +49,22 @@ def test_the_tracker_works_without_accounting_and_accounting_without_analytics(b
             script.create_tasks(300)
             script.complete(200)
             script.reassign(cast.of_role("manager")[0])
-            assert len(script.tasks) == 500 and len(script.completions) == 320 and len(script.jobs) == 1
-            assert broker.message_count("accounting.tracker") > 0, "accounting's events wait in its queue"
-            assert len(tap.of_type("task.created", 2)) - tasks_before == 300 and len(tap.of_type("task.priced")) == 200
+            assert (
+                len(script.tasks) == 500
+                and len(script.completions) == 320
+                and len(script.jobs) == 1
+            )
+            assert broker.message_count("accounting.tracker") > 0, (
+                "accounting's events wait in its queue"
+            )
+            assert (
+                len(tap.of_type("task.created", 2)) - tasks_before == 300
+                and len(tap.of_type("task.priced")) == 200
+            )
             system.start(*ACCOUNTING)
-            settle(api, script, books, tap, day)  # it catches up: every task priced, every balance right
+            settle(
+                api, script, books, tap, day
+            )  # it catches up: every task priced, every balance right
 
             system.stop(*ANALYTICS)
             script.create_tasks(200)
@@ -55,11 +76,18 @@ def test_the_tracker_works_without_accounting_and_accounting_without_analytics(b
             assert accounting_problems(api, cast, books) == []
             expected_mails = model.payout_mails(books, cast.emails())
             _wait_for(lambda: mails_in(system.var_dir) == expected_mails, "every payout mail")
-            assert broker.message_count("analytics.accounting") > 0, "analytics' events wait in its queue"
+            assert broker.message_count("analytics.accounting") > 0, (
+                "analytics' events wait in its queue"
+            )
             system.start(*ANALYTICS)
-            check_everything(api, cast, script, books, tap, broker, system.var_dir, zone, timeout=180)
+            check_everything(
+                api, cast, script, books, tap, broker, system.var_dir, zone, timeout=180
+            )
             print(f"\nindependence, {time.monotonic() - started:.0f}s:\n{describe(books)}")
-            print(f"figures (independence): {figures(api, script, books, tap, stopped=['accounting', 'analytics'])}")
+            print(
+                "figures (independence): "
+                + str(figures(api, script, books, tap, stopped=["accounting", "analytics"]))
+            )
     finally:
         tap.stop()
 

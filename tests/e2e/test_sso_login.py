@@ -1,5 +1,6 @@
 """Signing in as a person would, against the real auth and gateway processes (the Procfile's commands):
 through the gateway in a browser session, and with `ates login` on the command line."""
+
 import re
 import threading
 import time
@@ -39,19 +40,24 @@ def test_admin_signs_in_through_the_gateway_and_out_again(system):
     for label in ("My tasks", "All tasks", "Income", "Analytics", "Dead letters"):
         assert label in home.text, label
 
-    signed_out = browser.post(f"{system['gateway']}/logout", data={"csrf_token": csrf_token(home.text)}, timeout=10)
+    signed_out = browser.post(
+        f"{system['gateway']}/logout", data={"csrf_token": csrf_token(home.text)}, timeout=10
+    )
     if signed_out.url.startswith(system["auth"]):  # auth may ask to confirm signing out
         confirm = next(form for form in Forms(signed_out.text).found if form["method"] == "post")
         signed_out = submit(browser, signed_out, confirm)
     assert "Sign out" not in browser.get(system["gateway"], timeout=10).text
     again = browser.get(f"{system['gateway']}/login", timeout=10)
-    assert again.url.startswith(f"{system['auth']}/") and 'name="password"' in again.text, \
+    assert again.url.startswith(f"{system['auth']}/") and 'name="password"' in again.text, (
         "after signing out, auth asks for the password again"
+    )
 
 
 def test_a_wrong_password_does_not_sign_in(system):
     browser = requests.Session()
-    answer = sign_in_as_admin(browser, browser.get(f"{system['gateway']}/login", timeout=10), password="wrong")
+    answer = sign_in_as_admin(
+        browser, browser.get(f"{system['gateway']}/login", timeout=10), password="wrong"
+    )
     assert answer.url.startswith(system["auth"])
     assert "Sign out" not in browser.get(system["gateway"], timeout=10).text
 
@@ -59,7 +65,11 @@ def test_a_wrong_password_does_not_sign_in(system):
 def test_ates_login_on_the_command_line(system, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ATES_CONFIG_DIR", str(tmp_path / "ates"))
     outcome = {}
-    cli = threading.Thread(target=lambda: outcome.update(code=ates(["login", "--no-browser", "--issuer", system["auth"]])))
+    cli = threading.Thread(
+        target=lambda: outcome.update(
+            code=ates(["login", "--no-browser", "--issuer", system["auth"]])
+        )
+    )
     cli.start()
     printed = []
 
@@ -67,11 +77,18 @@ def test_ates_login_on_the_command_line(system, tmp_path, monkeypatch, capsys):
         printed.append(capsys.readouterr().err)
         return re.search(r"http://\S+/oauth/authorize\S+", "".join(printed))
 
-    url = eventually(authorize_url, timeout=20, message="`ates login` printing the sign-in address").group(0)
+    url = eventually(
+        authorize_url, timeout=20, message="`ates login` printing the sign-in address"
+    ).group(0)
     browser = requests.Session()
     landing = sign_in_as_admin(browser, browser.get(url, timeout=10))
     cli.join(timeout=30)
-    assert outcome.get("code") == 0, (landing.url, landing.text[:1000], "".join(printed), capsys.readouterr())
+    assert outcome.get("code") == 0, (
+        landing.url,
+        landing.text[:1000],
+        "".join(printed),
+        capsys.readouterr(),
+    )
     assert landing.url.startswith("http://127.0.0.1:8976/callback") and "signed in" in landing.text
 
     path = token_store.token_path()

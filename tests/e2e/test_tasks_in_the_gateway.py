@@ -1,5 +1,6 @@
 """Tasks as popugs meet them: through the gateway's pages, signed in through the real SSO, with
 auth's account events reaching the tracker over the real broker."""
+
 import re
 
 import pytest
@@ -15,15 +16,25 @@ PROCESSES = ["auth", "auth-worker", "tracker", "tracker-worker", "gateway"]
 @pytest.fixture(scope="module")
 def system(tmp_path_factory, broker_for_module):
     var_dir = tmp_path_factory.mktemp("tasks") / "var"
-    with postgres_databases("tasks") as databases:
-        with running(PROCESSES, var_dir, broker_for_module, ATES_ADMIN_PASSWORD=ADMIN_PASSWORD,
-                     ATES_RETRY_DELAYS_MS="200,500,1000", **databases) as urls:
-            yield urls
+    with (
+        postgres_databases("tasks") as databases,
+        running(
+            PROCESSES,
+            var_dir,
+            broker_for_module,
+            ATES_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            ATES_RETRY_DELAYS_MS="200,500,1000",
+            **databases,
+        ) as urls,
+    ):
+        yield urls
 
 
 def signed_in(system, username, password) -> tuple[requests.Session, requests.Response]:
     browser = requests.Session()
-    home = sign_in_at_auth(browser, browser.get(f"{system['gateway']}/login", timeout=10), username, password)
+    home = sign_in_at_auth(
+        browser, browser.get(f"{system['gateway']}/login", timeout=10), username, password
+    )
     assert f"{username} (" in home.text, home.text[:2000]
     return browser, home
 
@@ -31,8 +42,15 @@ def signed_in(system, username, password) -> tuple[requests.Session, requests.Re
 def sign_up(system, username, password):
     browser = requests.Session()
     page = browser.get(f"{system['auth']}/signup", timeout=10)
-    answer = submit(browser, page, form_with(page, field="email"), username=username, password=password,
-                    email=f"{username}@uberpopug.example", full_name=username.title())
+    answer = submit(
+        browser,
+        page,
+        form_with(page, field="email"),
+        username=username,
+        password=password,
+        email=f"{username}@uberpopug.example",
+        full_name=username.title(),
+    )
     assert answer.status_code == 200, answer.text[:2000]
 
 
@@ -46,9 +64,14 @@ def test_a_popug_gets_a_task_completes_it_and_admins_reassign(system):
     admin, _ = signed_in(system, "admin", ADMIN_PASSWORD)
 
     def created():
-        answer = create_task(admin, system, title="[UBERPOP-7] — Change the green", description="all of it")
+        answer = create_task(
+            admin, system, title="[UBERPOP-7] — Change the green", description="all of it"
+        )
         return answer if "created and assigned" in answer.text else None
-    eventually(created, timeout=30, interval=0.5, message="kesha to become assignable in the tracker")
+
+    eventually(
+        created, timeout=30, interval=0.5, message="kesha to become assignable in the tracker"
+    )
 
     nonsense = create_task(admin, system, title="Fix [this]")
     assert nonsense.status_code == 200 and "may not contain [ or ]" in nonsense.text
@@ -58,7 +81,11 @@ def test_a_popug_gets_a_task_completes_it_and_admins_reassign(system):
 
     reassign_page = admin.get(f"{system['gateway']}/tasks/reassign", timeout=10)
     job_page = submit(admin, reassign_page, form_with(reassign_page, action="/tasks/reassign"))
-    eventually(lambda: "done" in admin.get(job_page.url, timeout=10).text, timeout=30, message="the job to finish")
+    eventually(
+        lambda: "done" in admin.get(job_page.url, timeout=10).text,
+        timeout=30,
+        message="the job to finish",
+    )
     assert re.search(r"1 of 1 tasks reassigned", admin.get(job_page.url, timeout=10).text)
 
     kesha, _ = signed_in(system, "kesha", "kesha-password-1")

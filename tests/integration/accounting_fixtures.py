@@ -1,5 +1,6 @@
 """What accounting's integration tests share: a migrated accounting database with its inbox, the
 tracker's and auth's events as accounting receives them, and the ledger a stream of them should give."""
+
 import json
 import os
 import random
@@ -14,18 +15,29 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select
 
+from accounting import domain
+from accounting.handlers import handlers
+from accounting.models import (
+    balances,
+    billing_days,
+    emails,
+    inbox,
+    outbox,
+    payouts,
+    tasks,
+    transactions,
+)
 from ates import clock, migrations
 from ates.bus import Event, Inbox
 from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
-from accounting import domain
-from accounting.handlers import handlers
-from accounting.models import balances, billing_days, emails, inbox, outbox, payouts, tasks, transactions
 from tests.handed_in import handed_in
 
 ROOT = Path(__file__).resolve().parents[2]
 # The server where PostgreSQL runs of these tests make their databases (bin/test makes sure it is there).
-POSTGRES_ADMIN_URL = os.environ.get("ATES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "ATES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 class AccountingDb:
@@ -41,12 +53,17 @@ class AccountingDb:
 
     def apply(self, *events: Event) -> list[str]:
         """Through the inbox as the consumer hands them over: decoded from the wire, times as text."""
-        received = [Event.from_message(json.loads(json.dumps(event.to_message()))) for event in events]
+        received = [
+            Event.from_message(json.loads(json.dumps(event.to_message()))) for event in events
+        ]
         return [outcome.action for outcome in self.inbox.apply(received)]
 
     def balances(self) -> dict[str, Decimal]:
         with self.uow.read() as session:
-            return {row.account_id: domain.cents(row.amount) for row in session.execute(select(balances))}
+            return {
+                row.account_id: domain.cents(row.amount)
+                for row in session.execute(select(balances))
+            }
 
     def transactions(self, kind: str | None = None) -> list[dict]:
         query = select(transactions).order_by(transactions.c.id)
@@ -57,40 +74,61 @@ class AccountingDb:
 
     def prices(self) -> dict[str, domain.Price]:
         with self.uow.read() as session:
-            return {row.task_id: domain.Price(domain.cents(row.assign_fee), domain.cents(row.completion_reward))
-                    for row in session.execute(select(tasks))}
+            return {
+                row.task_id: domain.Price(
+                    domain.cents(row.assign_fee), domain.cents(row.completion_reward)
+                )
+                for row in session.execute(select(tasks))
+            }
 
     def sums(self) -> tuple[Decimal, Decimal]:
         """(sum of balances, sum of transactions), read in one statement: one snapshot on
         PostgreSQL too, whose READ COMMITTED gives each statement of a transaction its own."""
-        both = select(select(func.coalesce(func.sum(balances.c.amount), 0)).scalar_subquery(),
-                      select(func.coalesce(func.sum(transactions.c.amount), 0)).scalar_subquery())
+        both = select(
+            select(func.coalesce(func.sum(balances.c.amount), 0)).scalar_subquery(),
+            select(func.coalesce(func.sum(transactions.c.amount), 0)).scalar_subquery(),
+        )
         with self.uow.read() as session:
             balance_total, transaction_total = session.execute(both).one()
-        return domain.cents(Decimal(str(balance_total))), domain.cents(Decimal(str(transaction_total)))
+        return domain.cents(Decimal(str(balance_total))), domain.cents(
+            Decimal(str(transaction_total))
+        )
 
     def published(self, event_type: str) -> list[dict]:
         with self.uow.read() as session:
-            bodies = session.scalars(select(outbox.c.body).where(outbox.c.event_type == event_type).order_by(outbox.c.id))
+            bodies = session.scalars(
+                select(outbox.c.body).where(outbox.c.event_type == event_type).order_by(outbox.c.id)
+            )
             return [json.loads(body)["data"] for body in bodies]
 
     def payouts(self) -> list[dict]:
         with self.uow.read() as session:
-            return [dict(row) for row in session.execute(select(payouts).order_by(payouts.c.paid_at)).mappings()]
+            return [
+                dict(row)
+                for row in session.execute(select(payouts).order_by(payouts.c.paid_at)).mappings()
+            ]
 
     def emails(self) -> list[dict]:
         with self.uow.read() as session:
-            return [dict(row) for row in session.execute(select(emails).order_by(emails.c.id)).mappings()]
+            return [
+                dict(row)
+                for row in session.execute(select(emails).order_by(emails.c.id)).mappings()
+            ]
 
     def days(self) -> dict[date, str]:
         with self.uow.read() as session:
-            return dict(session.execute(select(billing_days.c.billing_date, billing_days.c.status)).all())
+            return dict(
+                session.execute(select(billing_days.c.billing_date, billing_days.c.status)).all()
+            )
 
     def open_day(self, billing_date: date) -> None:
         """Start the books on a chosen day (as if accounting had opened it then)."""
         with self.uow.begin() as session:
-            session.execute(insert(billing_days).values(billing_date=billing_date, status=domain.OPEN,
-                                                        opened_at=clock.utcnow()))
+            session.execute(
+                insert(billing_days).values(
+                    billing_date=billing_date, status=domain.OPEN, opened_at=clock.utcnow()
+                )
+            )
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -140,39 +178,103 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def account_created(account_id: str | None = None, role: str = "developer", version: int = 1,
-                    email: str | None = "popug@uberpopug.example", event_type: str = "account.created") -> Event:
+def account_created(
+    account_id: str | None = None,
+    role: str = "developer",
+    version: int = 1,
+    email: str | None = "popug@uberpopug.example",
+    event_type: str = "account.created",
+) -> Event:
     account_id = account_id or new_id()
-    return Event(event_type, 1, "/auth", {
-        "account_id": account_id, "username": f"popug-{account_id[:6]}", "email": email,
-        "full_name": f"Popug {account_id[:6]}", "role": role, "active": True, "version": version})
+    return Event(
+        event_type,
+        1,
+        "/auth",
+        {
+            "account_id": account_id,
+            "username": f"popug-{account_id[:6]}",
+            "email": email,
+            "full_name": f"Popug {account_id[:6]}",
+            "role": role,
+            "active": True,
+            "version": version,
+        },
+    )
 
 
-def task_created_v1(task_id: str, assignee_id: str, title: str = "[UBERPOP-42] — Change the green") -> Event:
-    return Event("task.created", 1, "/tracker", {
-        "task_id": task_id, "title": title, "description": "greener", "status": "open",
-        "assignee_id": assignee_id, "created_at": clock.utcnow()})
+def task_created_v1(
+    task_id: str, assignee_id: str, title: str = "[UBERPOP-42] — Change the green"
+) -> Event:
+    return Event(
+        "task.created",
+        1,
+        "/tracker",
+        {
+            "task_id": task_id,
+            "title": title,
+            "description": "greener",
+            "status": "open",
+            "assignee_id": assignee_id,
+            "created_at": clock.utcnow(),
+        },
+    )
 
 
-def task_snapshot(task_id: str, assignee_id: str, version: int = 1, title: str = "Change the green",
-                  event_type: str = "task.created", done: bool = False) -> Event:
+def task_snapshot(
+    task_id: str,
+    assignee_id: str,
+    version: int = 1,
+    title: str = "Change the green",
+    event_type: str = "task.created",
+    done: bool = False,
+) -> Event:
     now = clock.utcnow()
-    return Event(event_type, 2, "/tracker", {
-        "task_id": task_id, "jira_id": "UBERPOP-42", "title": title, "description": "greener",
-        "status": "done" if done else "open", "assignee_id": assignee_id, "created_at": now,
-        "completed_at": now if done else None, "version": version})
+    return Event(
+        event_type,
+        2,
+        "/tracker",
+        {
+            "task_id": task_id,
+            "jira_id": "UBERPOP-42",
+            "title": title,
+            "description": "greener",
+            "status": "done" if done else "open",
+            "assignee_id": assignee_id,
+            "created_at": now,
+            "completed_at": now if done else None,
+            "version": version,
+        },
+    )
 
 
-def task_assigned(task_id: str, assignee_id: str, previous: str | None = None,
-                  reassignment_id: str | None = None, at: datetime | None = None) -> Event:
-    return Event("task.assigned", 1, "/tracker", {
-        "task_id": task_id, "assignee_id": assignee_id, "previous_assignee_id": previous,
-        "assigned_at": at or clock.utcnow(), "reassignment_id": reassignment_id})
+def task_assigned(
+    task_id: str,
+    assignee_id: str,
+    previous: str | None = None,
+    reassignment_id: str | None = None,
+    at: datetime | None = None,
+) -> Event:
+    return Event(
+        "task.assigned",
+        1,
+        "/tracker",
+        {
+            "task_id": task_id,
+            "assignee_id": assignee_id,
+            "previous_assignee_id": previous,
+            "assigned_at": at or clock.utcnow(),
+            "reassignment_id": reassignment_id,
+        },
+    )
 
 
 def task_completed(task_id: str, assignee_id: str) -> Event:
-    return Event("task.completed", 1, "/tracker", {
-        "task_id": task_id, "assignee_id": assignee_id, "completed_at": clock.utcnow()})
+    return Event(
+        "task.completed",
+        1,
+        "/tracker",
+        {"task_id": task_id, "assignee_id": assignee_id, "completed_at": clock.utcnow()},
+    )
 
 
 @dataclass
@@ -191,19 +293,28 @@ class TrackerStory:
 
         def now():  # a millisecond a step: the assignments of a task are apart, as a tracker's are
             return began + timedelta(milliseconds=len(story.events))
+
         for n in range(tasks):
             task_id, assignee = new_id(), rng.choice(story.popugs)
-            story.events += [task_snapshot(task_id, assignee, title=f"task {n}"),
-                             task_created_v1(task_id, assignee, title=f"[UBERPOP-{n}] — task {n}"),
-                             task_assigned(task_id, assignee, at=now())]
+            story.events += [
+                task_snapshot(task_id, assignee, title=f"task {n}"),
+                task_created_v1(task_id, assignee, title=f"[UBERPOP-{n}] — task {n}"),
+                task_assigned(task_id, assignee, at=now()),
+            ]
             version = 1
             for _ in range(rng.choice((0, 0, 1, 2))):
                 previous, assignee, version = assignee, rng.choice(story.popugs), version + 1
-                story.events += [task_assigned(task_id, assignee, previous, new_id(), at=now()),
-                                 task_snapshot(task_id, assignee, version, f"task {n}", "task.updated")]
+                story.events += [
+                    task_assigned(task_id, assignee, previous, new_id(), at=now()),
+                    task_snapshot(task_id, assignee, version, f"task {n}", "task.updated"),
+                ]
             if rng.random() < 0.6:
-                story.events += [task_completed(task_id, assignee),
-                                 task_snapshot(task_id, assignee, version + 1, f"task {n}", "task.updated", done=True)]
+                story.events += [
+                    task_completed(task_id, assignee),
+                    task_snapshot(
+                        task_id, assignee, version + 1, f"task {n}", "task.updated", done=True
+                    ),
+                ]
         return story
 
     def shuffled_with_duplicates(self, seed: int = 11, duplicates: int = 200) -> list[Event]:
@@ -222,11 +333,17 @@ def unbelieved_completions(events: list[Event]) -> set[str]:
             task_id = event.data["task_id"]
             if task_id not in of_record or of_record[task_id][0] <= event.data["assigned_at"]:
                 of_record[task_id] = (event.data["assigned_at"], event.data["assignee_id"])
-    return {event.id for event in events if event.type == "task.completed"
-            and of_record.get(event.data["task_id"], (None, None))[1] != event.data["assignee_id"]}
+    return {
+        event.id
+        for event in events
+        if event.type == "task.completed"
+        and of_record.get(event.data["task_id"], (None, None))[1] != event.data["assignee_id"]
+    }
 
 
-def expected_ledger(events: list[Event], prices: dict[str, domain.Price]) -> tuple[dict[str, Decimal], Counter]:
+def expected_ledger(
+    events: list[Event], prices: dict[str, domain.Price]
+) -> tuple[dict[str, Decimal], Counter]:
     """What the ledger must hold after these events, whatever their order: (balances, Counter of
     (account, kind, task, amount)). Each event id counts once; each task's reward is paid once, to
     its assignee of record."""
@@ -251,5 +368,8 @@ def expected_ledger(events: list[Event], prices: dict[str, domain.Price]) -> tup
 
 
 def ledger_entries(db: AccountingDb) -> Counter:
-    return Counter((t["account_id"], t["kind"], t["task_id"], domain.cents(t["amount"])) for t in db.transactions()
-                   if t["kind"] != domain.PAYOUT)
+    return Counter(
+        (t["account_id"], t["kind"], t["task_id"], domain.cents(t["amount"]))
+        for t in db.transactions()
+        if t["kind"] != domain.PAYOUT
+    )

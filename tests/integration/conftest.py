@@ -1,4 +1,5 @@
 """Integration fixtures: the probe service, its database, its relay and consumer as processes."""
+
 import json
 import signal
 import subprocess
@@ -35,7 +36,7 @@ def start():
         return part
 
     yield start_part
-    for part, thread in running:
+    for part, _thread in running:
         part.stop()
     for part, thread in running:
         thread.join(timeout=30)
@@ -68,7 +69,9 @@ def spawn(tmp_path, broker):
     processes = []
 
     def spawn_process(role: str, database_url: str) -> ProbeProcess:
-        process = ProbeProcess(role, database_url, probe_urls(broker), tmp_path / f"{role}.log").start()
+        process = ProbeProcess(
+            role, database_url, probe_urls(broker), tmp_path / f"{role}.log"
+        ).start()
         processes.append(process)
         return process
 

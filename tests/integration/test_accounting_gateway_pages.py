@@ -1,5 +1,6 @@
 """The gateway's accounting pages, rendered from the real accounting service: its Flask app on a
 real database, served over HTTP on a thread, called by the gateway with the popug's token."""
+
 import re
 import threading
 import time
@@ -10,13 +11,18 @@ from decimal import Decimal
 import pytest
 from werkzeug.serving import make_server
 
-from ates import clock, tokens
-from ates.config import load_settings
 from accounting import domain
 from accounting.app import create_app as create_accounting
+from ates import clock, tokens
+from ates.config import load_settings
 from gateway.app import create_app as create_gateway
-from tests.integration.accounting_fixtures import (AccountingDb, account_created, task_assigned, task_completed,
-                                                   task_created_v1)
+from tests.integration.accounting_fixtures import (
+    AccountingDb,
+    account_created,
+    task_assigned,
+    task_completed,
+    task_created_v1,
+)
 from tests.issuer import StandInIssuer
 
 ROLES = ["admin", "manager", "accountant", "boss", "developer"]
@@ -30,12 +36,16 @@ def issuer():
 @pytest.fixture
 def accounting(tmp_path, issuer, monkeypatch):
     """Accounting's web process on a free port; yields its database and its URL."""
-    monkeypatch.setattr(domain, "draw_price", lambda *args: domain.Price(Decimal("12.00"), Decimal("31.00")))
+    monkeypatch.setattr(
+        domain, "draw_price", lambda *args: domain.Price(Decimal("12.00"), Decimal("31.00"))
+    )
     app = create_accounting(load_settings("accounting", {"ATES_VAR_DIR": str(tmp_path)}))
     tokens.init_app(app, issuer.verifier())
     app.test_cli_runner().invoke(args=["migrate"], catch_exceptions=False)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     db = AccountingDb(app.config["ATES"].database_url)
     yield db, f"http://127.0.0.1:{server.server_port}"
@@ -56,8 +66,11 @@ def signed_in(gateway, issuer, role: str, account_id: str | None = None):
     with client.session_transaction() as session:
         session["_user_id"], session["_fresh"] = account_id, True
         session["account"] = {"account_id": account_id, "username": f"{role}-popug", "role": role}
-        session["sso_tokens"] = {"access_token": issuer.token(account_id, role), "refresh_token": None,
-                                 "expires_at": int(time.time()) + 900}
+        session["sso_tokens"] = {
+            "access_token": issuer.token(account_id, role),
+            "refresh_token": None,
+            "expires_at": int(time.time()) + 900,
+        }
     return client
 
 
@@ -65,8 +78,12 @@ def kesha_worked(db) -> str:
     """Kesha took two tasks and completed one; the second task's details never arrived."""
     kesha, done, taken = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
     db.apply(account_created(kesha, email="kesha@uberpopug.example"))
-    db.apply(task_created_v1(done, kesha, "[UBERPOP-7] — Change the green"), task_assigned(done, kesha),
-             task_completed(done, kesha), task_assigned(taken, kesha))
+    db.apply(
+        task_created_v1(done, kesha, "[UBERPOP-7] — Change the green"),
+        task_assigned(done, kesha),
+        task_completed(done, kesha),
+        task_assigned(taken, kesha),
+    )
     return kesha
 
 
@@ -85,7 +102,9 @@ def test_a_popug_sees_its_balance_and_the_audit_log_of_a_chosen_day(accounting, 
     assert "$-12.00" in log and "$31.00" in log and f'value="{today()}"' in html
     yesterday = client.get("/accounting?date=2026-03-01").get_data(as_text=True)
     assert "No transactions on 2026-03-01" in yesterday
-    nonsense = client.get("/accounting?date=2026-02-30", follow_redirects=True).get_data(as_text=True)
+    nonsense = client.get("/accounting?date=2026-02-30", follow_redirects=True).get_data(
+        as_text=True
+    )
     assert "not a day of the calendar" in nonsense
 
 
@@ -109,7 +128,9 @@ def test_the_close_day_button_pays_out_and_says_so(accounting, gateway, issuer):
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     action = re.search(r'<form method="post" action="([^"]+/close)"', page).group(1)
     assert client.post(action, data={}).status_code == 400  # no CSRF token, no close
-    done = client.post(action, data={"csrf_token": csrf}, follow_redirects=True).get_data(as_text=True)
+    done = client.post(action, data={"csrf_token": csrf}, follow_redirects=True).get_data(
+        as_text=True
+    )
     assert f"Billing day {today()} is closed: 1 payouts, $7.00 paid" in done
     assert [p["account_id"] for p in db.payouts()] == [kesha]
     tomorrow = (date.fromisoformat(today()) + timedelta(days=1)).isoformat()
@@ -117,12 +138,15 @@ def test_the_close_day_button_pays_out_and_says_so(accounting, gateway, issuer):
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("path, allowed", [
-    ("/accounting", set(ROLES)),
-    ("/accounting/accounts", {"admin", "accountant"}),
-    ("/accounting/income", {"admin", "accountant"}),
-    (f"/accounting/accounts/{uuid.uuid4()}", {"admin", "accountant"}),
-])
+@pytest.mark.parametrize(
+    "path, allowed",
+    [
+        ("/accounting", set(ROLES)),
+        ("/accounting/accounts", {"admin", "accountant"}),
+        ("/accounting/income", {"admin", "accountant"}),
+        (f"/accounting/accounts/{uuid.uuid4()}", {"admin", "accountant"}),
+    ],
+)
 def test_who_may_open_which_page(gateway, issuer, role, path, allowed):
     status = signed_in(gateway, issuer, role).get(path).status_code
     assert status == (200 if role in allowed else 403)

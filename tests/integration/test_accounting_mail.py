@@ -1,5 +1,6 @@
 """Payout mail through a real SMTP server (aiosmtpd, started here), and the development mail sink
 as the process the Procfile runs."""
+
 import os
 import signal
 import smtplib
@@ -17,13 +18,18 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import update
 
-from ates import clock
 from accounting import billing, domain
 from accounting.mailer import Mailer
 from accounting.models import emails
+from ates import clock
 from tests.conftest import eventually
-from tests.integration.accounting_fixtures import (accounting_db,  # noqa: F401 - a fixture
-                                                   account_created, new_id, task_assigned, task_completed)
+from tests.integration.accounting_fixtures import (
+    account_created,
+    accounting_db,  # noqa: F401 - a fixture
+    new_id,
+    task_assigned,
+    task_completed,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 D = date(2026, 3, 1)
@@ -65,7 +71,9 @@ def smtp_server(smtp_port):
 
 @pytest.fixture(autouse=True)
 def fixed_price(monkeypatch):
-    monkeypatch.setattr(domain, "draw_price", lambda *args: domain.Price(Decimal("10.00"), Decimal("29.00")))
+    monkeypatch.setattr(
+        domain, "draw_price", lambda *args: domain.Price(Decimal("10.00"), Decimal("29.00"))
+    )
 
 
 def paid_out(db, account_id: str, email: str | None = "kesha@uberpopug.example") -> None:
@@ -83,7 +91,9 @@ def make_due(db) -> None:
         session.execute(update(emails).values(not_before=clock.utcnow() - timedelta(seconds=1)))
 
 
-def test_the_payout_mail_reaches_a_real_smtp_server_with_the_amount_and_the_day(accounting_db, smtp_server, smtp_port):
+def test_the_payout_mail_reaches_a_real_smtp_server_with_the_amount_and_the_day(
+    accounting_db, smtp_server, smtp_port
+):
     db = accounting_db
     db.open_day(D)
     paid_out(db, new_id())
@@ -118,7 +128,9 @@ def test_mail_is_tried_again_while_the_smtp_server_is_down_and_never_lost(accoun
         controller.stop()
 
 
-def test_mail_to_a_popug_whose_address_is_not_known_yet_waits_for_it(accounting_db, smtp_server, smtp_port):
+def test_mail_to_a_popug_whose_address_is_not_known_yet_waits_for_it(
+    accounting_db, smtp_server, smtp_port
+):
     db = accounting_db
     db.open_day(D)
     kesha = new_id()
@@ -126,13 +138,16 @@ def test_mail_to_a_popug_whose_address_is_not_known_yet_waits_for_it(accounting_
     mailer = Mailer(db.uow, "127.0.0.1", smtp_port, SENDER)
     assert mailer.send_pending() == 0
     assert [(e["status"], e["attempts"], e["last_error"]) for e in db.emails()] == [
-        ("pending", 0, "no email address known yet")]
+        ("pending", 0, "no email address known yet")
+    ]
     db.apply(account_created(kesha, email="kesha@uberpopug.example"))
     make_due(db)
     assert mailer.send_pending() == 1 and smtp_server.recipients == [["kesha@uberpopug.example"]]
 
 
-def test_the_mailer_job_sends_as_payouts_happen_and_stops_when_told(accounting_db, smtp_server, smtp_port):
+def test_the_mailer_job_sends_as_payouts_happen_and_stops_when_told(
+    accounting_db, smtp_server, smtp_port
+):
     db = accounting_db
     db.open_day(D)
     mailer = Mailer(db.uow, "127.0.0.1", smtp_port, SENDER, poll_interval=0.05)
@@ -148,26 +163,54 @@ def test_the_mailer_job_sends_as_payouts_happen_and_stops_when_told(accounting_d
 
 
 def test_the_mail_sink_keeps_what_it_receives_for_an_admin_to_read(tmp_path, smtp_port):
-    env = {**os.environ, "ATES_VAR_DIR": str(tmp_path), "ATES_SMTP_HOST": "127.0.0.1", "ATES_SMTP_PORT": str(smtp_port)}
-    sink = subprocess.Popen([sys.executable, "-m", "mailsink"], cwd=ROOT, env=env,
-                            stdout=open(tmp_path / "sink.log", "wb"), stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "ATES_VAR_DIR": str(tmp_path),
+        "ATES_SMTP_HOST": "127.0.0.1",
+        "ATES_SMTP_PORT": str(smtp_port),
+    }
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "mailsink"],
+        cwd=ROOT,
+        env=env,
+        stdout=open(tmp_path / "sink.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
     try:
+
         def delivered():
             try:
                 with smtplib.SMTP("127.0.0.1", smtp_port, timeout=5) as smtp:
                     mail = EmailMessage()
-                    mail["From"], mail["To"], mail["Subject"] = SENDER, "kesha@uberpopug.example", "aTES: $19.00 paid out"
+                    mail["From"], mail["To"], mail["Subject"] = (
+                        SENDER,
+                        "kesha@uberpopug.example",
+                        "aTES: $19.00 paid out",
+                    )
                     mail.set_content("the billing day 2026-03-01 is closed")
                     smtp.send_message(mail)
                 return True
             except OSError:
                 return False
+
         eventually(delivered, timeout=20, interval=0.2, message="the mail sink to accept mail")
-        listed = subprocess.run([sys.executable, "-m", "mailsink", "list"], cwd=ROOT, env=env,
-                                capture_output=True, text=True, check=True).stdout
+        listed = subprocess.run(
+            [sys.executable, "-m", "mailsink", "list"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert "kesha@uberpopug.example" in listed and "aTES: $19.00 paid out" in listed
-        shown = subprocess.run([sys.executable, "-m", "mailsink", "show", "1"], cwd=ROOT, env=env,
-                               capture_output=True, text=True, check=True).stdout
+        shown = subprocess.run(
+            [sys.executable, "-m", "mailsink", "show", "1"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert "the billing day 2026-03-01 is closed" in shown
         assert list((tmp_path / "mail" / "new").iterdir())
     finally:

@@ -1,20 +1,27 @@
 """The gateway's analytics page, for admins only, rendered from the real analytics service (its
 Flask app on a real database, reached through the gateway's own API client)."""
+
 import re
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import requests
 
+from analytics.app import create_app as create_analytics
 from ates import clock, tokens
 from ates.config import load_settings
-from analytics.app import create_app as create_analytics
 from gateway import api_client
 from gateway.app import create_app as create_gateway
-from tests.analytics_events import deliver, task_completed, task_created_v2, task_priced, transaction_applied
+from tests.analytics_events import (
+    deliver,
+    task_completed,
+    task_created_v2,
+    task_priced,
+    transaction_applied,
+)
 from tests.issuer import StandInIssuer
 
 ANALYTICS_URL = "http://analytics.test"
@@ -41,8 +48,13 @@ def gateway(analytics, monkeypatch):
 
     def over_the_wire(method, url, params=None, json=None, headers=None, timeout=None):
         assert url.startswith(ANALYTICS_URL), url
-        answer = backend.open(url.removeprefix(ANALYTICS_URL), method=method, query_string=params, json=json,
-                              headers=headers)
+        answer = backend.open(
+            url.removeprefix(ANALYTICS_URL),
+            method=method,
+            query_string=params,
+            json=json,
+            headers=headers,
+        )
         response = requests.Response()
         response.status_code, response._content = answer.status_code, answer.data
         response.headers.update(answer.headers)
@@ -58,8 +70,11 @@ def signed_in(gateway, issuer, role: str):
     with client.session_transaction() as session:
         session["_user_id"], session["_fresh"] = account_id, True
         session["account"] = {"account_id": account_id, "username": f"{role}-popug", "role": role}
-        session["sso_tokens"] = {"access_token": issuer.token(account_id, role), "refresh_token": None,
-                                 "expires_at": int(time.time()) + 900}
+        session["sso_tokens"] = {
+            "access_token": issuer.token(account_id, role),
+            "refresh_token": None,
+            "expires_at": int(time.time()) + 900,
+        }
     return client
 
 
@@ -69,13 +84,20 @@ def a_busy_week(analytics) -> None:
         task_id = str(uuid.uuid4())
         at = now - timedelta(days=days_ago)
         popug = str(uuid.uuid4())
-        events += [task_created_v2(task_id, f"Reward {reward}", f"UBERPOP-{reward}", at, popug),
-                   task_priced(task_id, Decimal(15), Decimal(reward), at), task_completed(task_id, popug, at),
-                   transaction_applied(popug, "assign_fee", Decimal(-15), Decimal(-15), task_id, at.date(), at)]
+        events += [
+            task_created_v2(task_id, f"Reward {reward}", f"UBERPOP-{reward}", at, popug),
+            task_priced(task_id, Decimal(15), Decimal(reward), at),
+            task_completed(task_id, popug, at),
+            transaction_applied(
+                popug, "assign_fee", Decimal(-15), Decimal(-15), task_id, at.date(), at
+            ),
+        ]
     deliver(analytics.extensions["ates.uow"], events)
 
 
-def test_an_admin_sees_todays_figures_the_most_expensive_task_and_the_income_chart(analytics, gateway, issuer):
+def test_an_admin_sees_todays_figures_the_most_expensive_task_and_the_income_chart(
+    analytics, gateway, issuer
+):
     a_busy_week(analytics)
     page = signed_in(gateway, issuer, "admin").get("/analytics")
     assert page.status_code == 200
@@ -87,11 +109,19 @@ def test_an_admin_sees_todays_figures_the_most_expensive_task_and_the_income_cha
     assert svg.count("<rect") == 30 and f"{clock.utcnow().date()}: $30.00" in svg
 
 
-@pytest.mark.parametrize("period, shown, rows", [("week", "UBERPOP-39 Reward 39", 7),
-                                                 ("month", "UBERPOP-40 Reward 40", 30)])
-def test_the_most_expensive_task_of_a_week_or_a_month_with_its_days(analytics, gateway, issuer, period, shown, rows):
+@pytest.mark.parametrize(
+    "period, shown, rows",
+    [("week", "UBERPOP-39 Reward 39", 7), ("month", "UBERPOP-40 Reward 40", 30)],
+)
+def test_the_most_expensive_task_of_a_week_or_a_month_with_its_days(
+    analytics, gateway, issuer, period, shown, rows
+):
     a_busy_week(analytics)
-    html = signed_in(gateway, issuer, "admin").get(f"/analytics?period={period}").get_data(as_text=True)
+    html = (
+        signed_in(gateway, issuer, "admin")
+        .get(f"/analytics?period={period}")
+        .get_data(as_text=True)
+    )
     assert f"{shown}</strong>" in html
     by_day = re.search(r'<table id="by-day">.*?</table>', html, re.DOTALL).group(0)
     assert by_day.count("<tr>") == rows + 1

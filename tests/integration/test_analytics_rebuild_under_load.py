@@ -1,25 +1,34 @@
 """A rebuild while the worker applies events, on SQLite and on PostgreSQL: nothing is lost or
 counted twice, and the end is what an orderly delivery gives. On SQLite the write lock
 serialises the two; on PostgreSQL the rebuild locks the archive, which the worker writes first."""
+
 import os
 import threading
 import time
 import uuid
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from analytics import archive, rebuild, service
+from analytics.models import event_archive
 from ates import migrations
 from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
-from analytics import archive, rebuild, service
-from analytics.models import event_archive
-from tests.analytics_events import deliver, generated_month, read_models, seed_002_story, shuffled_with_duplicates
+from tests.analytics_events import (
+    deliver,
+    generated_month,
+    read_models,
+    seed_002_story,
+    shuffled_with_duplicates,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-POSTGRES_ADMIN_URL = os.environ.get("ATES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "ATES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def migrated(url: str):
@@ -50,27 +59,39 @@ def database_url(request, tmp_path, monkeypatch):
         admin.close()
 
 
-def test_a_rebuild_while_events_arrive_loses_nothing_and_counts_nothing_twice(database_url, tmp_path):
+def test_a_rebuild_while_events_arrive_loses_nothing_and_counts_nothing_twice(
+    database_url, tmp_path
+):
     story = generated_month(71, days=20)
     orderly = migrated(f"sqlite:///{tmp_path / 'orderly.db'}")
     deliver(orderly, story.events)
     uow = migrated(database_url)
     half = len(story.events) // 2
     deliver(uow, story.events[:half])
-    still_arriving = shuffled_with_duplicates(story.events[half:] + story.events[:half:3], 8)  # with redeliveries
-    worker = threading.Thread(target=deliver, args=(uow, still_arriving), kwargs={"batch_size": 10, "pause": 0.01})
+    still_arriving = shuffled_with_duplicates(
+        story.events[half:] + story.events[:half:3], 8
+    )  # with redeliveries
+    worker = threading.Thread(
+        target=deliver, args=(uow, still_arriving), kwargs={"batch_size": 10, "pause": 0.01}
+    )
     worker.start()
     replayed = []
     for _ in range(3):  # each rebuild runs while the worker thread still has events to apply
         with uow.begin() as session:
-            replayed.append(sum(rebuild.rebuild_read_models(session, timezone.utc).replayed.values()))
-        assert worker.is_alive(), "the worker finished before the rebuilds: nothing ran concurrently"
+            replayed.append(sum(rebuild.rebuild_read_models(session, UTC).replayed.values()))
+        assert worker.is_alive(), (
+            "the worker finished before the rebuilds: nothing ran concurrently"
+        )
         time.sleep(0.05)
     worker.join()
-    assert replayed == sorted(replayed) and replayed[0] < replayed[-1], "the worker applied events between rebuilds"
+    assert replayed == sorted(replayed) and replayed[0] < replayed[-1], (
+        "the worker applied events between rebuilds"
+    )
     assert read_models(uow) == read_models(orderly)
     with uow.read() as session:
-        assert session.scalar(select(func.count()).select_from(event_archive)) == len({e.id for e in story.events})
+        assert session.scalar(select(func.count()).select_from(event_archive)) == len(
+            {e.id for e in story.events}
+        )
         found = service.most_expensive_task(session, story.first_day, story.last_day)
     assert found["task"].task_id == story.top_task_of_range
     uow.dispose()

@@ -1,5 +1,6 @@
 """schemathesis against each service's own OpenAPI document, with a valid admin token: whatever it
 generates — valid or not — gets a documented answer, and never a 5xx (SPEC §8)."""
+
 import time
 import uuid
 from pathlib import Path
@@ -33,10 +34,20 @@ def tracker_app(var: Path):
     app.test_cli_runner().invoke(args=["migrate"], catch_exceptions=False)
     admin, developer = str(uuid.uuid4()), str(uuid.uuid4())
     with app.extensions["ates.uow"].begin() as session:
-        session.execute(insert(accounts), [
-            {"account_id": account_id, "username": role, "role": role, "active": True,
-             "assignable": domain.is_assignable(role, True), "version": 1}
-            for account_id, role in ((admin, "admin"), (developer, "developer"))])
+        session.execute(
+            insert(accounts),
+            [
+                {
+                    "account_id": account_id,
+                    "username": role,
+                    "role": role,
+                    "active": True,
+                    "assignable": domain.is_assignable(role, True),
+                    "version": 1,
+                }
+                for account_id, role in ((admin, "admin"), (developer, "developer"))
+            ],
+        )
     return app, lambda: issuer.headers(admin, "admin")
 
 
@@ -53,10 +64,20 @@ def auth_app(var: Path):
 
     def headers():
         now = int(time.time())
-        claims = {"iss": "http://localhost", "sub": admin.account_id, "aud": "ates-api", "exp": now + 900,
-                  "iat": now, "jti": uuid.uuid4().hex, "client_id": "ates-cli", "scope": "openid ates-api",
-                  "role": "admin", "preferred_username": "admin"}
+        claims = {
+            "iss": "http://localhost",
+            "sub": admin.account_id,
+            "aud": "ates-api",
+            "exp": now + 900,
+            "iat": now,
+            "jti": uuid.uuid4().hex,
+            "client_id": "ates-cli",
+            "scope": "openid ates-api",
+            "role": "admin",
+            "preferred_username": "admin",
+        }
         return {"Authorization": f"Bearer {keys.sign(keys.signing_key(uow), claims, typ='at+jwt')}"}
+
     return app, headers
 
 
@@ -87,22 +108,42 @@ def accounting_app(var: Path):
     return app, lambda: issuer.headers(admin, "admin")
 
 
-SERVICES = {"tracker": tracker_app, "auth": auth_app, "analytics": analytics_app, "accounting": accounting_app}
+SERVICES = {
+    "tracker": tracker_app,
+    "auth": auth_app,
+    "analytics": analytics_app,
+    "accounting": accounting_app,
+}
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
 def test_generated_requests_get_documented_answers_and_no_5xx(service, tmp_path):
     app, headers = SERVICES[service](tmp_path)
-    operations = [result.ok() for result in schemathesis.openapi.from_wsgi("/openapi.json", app).get_all_operations()]
+    operations = [
+        result.ok()
+        for result in schemathesis.openapi.from_wsgi("/openapi.json", app).get_all_operations()
+    ]
     assert operations
     calls = []
     for operation in operations:
+
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def answers_well(case):
-            calls.append(case.call_and_validate(headers=headers(), excluded_checks=EXCLUDED).status_code)
+            calls.append(
+                case.call_and_validate(headers=headers(), excluded_checks=EXCLUDED).status_code
+            )
+
         answers_well()
-    assert len(calls) >= 10 * len(operations), "hypothesis should have generated many requests per operation"
-    assert any(200 <= status < 300 for status in calls), "the token should open the door to some successes"
+    assert len(calls) >= 10 * len(operations), (
+        "hypothesis should have generated many requests per operation"
+    )
+    assert any(200 <= status < 300 for status in calls), (
+        "the token should open the door to some successes"
+    )
     print(f"{service}: {len(calls)} requests, statuses {sorted(set(calls))}")

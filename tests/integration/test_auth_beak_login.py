@@ -1,6 +1,7 @@
 """Beak login (seed 004) on a real (SQLite) database: register a beak, log in with a new photo of it,
 through the OAuth flow like a password login; other beaks, non-images and oversized photos are refused,
 and failed beak logins count toward the same limit as wrong passwords. Images are drawn here."""
+
 import base64
 import hashlib
 import io
@@ -30,7 +31,10 @@ def beak_photo(seed: int, size=(400, 300), image_format="PNG", retaken=False) ->
     draw = ImageDraw.Draw(image)
     for _ in range(6):
         x0, y0 = rnd.randrange(size[0]), rnd.randrange(size[1])
-        x1, y1 = x0 + rnd.randrange(size[0] // 10, size[0] // 2), y0 + rnd.randrange(size[1] // 10, size[1] // 2)
+        x1, y1 = (
+            x0 + rnd.randrange(size[0] // 10, size[0] // 2),
+            y0 + rnd.randrange(size[1] // 10, size[1] // 2),
+        )
         draw.ellipse([x0, y0, x1, y1], fill=tuple(rnd.randrange(256) for _ in range(3)))
     if retaken:
         image = image.resize((size[0] * 3 // 4, size[1] * 3 // 4))
@@ -57,17 +61,29 @@ def csrf_token(client, path: str) -> str:
 
 
 def post_photo(client, path: str, photo: bytes, filename="beak.png", **fields):
-    data = {"csrf_token": csrf_token(client, path), "photo": (io.BytesIO(photo), filename), **fields}
+    data = {
+        "csrf_token": csrf_token(client, path),
+        "photo": (io.BytesIO(photo), filename),
+        **fields,
+    }
     return client.post(path, data=data, content_type="multipart/form-data")
 
 
 @pytest.fixture(scope="module")
 def kesha(app):
     """An account with the beak of seed 7 registered through the page."""
-    service.create_account(app.extensions["ates.uow"], "kesha", "password-1", "kesha@uberpopug.example")
+    service.create_account(
+        app.extensions["ates.uow"], "kesha", "password-1", "kesha@uberpopug.example"
+    )
     client = app.test_client()
-    client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "username": "kesha",
-                                "password": "password-1"})
+    client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_token(client, "/login"),
+            "username": "kesha",
+            "password": "password-1",
+        },
+    )
     response = post_photo(client, "/beak", beak_photo(7))
     assert response.status_code == 200 and "Your beak is registered" in response.text
     return "kesha"
@@ -75,7 +91,9 @@ def kesha(app):
 
 def test_a_new_photo_of_the_registered_beak_logs_in(app, kesha):
     client = app.test_client()
-    response = post_photo(client, "/login/beak", beak_photo(7, retaken=True), "beak.jpg", username=kesha)
+    response = post_photo(
+        client, "/login/beak", beak_photo(7, retaken=True), "beak.jpg", username=kesha
+    )
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert "as <strong>kesha</strong>" in client.get("/").text
 
@@ -83,19 +101,43 @@ def test_a_new_photo_of_the_registered_beak_logs_in(app, kesha):
 def test_beak_login_plugs_into_the_oauth_flow_like_a_password_login(app, kesha):
     client = app.test_client()
     verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    to_login = client.get("/oauth/authorize", query_string={
-        "response_type": "code", "client_id": "ates-cli", "redirect_uri": CLI_CALLBACK, "state": "beaky",
-        "code_challenge": challenge, "code_challenge_method": "S256"})
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
+    to_login = client.get(
+        "/oauth/authorize",
+        query_string={
+            "response_type": "code",
+            "client_id": "ates-cli",
+            "redirect_uri": CLI_CALLBACK,
+            "state": "beaky",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+    )
     next_path = parse_qs(urlsplit(to_login.headers["Location"]).query)["next"][0]
-    logged_in = post_photo(client, "/login/beak", beak_photo(7, retaken=True), "beak.jpg",
-                           username=kesha, next=next_path)
+    logged_in = post_photo(
+        client,
+        "/login/beak",
+        beak_photo(7, retaken=True),
+        "beak.jpg",
+        username=kesha,
+        next=next_path,
+    )
     assert logged_in.headers["Location"] == next_path
     back = client.get(next_path)
     assert back.status_code == 302 and back.headers["Location"].startswith(f"{CLI_CALLBACK}?code=")
     code = parse_qs(urlsplit(back.headers["Location"]).query)["code"][0]
-    tokens = client.post("/oauth/token", data={"grant_type": "authorization_code", "code": code, "client_id": "ates-cli",
-                                               "redirect_uri": CLI_CALLBACK, "code_verifier": verifier})
+    tokens = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": "ates-cli",
+            "redirect_uri": CLI_CALLBACK,
+            "code_verifier": verifier,
+        },
+    )
     assert tokens.status_code == 200 and tokens.json["token_type"] == "Bearer"
 
 
@@ -111,34 +153,64 @@ def test_an_unknown_popug_is_refused_like_a_wrong_beak(app):
 
 
 @pytest.mark.parametrize("path", ["/login/beak", "/beak"])
-@pytest.mark.parametrize("photo, filename, message", [
-    (b"I am a text file, honest", "beak.png", "That file is not a PNG or JPEG image."),
-    (beak_photo(7, image_format="GIF"), "beak.png", "That file is not a PNG or JPEG image."),
-    (beak_photo(7, size=(4100, 80)), "beak.png", "The photo is 4100×80 pixels; each side must be 64 to 4096"),
-    (beak_photo(7, size=(40, 40)), "beak.png", "The photo is 40×40 pixels"),
-    (beak_photo(7) + bytes(5 * 1024 * 1024), "beak.png", "The photo is larger than 5 MB."),
-])
+@pytest.mark.parametrize(
+    "photo, filename, message",
+    [
+        (b"I am a text file, honest", "beak.png", "That file is not a PNG or JPEG image."),
+        (beak_photo(7, image_format="GIF"), "beak.png", "That file is not a PNG or JPEG image."),
+        (
+            beak_photo(7, size=(4100, 80)),
+            "beak.png",
+            "The photo is 4100×80 pixels; each side must be 64 to 4096",
+        ),
+        (beak_photo(7, size=(40, 40)), "beak.png", "The photo is 40×40 pixels"),
+        (beak_photo(7) + bytes(5 * 1024 * 1024), "beak.png", "The photo is larger than 5 MB."),
+    ],
+)
 def test_what_is_not_a_real_png_or_jpeg_within_bounds_is_refused_with_a_clear_message(
-        app, kesha, path, photo, filename, message):
+    app, kesha, path, photo, filename, message
+):
     client = app.test_client()
-    client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "username": kesha,
-                                "password": "password-1"})
+    client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_token(client, "/login"),
+            "username": kesha,
+            "password": "password-1",
+        },
+    )
     response = post_photo(client, path, photo, filename, username=kesha)
     assert response.status_code == 400 and message in response.text
 
 
 def test_failed_beak_logins_count_toward_the_same_limit_as_wrong_passwords(app):
-    service.create_account(app.extensions["ates.uow"], "guessed", "password-1", "g@uberpopug.example")
+    service.create_account(
+        app.extensions["ates.uow"], "guessed", "password-1", "g@uberpopug.example"
+    )
     client = app.test_client()
     for _ in range(3):
-        assert post_photo(client, "/login/beak", beak_photo(9), username="guessed").status_code == 200
+        assert (
+            post_photo(client, "/login/beak", beak_photo(9), username="guessed").status_code == 200
+        )
     for _ in range(2):
-        client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "username": "guessed",
-                                    "password": "wrong-password"})
+        client.post(
+            "/login",
+            data={
+                "csrf_token": csrf_token(client, "/login"),
+                "username": "guessed",
+                "password": "wrong-password",
+            },
+        )
     refused = post_photo(client, "/login/beak", beak_photo(9), username="guessed")
     assert refused.status_code == 429 and "Too many failed logins" in refused.text
-    refused = client.post("/login", data={"csrf_token": csrf_token(client, "/login"), "username": "guessed",
-                                          "password": "password-1"})
+    refused = client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_token(client, "/login"),
+            "username": "guessed",
+            "password": "password-1",
+        },
+    )
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
 
 

@@ -1,4 +1,5 @@
 """Signing keys in the auth database: made once, rotated without breaking live tokens, retired on purpose."""
+
 import time
 import uuid
 from pathlib import Path
@@ -23,8 +24,18 @@ def uow(tmp_path):
 
 def token(key) -> str:
     now = int(time.time())
-    return keys.sign(key, {"iss": ISSUER, "sub": str(uuid.uuid4()), "aud": "ates-api", "exp": now + 60, "iat": now,
-                           "jti": uuid.uuid4().hex}, typ="at+jwt")
+    return keys.sign(
+        key,
+        {
+            "iss": ISSUER,
+            "sub": str(uuid.uuid4()),
+            "aud": "ates-api",
+            "exp": now + 60,
+            "iat": now,
+            "jti": uuid.uuid4().hex,
+        },
+        typ="at+jwt",
+    )
 
 
 def published_kids(uow) -> list[str]:

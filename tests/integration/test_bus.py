@@ -1,4 +1,5 @@
 """The bus against the real RabbitMQ: outbox, relay, topology, consumer, inbox, retry and .dead."""
+
 import json
 import threading
 import time
@@ -21,12 +22,17 @@ def wait_for_queue(broker, queue=QUEUE):
             return True
         except pika.exceptions.ChannelClosedByBroker:
             return False
+
     eventually(exists, message=f"queue {queue} to be declared")
 
 
 def settle(probe, expected: int, timeout: float = 60.0):
     """Wait until `expected` applications are in, then a little longer to catch a double."""
-    eventually(lambda: probe.applied_count() >= expected, timeout=timeout, message=f"{expected} applications")
+    eventually(
+        lambda: probe.applied_count() >= expected,
+        timeout=timeout,
+        message=f"{expected} applications",
+    )
     time.sleep(0.5)
 
 
@@ -38,15 +44,16 @@ def test_committed_event_reaches_the_consumer_and_is_applied_once(probe, start, 
     start(probe.relay())
     settle(probe, 1)
     assert probe.applications_per_event() == {event.id: 1}
-    eventually(lambda: probe.unpublished_count() == 0, message="the outbox row to be marked published")
+    eventually(
+        lambda: probe.unpublished_count() == 0, message="the outbox row to be marked published"
+    )
 
 
 def test_rolled_back_transaction_publishes_nothing(probe, start, broker):
     rolled_back = task_created()
-    with pytest.raises(RuntimeError):
-        with probe.uow.begin() as session:
-            probe.outbox.add(session, rolled_back)
-            raise RuntimeError("the business change failed")
+    with pytest.raises(RuntimeError), probe.uow.begin() as session:
+        probe.outbox.add(session, rolled_back)
+        raise RuntimeError("the business change failed")
     marker = task_created()
     probe.publish(marker)
     start(probe.consumer())
@@ -61,7 +68,12 @@ def test_same_event_delivered_twice_changes_state_once(probe, start, broker):
     wait_for_queue(broker)
     event, marker = task_created(), task_created()
     for message in (event, event, marker):
-        broker.publish_raw("tracker.events", "task.created.v2", json.dumps(message.to_message()).encode(), "tracker")
+        broker.publish_raw(
+            "tracker.events",
+            "task.created.v2",
+            json.dumps(message.to_message()).encode(),
+            "tracker",
+        )
     settle(probe, 2)
     assert probe.applications_per_event() == {event.id: 1, marker.id: 1}
 
@@ -72,7 +84,11 @@ def test_relay_killed_in_the_middle_of_a_batch_loses_nothing(probe, start, spawn
     events = [task_created() for _ in range(1000)]
     probe.publish(*events)
     relay = spawn("slow-relay", str(probe.engine.url))
-    eventually(lambda: probe.unpublished_count() <= 800, interval=0.005, message="the relay to be under way")
+    eventually(
+        lambda: probe.unpublished_count() <= 800,
+        interval=0.005,
+        message="the relay to be under way",
+    )
     relay.kill()
     assert 0 < probe.unpublished_count() < 1000, "the kill should land in the middle of the batch"
     spawn("relay", str(probe.engine.url))
@@ -81,7 +97,9 @@ def test_relay_killed_in_the_middle_of_a_batch_loses_nothing(probe, start, spawn
     eventually(lambda: probe.unpublished_count() == 0, message="every row marked published")
 
 
-def test_two_relays_on_one_outbox_publish_each_event_once_and_a_standby_takes_over(probe, start, broker):
+def test_two_relays_on_one_outbox_publish_each_event_once_and_a_standby_takes_over(
+    probe, start, broker
+):
     with broker.channel() as channel:
         channel.exchange_declare("tracker.events", exchange_type="topic", durable=True)
         channel.queue_declare("every-copy", durable=True)
@@ -97,25 +115,32 @@ def test_two_relays_on_one_outbox_publish_each_event_once_and_a_standby_takes_ov
     leader.stop()
     later = [task_created() for _ in range(100)]
     probe.publish(*later)
-    eventually(lambda: standby.holds_lease and probe.unpublished_count() == 0, message="the standby to take over")
+    eventually(
+        lambda: standby.holds_lease and probe.unpublished_count() == 0,
+        message="the standby to take over",
+    )
     time.sleep(0.5)
     assert broker.message_count("every-copy") == 2100
 
 
-def test_broker_dropping_connections_while_events_flow_loses_and_doubles_nothing(probe, spawn, broker):
+def test_broker_dropping_connections_while_events_flow_loses_and_doubles_nothing(
+    probe, spawn, broker
+):
     worker = spawn("worker", str(probe.engine.url))
     wait_for_queue(broker)
     events = [task_created() for _ in range(1000)]
 
     def feed():
         for start_at in range(0, len(events), 20):
-            probe.publish(*events[start_at:start_at + 20])
+            probe.publish(*events[start_at : start_at + 20])
             time.sleep(0.04)
 
     feeder = threading.Thread(target=feed)
     feeder.start()
     for share in (0.3, 0.6):
-        eventually(lambda: probe.applied_count() >= share * len(events), message=f"{share:.0%} applied")
+        eventually(
+            lambda: probe.applied_count() >= share * len(events), message=f"{share:.0%} applied"
+        )
         broker.close_all_connections()
     feeder.join()
     settle(probe, 1000)
@@ -133,11 +158,15 @@ def test_message_failing_its_schema_is_dead_lettered_and_the_next_is_applied(pro
     broker.publish_raw("tracker.events", "task.completed.v1", json.dumps(broken).encode())
     broker.publish_raw("tracker.events", "task.completed.v1", b"{not json")
     good = task_created()
-    broker.publish_raw("tracker.events", "task.created.v2", json.dumps(good.to_message()).encode(), "tracker")
+    broker.publish_raw(
+        "tracker.events", "task.created.v2", json.dumps(good.to_message()).encode(), "tracker"
+    )
     settle(probe, 1)
     assert probe.applications_per_event() == {good.id: 1}
-    dead = eventually(lambda: (lambda m: m if len(m) == 2 else None)(broker.take_all(dead_queue_name(QUEUE))),
-                      message="two dead letters")
+    dead = eventually(
+        lambda: (lambda m: m if len(m) == 2 else None)(broker.take_all(dead_queue_name(QUEUE))),
+        message="two dead letters",
+    )
     reasons = [properties.headers["ates-reason"] for properties, _ in dead]
     assert reasons[0].startswith("schema: data: 'completed_at' is a required property"), reasons[0]
     assert reasons[1].startswith("not JSON"), reasons[1]
@@ -164,8 +193,10 @@ def test_not_yet_event_comes_back_and_is_applied_once_its_dependency_arrives(pro
     completed = task_completed(created.data["task_id"])
     probe.publish(completed)
     start(probe.relay())
-    eventually(lambda: broker.message_count(wait_queue_name(QUEUE, RETRY_DELAYS_MS[1])) == 1,
-               message="the early event to wait its second round")
+    eventually(
+        lambda: broker.message_count(wait_queue_name(QUEUE, RETRY_DELAYS_MS[1])) == 1,
+        message="the early event to wait its second round",
+    )
     assert probe.applied_count() == 0
     probe.publish(created)
     settle(probe, 2)
@@ -173,17 +204,22 @@ def test_not_yet_event_comes_back_and_is_applied_once_its_dependency_arrives(pro
     assert broker.message_count(dead_queue_name(QUEUE)) == 0
 
 
-def test_not_yet_event_whose_dependency_never_arrives_ends_dead_after_bounded_tries(probe, start, broker):
+def test_not_yet_event_whose_dependency_never_arrives_ends_dead_after_bounded_tries(
+    probe, start, broker
+):
     start(probe.consumer())
     wait_for_queue(broker)
     orphan = task_completed("0a4cbb3e-8d55-4d8e-b7a9-4a0f3f1a2b3c")
     probe.publish(orphan)
     start(probe.relay())
-    dead = eventually(lambda: broker.take_all(dead_queue_name(QUEUE)), timeout=20, message="a dead letter")
+    dead = eventually(
+        lambda: broker.take_all(dead_queue_name(QUEUE)), timeout=20, message="a dead letter"
+    )
     headers = dead[0][0].headers
     tries = len(RETRY_DELAYS_MS) + 1
     assert headers["ates-reason"] == (
-        f"gave up after {tries} tries: not yet: task 0a4cbb3e-8d55-4d8e-b7a9-4a0f3f1a2b3c is not known yet")
+        f"gave up after {tries} tries: not yet: task 0a4cbb3e-8d55-4d8e-b7a9-4a0f3f1a2b3c is not known yet"
+    )
     assert headers["ates-attempts"] == len(RETRY_DELAYS_MS)
     assert probe.applied_count() == 0
 

@@ -1,5 +1,6 @@
 """A token outlives a deactivation by up to its lifetime; services that keep a replica of the
 accounts refuse it as soon as the replica has heard of the deactivation."""
+
 import importlib
 import uuid
 
@@ -13,7 +14,11 @@ from tests.issuer import StandInIssuer
 # service, an endpoint every admin may call, the replica's extra columns besides id/active/version
 SERVICES = [
     ("tracker", "/api/tasks", {"username": "popug", "role": "admin", "assignable": False}),
-    ("accounting", "/api/me/account", {"username": "popug", "role": "admin", "email": None, "full_name": None}),
+    (
+        "accounting",
+        "/api/me/account",
+        {"username": "popug", "role": "admin", "email": None, "full_name": None},
+    ),
     ("analytics", "/api/summary", {}),
 ]
 
@@ -26,7 +31,9 @@ def issuer():
 @pytest.fixture(params=SERVICES, ids=[service for service, _, _ in SERVICES])
 def service(request, tmp_path, issuer):
     name, path, columns = request.param
-    app = importlib.import_module(f"{name}.app").create_app(load_settings(name, {"ATES_VAR_DIR": str(tmp_path)}))
+    app = importlib.import_module(f"{name}.app").create_app(
+        load_settings(name, {"ATES_VAR_DIR": str(tmp_path)})
+    )
     tokens.init_app(app, issuer.verifier())
     app.test_cli_runner().invoke(args=["migrate"], catch_exceptions=False)
     replica = importlib.import_module(f"{name}.models").accounts
@@ -35,8 +42,13 @@ def service(request, tmp_path, issuer):
         account_id = str(uuid.uuid4())
         if active is not None:
             with app.extensions["ates.uow"].begin() as session:
-                session.execute(insert(replica).values(account_id=account_id, active=active, version=2, **columns))
+                session.execute(
+                    insert(replica).values(
+                        account_id=account_id, active=active, version=2, **columns
+                    )
+                )
         return account_id
+
     return app.test_client(), path, account
 
 

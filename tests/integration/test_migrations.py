@@ -1,4 +1,5 @@
 """Every service's Alembic history builds the schema its models describe, from an empty database."""
+
 import importlib
 import json
 import os
@@ -11,11 +12,12 @@ from alembic.migration import MigrationContext
 
 from ates import migrations
 from ates.db import make_engine
-
 from tests.migration_schemas import RECORD, SERVICES, schemas_by_revision
 
 ROOT = Path(__file__).resolve().parents[2]
-POSTGRES_ADMIN_URL = os.environ.get("ATES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "ATES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 @pytest.mark.parametrize("service", ["auth", "tracker", "accounting", "analytics"])
@@ -35,7 +37,9 @@ def test_migrations_reach_the_models_schema(service, tmp_path):
 def test_every_revision_still_makes_the_schema_it_made_when_written_out_in_full(service, tmp_path):
     """The migrations now call shared helpers (ates/migrations.py); what each revision makes must not move."""
     recorded = json.loads(RECORD.read_text())[service]
-    found = json.loads(json.dumps(schemas_by_revision(service, f"sqlite:///{tmp_path / service}.db")))
+    found = json.loads(
+        json.dumps(schemas_by_revision(service, f"sqlite:///{tmp_path / service}.db"))
+    )
     assert found.keys() == recorded.keys()
     for revision in recorded:
         assert found[revision] == recorded[revision], f"{service} at {revision}"
@@ -62,7 +66,9 @@ def test_on_postgresql_the_migrations_go_down_and_up_again_to_the_models_schema(
         with engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), metadata)
         engine.dispose()
-        assert differences == [], f"{service}: models and migrations differ on PostgreSQL: {differences}"
+        assert differences == [], (
+            f"{service}: models and migrations differ on PostgreSQL: {differences}"
+        )
     finally:
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

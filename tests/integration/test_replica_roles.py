@@ -1,6 +1,7 @@
 """A token's `role` claim is what the account was when it signed in; services that keep a replica
 of the accounts take a role away as soon as the replica has heard of the change, and never grant
 one that the token does not carry."""
+
 import importlib
 import uuid
 
@@ -14,9 +15,18 @@ from tests.issuer import StandInIssuer
 # service, an endpoint only privileged roles may call, a role it needs, the replica's other columns
 SERVICES = [
     ("tracker", "/api/tasks?scope=all", "manager", {"username": "popug", "assignable": False}),
-    ("tracker", "/api/reassignments/00000000-0000-4000-8000-000000000000", "manager",
-     {"username": "popug", "assignable": False}),
-    ("accounting", "/api/accounts", "accountant", {"username": "popug", "email": None, "full_name": None}),
+    (
+        "tracker",
+        "/api/reassignments/00000000-0000-4000-8000-000000000000",
+        "manager",
+        {"username": "popug", "assignable": False},
+    ),
+    (
+        "accounting",
+        "/api/accounts",
+        "accountant",
+        {"username": "popug", "email": None, "full_name": None},
+    ),
     ("analytics", "/api/summary", "admin", {}),
 ]
 IDS = [f"{service}{path.split('?')[0]}" for service, path, _, _ in SERVICES]
@@ -30,7 +40,9 @@ def issuer():
 @pytest.fixture(params=SERVICES, ids=IDS)
 def service(request, tmp_path, issuer):
     name, path, role, columns = request.param
-    app = importlib.import_module(f"{name}.app").create_app(load_settings(name, {"ATES_VAR_DIR": str(tmp_path)}))
+    app = importlib.import_module(f"{name}.app").create_app(
+        load_settings(name, {"ATES_VAR_DIR": str(tmp_path)})
+    )
     tokens.init_app(app, issuer.verifier())
     app.test_cli_runner().invoke(args=["migrate"], catch_exceptions=False)
     replica = importlib.import_module(f"{name}.models").accounts
@@ -39,9 +51,13 @@ def service(request, tmp_path, issuer):
         account_id = str(uuid.uuid4())
         if replica_role is not None:
             with app.extensions["ates.uow"].begin() as session:
-                session.execute(insert(replica).values(account_id=account_id, active=True, version=3,
-                                                       role=replica_role, **columns))
+                session.execute(
+                    insert(replica).values(
+                        account_id=account_id, active=True, version=3, role=replica_role, **columns
+                    )
+                )
         return account_id
+
     return app.test_client(), path, role, account
 
 
@@ -62,7 +78,9 @@ def test_a_role_the_replica_and_the_token_agree_on_passes(service, issuer):
     assert client.get(path, headers=issuer.headers(account(role), role)).status_code in (200, 404)
 
 
-def test_a_replica_that_disagrees_with_the_token_grants_nothing_beyond_every_roles_rights(service, issuer):
+def test_a_replica_that_disagrees_with_the_token_grants_nothing_beyond_every_roles_rights(
+    service, issuer
+):
     client, path, role, account = service
     for token_role in {"admin", "manager", "accountant", "boss"} - {role}:
         answer = client.get(path, headers=issuer.headers(account(role), token_role))

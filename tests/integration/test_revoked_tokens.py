@@ -1,5 +1,6 @@
 """An access token revoked at the SSO before it expires: auth announces it as token.revoked, and
 every resource service refuses its jti from the moment that event is handled."""
+
 import importlib
 import uuid
 from datetime import timedelta
@@ -13,8 +14,11 @@ from ates.config import load_settings
 from tests.issuer import StandInIssuer
 
 # service, an endpoint any role may call with the role, the table of revoked tokens
-SERVICES = [("tracker", "/api/tasks", "developer"), ("accounting", "/api/me/account", "developer"),
-            ("analytics", "/api/summary", "admin")]
+SERVICES = [
+    ("tracker", "/api/tasks", "developer"),
+    ("accounting", "/api/me/account", "developer"),
+    ("analytics", "/api/summary", "admin"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -25,16 +29,27 @@ def issuer():
 @pytest.fixture(params=SERVICES, ids=[name for name, _, _ in SERVICES])
 def service(request, tmp_path):
     name, path, role = request.param
-    app = importlib.import_module(f"{name}.app").create_app(load_settings(name, {"ATES_VAR_DIR": str(tmp_path)}))
+    app = importlib.import_module(f"{name}.app").create_app(
+        load_settings(name, {"ATES_VAR_DIR": str(tmp_path)})
+    )
     app.test_cli_runner().invoke(args=["migrate"], catch_exceptions=False)
     handle = importlib.import_module(f"{name}.handlers").handlers.lookup("token.revoked", 1)
     assert handle is not None, f"{name} does not handle token.revoked v1"
 
     def revoked(jti: str, account_id: str, expires_in: timedelta = timedelta(minutes=15)) -> None:
-        event = Event("token.revoked", 1, "/auth", {
-            "jti": jti, "account_id": account_id, "expires_at": clock.to_wire(clock.utcnow() + expires_in)})
+        event = Event(
+            "token.revoked",
+            1,
+            "/auth",
+            {
+                "jti": jti,
+                "account_id": account_id,
+                "expires_at": clock.to_wire(clock.utcnow() + expires_in),
+            },
+        )
         with app.extensions["ates.uow"].begin() as session:
             handle(session, event)
+
     return app, path, role, revoked
 
 
@@ -51,7 +66,9 @@ def test_a_revoked_token_is_refused_with_401_and_other_tokens_of_the_account_pas
     revoked(jti, account_id)
     answer = client.get(path, headers=bearer(issuer, account_id, role, jti))
     assert answer.status_code == 401 and answer.headers["WWW-Authenticate"].startswith("Bearer")
-    assert answer.get_json()["error"] == "token_revoked" and "revoked" in answer.get_json()["message"]
+    assert (
+        answer.get_json()["error"] == "token_revoked" and "revoked" in answer.get_json()["message"]
+    )
     assert client.get(path, headers=bearer(issuer, account_id, role)).status_code == 200
 
 

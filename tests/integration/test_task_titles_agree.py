@@ -2,6 +2,7 @@
 hold three copies of the reader, which had drifted: "[UBERPOP-42] — " was refused by the tracker,
 ('', 'UBERPOP-42') to accounting and ('[UBERPOP-42] —', None) to analytics. Here each title goes
 through the tracker's rules and through the real handlers of the two consumers, into their databases."""
+
 import uuid
 from pathlib import Path
 
@@ -18,9 +19,9 @@ from ates import migrations
 from ates.bus import Event, Inbox
 from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
+from tests.handed_in import handed_in
 from tests.unit.test_task_titles import ODD_TITLES
 from tracker import domain as tracker
-from tests.handed_in import handed_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,8 +29,10 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def consumers(tmp_path_factory):
     found = {}
-    for name, handlers, inbox in (("accounting", accounting_handlers, accounting_inbox),
-                                  ("analytics", analytics_handlers, analytics_inbox)):
+    for name, handlers, inbox in (
+        ("accounting", accounting_handlers, accounting_inbox),
+        ("analytics", analytics_handlers, analytics_inbox),
+    ):
         url = f"sqlite:///{tmp_path_factory.mktemp(name) / name}.db"
         migrations.upgrade(ROOT / name / "migrations", url)
         uow = UnitOfWork(make_engine(url))
@@ -38,9 +41,19 @@ def consumers(tmp_path_factory):
 
 
 def created_v1(text: str) -> Event:
-    message = Event("task.created", 1, "/tracker", {
-        "task_id": str(uuid.uuid4()), "title": text, "description": "", "status": "open",
-        "assignee_id": str(uuid.uuid4()), "created_at": "2026-12-02T10:00:00Z"}).to_message()
+    message = Event(
+        "task.created",
+        1,
+        "/tracker",
+        {
+            "task_id": str(uuid.uuid4()),
+            "title": text,
+            "description": "",
+            "status": "open",
+            "assignee_id": str(uuid.uuid4()),
+            "created_at": "2026-12-02T10:00:00Z",
+        },
+    ).to_message()
     return Event.from_message(message)
 
 
@@ -48,8 +61,9 @@ def read(consumers, name: str, table, event: Event) -> tuple[str, str | None]:
     uow, inbox = consumers[name]
     assert [outcome.action for outcome in inbox.apply([event])] == ["ack"]
     with uow.read() as session:
-        row = session.execute(select(table.c.title, table.c.jira_id).where(
-            table.c.task_id == event.data["task_id"])).one()
+        row = session.execute(
+            select(table.c.title, table.c.jira_id).where(table.c.task_id == event.data["task_id"])
+        ).one()
     return row.title, row.jira_id
 
 

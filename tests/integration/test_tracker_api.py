@@ -1,4 +1,5 @@
 """The tracker's REST API on a real database, with tokens checked by the real verifier."""
+
 import uuid
 from pathlib import Path
 
@@ -7,10 +8,10 @@ from sqlalchemy import insert
 
 from ates import tokens
 from ates.config import load_settings
+from tests.issuer import StandInIssuer
 from tracker import domain
 from tracker.app import create_app
 from tracker.models import accounts
-from tests.issuer import StandInIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ["admin", "manager", "accountant", "boss", "developer"]
@@ -40,9 +41,20 @@ def popugs(app):
     """One account of every role; the developer, accountant and boss are assignable."""
     found = {role: str(uuid.uuid4()) for role in ROLES}
     with app.extensions["ates.uow"].begin() as session:
-        session.execute(insert(accounts), [
-            {"account_id": account_id, "username": role, "role": role, "active": True,
-             "assignable": domain.is_assignable(role, True), "version": 1} for role, account_id in found.items()])
+        session.execute(
+            insert(accounts),
+            [
+                {
+                    "account_id": account_id,
+                    "username": role,
+                    "role": role,
+                    "active": True,
+                    "assignable": domain.is_assignable(role, True),
+                    "version": 1,
+                }
+                for role, account_id in found.items()
+            ],
+        )
     return found
 
 
@@ -51,14 +63,19 @@ def as_role(issuer, popugs, role):
 
 
 @pytest.mark.parametrize("role", ROLES + [None])
-@pytest.mark.parametrize("method, path, allowed", [
-    ("post", "/api/tasks", set(ROLES)),
-    ("get", "/api/tasks?scope=mine", set(ROLES)),
-    ("get", "/api/tasks?scope=all", {"admin", "manager"}),
-    ("post", "/api/reassignments", {"admin", "manager"}),
-])
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("post", "/api/tasks", set(ROLES)),
+        ("get", "/api/tasks?scope=mine", set(ROLES)),
+        ("get", "/api/tasks?scope=all", {"admin", "manager"}),
+        ("post", "/api/reassignments", {"admin", "manager"}),
+    ],
+)
 def test_who_may_call_what(client, issuer, popugs, role, method, path, allowed):
-    response = getattr(client, method)(path, json={"title": "Feed the parrots"}, headers=as_role(issuer, popugs, role))
+    response = getattr(client, method)(
+        path, json={"title": "Feed the parrots"}, headers=as_role(issuer, popugs, role)
+    )
     if role is None:
         assert response.status_code == 401 and response.json["error"] == "invalid_token"
     elif role in allowed:
@@ -68,48 +85,86 @@ def test_who_may_call_what(client, issuer, popugs, role, method, path, allowed):
 
 
 def test_created_task_has_the_spec_shape_and_the_old_title_form_is_split(client, issuer, popugs):
-    response = client.post("/api/tasks", json={"title": "[UBERPOP-42] — Change the green", "description": "paint"},
-                           headers=as_role(issuer, popugs, "manager"))
+    response = client.post(
+        "/api/tasks",
+        json={"title": "[UBERPOP-42] — Change the green", "description": "paint"},
+        headers=as_role(issuer, popugs, "manager"),
+    )
     assert response.status_code == 201
     task = response.json
-    assert set(task) == {"task_id", "jira_id", "title", "description", "status", "assignee_id", "created_at",
-                         "completed_at"}
+    assert set(task) == {
+        "task_id",
+        "jira_id",
+        "title",
+        "description",
+        "status",
+        "assignee_id",
+        "created_at",
+        "completed_at",
+    }
     assert (task["jira_id"], task["title"], task["status"], task["completed_at"]) == (
-        "UBERPOP-42", "Change the green", "open", None)
+        "UBERPOP-42",
+        "Change the green",
+        "open",
+        None,
+    )
     assert task["assignee_id"] in {popugs["developer"], popugs["accountant"], popugs["boss"]}
     assert task["created_at"].endswith("Z")
 
 
-@pytest.mark.parametrize("body, field", [
-    ({}, "title"), ({"title": ""}, "title"), ({"title": "a [b]"}, "title"), ({"title": "x" * 201}, "title"),
-    ({"title": "ok", "jira_id": "nope"}, "jira_id"), ({"title": "ok", "colour": "green"}, "colour"),
-    ({"title": 42}, "title"), ([], "body"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "title"),
+        ({"title": ""}, "title"),
+        ({"title": "a [b]"}, "title"),
+        ({"title": "x" * 201}, "title"),
+        ({"title": "ok", "jira_id": "nope"}, "jira_id"),
+        ({"title": "ok", "colour": "green"}, "colour"),
+        ({"title": 42}, "title"),
+        ([], "body"),
+    ],
+)
 def test_nonsense_gets_a_clear_400_and_stores_nothing(client, issuer, popugs, body, field):
     headers = as_role(issuer, popugs, "developer")
     response = client.post("/api/tasks", json=body, headers=headers)
     assert response.status_code == 400, response.json
     assert response.json["error"] in ("invalid_input", "invalid_task") and response.json["message"]
-    assert client.get("/api/tasks?scope=all", headers=as_role(issuer, popugs, "admin")).json["tasks"] == []
+    assert (
+        client.get("/api/tasks?scope=all", headers=as_role(issuer, popugs, "admin")).json["tasks"]
+        == []
+    )
 
 
 def test_nobody_to_assign_is_a_409_with_a_message(app, client, issuer):
     admin = str(uuid.uuid4())
-    response = client.post("/api/tasks", json={"title": "Feed the parrots"}, headers=issuer.headers(admin, "admin"))
+    response = client.post(
+        "/api/tasks", json={"title": "Feed the parrots"}, headers=issuer.headers(admin, "admin")
+    )
     assert response.status_code == 409 and "no popug" in response.json["message"]
 
 
 def test_assignee_completes_once_and_others_cannot(client, issuer, popugs):
-    task = client.post("/api/tasks", json={"title": "Feed the parrots"}, headers=as_role(issuer, popugs, "admin")).json
+    task = client.post(
+        "/api/tasks", json={"title": "Feed the parrots"}, headers=as_role(issuer, popugs, "admin")
+    ).json
     assignee_role = next(role for role, account in popugs.items() if account == task["assignee_id"])
     path = f"/api/tasks/{task['task_id']}/complete"
     assert client.post(path, headers=as_role(issuer, popugs, "admin")).status_code == 403
     done = client.post(path, headers=as_role(issuer, popugs, assignee_role))
-    assert done.status_code == 200 and done.json["status"] == "done" and done.json["completed_at"].endswith("Z")
+    assert (
+        done.status_code == 200
+        and done.json["status"] == "done"
+        and done.json["completed_at"].endswith("Z")
+    )
     assert client.post(path, headers=as_role(issuer, popugs, assignee_role)).status_code == 409
-    shown = client.get(f"/api/tasks/{task['task_id']}", headers=as_role(issuer, popugs, assignee_role)).json
+    shown = client.get(
+        f"/api/tasks/{task['task_id']}", headers=as_role(issuer, popugs, assignee_role)
+    ).json
     assert [entry["kind"] for entry in shown["activity"]] == ["created", "assigned", "completed"]
-    mine = client.get("/api/tasks?scope=mine&status=done", headers=as_role(issuer, popugs, assignee_role)).json
+    mine = client.get(
+        "/api/tasks?scope=mine&status=done", headers=as_role(issuer, popugs, assignee_role)
+    ).json
     assert [t["task_id"] for t in mine["tasks"]] == [task["task_id"]]
 
 
@@ -127,5 +182,7 @@ def test_reassignment_answers_202_and_its_progress_can_be_read(client, issuer, p
         client.post("/api/tasks", json={"title": f"task {n}"}, headers=headers)
     started = client.post("/api/reassignments", headers=headers)
     assert started.status_code == 202 and started.json["status"] == "running"
-    progress = client.get(f"/api/reassignments/{started.json['reassignment_id']}", headers=headers).json
+    progress = client.get(
+        f"/api/reassignments/{started.json['reassignment_id']}", headers=headers
+    ).json
     assert (progress["total"], progress["reassigned"]) == (3, 0)

@@ -1,5 +1,6 @@
 """The tracker worker on the real broker: it learns accounts from auth's events and its own
 events reach a queue, each valid against its schema."""
+
 import json
 import os
 import signal
@@ -13,8 +14,8 @@ import pytest
 from ates import migrations
 from ates.bus import Event
 from ates.db import make_engine
-from ates.unit_of_work import UnitOfWork
 from ates.schemas import registry
+from ates.unit_of_work import UnitOfWork
 from tests.conftest import eventually
 from tracker import service
 
@@ -24,9 +25,20 @@ pytestmark = pytest.mark.broker
 
 def account_created(role: str) -> Event:
     account_id = str(uuid.uuid4())
-    return Event("account.created", 1, "/auth", {
-        "account_id": account_id, "username": f"popug-{account_id[:6]}", "email": "popug@uberpopug.example",
-        "full_name": "A Popug", "role": role, "active": True, "version": 1})
+    return Event(
+        "account.created",
+        1,
+        "/auth",
+        {
+            "account_id": account_id,
+            "username": f"popug-{account_id[:6]}",
+            "email": "popug@uberpopug.example",
+            "full_name": "A Popug",
+            "role": role,
+            "active": True,
+            "version": 1,
+        },
+    )
 
 
 def test_tracker_learns_accounts_from_events_and_publishes_valid_task_events(tmp_path, broker):
@@ -41,24 +53,43 @@ def test_tracker_learns_accounts_from_events_and_publishes_valid_task_events(tmp
     env = {**os.environ, "TRACKER_DATABASE_URL": url, **broker.env()}
     declare = subprocess.run([sys.executable, "-m", "tracker.worker", "declare"], cwd=ROOT, env=env)
     assert declare.returncode == 0
-    worker = subprocess.Popen([sys.executable, "-m", "tracker.worker"], cwd=ROOT, env=env,
-                              stdout=open(tmp_path / "worker.log", "wb"), stderr=subprocess.STDOUT)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tracker.worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=open(tmp_path / "worker.log", "wb"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         developer, manager = account_created("developer"), account_created("manager")
         for event in (developer, manager):
-            broker.publish_raw("auth.events", event.routing_key, json.dumps(event.to_message()).encode(), "auth")
+            broker.publish_raw(
+                "auth.events", event.routing_key, json.dumps(event.to_message()).encode(), "auth"
+            )
+
         def assignable():
             with uow.read() as session:
                 return service.assignable_accounts(session)
-        eventually(lambda: assignable() == [developer.data["account_id"]],
-                   message="the developer to become assignable (and the manager not)")
+
+        eventually(
+            lambda: assignable() == [developer.data["account_id"]],
+            message="the developer to become assignable (and the manager not)",
+        )
         with uow.begin() as session:
             task = service.create_task(session, manager.data["account_id"], "Feed the parrots")
         with uow.begin() as session:
             service.complete_task(session, developer.data["account_id"], task["task_id"])
-        expected = ["task.created.v2", "task.created.v1", "task.assigned.v1", "task.completed.v1", "task.updated.v2"]
-        seen = eventually(lambda: (lambda m: m if len(m) >= len(expected) else None)(
-            broker.peek_all("observer")), message="the task's five events")
+        expected = [
+            "task.created.v2",
+            "task.created.v1",
+            "task.assigned.v1",
+            "task.completed.v1",
+            "task.updated.v2",
+        ]
+        seen = eventually(
+            lambda: (lambda m: m if len(m) >= len(expected) else None)(broker.peek_all("observer")),
+            message="the task's five events",
+        )
         for message in seen:
             registry().validate(message)
         assert [f"{m['type']}.v{m['dataversion']}" for m in seen] == expected

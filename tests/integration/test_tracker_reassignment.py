@@ -1,4 +1,5 @@
 """Reassigning 10,000 open tasks in the real tracker worker, killed half-way and started again."""
+
 import json
 import os
 import signal
@@ -33,22 +34,55 @@ def tracker_db(tmp_path):
     popugs = [str(uuid.uuid4()) for _ in range(7)]
     now = clock.utcnow()
     with uow.begin() as session:
-        session.execute(insert(accounts), [{"account_id": a, "username": f"p{n}", "role": "developer", "active": True,
-                                            "assignable": True, "version": 1} for n, a in enumerate(popugs)])
-        session.execute(insert(tasks), [{"task_id": str(uuid.uuid4()), "jira_id": None, "title": f"task {n}",
-                                         "description": "", "status": "open", "assignee_id": popugs[n % 7],
-                                         "created_at": now, "completed_at": None, "version": 1} for n in range(TASKS)])
+        session.execute(
+            insert(accounts),
+            [
+                {
+                    "account_id": a,
+                    "username": f"p{n}",
+                    "role": "developer",
+                    "active": True,
+                    "assignable": True,
+                    "version": 1,
+                }
+                for n, a in enumerate(popugs)
+            ],
+        )
+        session.execute(
+            insert(tasks),
+            [
+                {
+                    "task_id": str(uuid.uuid4()),
+                    "jira_id": None,
+                    "title": f"task {n}",
+                    "description": "",
+                    "status": "open",
+                    "assignee_id": popugs[n % 7],
+                    "created_at": now,
+                    "completed_at": None,
+                    "version": 1,
+                }
+                for n in range(TASKS)
+            ],
+        )
     yield url, uow
     engine.dispose()
 
 
 def start_worker(url, broker, log_path):
     env = {**os.environ, "TRACKER_DATABASE_URL": url, **broker.env()}
-    return subprocess.Popen([sys.executable, "-m", "tracker.worker"], cwd=ROOT, env=env,
-                            stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tracker.worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=open(log_path, "ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
-def test_a_killed_reassignment_resumes_and_assigns_every_task_exactly_once(tracker_db, broker, tmp_path):
+def test_a_killed_reassignment_resumes_and_assigns_every_task_exactly_once(
+    tracker_db, broker, tmp_path
+):
     url, uow = tracker_db
     with uow.begin() as session:
         job = service.start_reassignment(session, str(uuid.uuid4()))["reassignment_id"]
@@ -56,8 +90,11 @@ def test_a_killed_reassignment_resumes_and_assigns_every_task_exactly_once(track
     def progress():
         with uow.read() as session:
             return service.get_reassignment(session, job)
+
     worker = start_worker(url, broker, tmp_path / "worker.log")
-    eventually(lambda: progress()["reassigned"] >= 1500, timeout=120, message="the job to be under way")
+    eventually(
+        lambda: progress()["reassigned"] >= 1500, timeout=120, message="the job to be under way"
+    )
     worker.send_signal(signal.SIGKILL)
     worker.wait()
     killed_at = progress()["reassigned"]
@@ -66,14 +103,22 @@ def test_a_killed_reassignment_resumes_and_assigns_every_task_exactly_once(track
     try:
         eventually(lambda: progress()["status"] == "done", timeout=300, message="the job to finish")
         with uow.read() as session:
-            bodies = session.scalars(select(outbox.c.body).where(outbox.c.event_type == "task.assigned"))
+            bodies = session.scalars(
+                select(outbox.c.body).where(outbox.c.event_type == "task.assigned")
+            )
             by_task = Counter(json.loads(body)["data"]["task_id"] for body in bodies)
         assert len(by_task) == TASKS and set(by_task.values()) == {1}
         assert progress()["reassigned"] == TASKS
+
         def unpublished():
             with uow.read() as session:
-                return session.scalar(select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None)))
-        eventually(lambda: unpublished() == 0, timeout=120, message="the relay to publish every event")
+                return session.scalar(
+                    select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+                )
+
+        eventually(
+            lambda: unpublished() == 0, timeout=120, message="the relay to publish every event"
+        )
     finally:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=60) == 0

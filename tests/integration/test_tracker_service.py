@@ -1,4 +1,5 @@
 """The tracker's use cases on a real (SQLite) database, migrated as in production."""
+
 import json
 import uuid
 from collections import Counter
@@ -30,9 +31,16 @@ def uow(tmp_path):
 def add_account(uow, role="developer", active=True) -> str:
     account_id = str(uuid.uuid4())
     with uow.begin() as session:
-        session.execute(insert(accounts).values(
-            account_id=account_id, username=f"popug-{account_id[:6]}", role=role, active=active,
-            assignable=domain.is_assignable(role, active), version=1))
+        session.execute(
+            insert(accounts).values(
+                account_id=account_id,
+                username=f"popug-{account_id[:6]}",
+                role=role,
+                active=active,
+                assignable=domain.is_assignable(role, active),
+                version=1,
+            )
+        )
     return account_id
 
 
@@ -50,7 +58,11 @@ def test_a_new_task_goes_to_an_assignable_popug_and_says_so_in_events(uow):
     with uow.begin() as session:
         task = service.create_task(session, admin, "[UBERPOP-42] — Change the green", "paint it")
     assert task["assignee_id"] == developer
-    assert (task["title"], task["jira_id"], task["status"]) == ("Change the green", "UBERPOP-42", "open")
+    assert (task["title"], task["jira_id"], task["status"]) == (
+        "Change the green",
+        "UBERPOP-42",
+        "open",
+    )
     types = [(m["type"], m["dataversion"]) for m in published(uow)]
     assert types == [("task.created", 2), ("task.created", 1), ("task.assigned", 1)]
     assert published(uow, "task.created")[1]["data"]["title"] == "[UBERPOP-42] — Change the green"
@@ -61,9 +73,8 @@ def test_a_new_task_goes_to_an_assignable_popug_and_says_so_in_events(uow):
 
 def test_creating_a_task_with_nobody_assignable_stores_nothing(uow):
     add_account(uow, "admin")
-    with pytest.raises(domain.NoAssignee):
-        with uow.begin() as session:
-            service.create_task(session, "someone", "Feed the parrots")
+    with pytest.raises(domain.NoAssignee), uow.begin() as session:
+        service.create_task(session, "someone", "Feed the parrots")
     with uow.read() as session:
         assert session.execute(select(tasks)).first() is None
     assert published(uow) == []
@@ -88,14 +99,18 @@ def test_second_completion_is_rejected_and_only_the_assignee_completes(uow):
 
 def make_open_tasks(uow, count, popugs):
     with uow.begin() as session:
-        return [service.create_task(session, popugs[0], f"task {n}")["task_id"] for n in range(count)]
+        return [
+            service.create_task(session, popugs[0], f"task {n}")["task_id"] for n in range(count)
+        ]
 
 
 def test_reassignment_resumed_after_a_crash_assigns_each_task_once(uow):
     popugs = [add_account(uow) for _ in range(5)] + [add_account(uow, "manager")]
     task_ids = make_open_tasks(uow, 1200, popugs)
     with uow.begin() as session:
-        service.complete_task(session, service.get_task(session, task_ids[0])["assignee_id"], task_ids[0])
+        service.complete_task(
+            session, service.get_task(session, task_ids[0])["assignee_id"], task_ids[0]
+        )
     with uow.begin() as session:
         job = service.start_reassignment(session, popugs[-1])
     assert job["total"] == 1199
@@ -108,8 +123,11 @@ def test_reassignment_resumed_after_a_crash_assigns_each_task_once(uow):
         with uow.begin() as session:
             if not service.reassign_batch(session, job["reassignment_id"], batch_size=500):
                 break
-    by_job = Counter(m["data"]["task_id"] for m in published(uow, "task.assigned")
-                     if m["data"]["reassignment_id"] == job["reassignment_id"])
+    by_job = Counter(
+        m["data"]["task_id"]
+        for m in published(uow, "task.assigned")
+        if m["data"]["reassignment_id"] == job["reassignment_id"]
+    )
     assert set(by_job) == set(task_ids[1:]) and set(by_job.values()) == {1}
     with uow.read() as session:
         finished = service.get_reassignment(session, job["reassignment_id"])
@@ -131,7 +149,10 @@ def test_two_reassignments_each_reassign_every_open_task_once(uow):
         with uow.begin() as session:
             if service.reassign_batch(session, job, batch_size=70):
                 pending.append(job)
-    counts = Counter((m["data"]["reassignment_id"], m["data"]["task_id"]) for m in published(uow, "task.assigned"))
+    counts = Counter(
+        (m["data"]["reassignment_id"], m["data"]["task_id"])
+        for m in published(uow, "task.assigned")
+    )
     for job in (first, second):
         assert sorted(task for (j, task) in counts if j == job) == sorted(task_ids)
     assert set(counts.values()) == {1}
@@ -140,8 +161,13 @@ def test_two_reassignments_each_reassign_every_open_task_once(uow):
 def account_event(event_type, account_id, version, **data):
     base = {"account_id": account_id, "version": version}
     if event_type in ("account.created", "account.updated"):
-        base.update(username="kesha", email="kesha@uberpopug.example", full_name="Kesha",
-                    role=data.get("role", "developer"), active=data.get("active", True))
+        base.update(
+            username="kesha",
+            email="kesha@uberpopug.example",
+            full_name="Kesha",
+            role=data.get("role", "developer"),
+            active=data.get("active", True),
+        )
     if event_type == "account.role_changed":
         base.update(role=data["role"], previous_role=data["previous_role"])
     return Event(event_type, 1, "/auth", base)
@@ -152,14 +178,26 @@ def test_an_older_account_snapshot_never_overwrites_a_newer_one(uow):
     apply = lambda event: handlers.lookup(event.type, event.version)(session, event)  # noqa: E731
     with uow.begin() as session:
         apply(account_event("account.created", account_id, 1))
-        apply(account_event("account.role_changed", account_id, 3, role="manager", previous_role="developer"))
+        apply(
+            account_event(
+                "account.role_changed", account_id, 3, role="manager", previous_role="developer"
+            )
+        )
         apply(account_event("account.updated", account_id, 2, role="developer"))
     with uow.read() as session:
         assert service.assignable_accounts(session) == []
-        row = session.execute(select(accounts).where(accounts.c.account_id == account_id)).mappings().one()
+        row = (
+            session.execute(select(accounts).where(accounts.c.account_id == account_id))
+            .mappings()
+            .one()
+        )
     assert (row["role"], row["version"]) == ("manager", 3)
     with uow.begin() as session:
-        apply(account_event("account.role_changed", account_id, 4, role="developer", previous_role="manager"))
+        apply(
+            account_event(
+                "account.role_changed", account_id, 4, role="developer", previous_role="manager"
+            )
+        )
         assert service.assignable_accounts(session) == [account_id]
         apply(account_event("account.deactivated", account_id, 5))
         assert service.assignable_accounts(session) == []
@@ -168,12 +206,18 @@ def test_an_older_account_snapshot_never_overwrites_a_newer_one(uow):
 def test_new_tasks_and_reassignments_spread_uniformly_over_the_popugs(uow):
     popugs = [add_account(uow) for _ in range(5)] + [add_account(uow, "admin")]
     with uow.begin() as session:
-        created = Counter(service.create_task(session, popugs[-1], f"task {n}")["assignee_id"] for n in range(3000))
+        created = Counter(
+            service.create_task(session, popugs[-1], f"task {n}")["assignee_id"]
+            for n in range(3000)
+        )
         job = service.start_reassignment(session, popugs[-1])["reassignment_id"]
         while service.reassign_batch(session, job):
             pass
-    reassigned = Counter(m["data"]["assignee_id"] for m in published(uow, "task.assigned")
-                         if m["data"]["reassignment_id"] == job)
+    reassigned = Counter(
+        m["data"]["assignee_id"]
+        for m in published(uow, "task.assigned")
+        if m["data"]["reassignment_id"] == job
+    )
     for counts in (created, reassigned):
         assert set(counts) == set(popugs[:5]), "every developer gets tasks, the admin none"
         expected = 3000 / 5

@@ -1,7 +1,8 @@
 """Accounting's rules, without I/O: prices, money, billing days, report ranges, the payout mail."""
+
 import random
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -23,8 +24,10 @@ def chi_square(counts: Counter, low: int, high: int) -> float:
 def test_prices_are_whole_dollars_within_their_ranges_with_two_places():
     for _ in range(2_000):
         price = domain.draw_price()
-        for amount, (low, high) in ((price.assign_fee, domain.FEE_DOLLARS),
-                                    (price.completion_reward, domain.REWARD_DOLLARS)):
+        for amount, (low, high) in (
+            (price.assign_fee, domain.FEE_DOLLARS),
+            (price.completion_reward, domain.REWARD_DOLLARS),
+        ):
             assert isinstance(amount, Decimal) and amount.as_tuple().exponent == -2
             assert low <= amount <= high and amount == amount.to_integral_value()
 
@@ -48,7 +51,9 @@ def test_fee_debits_reward_credits_and_income_is_minus_their_sum():
     price = domain.Price(Decimal("12.00"), Decimal("31.00"))
     assert domain.fee_debit(price) == Decimal("-12.00")
     assert domain.reward_credit(price) == Decimal("31.00")
-    assert domain.management_income([Decimal("-12.00"), Decimal("-15.00"), Decimal("31.00")]) == Decimal("-4.00")
+    assert domain.management_income(
+        [Decimal("-12.00"), Decimal("-15.00"), Decimal("31.00")]
+    ) == Decimal("-4.00")
     assert domain.management_income([Decimal("-12.00"), Decimal("-15.00")]) == Decimal("27.00")
 
 
@@ -58,19 +63,31 @@ def test_nothing_booked_is_an_income_of_plain_zero_never_minus_zero():
     assert str(domain.cents(-Decimal("0.00"))) == "0.00"
 
 
-@pytest.mark.parametrize("balance, paid", [
-    (Decimal("19.00"), Decimal("19.00")), (Decimal("0.01"), Decimal("0.01")),
-    (Decimal("0.00"), None), (Decimal("-7.00"), None),
-])
+@pytest.mark.parametrize(
+    "balance, paid",
+    [
+        (Decimal("19.00"), Decimal("19.00")),
+        (Decimal("0.01"), Decimal("0.01")),
+        (Decimal("0.00"), None),
+        (Decimal("-7.00"), None),
+    ],
+)
 def test_only_a_positive_balance_is_paid_out_all_of_it(balance, paid):
     assert domain.payout_amount(balance) == paid
 
 
-@pytest.mark.parametrize("closed, today, opened", [
-    (date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 2)),  # the scheduler just after midnight
-    (date(2026, 3, 1), date(2026, 3, 1), date(2026, 3, 2)),  # closed by hand during the day
-    (date(2026, 3, 1), date(2026, 3, 5), date(2026, 3, 5)),  # after days of downtime: no empty days
-])
+@pytest.mark.parametrize(
+    "closed, today, opened",
+    [
+        (date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 2)),  # the scheduler just after midnight
+        (date(2026, 3, 1), date(2026, 3, 1), date(2026, 3, 2)),  # closed by hand during the day
+        (
+            date(2026, 3, 1),
+            date(2026, 3, 5),
+            date(2026, 3, 5),
+        ),  # after days of downtime: no empty days
+    ],
+)
 def test_closing_a_day_opens_the_next_or_today(closed, today, opened):
     assert domain.next_open_day(closed, today) == opened
 
@@ -81,12 +98,14 @@ def test_a_day_is_due_for_closing_once_it_is_past():
 
 
 def test_the_local_date_follows_the_business_time_zone():
-    moment = datetime(2026, 3, 1, 22, 30, tzinfo=timezone.utc)
+    moment = datetime(2026, 3, 1, 22, 30, tzinfo=UTC)
     assert domain.local_date(moment, ZoneInfo("UTC")) == date(2026, 3, 1)
     assert domain.local_date(moment, ZoneInfo("Europe/Moscow")) == date(2026, 3, 2)
 
 
-@pytest.mark.parametrize("text", ["2026-3-1", "01.03.2026", "2026-02-30", "", "2026-03-01T00:00", " 2026-03-01"])
+@pytest.mark.parametrize(
+    "text", ["2026-3-1", "01.03.2026", "2026-02-30", "", "2026-03-01T00:00", " 2026-03-01"]
+)
 def test_a_day_must_be_a_real_calendar_day_in_iso_form(text):
     with pytest.raises(domain.InvalidInput):
         domain.parse_day(text)
@@ -94,7 +113,10 @@ def test_a_day_must_be_a_real_calendar_day_in_iso_form(text):
 
 def test_report_ranges_include_both_ends_and_are_bounded():
     assert domain.report_days(date(2026, 2, 27), date(2026, 3, 1)) == [
-        date(2026, 2, 27), date(2026, 2, 28), date(2026, 3, 1)]
+        date(2026, 2, 27),
+        date(2026, 2, 28),
+        date(2026, 3, 1),
+    ]
     assert len(domain.report_days(date(2025, 1, 1), date(2025, 12, 31))) == 365
     with pytest.raises(domain.InvalidInput, match="at most 366"):
         domain.report_days(date(2025, 1, 1), date(2026, 1, 2))
@@ -102,16 +124,31 @@ def test_report_ranges_include_both_ends_and_are_bounded():
         domain.report_days(date(2026, 3, 2), date(2026, 3, 1))
 
 
-@pytest.mark.parametrize("role, sees", [("admin", True), ("accountant", True), ("manager", False),
-                                        ("boss", False), ("developer", False)])
+@pytest.mark.parametrize(
+    "role, sees",
+    [
+        ("admin", True),
+        ("accountant", True),
+        ("manager", False),
+        ("boss", False),
+        ("developer", False),
+    ],
+)
 def test_only_admins_and_accountants_see_everyone(role, sees):
     assert domain.may_see_everyone(role) is sees
 
 
 def test_payout_mail_says_the_amount_and_the_day():
-    mail = payout_mail("kesha@uberpopug.example", "accounting@uberpopug.example", "Kesha Popugaev",
-                       Decimal("19.00"), date(2026, 3, 1))
-    assert mail["To"] == "kesha@uberpopug.example" and mail["From"] == "accounting@uberpopug.example"
+    mail = payout_mail(
+        "kesha@uberpopug.example",
+        "accounting@uberpopug.example",
+        "Kesha Popugaev",
+        Decimal("19.00"),
+        date(2026, 3, 1),
+    )
+    assert (
+        mail["To"] == "kesha@uberpopug.example" and mail["From"] == "accounting@uberpopug.example"
+    )
     assert "19.00" in mail["Subject"] and "2026-03-01" in mail["Subject"]
     body = mail.get_content()
     assert "Kesha Popugaev" in body and "$19.00" in body and "2026-03-01" in body

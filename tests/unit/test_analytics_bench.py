@@ -1,4 +1,6 @@
-"""bench/analytics.py still runs (at a tiny size), so the figures in docs/analytics.md can be measured again."""
+"""bench/analytics.py still runs (at a tiny size), so the figures in docs/analytics.md can be
+measured again."""
+
 import re
 
 from bench import analytics as bench

@@ -1,5 +1,6 @@
 """Beak photos: only real PNG or JPEG within bounds; the same beak re-photographed matches, another does not.
 Every image is drawn here with Pillow."""
+
 import io
 import random
 
@@ -19,7 +20,10 @@ def beak_image(seed: int, size=(400, 300)) -> Image.Image:
     width, height = size
     for _ in range(6):
         x0, y0 = rnd.randrange(width), rnd.randrange(height)
-        x1, y1 = x0 + rnd.randrange(width // 10, width // 2), y0 + rnd.randrange(height // 10, height // 2)
+        x1, y1 = (
+            x0 + rnd.randrange(width // 10, width // 2),
+            y0 + rnd.randrange(height // 10, height // 2),
+        )
         colour = tuple(rnd.randrange(256) for _ in range(3))
         if rnd.random() < 0.5:
             draw.ellipse([x0, y0, x1, y1], fill=colour)
@@ -64,17 +68,23 @@ def test_a_beak_print_has_128_bits():
     assert 0 < beak.beak_print(encoded(beak_image(3))) < 2**128
 
 
-@pytest.mark.parametrize("data, reason", [
-    (b"", "Choose a photo"),
-    (b"this is a text file, whatever its name says", "not a PNG or JPEG"),
-    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "not a PNG or JPEG"),
-    (encoded(beak_image(1), "GIF"), "not a PNG or JPEG"),
-    (encoded(beak_image(1), "BMP"), "not a PNG or JPEG"),
-    (encoded(beak_image(1))[:2000], "not a PNG or JPEG"),  # truncated: the header is fine, the pixels are not
-    (encoded(beak_image(1, (63, 200))), "63×200 pixels"),
-    (encoded(beak_image(1, (4097, 64))), "4097×64 pixels"),
-    (encoded(Image.new("RGB", (300, 300), (200, 120, 40))), "nearly blank"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"", "Choose a photo"),
+        (b"this is a text file, whatever its name says", "not a PNG or JPEG"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "not a PNG or JPEG"),
+        (encoded(beak_image(1), "GIF"), "not a PNG or JPEG"),
+        (encoded(beak_image(1), "BMP"), "not a PNG or JPEG"),
+        (
+            encoded(beak_image(1))[:2000],
+            "not a PNG or JPEG",
+        ),  # truncated: the header is fine, the pixels are not
+        (encoded(beak_image(1, (63, 200))), "63×200 pixels"),
+        (encoded(beak_image(1, (4097, 64))), "4097×64 pixels"),
+        (encoded(Image.new("RGB", (300, 300), (200, 120, 40))), "nearly blank"),
+    ],
+)
 def test_anything_but_a_real_png_or_jpeg_within_bounds_is_refused(data, reason):
     with pytest.raises(BeakPhotoRejected, match=reason):
         beak.beak_print(data)
@@ -86,6 +96,8 @@ def test_a_photo_over_5_mb_is_refused_before_decoding():
 
 
 def test_a_decompression_bomb_is_refused(monkeypatch):
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # so that a small test image counts as a bomb
+    monkeypatch.setattr(
+        Image, "MAX_IMAGE_PIXELS", 10_000
+    )  # so that a small test image counts as a bomb
     with pytest.raises(BeakPhotoRejected, match="not a PNG or JPEG"):
         beak.beak_print(encoded(beak_image(1)))

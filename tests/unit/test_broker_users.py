@@ -1,5 +1,6 @@
 """The broker users' permissions (ates/bus/users.py): what each may touch, by name, and that the
 read permissions follow what each service really consumes."""
+
 import re
 
 import pytest
@@ -26,28 +27,52 @@ def test_each_service_may_read_exactly_the_producers_it_has_handlers_for(service
         assert allowed(read, f"{producer}.events") is (producer in consumed or producer == service)
 
 
-@pytest.mark.parametrize("name, writes", [
-    ("accounting.events", True), ("accounting.retry", True), ("accounting.dead", True),
-    ("accounting.tracker", True),  # binding its own queue needs write on it
-    ("tracker.events", False), ("auth.events", False), ("analytics.retry", False),
-    ("amq.default", False), ("", False), ("accountingx.events", False), ("x.accounting.events", False),
-])
+@pytest.mark.parametrize(
+    "name, writes",
+    [
+        ("accounting.events", True),
+        ("accounting.retry", True),
+        ("accounting.dead", True),
+        ("accounting.tracker", True),  # binding its own queue needs write on it
+        ("tracker.events", False),
+        ("auth.events", False),
+        ("analytics.retry", False),
+        ("amq.default", False),
+        ("", False),
+        ("accountingx.events", False),
+        ("x.accounting.events", False),
+    ],
+)
 def test_a_service_writes_only_names_of_its_own(name, writes):
     assert allowed(permissions("accounting").write, name) is writes
     assert allowed(permissions("accounting").configure, name) is writes
 
 
-@pytest.mark.parametrize("name, reads", [
-    ("accounting.tracker.dead", True), ("analytics.auth.dead", True),
-    ("accounting.tracker", False), ("tracker.events", False), ("accounting.tracker.wait.1000ms", False)])
+@pytest.mark.parametrize(
+    "name, reads",
+    [
+        ("accounting.tracker.dead", True),
+        ("analytics.auth.dead", True),
+        ("accounting.tracker", False),
+        ("tracker.events", False),
+        ("accounting.tracker.wait.1000ms", False),
+    ],
+)
 def test_the_operator_reads_dead_letters_only_and_configures_nothing(name, reads):
     operator = permissions(OPERATOR)
     assert allowed(operator.read, name) is reads
     assert not allowed(operator.configure, name)
 
 
-@pytest.mark.parametrize("name, writes", [("accounting.retry", True), ("analytics.retry", True),
-                                          ("accounting.events", False), ("amq.default", False)])
+@pytest.mark.parametrize(
+    "name, writes",
+    [
+        ("accounting.retry", True),
+        ("analytics.retry", True),
+        ("accounting.events", False),
+        ("amq.default", False),
+    ],
+)
 def test_the_operator_writes_only_retry_exchanges(name, writes):
     assert allowed(permissions(OPERATOR).write, name) is writes
 
@@ -60,19 +85,33 @@ def test_an_identity_knows_every_other_user_by_its_prefix():
 
 
 def test_credentials_are_put_into_a_url_escaped_and_the_old_ones_dropped():
-    assert with_credentials("amqp://guest:guest@rabbit:5672/%2F", "ates-auth", "p@ss/word") == \
-        "amqp://ates-auth:p%40ss%2Fword@rabbit:5672/%2F"
-    assert with_credentials("amqps://rabbit/ates", "ates-auth", "x") == "amqps://ates-auth:x@rabbit/ates"
+    assert (
+        with_credentials("amqp://guest:guest@rabbit:5672/%2F", "ates-auth", "p@ss/word")
+        == "amqp://ates-auth:p%40ss%2Fword@rabbit:5672/%2F"
+    )
+    assert (
+        with_credentials("amqps://rabbit/ates", "ates-auth", "x")
+        == "amqps://ates-auth:x@rabbit/ates"
+    )
 
 
-def test_provisioning_keeps_development_passwords_and_takes_production_ones_from_the_environment(tmp_path):
+def test_provisioning_keeps_development_passwords_and_takes_production_ones_from_the_environment(
+    tmp_path,
+):
     made = passwords_for({}, tmp_path, production=False, prefix="ates-")
     assert set(made) == {"auth", "tracker", "accounting", "analytics", OPERATOR}
-    assert passwords_for({}, tmp_path, production=False, prefix="ates-") == made, "made once, then kept"
+    assert passwords_for({}, tmp_path, production=False, prefix="ates-") == made, (
+        "made once, then kept"
+    )
     given = {f"ATES_AMQP_PASSWORD_{name.upper()}": f"{name}-secret" for name in made}
-    assert passwords_for(given, tmp_path, production=True, prefix="ates-")["tracker"] == "tracker-secret"
+    assert (
+        passwords_for(given, tmp_path, production=True, prefix="ates-")["tracker"]
+        == "tracker-secret"
+    )
     with pytest.raises(SystemExit, match="ATES_AMQP_PASSWORD_OPERATOR"):
-        passwords_for({**given, "ATES_AMQP_PASSWORD_OPERATOR": ""}, tmp_path, production=True, prefix="ates-")
+        passwords_for(
+            {**given, "ATES_AMQP_PASSWORD_OPERATOR": ""}, tmp_path, production=True, prefix="ates-"
+        )
 
 
 def test_provisioning_waits_for_the_management_api_and_then_says_what_is_wrong():

@@ -1,4 +1,5 @@
 """`ates login`'s pieces: the PKCE pair, the authorize address, the loopback callback, the whole flow."""
+
 import re
 import string
 import threading
@@ -10,11 +11,17 @@ import requests
 from cli import login as sign_in
 from cli.login import LoginFailed, LoopbackCallback
 
-METADATA = {"authorization_endpoint": "http://auth.test/oauth/authorize", "token_endpoint": "http://auth.test/oauth/token"}
+METADATA = {
+    "authorization_endpoint": "http://auth.test/oauth/authorize",
+    "token_endpoint": "http://auth.test/oauth/token",
+}
 
 
 def test_s256_matches_rfc_7636_appendix_b():
-    assert sign_in.s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    assert (
+        sign_in.s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+        == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )
 
 
 def test_pkce_pair_is_fresh_and_well_formed():
@@ -26,19 +33,27 @@ def test_pkce_pair_is_fresh_and_well_formed():
 
 
 def test_authorize_url_names_the_public_client_and_its_loopback_redirect():
-    url = urlsplit(sign_in.authorize_url(METADATA["authorization_endpoint"], "the-challenge", "the-state"))
+    url = urlsplit(
+        sign_in.authorize_url(METADATA["authorization_endpoint"], "the-challenge", "the-state")
+    )
     assert f"{url.scheme}://{url.netloc}{url.path}" == METADATA["authorization_endpoint"]
     assert {name: values[0] for name, values in parse_qs(url.query).items()} == {
-        "response_type": "code", "client_id": "ates-cli", "redirect_uri": "http://127.0.0.1:8976/callback",
-        "scope": "openid profile email offline_access ates-api", "state": "the-state",
-        "code_challenge": "the-challenge", "code_challenge_method": "S256",
+        "response_type": "code",
+        "client_id": "ates-cli",
+        "redirect_uri": "http://127.0.0.1:8976/callback",
+        "scope": "openid profile email offline_access ates-api",
+        "state": "the-state",
+        "code_challenge": "the-challenge",
+        "code_challenge_method": "S256",
     }
 
 
 def browser_arrives(port: int, path: str, answers: list):
     """Plays the browser that the SSO sends back to the loopback address."""
+
     def visit():
         answers.append(requests.get(f"http://127.0.0.1:{port}{path}", timeout=5))
+
     thread = threading.Thread(target=visit)
     thread.start()
     return thread
@@ -59,12 +74,18 @@ def test_callback_server_receives_the_code():
     assert "signed in" in next(answer.text for answer in answers if answer.ok)
 
 
-@pytest.mark.parametrize("query, reason", [
-    ("code=the-code&state=someone-elses-state", "state does not match"),
-    ("code=the-code", "state does not match"),
-    ("error=access_denied&error_description=the+popug+said+no&state=the-state", "the popug said no"),
-    ("state=the-state", "no authorization code"),
-])
+@pytest.mark.parametrize(
+    "query, reason",
+    [
+        ("code=the-code&state=someone-elses-state", "state does not match"),
+        ("code=the-code", "state does not match"),
+        (
+            "error=access_denied&error_description=the+popug+said+no&state=the-state",
+            "the popug said no",
+        ),
+        ("state=the-state", "no authorization code"),
+    ],
+)
 def test_callback_server_refuses_a_bad_answer(query, reason):
     answers = []
     with LoopbackCallback("the-state", port=0) as callback:
@@ -76,7 +97,10 @@ def test_callback_server_refuses_a_bad_answer(query, reason):
 
 
 def test_callback_server_gives_up_after_its_timeout():
-    with LoopbackCallback("the-state", port=0) as callback, pytest.raises(LoginFailed, match="no answer"):
+    with (
+        LoopbackCallback("the-state", port=0) as callback,
+        pytest.raises(LoginFailed, match="no answer"),
+    ):
         callback.wait(timeout=0.2)
 
 
@@ -87,14 +111,26 @@ def test_a_busy_port_is_a_clear_failure():
 
 class FakeTokenEndpoint:
     def __init__(self, status=200, answer=None):
-        self.status, self.answer, self.forms = status, answer or {
-            "access_token": "the-access-token", "refresh_token": "the-refresh-token", "expires_in": 900,
-            "token_type": "Bearer"}, []
+        self.status, self.answer, self.forms = (
+            status,
+            answer
+            or {
+                "access_token": "the-access-token",
+                "refresh_token": "the-refresh-token",
+                "expires_in": 900,
+                "token_type": "Bearer",
+            },
+            [],
+        )
 
     def __call__(self, url, data, timeout):
         assert url == METADATA["token_endpoint"]
         self.forms.append(data)
-        return type("Answer", (), {"ok": self.status < 400, "status_code": self.status, "json": lambda _: self.answer})()
+        return type(
+            "Answer",
+            (),
+            {"ok": self.status < 400, "status_code": self.status, "json": lambda _: self.answer},
+        )()
 
 
 def test_login_runs_the_loopback_flow_and_exchanges_the_code_without_a_secret(monkeypatch):
@@ -104,11 +140,24 @@ def test_login_runs_the_loopback_flow_and_exchanges_the_code_without_a_secret(mo
     answers, visits = [], []
 
     def announce(text):  # the person copies the address into a browser, signs in, and is sent back
-        params = {k: v[0] for k, v in parse_qs(urlsplit(re.search(r"http://\S+", text).group(0)).query).items()}
-        visits.append((params, browser_arrives(urlsplit(params["redirect_uri"]).port,
-                                               f"/callback?code=the-code&state={params['state']}", answers)))
+        params = {
+            k: v[0]
+            for k, v in parse_qs(urlsplit(re.search(r"http://\S+", text).group(0)).query).items()
+        }
+        visits.append(
+            (
+                params,
+                browser_arrives(
+                    urlsplit(params["redirect_uri"]).port,
+                    f"/callback?code=the-code&state={params['state']}",
+                    answers,
+                ),
+            )
+        )
 
-    tokens = sign_in.login("http://auth.test", open_browser=False, announce=announce, port=0, timeout=10)
+    tokens = sign_in.login(
+        "http://auth.test", open_browser=False, announce=announce, port=0, timeout=10
+    )
     params, visit = visits[0]
     visit.join()
     assert tokens["access_token"] == "the-access-token" and tokens["expires_at"] > 0
@@ -120,8 +169,11 @@ def test_login_runs_the_loopback_flow_and_exchanges_the_code_without_a_secret(mo
 
 
 def test_a_refused_exchange_is_a_clear_failure(monkeypatch):
-    monkeypatch.setattr(sign_in.requests, "post", FakeTokenEndpoint(400, {"error": "invalid_grant",
-                                                                          "error_description": "code expired"}))
+    monkeypatch.setattr(
+        sign_in.requests,
+        "post",
+        FakeTokenEndpoint(400, {"error": "invalid_grant", "error_description": "code expired"}),
+    )
     with pytest.raises(LoginFailed, match="code expired"):
         sign_in.exchange_code(METADATA["token_endpoint"], "the-code", "verifier")
 

@@ -1,4 +1,5 @@
 """Where `ates login` keeps the tokens, and `ates token` handing out a valid one."""
+
 import stat
 import time
 
@@ -19,18 +20,30 @@ def config_dir(tmp_path, monkeypatch):
 
 
 def stored(expires_in: int, refresh_token="the-refresh-token") -> dict:
-    return {"access_token": "old-access-token", "refresh_token": refresh_token,
-            "expires_at": int(time.time()) + expires_in, "token_endpoint": TOKEN_ENDPOINT}
+    return {
+        "access_token": "old-access-token",
+        "refresh_token": refresh_token,
+        "expires_at": int(time.time()) + expires_in,
+        "token_endpoint": TOKEN_ENDPOINT,
+    }
 
 
 class FakeTokenEndpoint:
     def __init__(self, status=200, answer=None):
         self.status, self.forms = status, []
-        self.answer = answer or {"access_token": "new-access-token", "expires_in": 900, "token_type": "Bearer"}
+        self.answer = answer or {
+            "access_token": "new-access-token",
+            "expires_in": 900,
+            "token_type": "Bearer",
+        }
 
     def __call__(self, url, data, timeout):
         self.forms.append((url, data))
-        return type("Answer", (), {"ok": self.status < 400, "status_code": self.status, "json": lambda _: self.answer})()
+        return type(
+            "Answer",
+            (),
+            {"ok": self.status < 400, "status_code": self.status, "json": lambda _: self.answer},
+        )()
 
 
 def test_tokens_are_written_for_the_owner_only(config_dir):
@@ -43,7 +56,10 @@ def test_tokens_are_written_for_the_owner_only(config_dir):
 
 
 def test_default_place_is_the_users_config_folder(tmp_path):
-    assert token_store.token_path({"HOME": "/ignored", "XDG_CONFIG_HOME": str(tmp_path)}) == tmp_path / "ates" / "token.json"
+    assert (
+        token_store.token_path({"HOME": "/ignored", "XDG_CONFIG_HOME": str(tmp_path)})
+        == tmp_path / "ates" / "token.json"
+    )
 
 
 def test_a_valid_token_is_handed_out_as_it_is(config_dir, monkeypatch):
@@ -60,15 +76,27 @@ def test_an_expired_token_is_renewed_with_the_refresh_token(config_dir, monkeypa
     path = token_store.token_path()
     token_store.save(stored(-10), path)
     assert token_store.current_access_token(path) == "new-access-token"
-    assert endpoint.forms == [(TOKEN_ENDPOINT, {"grant_type": "refresh_token", "refresh_token": "the-refresh-token",
-                                                "client_id": "ates-cli"})]
+    assert endpoint.forms == [
+        (
+            TOKEN_ENDPOINT,
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": "the-refresh-token",
+                "client_id": "ates-cli",
+            },
+        )
+    ]
     kept = token_store.load(path)
-    assert kept["access_token"] == "new-access-token" and kept["refresh_token"] == "the-refresh-token"
+    assert (
+        kept["access_token"] == "new-access-token" and kept["refresh_token"] == "the-refresh-token"
+    )
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_a_refused_renewal_asks_to_sign_in_again(config_dir, monkeypatch):
-    monkeypatch.setattr(sign_in.requests, "post", FakeTokenEndpoint(400, {"error": "invalid_grant"}))
+    monkeypatch.setattr(
+        sign_in.requests, "post", FakeTokenEndpoint(400, {"error": "invalid_grant"})
+    )
     token_store.save(stored(-10), token_store.token_path())
     with pytest.raises(NotSignedIn, match="ates login"):
         token_store.current_access_token(token_store.token_path())

@@ -1,11 +1,11 @@
 """compose.yaml is valid (docker-compose parses it without an engine), runs what the Procfile runs,
 and takes every secret from the uncommitted .env (.env.example is its template)."""
+
 import os
 import re
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 from ates.processes import read_procfile
@@ -18,8 +18,12 @@ def compose() -> dict:
     return yaml.safe_load((ROOT / "compose.yaml").read_text())
 
 
-SECRET = re.compile(r"PASS|SECRET|_KEY$|_USER$")  # what .env must hold; the URLs have local defaults
-CREDENTIALS = re.compile(r"PASS|SECRET|_KEY$|_USER$|AMQP_URL$|DATABASE_URL$")  # what may embed a secret
+SECRET = re.compile(
+    r"PASS|SECRET|_KEY$|_USER$"
+)  # what .env must hold; the URLs have local defaults
+CREDENTIALS = re.compile(
+    r"PASS|SECRET|_KEY$|_USER$|AMQP_URL$|DATABASE_URL$"
+)  # what may embed a secret
 
 
 def example_settings() -> dict:
@@ -34,8 +38,20 @@ def docker_compose_config(tmp_path, settings: dict) -> subprocess.CompletedProce
     env_file = tmp_path / "compose.env"
     env_file.write_text("".join(f"{name}={value}\n" for name, value in settings.items()))
     shell = {name: value for name, value in os.environ.items() if not name.startswith("ATES_")}
-    return subprocess.run(["docker-compose", "--env-file", str(env_file), "-f", str(ROOT / "compose.yaml"),
-                           "config", "-q"], capture_output=True, text=True, env=shell)
+    return subprocess.run(
+        [
+            "docker-compose",
+            "--env-file",
+            str(env_file),
+            "-f",
+            str(ROOT / "compose.yaml"),
+            "config",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        env=shell,
+    )
 
 
 def test_docker_compose_accepts_the_file_with_the_env_file_filled_in(tmp_path):
@@ -44,14 +60,18 @@ def test_docker_compose_accepts_the_file_with_the_env_file_filled_in(tmp_path):
 
 
 def test_docker_compose_refuses_to_start_on_the_unfilled_template(tmp_path):
-    template = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
-                    if line.strip() and not line.startswith("#"))
+    template = dict(
+        line.split("=", 1)
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
     refused = docker_compose_config(tmp_path, template)
     assert refused.returncode != 0 and "in .env (see .env.example)" in refused.stderr
 
 
 def test_every_secret_is_required_from_the_env_file():
-    """Each credential a service gets is ${...} substitution, and each secret of .env.example a required one."""
+    """Each credential a service gets is ${...} substitution, and each secret of .env.example a
+    required one."""
     text = (ROOT / "compose.yaml").read_text()
     for name in (name for name in example_settings() if SECRET.search(name)):
         assert f"${{{name}:?set {name} in .env" in text, name
@@ -66,20 +86,31 @@ def test_each_container_gets_only_its_own_broker_password():
     and no process but broker-setup signs in as the broker's administrator."""
     for name, service in compose()["services"].items():
         environment = service.get("environment") or {}
-        passwords = {variable for variable in environment if variable.startswith("ATES_AMQP_PASSWORD_")}
+        passwords = {
+            variable for variable in environment if variable.startswith("ATES_AMQP_PASSWORD_")
+        }
         if name == "broker-setup":
             assert len(passwords) == 5 and "@" in environment["ATES_AMQP_URL"]
             continue
         owner = {"gateway": "operator"}.get(name, name.split("-")[0])
         assert passwords <= {f"ATES_AMQP_PASSWORD_{owner.upper()}"}, (name, passwords)
-        assert "@" not in str(environment.get("ATES_AMQP_URL", "")), (name, "credentials in ATES_AMQP_URL")
+        assert "@" not in str(environment.get("ATES_AMQP_URL", "")), (
+            name,
+            "credentials in ATES_AMQP_URL",
+        )
 
 
 def test_the_env_file_stays_out_of_git_and_the_image_and_its_template_holds_no_secret():
     assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
     assert ".env" in (ROOT / ".dockerignore").read_text().splitlines()
-    template = [line for line in (ROOT / ".env.example").read_text().splitlines() if line and not line.startswith("#")]
-    assert all(line.endswith("=") for line in template if re.search(r"PASS|SECRET|_KEY=", line)), template
+    template = [
+        line
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert all(line.endswith("=") for line in template if re.search(r"PASS|SECRET|_KEY=", line)), (
+        template
+    )
 
 
 def test_every_procfile_process_is_a_compose_service():
@@ -95,8 +126,11 @@ def test_every_web_service_runs_under_gunicorn_with_a_health_check():
 
 def test_every_service_with_a_database_gets_its_own():
     services = compose()["services"]
-    urls = {name: service["environment"]["DATABASE_URL"] for name, service in services.items()
-            if "DATABASE_URL" in service.get("environment", {})}
+    urls = {
+        name: service["environment"]["DATABASE_URL"]
+        for name, service in services.items()
+        if "DATABASE_URL" in service.get("environment", {})
+    }
     for name, url in urls.items():
         assert url.rsplit("/", 1)[1] == name.split("-")[0], (name, url)
 

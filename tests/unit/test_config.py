@@ -1,4 +1,5 @@
 """load_settings reads an explicit environment: database, broker, retry delays, environment."""
+
 from pathlib import Path
 
 import pytest
@@ -24,12 +25,27 @@ def test_sqlite_default_lives_under_ates_var_dir(tmp_path):
     assert settings.database_url == f"sqlite:///{tmp_path}/accounting.db"
 
 
-@pytest.mark.parametrize("env, url", [
-    ({"DATABASE_URL": "postgresql://plain/db"}, "postgresql://plain/db"),
-    ({"TRACKER_DATABASE_URL": "postgresql://own/db", "DATABASE_URL": "postgresql://plain/db"}, "postgresql://own/db"),
-    ({"AUTH_DATABASE_URL": "postgresql://auth/db", "DATABASE_URL": "postgresql://plain/db"}, "postgresql://plain/db"),
-    ({"TRACKER_DATABASE_URL": "", "DATABASE_URL": "postgresql://plain/db"}, "postgresql://plain/db"),
-])
+@pytest.mark.parametrize(
+    "env, url",
+    [
+        ({"DATABASE_URL": "postgresql://plain/db"}, "postgresql://plain/db"),
+        (
+            {
+                "TRACKER_DATABASE_URL": "postgresql://own/db",
+                "DATABASE_URL": "postgresql://plain/db",
+            },
+            "postgresql://own/db",
+        ),
+        (
+            {"AUTH_DATABASE_URL": "postgresql://auth/db", "DATABASE_URL": "postgresql://plain/db"},
+            "postgresql://plain/db",
+        ),
+        (
+            {"TRACKER_DATABASE_URL": "", "DATABASE_URL": "postgresql://plain/db"},
+            "postgresql://plain/db",
+        ),
+    ],
+)
 def test_service_database_url_wins_over_plain_database_url(env, url):
     assert load_settings("tracker", env=env).database_url == url
 
@@ -44,26 +60,38 @@ def test_a_service_reaches_the_broker_as_its_own_user_never_as_the_url_s_adminis
 def test_in_development_the_password_comes_from_what_provisioning_kept_under_the_var_dir(tmp_path):
     keep_password(tmp_path, "ates-tracker")
     kept = (tmp_path / "broker" / "ates-tracker.password").read_text().strip()
-    assert load_settings("tracker", env={"ATES_VAR_DIR": str(tmp_path)}).amqp_url == \
-        f"amqp://ates-tracker:{kept}@localhost:5672/%2F"
+    assert (
+        load_settings("tracker", env={"ATES_VAR_DIR": str(tmp_path)}).amqp_url
+        == f"amqp://ates-tracker:{kept}@localhost:5672/%2F"
+    )
     assert keep_password(tmp_path, "ates-tracker") == kept, "made once, then kept"
 
 
 @pytest.mark.parametrize("environment", ["development", "production"])
 def test_without_a_password_a_service_says_where_to_put_one(tmp_path, environment):
     keep_password(tmp_path, "ates-tracker")  # production never reads the development file
-    settings = load_settings("analytics", env={"ATES_VAR_DIR": str(tmp_path), "ATES_ENV": environment})
-    with pytest.raises(RuntimeError, match="no broker password for ates-analytics: set .*ATES_AMQP_PASSWORD_ANALYTICS"):
-        settings.amqp_url
-    production = load_settings("tracker", env={"ATES_VAR_DIR": str(tmp_path), "ATES_ENV": "production"})
+    settings = load_settings(
+        "analytics", env={"ATES_VAR_DIR": str(tmp_path), "ATES_ENV": environment}
+    )
+    with pytest.raises(
+        RuntimeError,
+        match="no broker password for ates-analytics: set .*ATES_AMQP_PASSWORD_ANALYTICS",
+    ):
+        _ = settings.amqp_url
+    production = load_settings(
+        "tracker", env={"ATES_VAR_DIR": str(tmp_path), "ATES_ENV": "production"}
+    )
     assert production.amqp_password is None
 
 
-@pytest.mark.parametrize("text, delays", [
-    ("200,400", (200, 400)),
-    (" 1000 , 5000 ,", (1000, 5000)),
-    ("", DEFAULT_RETRY_DELAYS_MS),  # set but empty counts as unset
-])
+@pytest.mark.parametrize(
+    "text, delays",
+    [
+        ("200,400", (200, 400)),
+        (" 1000 , 5000 ,", (1000, 5000)),
+        ("", DEFAULT_RETRY_DELAYS_MS),  # set but empty counts as unset
+    ],
+)
 def test_retry_delays_are_read_in_milliseconds(text, delays):
     assert load_settings("tracker", env={"ATES_RETRY_DELAYS_MS": text}).retry_delays_ms == delays
 
@@ -81,7 +109,9 @@ def test_production_flag_follows_ates_env(environment, production):
     assert settings.is_production is production
 
 
-@pytest.mark.parametrize("environment", ["prod", "Production", "PRODUCTION", "production ", "dev", "test", "staging", ""])
+@pytest.mark.parametrize(
+    "environment", ["prod", "Production", "PRODUCTION", "production ", "dev", "test", "staging", ""]
+)
 def test_an_unknown_ates_env_stops_the_process_with_words(environment):
     with pytest.raises(ValueError) as refused:
         load_settings("tracker", env={"ATES_ENV": environment})
@@ -95,6 +125,9 @@ def test_timezone_and_mail_defaults():
 
 
 def test_timezone_is_read_and_a_wrong_one_is_named():
-    assert load_settings("accounting", env={"ATES_TIMEZONE": "Europe/Moscow"}).timezone.key == "Europe/Moscow"
+    assert (
+        load_settings("accounting", env={"ATES_TIMEZONE": "Europe/Moscow"}).timezone.key
+        == "Europe/Moscow"
+    )
     with pytest.raises(ValueError, match="ATES_TIMEZONE"):
         load_settings("accounting", env={"ATES_TIMEZONE": "Mars/Olympus"})

@@ -1,4 +1,6 @@
-"""The correlation id: taken from a request when sane, made otherwise, stamped on events, read back cheaply."""
+"""The correlation id: taken from a request when sane, made otherwise, stamped on events, read back
+cheaply."""
+
 import json
 import threading
 import uuid
@@ -21,7 +23,9 @@ def test_a_sane_id_is_kept(value):
     assert correlation.accept(value) == value
 
 
-@pytest.mark.parametrize("value", [None, "", "x" * 65, "has space", "a/b", "semi;colon", "ünïcode", "line\nbreak"])
+@pytest.mark.parametrize(
+    "value", [None, "", "x" * 65, "has space", "a/b", "semi;colon", "ünïcode", "line\nbreak"]
+)
 def test_anything_else_gets_a_new_id(value):
     made = correlation.accept(value)
     assert made != value and uuid.UUID(made)
@@ -97,7 +101,9 @@ def test_an_id_not_at_the_end_is_found_by_parsing():
 def client(tmp_path):
     from ates.config import load_settings
 
-    app = service_app(__name__, "gateway", load_settings("gateway", {"ATES_VAR_DIR": str(tmp_path)}))
+    app = service_app(
+        __name__, "gateway", load_settings("gateway", {"ATES_VAR_DIR": str(tmp_path)})
+    )
 
     @app.get("/whose")
     def whose():
@@ -114,7 +120,9 @@ def test_a_request_takes_a_sane_id_and_returns_it(client):
 
 
 def test_a_request_without_a_sane_id_gets_a_new_one(client):
-    answers = [client.get("/whose", headers=headers) for headers in ({}, {"X-Correlation-Id": "bad id!"})]
+    answers = [
+        client.get("/whose", headers=headers) for headers in ({}, {"X-Correlation-Id": "bad id!"})
+    ]
     made = [answer.json["correlation_id"] for answer in answers]
     assert [answer.headers["X-Correlation-Id"] for answer in answers] == made
     assert all(uuid.UUID(value) for value in made) and made[0] != made[1]
@@ -134,12 +142,22 @@ def test_the_gateway_passes_its_requests_id_to_the_services(monkeypatch):
     from gateway.app import create_app
 
     sent = []
-    monkeypatch.setattr(api_client.requests, "request", lambda method, url, **kwargs: sent.append(kwargs["headers"])
-                        or type("Answer", (), {"status_code": 200, "ok": True, "content": b"", "json": None})())
+    monkeypatch.setattr(
+        api_client.requests,
+        "request",
+        lambda method, url, **kwargs: (
+            sent.append(kwargs["headers"])
+            or type("Answer", (), {"status_code": 200, "ok": True, "content": b"", "json": None})()
+        ),
+    )
     app = create_app(config={"BACKEND_URLS": {"tracker": "http://tracker.test"}})
     with app.test_request_context(headers={"X-Correlation-Id": "gw-1"}):
         app.preprocess_request()  # what happens before every view: the id is taken from the request
-        session["sso_tokens"] = {"access_token": "t", "refresh_token": "r", "expires_at": time.time() + 900}
+        session["sso_tokens"] = {
+            "access_token": "t",
+            "refresh_token": "r",
+            "expires_at": time.time() + 900,
+        }
         api_client.post("tracker", "/api/tasks", json={"title": "Feed the parrots"})
     assert sent[0]["X-Correlation-Id"] == "gw-1"
     assert correlation.current() is None  # the request's teardown put it back

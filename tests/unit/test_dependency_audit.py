@@ -1,4 +1,5 @@
 """bin/audit.py: a known vulnerability in a locked pin fails the test run; PyPI out of reach warns."""
+
 import importlib.util
 import urllib.error
 from pathlib import Path
@@ -18,7 +19,10 @@ pika==1.4.4 \\
     --hash=sha256:1111111111111111111111111111111111111111111111111111111111111111
 """
 FLASK_FLAW = {"id": "PYSEC-2099-1", "aliases": ["CVE-2099-1"], "fix_versions": ["3.1.4"]}
-SKIPPED = [{"name": name, "skip_reason": f"Dependency not found on PyPI: {name}"} for name in ("flask", "pika")]
+SKIPPED = [
+    {"name": name, "skip_reason": f"Dependency not found on PyPI: {name}"}
+    for name in ("flask", "pika")
+]
 
 
 @pytest.fixture
@@ -30,16 +34,23 @@ def lock(tmp_path):
 
 def pip_audit_finding(*flask_vulns):
     def pip_audit(lock):
-        return [{"name": "flask", "version": "3.1.3", "vulns": list(flask_vulns)},
-                {"name": "pika", "version": "1.4.4", "vulns": []}], ""
+        return [
+            {"name": "flask", "version": "3.1.3", "vulns": list(flask_vulns)},
+            {"name": "pika", "version": "1.4.4", "vulns": []},
+        ], ""
+
     return pip_audit
 
 
 def pypi(newest: dict, vulnerabilities: dict | None = None):
     """A fake per-project JSON: {name: newest version}, {name: its vulnerabilities}."""
+
     def fetch(name):
-        return {"info": {"version": newest.get(name, "1.0")},
-                "vulnerabilities": (vulnerabilities or {}).get(name, [])}
+        return {
+            "info": {"version": newest.get(name, "1.0")},
+            "vulnerabilities": (vulnerabilities or {}).get(name, []),
+        }
+
     return fetch
 
 
@@ -64,8 +75,12 @@ def test_clean_pins_pass_and_say_how_many_were_checked(lock, capsys):
     assert "2 locked pins checked" in said and "WARNING" not in said
 
 
-@pytest.mark.parametrize("strict, status", [("", 0), ("1", 1)], ids=["default", "ATES_AUDIT_STRICT=1"])
-def test_pypi_out_of_reach_warns_and_fails_only_when_strict(lock, capsys, monkeypatch, strict, status):
+@pytest.mark.parametrize(
+    "strict, status", [("", 0), ("1", 1)], ids=["default", "ATES_AUDIT_STRICT=1"]
+)
+def test_pypi_out_of_reach_warns_and_fails_only_when_strict(
+    lock, capsys, monkeypatch, strict, status
+):
     monkeypatch.setenv("ATES_AUDIT_STRICT", strict)
 
     def pip_audit(lock):  # with PyPI out of reach it would only time out, pin by pin
@@ -78,7 +93,9 @@ def test_pypi_out_of_reach_warns_and_fails_only_when_strict(lock, capsys, monkey
 
 
 def test_a_pin_pip_audit_skipped_is_checked_against_its_newest_release_data(lock, capsys):
-    fetch = pypi({"flask": "3.1.3", "pika": "1.4.4"}, {"flask": [{**FLASK_FLAW, "fixed_in": ["3.1.4"]}]})
+    fetch = pypi(
+        {"flask": "3.1.3", "pika": "1.4.4"}, {"flask": [{**FLASK_FLAW, "fixed_in": ["3.1.4"]}]}
+    )
     status, said = run(lock, capsys, pip_audit=lambda lock: (SKIPPED, ""), fetch=fetch)
     assert status == 1
     assert "VULNERABLE flask==3.1.3: PYSEC-2099-1 (fixed in 3.1.4)" in said
@@ -92,16 +109,22 @@ def test_a_skipped_pin_that_is_not_the_newest_release_is_named_as_unchecked(lock
     assert "flask==3.1.3: not the newest release (3.2.0)" in said
 
 
-def test_a_pip_audit_that_gives_no_report_leaves_every_pin_to_the_newest_release_check(lock, capsys):
+def test_a_pip_audit_that_gives_no_report_leaves_every_pin_to_the_newest_release_check(
+    lock, capsys
+):
     fetch = pypi({"flask": "3.1.3", "pika": "1.4.4"}, {"pika": [{"id": "GHSA-x", "fixed_in": []}]})
-    status, said = run(lock, capsys, pip_audit=lambda lock: (None, "pip-audit gave no report: boom"),
-                       fetch=fetch)
+    status, said = run(
+        lock, capsys, pip_audit=lambda lock: (None, "pip-audit gave no report: boom"), fetch=fetch
+    )
     assert status == 1
     assert "VULNERABLE pika==1.4.4: GHSA-x (fixed in no fix yet)" in said
 
 
-@pytest.mark.parametrize("flaw", [{**FLASK_FLAW, "withdrawn": "2099-02-01"},
-                                  {**FLASK_FLAW, "id": "PYSEC-2099-2"}], ids=["withdrawn", "ignored"])
+@pytest.mark.parametrize(
+    "flaw",
+    [{**FLASK_FLAW, "withdrawn": "2099-02-01"}, {**FLASK_FLAW, "id": "PYSEC-2099-2"}],
+    ids=["withdrawn", "ignored"],
+)
 def test_a_withdrawn_or_ignored_vulnerability_does_not_fail(lock, capsys, monkeypatch, flaw):
     monkeypatch.setattr(dependency_audit, "IGNORED", {"CVE-2099-1": "cannot reach aTES"})
     fetch = pypi({"flask": "3.1.3", "pika": "1.4.4"}, {"flask": [flaw]})
@@ -112,7 +135,9 @@ def test_a_withdrawn_or_ignored_vulnerability_does_not_fail(lock, capsys, monkey
 def test_a_pin_missing_from_pypi_is_named_and_the_others_are_still_checked(lock, capsys):
     def fetch(name):
         if name == "flask":
-            raise urllib.error.HTTPError(f"https://pypi.org/pypi/{name}/json", 404, "Not Found", {}, None)
+            raise urllib.error.HTTPError(
+                f"https://pypi.org/pypi/{name}/json", 404, "Not Found", {}, None
+            )
         return {"info": {"version": "1.4.4"}, "vulnerabilities": []}
 
     status, said = run(lock, capsys, pip_audit=lambda lock: (SKIPPED, ""), fetch=fetch)

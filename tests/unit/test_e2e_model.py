@@ -1,36 +1,65 @@
 """The end-to-end tests' model of the business rules (tests/e2e/model.py), checked on small cases
 worked out by hand: a wrong model would make the whole-system proof prove nothing."""
+
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.model import (Books, Completion, Line, Price, audit_log_problems, mail_key, money,
-                             most_expensive, most_expensive_by_day, payout_mails)
+from tests.e2e.model import (
+    Books,
+    Completion,
+    Line,
+    Price,
+    audit_log_problems,
+    mail_key,
+    money,
+    most_expensive,
+    most_expensive_by_day,
+    payout_mails,
+)
 
 D1, D2 = date(2026, 3, 1), date(2026, 3, 2)
 KESHA, GOSHA = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
 
 
 def books() -> Books:
-    return Books({"t1": Price(money("10"), money("40")), "t2": Price(money("20"), money("25")),
-                  "t3": Price(money("15"), money("30"))})
+    return Books(
+        {
+            "t1": Price(money("10"), money("40")),
+            "t2": Price(money("20"), money("25")),
+            "t3": Price(money("15"), money("30")),
+        }
+    )
 
 
 def transaction(kind, amount, after, task=None, day=D1):
-    return {"kind": kind, "amount": amount, "balance_after": after, "billing_date": day.isoformat(),
-            "task": {"task_id": task, "jira_id": None, "title": "x", "description": ""} if task else None}
+    return {
+        "kind": kind,
+        "amount": amount,
+        "balance_after": after,
+        "billing_date": day.isoformat(),
+        "task": {"task_id": task, "jira_id": None, "title": "x", "description": ""}
+        if task
+        else None,
+    }
 
 
 def test_every_assignment_costs_the_fee_and_the_first_completion_earns_the_reward():
     model = books()
-    model.book(D1, assignments=[("t1", KESHA), ("t1", KESHA), ("t2", GOSHA)], completions=[("t1", KESHA)])
+    model.book(
+        D1, assignments=[("t1", KESHA), ("t1", KESHA), ("t2", GOSHA)], completions=[("t1", KESHA)]
+    )
     model.complete(D1, "t1", KESHA)  # a second completion pays nothing
     assert model.balances == {KESHA: Decimal("20.00"), GOSHA: Decimal("-20.00")}
-    assert model.days[D1].lines[KESHA] == Counter({Line("assign_fee", Decimal("-10.00"), "t1"): 2,
-                                                   Line("completion_reward", Decimal("40.00"), "t1"): 1})
+    assert model.days[D1].lines[KESHA] == Counter(
+        {
+            Line("assign_fee", Decimal("-10.00"), "t1"): 2,
+            Line("completion_reward", Decimal("40.00"), "t1"): 1,
+        }
+    )
     assert model.days[D1].income == Decimal("0.00")  # 10 + 10 + 20 taken, 40 given
     assert model.negative_balances() == 1
 
@@ -54,22 +83,53 @@ def test_an_audit_log_in_another_order_with_right_arithmetic_passes():
     model = books()
     model.book(D1, assignments=[("t1", KESHA)], completions=[("t1", KESHA)])
     model.close(D1)
-    log = [transaction("completion_reward", "40.00", "40.00", "t1"), transaction("assign_fee", "-10.00", "30.00", "t1"),
-           transaction("payout", "-30.00", "0.00")]
+    log = [
+        transaction("completion_reward", "40.00", "40.00", "t1"),
+        transaction("assign_fee", "-10.00", "30.00", "t1"),
+        transaction("payout", "-30.00", "0.00"),
+    ]
     assert audit_log_problems(KESHA, model.days[D1], log) == []
 
 
-@pytest.mark.parametrize("log, complaint", [
-    ([transaction("assign_fee", "-10.00", "-10.00", "t1")], "missing"),
-    ([transaction("assign_fee", "-10.00", "-10.00", "t1"), transaction("completion_reward", "40.00", "30.00", "t1"),
-      transaction("completion_reward", "40.00", "70.00", "t1"), transaction("payout", "-30.00", "0.00")], "unexpected"),
-    ([transaction("assign_fee", "-10.00", "-10.00", "t1"), transaction("completion_reward", "40.00", "31.00", "t1"),
-      transaction("payout", "-30.00", "0.00")], "should be 30.00"),
-    ([transaction("payout", "-30.00", "-30.00"), transaction("assign_fee", "-10.00", "-40.00", "t1"),
-      transaction("completion_reward", "40.00", "0.00", "t1")], "payout is not the last"),
-    ([transaction("assign_fee", "-10.00", "-10.00", "t1", day=D2), transaction("completion_reward", "40.00", "30.00", "t1"),
-      transaction("payout", "-30.00", "0.00")], "billing_date"),
-])
+@pytest.mark.parametrize(
+    "log, complaint",
+    [
+        ([transaction("assign_fee", "-10.00", "-10.00", "t1")], "missing"),
+        (
+            [
+                transaction("assign_fee", "-10.00", "-10.00", "t1"),
+                transaction("completion_reward", "40.00", "30.00", "t1"),
+                transaction("completion_reward", "40.00", "70.00", "t1"),
+                transaction("payout", "-30.00", "0.00"),
+            ],
+            "unexpected",
+        ),
+        (
+            [
+                transaction("assign_fee", "-10.00", "-10.00", "t1"),
+                transaction("completion_reward", "40.00", "31.00", "t1"),
+                transaction("payout", "-30.00", "0.00"),
+            ],
+            "should be 30.00",
+        ),
+        (
+            [
+                transaction("payout", "-30.00", "-30.00"),
+                transaction("assign_fee", "-10.00", "-40.00", "t1"),
+                transaction("completion_reward", "40.00", "0.00", "t1"),
+            ],
+            "payout is not the last",
+        ),
+        (
+            [
+                transaction("assign_fee", "-10.00", "-10.00", "t1", day=D2),
+                transaction("completion_reward", "40.00", "30.00", "t1"),
+                transaction("payout", "-30.00", "0.00"),
+            ],
+            "billing_date",
+        ),
+    ],
+)
 def test_an_audit_log_that_lost_doubled_or_miscounted_a_line_is_caught(log, complaint):
     model = books()
     model.book(D1, assignments=[("t1", KESHA)], completions=[("t1", KESHA)])
@@ -85,15 +145,21 @@ def test_the_second_days_log_starts_from_the_carried_over_balance():
     model.book(D2, completions=[("t2", GOSHA)])
     log = [transaction("completion_reward", "25.00", "5.00", "t2", day=D2)]
     assert audit_log_problems(GOSHA, model.days[D2], log) == []
-    assert audit_log_problems(GOSHA, model.days[D2], [transaction("completion_reward", "25.00", "25.00", "t2", day=D2)])
+    assert audit_log_problems(
+        GOSHA, model.days[D2], [transaction("completion_reward", "25.00", "25.00", "t2", day=D2)]
+    )
 
 
 def test_seed_002_most_expensive_task_per_day_and_for_the_range():
     utc = ZoneInfo("UTC")
-    at = lambda day, hour: datetime(2026, 3, day, hour, tzinfo=timezone.utc)  # noqa: E731
-    done = [Completion("a", money(23), at(1, 9)), Completion("b", money(20), at(1, 10)),
-            Completion("c", money(38), at(2, 9)), Completion("d", money(28), at(3, 9)),
-            Completion("e", money(21), at(3, 23))]
+    at = lambda day, hour: datetime(2026, 3, day, hour, tzinfo=UTC)  # noqa: E731
+    done = [
+        Completion("a", money(23), at(1, 9)),
+        Completion("b", money(20), at(1, 10)),
+        Completion("c", money(38), at(2, 9)),
+        Completion("d", money(28), at(3, 9)),
+        Completion("e", money(21), at(3, 23)),
+    ]
     by_day = most_expensive_by_day(done, utc)
     assert {day.day: found.reward for day, found in by_day.items()} == {1: 23, 2: 38, 3: 28}
     assert most_expensive(done).task_id == "c"
@@ -102,10 +168,20 @@ def test_seed_002_most_expensive_task_per_day_and_for_the_range():
 
 
 def test_ties_go_to_the_earlier_completion_then_the_smaller_id():
-    noon = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
-    assert most_expensive([Completion("b", money(40), noon + timedelta(seconds=1)),
-                           Completion("c", money(40), noon)]).task_id == "c"
-    assert most_expensive([Completion("b", money(40), noon), Completion("a", money(40), noon)]).task_id == "a"
+    noon = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    assert (
+        most_expensive(
+            [
+                Completion("b", money(40), noon + timedelta(seconds=1)),
+                Completion("c", money(40), noon),
+            ]
+        ).task_id
+        == "c"
+    )
+    assert (
+        most_expensive([Completion("b", money(40), noon), Completion("a", money(40), noon)]).task_id
+        == "a"
+    )
     assert most_expensive([]) is None
 
 
@@ -124,7 +200,9 @@ def test_payout_mails_are_one_per_payout_and_read_back_from_subject_and_body():
     model = books()
     model.book(D1, assignments=[("t1", KESHA)], completions=[("t1", KESHA)])
     model.close(D1)
-    assert payout_mails(model, {KESHA: "kesha@x"}) == Counter({("kesha@x", Decimal("30.00"), D1): 1})
+    assert payout_mails(model, {KESHA: "kesha@x"}) == Counter(
+        {("kesha@x", Decimal("30.00"), D1): 1}
+    )
     subject = "aTES: $30.00 paid out for 2026-03-01"
     body = "the billing day 2026-03-01 is closed, and your balance of $30.00 has been paid out"
     assert mail_key("kesha@x", subject, body) == ("kesha@x", Decimal("30.00"), D1)

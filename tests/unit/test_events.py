@@ -1,7 +1,8 @@
 """The CloudEvents envelope (SPEC §5) and the outbox that validates it before writing."""
+
 import json
-from dataclasses import replace
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -10,8 +11,8 @@ from sqlalchemy import select
 
 from ates.bus import Event, Outbox
 from ates.db import make_engine
-from ates.unit_of_work import UnitOfWork
 from ates.schemas import SchemaError, registry
+from ates.unit_of_work import UnitOfWork
 from tests.probe import metadata, outbox_rows
 
 TASK_ID = uuid.UUID("3f8d2c71-5a4e-4b9c-8e1d-6a0f7b2c9d34")
@@ -19,14 +20,31 @@ MOSCOW = timezone(timedelta(hours=3))
 
 
 def task_priced(**data) -> Event:
-    return Event("task.priced", 1, "/accounting", {
-        "task_id": TASK_ID, "assign_fee": Decimal("12"), "completion_reward": Decimal("31.5"), **data})
+    return Event(
+        "task.priced",
+        1,
+        "/accounting",
+        {
+            "task_id": TASK_ID,
+            "assign_fee": Decimal("12"),
+            "completion_reward": Decimal("31.5"),
+            **data,
+        },
+    )
 
 
 def task_completed(**data) -> Event:
-    return Event("task.completed", 1, "/tracker", {
-        "task_id": TASK_ID, "assignee_id": uuid.uuid4(),
-        "completed_at": datetime(2026, 3, 1, 13, 15, tzinfo=MOSCOW), **data})
+    return Event(
+        "task.completed",
+        1,
+        "/tracker",
+        {
+            "task_id": TASK_ID,
+            "assignee_id": uuid.uuid4(),
+            "completed_at": datetime(2026, 3, 1, 13, 15, tzinfo=MOSCOW),
+            **data,
+        },
+    )
 
 
 @pytest.fixture
@@ -39,13 +57,19 @@ def uow(tmp_path):
 
 def outbox_contents(uow):
     with uow.read() as session:
-        return session.execute(select(outbox_rows.c.event_id, outbox_rows.c.routing_key, outbox_rows.c.body)).all()
+        return session.execute(
+            select(outbox_rows.c.event_id, outbox_rows.c.routing_key, outbox_rows.c.body)
+        ).all()
 
 
 def test_priced_event_becomes_a_valid_message_with_money_strings():
     message = task_priced().to_message()
     registry().validate(message)
-    assert message["data"] == {"task_id": str(TASK_ID), "assign_fee": "12.00", "completion_reward": "31.50"}
+    assert message["data"] == {
+        "task_id": str(TASK_ID),
+        "assign_fee": "12.00",
+        "completion_reward": "31.50",
+    }
     assert message["time"].endswith("Z")
     assert "correlationid" not in message
 
@@ -58,10 +82,13 @@ def test_completed_event_carries_its_times_in_utc_ending_in_z():
     assert message["time"] == "2026-03-01T10:15:01Z"
 
 
-@pytest.mark.parametrize("event, routing_key, producer", [
-    (task_priced(), "task.priced.v1", "accounting"),
-    (task_completed(), "task.completed.v1", "tracker"),
-])
+@pytest.mark.parametrize(
+    "event, routing_key, producer",
+    [
+        (task_priced(), "task.priced.v1", "accounting"),
+        (task_completed(), "task.completed.v1", "tracker"),
+    ],
+)
 def test_routing_key_and_producer_follow_type_version_and_source(event, routing_key, producer):
     assert (event.routing_key, event.producer) == (routing_key, producer)
 
@@ -77,7 +104,12 @@ def test_message_round_trips_through_from_message():
     message = original.to_message()
     again = Event.from_message(json.loads(json.dumps(message)))
     assert (again.id, again.type, again.version, again.source, again.correlation_id) == (
-        original.id, original.type, original.version, original.source, "req-2")
+        original.id,
+        original.type,
+        original.version,
+        original.source,
+        "req-2",
+    )
     assert again.time == original.time
     assert again.to_message() == message
 
@@ -89,6 +121,8 @@ INVALID = {
     "naive data time": lambda: task_completed(completed_at=datetime(2026, 3, 1, 10, 15)),
     "naive envelope time": lambda: replace(task_priced(), time=datetime(2026, 3, 1, 10, 0)),
 }
+
+
 @pytest.mark.parametrize("bad", list(INVALID.values()), ids=list(INVALID))
 def test_invalid_event_is_refused_with_schema_error(uow, bad):
     with pytest.raises(SchemaError), uow.begin() as session:
@@ -108,5 +142,10 @@ def test_each_valid_event_is_written_once_with_routing_key_and_json_body(uow):
         Outbox(outbox_rows).add(session, *events)
     rows = sorted(outbox_contents(uow), key=lambda row: row.routing_key)
     assert [(row.event_id, row.routing_key) for row in rows] == [
-        (events[1].id, "task.completed.v1"), (events[0].id, "task.priced.v1")]
-    assert [json.loads(row.body) for row in rows] == [events[1].to_message(), events[0].to_message()]
+        (events[1].id, "task.completed.v1"),
+        (events[0].id, "task.priced.v1"),
+    ]
+    assert [json.loads(row.body) for row in rows] == [
+        events[1].to_message(),
+        events[0].to_message(),
+    ]

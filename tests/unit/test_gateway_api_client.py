@@ -1,4 +1,5 @@
 """The gateway's calls to the services' REST APIs, with the signed-in popug's access token."""
+
 import time
 
 import pytest
@@ -40,7 +41,11 @@ def calls(monkeypatch):
 def signed_in():
     app = create_app(config={"BACKEND_URLS": {"tracker": "http://tracker.test"}})
     with app.test_request_context():
-        session["sso_tokens"] = {"access_token": "the-access-token", "refresh_token": "r", "expires_at": time.time() + 900}
+        session["sso_tokens"] = {
+            "access_token": "the-access-token",
+            "refresh_token": "r",
+            "expires_at": time.time() + 900,
+        }
         yield
 
 
@@ -53,11 +58,16 @@ def test_a_call_carries_the_access_token(signed_in, calls):
 
 
 def test_a_refusal_keeps_the_services_words(signed_in, calls):
-    calls["answer"] = FakeAnswer(409, {"error": "no_assignee", "message": "Nobody can take the task."})
+    calls["answer"] = FakeAnswer(
+        409, {"error": "no_assignee", "message": "Nobody can take the task."}
+    )
     with pytest.raises(ServiceError) as refused:
         api_client.post("tracker", "/api/tasks", {"title": "Feed the parrots"})
     assert (refused.value.status, refused.value.error, refused.value.message) == (
-        409, "no_assignee", "Nobody can take the task.")
+        409,
+        "no_assignee",
+        "Nobody can take the task.",
+    )
 
 
 def test_an_answer_without_json_still_makes_a_readable_error(signed_in, calls):

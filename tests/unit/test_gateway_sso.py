@@ -1,5 +1,6 @@
 """The gateway's sign-in, refresh and sign-out against a fake SSO: the discovery and token calls are faked,
 authlib's state and PKCE handling and the token verification run for real."""
+
 import re
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -34,10 +35,23 @@ def signing_key():
 
 def access_token(key, role="developer", username="kesha"):
     now = int(time.time())
-    return jwt.encode({"alg": "RS256", "typ": "at+jwt", "kid": key.kid}, {
-        "iss": ISSUER, "sub": ACCOUNT_ID, "aud": "ates-api", "iat": now, "exp": now + 900, "jti": str(now),
-        "client_id": "ates-gateway", "scope": sso.SCOPE, "role": role, "preferred_username": username,
-    }, key, algorithms=["RS256"])
+    return jwt.encode(
+        {"alg": "RS256", "typ": "at+jwt", "kid": key.kid},
+        {
+            "iss": ISSUER,
+            "sub": ACCOUNT_ID,
+            "aud": "ates-api",
+            "iat": now,
+            "exp": now + 900,
+            "jti": str(now),
+            "client_id": "ates-gateway",
+            "scope": sso.SCOPE,
+            "role": role,
+            "preferred_username": username,
+        },
+        key,
+        algorithms=["RS256"],
+    )
 
 
 class FakeSso:
@@ -89,7 +103,9 @@ def fake_sso():
 
 @pytest.fixture
 def app(monkeypatch, fake_sso, signing_key):
-    app = create_app(config={"ATES_AUTH_ISSUER": ISSUER, "GATEWAY_URL": GATEWAY, "BACKEND_URLS": {}})
+    app = create_app(
+        config={"ATES_AUTH_ISSUER": ISSUER, "GATEWAY_URL": GATEWAY, "BACKEND_URLS": {}}
+    )
     tokens.init_app(app, TokenVerifier(ISSUER, http_get=FakeJwks(signing_key)))
     client = app.extensions["authlib.integrations.flask_client"].sso
     monkeypatch.setattr(client, "load_server_metadata", fake_sso.load_server_metadata)
@@ -104,20 +120,30 @@ def client(app):
 
 
 def token_answer(key, role="developer", expires_in=900, refresh_token="refresh-1"):
-    return {"access_token": access_token(key, role), "token_type": "Bearer", "expires_in": expires_in,
-            "refresh_token": refresh_token, "scope": sso.SCOPE}
+    return {
+        "access_token": access_token(key, role),
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "refresh_token": refresh_token,
+        "scope": sso.SCOPE,
+    }
 
 
 def authorize_params(response) -> dict:
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
-    assert f"{location.scheme}://{location.netloc}{location.path}" == METADATA["authorization_endpoint"]
+    assert (
+        f"{location.scheme}://{location.netloc}{location.path}"
+        == METADATA["authorization_endpoint"]
+    )
     return {name: values[0] for name, values in parse_qs(location.query).items()}
 
 
 def sign_in(client, fake_sso, key, role="developer", next_path=None, **answer):
     fake_sso.issued.append(token_answer(key, role, **answer))
-    params = authorize_params(client.get("/login", query_string={"next": next_path} if next_path else None))
+    params = authorize_params(
+        client.get("/login", query_string={"next": next_path} if next_path else None)
+    )
     return client.get("/auth/callback", query_string={"code": "the-code", "state": params["state"]})
 
 
@@ -146,14 +172,40 @@ def test_callback_exchanges_the_code_with_its_verifier_and_signs_in(client, fake
     assert "kesha (developer)" in home and "Sign out" in home and ">Sign in<" not in home
 
 
-@pytest.mark.parametrize("role, shown, hidden", [
-    ("developer", ["My tasks", "My balance"], ["All tasks", "Reassign", "All accounts", "Analytics", "Dead letters"]),
-    ("boss", ["My tasks", "My balance"], ["All tasks", "Income", "Analytics", "RabbitMQ"]),
-    ("manager", ["All tasks", "Reassign open tasks"], ["All accounts", "Income", "Analytics", "Dead letters"]),
-    ("accountant", ["All accounts", "Income", "My balance"], ["All tasks", "Reassign", "Analytics"]),
-    ("admin", ["All tasks", "Reassign open tasks", "All accounts", "Income", "Analytics", "Dead letters",
-               "http://localhost:15672/"], []),
-])
+@pytest.mark.parametrize(
+    "role, shown, hidden",
+    [
+        (
+            "developer",
+            ["My tasks", "My balance"],
+            ["All tasks", "Reassign", "All accounts", "Analytics", "Dead letters"],
+        ),
+        ("boss", ["My tasks", "My balance"], ["All tasks", "Income", "Analytics", "RabbitMQ"]),
+        (
+            "manager",
+            ["All tasks", "Reassign open tasks"],
+            ["All accounts", "Income", "Analytics", "Dead letters"],
+        ),
+        (
+            "accountant",
+            ["All accounts", "Income", "My balance"],
+            ["All tasks", "Reassign", "Analytics"],
+        ),
+        (
+            "admin",
+            [
+                "All tasks",
+                "Reassign open tasks",
+                "All accounts",
+                "Income",
+                "Analytics",
+                "Dead letters",
+                "http://localhost:15672/",
+            ],
+            [],
+        ),
+    ],
+)
 def test_home_shows_the_navigation_of_the_role(client, fake_sso, signing_key, role, shown, hidden):
     sign_in(client, fake_sso, signing_key, role)
     home = client.get("/").text
@@ -171,7 +223,9 @@ def test_signed_out_home_offers_sign_in_and_no_navigation(client):
 def test_callback_with_a_state_we_never_sent_is_refused(client, fake_sso, signing_key):
     fake_sso.issued.append(token_answer(signing_key))
     client.get("/login")
-    response = client.get("/auth/callback", query_string={"code": "the-code", "state": "forged-state"})
+    response = client.get(
+        "/auth/callback", query_string={"code": "the-code", "state": "forged-state"}
+    )
     assert response.status_code == 400 and "Sign-in failed" in response.text
     assert f"another address than {GATEWAY}" in response.text
     assert fake_sso.token_requests == []
@@ -180,8 +234,14 @@ def test_callback_with_a_state_we_never_sent_is_refused(client, fake_sso, signin
 
 def test_callback_with_an_error_from_the_sso_is_shown(client):
     state = authorize_params(client.get("/login"))["state"]
-    response = client.get("/auth/callback", query_string={"error": "access_denied", "state": state,
-                                                         "error_description": "the popug said no"})
+    response = client.get(
+        "/auth/callback",
+        query_string={
+            "error": "access_denied",
+            "state": state,
+            "error_description": "the popug said no",
+        },
+    )
     assert response.status_code == 400 and "the popug said no" in response.text
 
 
@@ -192,9 +252,13 @@ def test_an_access_token_not_signed_by_the_sso_is_refused(client, fake_sso):
     assert "Sign out" not in client.get("/").text
 
 
-@pytest.mark.parametrize("next_path, landing", [("/tasks?scope=all", "/tasks?scope=all"),
-                                                ("https://evil.test/", "/"), ("//evil.test/", "/")])
-def test_after_sign_in_only_a_local_page_is_followed(client, fake_sso, signing_key, next_path, landing):
+@pytest.mark.parametrize(
+    "next_path, landing",
+    [("/tasks?scope=all", "/tasks?scope=all"), ("https://evil.test/", "/"), ("//evil.test/", "/")],
+)
+def test_after_sign_in_only_a_local_page_is_followed(
+    client, fake_sso, signing_key, next_path, landing
+):
     response = sign_in(client, fake_sso, signing_key, next_path=next_path)
     assert response.headers["Location"] == landing
 
@@ -225,8 +289,13 @@ def test_logout_ends_both_sessions_and_revokes_the_refresh_token(client, fake_ss
     response = client.post("/logout", data={"csrf_token": csrf_token(client.get("/").text)})
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
-    assert f"{location.scheme}://{location.netloc}{location.path}" == METADATA["end_session_endpoint"]
-    assert parse_qs(location.query) == {"client_id": ["ates-gateway"], "post_logout_redirect_uri": [f"{GATEWAY}/"]}
+    assert (
+        f"{location.scheme}://{location.netloc}{location.path}" == METADATA["end_session_endpoint"]
+    )
+    assert parse_qs(location.query) == {
+        "client_id": ["ates-gateway"],
+        "post_logout_redirect_uri": [f"{GATEWAY}/"],
+    }
     assert fake_sso.revoked == [(METADATA["revocation_endpoint"], "refresh-1", "ates-gateway")]
     home = client.get("/").text
     assert "Sign out" not in home and 'href="/login"' in home
@@ -261,7 +330,9 @@ def test_a_fresh_access_token_is_not_refreshed(client, fake_sso, signing_key):
 
 def test_a_refused_refresh_signs_the_popug_out(client, fake_sso, signing_key):
     sign_in(client, fake_sso, signing_key, expires_in=30)
-    fake_sso.issued.append(OAuthError(error="invalid_grant", description="the refresh token is revoked"))
+    fake_sso.issued.append(
+        OAuthError(error="invalid_grant", description="the refresh token is revoked")
+    )
     response = client.get("/")
     assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=/")
     assert "Sign out" not in client.get("/").text
@@ -273,9 +344,14 @@ def test_requests_racing_with_the_old_cookie_share_one_renewal(client, fake_sso,
     old_cookie = client.get_cookie("ates_gateway_session").value
     fake_sso.issued.append(token_answer(signing_key, refresh_token="refresh-2"))
     client.get("/")
-    client.set_cookie("ates_gateway_session", old_cookie)  # a request that left before the first one's answer
+    client.set_cookie(
+        "ates_gateway_session", old_cookie
+    )  # a request that left before the first one's answer
     home = client.get("/").text
-    assert [request.get("grant_type") for request in fake_sso.token_requests] == [None, "refresh_token"]
+    assert [request.get("grant_type") for request in fake_sso.token_requests] == [
+        None,
+        "refresh_token",
+    ]
     assert "Sign out" in home
 
 

@@ -3,6 +3,7 @@
 A tag (rabbitmq:3.13-management) is moved by its publisher; a digest names one exact image.
 docs/supply-chain.md says how the digests were chosen and how to refresh them.
 """
+
 import os
 import re
 import subprocess
@@ -42,7 +43,9 @@ def test_every_pulled_compose_image_is_pinned_by_tag_and_digest(service):
 
 def test_the_pattern_rejects_a_tag_without_a_digest():
     assert not PINNED.match("rabbitmq:3.13-management")
-    assert not PINNED.match("postgres@sha256:" + "0" * 64)  # the tag says what the digest is meant to be
+    assert not PINNED.match(
+        "postgres@sha256:" + "0" * 64
+    )  # the tag says what the digest is meant to be
     assert PINNED.match("postgres:16@sha256:" + "0" * 64)
 
 
@@ -58,11 +61,21 @@ def test_the_dockerfile_base_image_is_a_build_argument_pinned_by_digest():
 
 
 def test_an_image_variable_replaces_the_pinned_default():
-    environment = {**os.environ, **example_settings(),
-                   "ATES_RABBITMQ_IMAGE": "registry.example/rabbitmq:3.13@sha256:" + "a" * 64}
-    rendered = subprocess.run(["docker-compose", "-f", str(ROOT / "compose.yaml"), "config"],
-                              capture_output=True, text=True, env=environment)
+    environment = {
+        **os.environ,
+        **example_settings(),
+        "ATES_RABBITMQ_IMAGE": "registry.example/rabbitmq:3.13@sha256:" + "a" * 64,
+    }
+    rendered = subprocess.run(
+        ["docker-compose", "-f", str(ROOT / "compose.yaml"), "config"],
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
     assert rendered.returncode == 0, rendered.stderr
-    images = {name: service["image"] for name, service in yaml.safe_load(rendered.stdout)["services"].items()}
+    images = {
+        name: service["image"]
+        for name, service in yaml.safe_load(rendered.stdout)["services"].items()
+    }
     assert images["rabbitmq"] == environment["ATES_RABBITMQ_IMAGE"]
     assert images["postgres"] == OVERRIDABLE.match(compose_images()["postgres"])["default"]

@@ -1,4 +1,5 @@
 """The inbox applies each event once, and one failing event does not hold back its batch."""
+
 import logging
 import uuid
 
@@ -34,7 +35,9 @@ def inbox(uow):
 
 def applied(uow) -> dict[str, int]:
     with uow.read() as session:
-        rows = session.execute(select(applications.c.event_id, func.count()).group_by(applications.c.event_id))
+        rows = session.execute(
+            select(applications.c.event_id, func.count()).group_by(applications.c.event_id)
+        )
         return dict(rows.all())
 
 
@@ -94,9 +97,15 @@ def test_failing_handler_is_retried_with_its_error_and_does_not_block_the_rest(u
 def test_event_another_worker_applied_is_acked_without_running_its_handler(inbox, uow):
     event = task_created()
     with uow.begin() as session:
-        session.execute(insert(inbox_rows).values(event_id=event.id, event_type=event.type, applied_at=clock.utcnow()))
+        session.execute(
+            insert(inbox_rows).values(
+                event_id=event.id, event_type=event.type, applied_at=clock.utcnow()
+            )
+        )
     assert inbox.apply([event])[0].action == "ack"
-    assert inbox.apply([event, task_completed(str(uuid.uuid4()))])[0].action == "ack"  # the one-by-one path
+    assert (
+        inbox.apply([event, task_completed(str(uuid.uuid4()))])[0].action == "ack"
+    )  # the one-by-one path
     assert event.id not in applied(uow)
 
 

@@ -1,8 +1,9 @@
 """Logs are one JSON object per line, with the service, the process and the correlation id."""
+
 import io
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -31,11 +32,19 @@ def test_a_log_line_is_json_with_every_field(captured):
     with correlation.correlated("req-1"):
         logging.getLogger("tracker.service").info("task %s created", "t-1")
     (line,) = lines(captured)
-    assert {key: line[key] for key in ("level", "service", "process", "logger", "message", "correlation_id")} == {
-        "level": "INFO", "service": "tracker", "process": "worker", "logger": "tracker.service",
-        "message": "task t-1 created", "correlation_id": "req-1"}
+    assert {
+        key: line[key]
+        for key in ("level", "service", "process", "logger", "message", "correlation_id")
+    } == {
+        "level": "INFO",
+        "service": "tracker",
+        "process": "worker",
+        "logger": "tracker.service",
+        "message": "task t-1 created",
+        "correlation_id": "req-1",
+    }
     logged_at = datetime.fromisoformat(line["time"].replace("Z", "+00:00"))
-    assert line["time"].endswith("Z") and abs(datetime.now(timezone.utc) - logged_at) < timedelta(seconds=5)
+    assert line["time"].endswith("Z") and abs(datetime.now(UTC) - logged_at) < timedelta(seconds=5)
 
 
 def test_without_a_correlation_id_the_field_is_left_out(captured):
@@ -91,13 +100,24 @@ def test_gunicorn_access_line_is_json_with_the_response_correlation_id(monkeypat
     stream = io.StringIO()
     for handler in logger.access_log.handlers:
         handler.setStream(stream)
-    response = SimpleNamespace(status="201 CREATED", headers=[("X-Correlation-Id", "req-3")], sent=42)
-    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/tasks", "RAW_URI": "/api/tasks", "QUERY_STRING": "",
-               "REMOTE_ADDR": "127.0.0.1"}
+    response = SimpleNamespace(
+        status="201 CREATED", headers=[("X-Correlation-Id", "req-3")], sent=42
+    )
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/api/tasks",
+        "RAW_URI": "/api/tasks",
+        "QUERY_STRING": "",
+        "REMOTE_ADDR": "127.0.0.1",
+    }
     logger.access(response, None, environ, timedelta(milliseconds=12))
     line = json.loads(stream.getvalue())
     assert (line["service"], line["process"], line["message"], line["correlation_id"]) == (
-        "tracker", "web", "POST /api/tasks 201", "req-3")
+        "tracker",
+        "web",
+        "POST /api/tasks 201",
+        "req-3",
+    )
     assert line["http"]["status"] == 201 and line["http"]["duration_ms"] == 12.0
 
 

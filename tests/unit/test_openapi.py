@@ -1,5 +1,6 @@
 """Every service documents its REST API: each route of its API blueprint and of its event log
 (`/api/events/...`, what `ates trace` reads), its errors as Problems."""
+
 import pytest
 
 from ates.config import load_settings
@@ -15,12 +16,19 @@ def service_app(request, tmp_path):
 
 def test_every_api_route_is_documented(service_app):
     document = service_app.test_client().get("/openapi.json").get_json()
-    documented = {(path, method) for path, operations in document["paths"].items() for method in operations}
-    routes = {(rule.rule.replace("<", "{").replace(">", "}"), method.lower())
-              for rule in service_app.url_map.iter_rules() if rule.endpoint.split(".")[0] in ("api", "event_log")
-              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    documented = {
+        (path, method) for path, operations in document["paths"].items() for method in operations
+    }
+    routes = {
+        (rule.rule.replace("<", "{").replace(">", "}"), method.lower())
+        for rule in service_app.url_map.iter_rules()
+        if rule.endpoint.split(".")[0] in ("api", "event_log")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
     assert routes and routes == documented
-    if service_app.config["ATES"].service != "auth":  # auth's events are about accounts, not tasks: no trace
+    if (
+        service_app.config["ATES"].service != "auth"
+    ):  # auth's events are about accounts, not tasks: no trace
         assert any(path.startswith("/api/events/") for path, _ in documented)
 
 
@@ -35,4 +43,6 @@ def test_every_operation_says_what_it_answers_and_how_it_fails(service_app):
             assert operation["security"] == [{"bearer": []}]
             for status, response in operation["responses"].items():
                 if status.startswith("4"):
-                    assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+                    assert response["content"]["application/json"]["schema"] == {
+                        "$ref": "#/components/schemas/Problem"
+                    }

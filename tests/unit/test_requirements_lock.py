@@ -3,6 +3,7 @@
 bin/lock writes them (docs/supply-chain.md); these tests fail when someone edits the
 dependencies in pyproject.toml and forgets to run it.
 """
+
 import re
 import tomllib
 from dataclasses import dataclass
@@ -36,7 +37,10 @@ def read_lock(text: str) -> dict[str, Pin]:
         comments = [line.split("#", 1)[1].strip() for line in block.splitlines()[1:] if "#" in line]
         wanted_by = {re.sub(r"^via\b", "", comment).strip() for comment in comments} - {""}
         pins[canonicalize_name(pinned[1])] = Pin(
-            pinned[2], tuple(re.findall(r"--hash=(sha256:[0-9a-f]{64})", block)), frozenset(wanted_by))
+            pinned[2],
+            tuple(re.findall(r"--hash=(sha256:[0-9a-f]{64})", block)),
+            frozenset(wanted_by),
+        )
     return pins
 
 
@@ -44,7 +48,9 @@ def asked_for(pyproject: dict, extras: bool) -> list[Requirement]:
     """What aTES's installs need: its dependencies (with every extra's, for the test run)."""
     wanted = list(pyproject["project"]["dependencies"])
     if extras:
-        wanted += [r for extra in pyproject["project"]["optional-dependencies"].values() for r in extra]
+        wanted += [
+            r for extra in pyproject["project"]["optional-dependencies"].values() for r in extra
+        ]
     return [Requirement(r) for r in wanted]
 
 
@@ -60,11 +66,15 @@ def lock_problems(pyproject: dict, lock: dict[str, Pin], extras: bool) -> list[s
         if pin is None:
             problems.append(f"{requirement.name} is in pyproject.toml but not in the lock")
         elif not requirement.specifier.contains(pin.version, prereleases=True):
-            problems.append(f"the lock pins {requirement.name}=={pin.version}, pyproject.toml asks {requirement}")
+            problems.append(
+                f"the lock pins {requirement.name}=={pin.version}, pyproject.toml asks {requirement}"
+            )
     still_asked = {canonicalize_name(r.name) for r in wanted}
     for name, pin in sorted(lock.items()):
         if ASKED_BY_ATES in pin.wanted_by and name not in still_asked:
-            problems.append(f"the lock still pins {name} for aTES, which pyproject.toml no longer asks for")
+            problems.append(
+                f"the lock still pins {name} for aTES, which pyproject.toml no longer asks for"
+            )
         if not pin.hashes:
             problems.append(f"the lock pins {name} without a hash")
     return problems
@@ -74,8 +84,9 @@ def real_pyproject() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
-@pytest.mark.parametrize("lock_file, extras", [(RUNTIME_LOCK, False), (TEST_LOCK, True)],
-                         ids=["runtime", "test"])
+@pytest.mark.parametrize(
+    "lock_file, extras", [(RUNTIME_LOCK, False), (TEST_LOCK, True)], ids=["runtime", "test"]
+)
 def test_the_lock_agrees_with_pyproject(lock_file, extras):
     assert lock_problems(real_pyproject(), read_lock(lock_file.read_text()), extras) == []
 
@@ -83,8 +94,9 @@ def test_the_lock_agrees_with_pyproject(lock_file, extras):
 def test_the_image_and_the_test_run_install_the_same_versions_of_what_they_share():
     runtime, test = read_lock(RUNTIME_LOCK.read_text()), read_lock(TEST_LOCK.read_text())
     assert set(runtime) <= set(test)
-    assert {name: (test[name].version, test[name].hashes) for name in runtime} == \
-           {name: (pin.version, pin.hashes) for name, pin in runtime.items()}
+    assert {name: (test[name].version, test[name].hashes) for name in runtime} == {
+        name: (pin.version, pin.hashes) for name, pin in runtime.items()
+    }
 
 
 @pytest.mark.parametrize("lock_file", [RUNTIME_LOCK, TEST_LOCK], ids=["runtime", "test"])
@@ -96,30 +108,35 @@ def test_a_dependency_added_without_relocking_is_reported():
     pyproject = real_pyproject()
     pyproject["project"]["dependencies"].append("left-pad>=1.0")
     assert lock_problems(pyproject, read_lock(RUNTIME_LOCK.read_text()), extras=False) == [
-        "left-pad is in pyproject.toml but not in the lock"]
+        "left-pad is in pyproject.toml but not in the lock"
+    ]
 
 
 def test_a_test_extra_added_without_relocking_is_reported():
     pyproject = real_pyproject()
     pyproject["project"]["optional-dependencies"]["test"].append("pytest-xdist>=3")
     assert lock_problems(pyproject, read_lock(TEST_LOCK.read_text()), extras=True) == [
-        "pytest-xdist is in pyproject.toml but not in the lock"]
+        "pytest-xdist is in pyproject.toml but not in the lock"
+    ]
 
 
 def test_a_lower_bound_raised_past_the_pin_is_reported():
     pyproject = real_pyproject()
     pyproject["project"]["dependencies"] = [
-        "flask>=999" if r.startswith("flask>=") else r for r in pyproject["project"]["dependencies"]]
+        "flask>=999" if r.startswith("flask>=") else r for r in pyproject["project"]["dependencies"]
+    ]
     flask = read_lock(RUNTIME_LOCK.read_text())["flask"].version
     assert lock_problems(pyproject, read_lock(RUNTIME_LOCK.read_text()), extras=False) == [
-        f"the lock pins flask=={flask}, pyproject.toml asks flask>=999"]
+        f"the lock pins flask=={flask}, pyproject.toml asks flask>=999"
+    ]
 
 
 def test_a_dependency_dropped_from_pyproject_but_still_locked_is_reported():
     pyproject = real_pyproject()
     pyproject["project"]["dependencies"].remove("pillow>=10.0")
     assert lock_problems(pyproject, read_lock(RUNTIME_LOCK.read_text()), extras=False) == [
-        "the lock still pins pillow for aTES, which pyproject.toml no longer asks for"]
+        "the lock still pins pillow for aTES, which pyproject.toml no longer asks for"
+    ]
 
 
 def test_a_pin_without_a_hash_is_reported():
@@ -133,11 +150,14 @@ def test_the_build_backend_is_locked_too():
     pyproject["build-system"]["requires"] = ["setuptools>=999"]
     setuptools = read_lock(RUNTIME_LOCK.read_text())["setuptools"].version
     assert lock_problems(pyproject, read_lock(RUNTIME_LOCK.read_text()), extras=False) == [
-        f"the lock pins setuptools=={setuptools}, pyproject.toml asks setuptools>=999"]
+        f"the lock pins setuptools=={setuptools}, pyproject.toml asks setuptools>=999"
+    ]
 
 
-@pytest.mark.parametrize("installer, lock", [("Dockerfile", "requirements/runtime.txt"),
-                                             ("bin/lib.sh", "$ROOT/requirements/")])
+@pytest.mark.parametrize(
+    "installer, lock",
+    [("Dockerfile", "requirements/runtime.txt"), ("bin/lib.sh", "$ROOT/requirements/")],
+)
 def test_every_install_takes_a_lock_with_hashes_and_then_ates_without_dependencies(installer, lock):
     text = " ".join((ROOT / installer).read_text().replace("\\\n", " ").split())
     assert lock in text

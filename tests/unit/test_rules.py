@@ -1,4 +1,5 @@
 """Every service's refusals are answered one way, by the handler service_app registers (ates/rules.py)."""
+
 import pytest
 from marshmallow import ValidationError
 
@@ -13,13 +14,17 @@ from tracker import domain as tracker
 from tracker.service import TaskNotFound
 
 REFUSALS = [
-    (tracker.InvalidTask, 400, "invalid_task"), (tracker.NoAssignee, 409, "no_assignee"),
-    (tracker.NotYourTask, 403, "not_your_task"), (tracker.AlreadyDone, 409, "already_done"),
+    (tracker.InvalidTask, 400, "invalid_task"),
+    (tracker.NoAssignee, 409, "no_assignee"),
+    (tracker.NotYourTask, 403, "not_your_task"),
+    (tracker.AlreadyDone, 409, "already_done"),
     (TaskNotFound, 404, "not_found"),
-    (accounting.InvalidInput, 400, "invalid_input"), (accounting.DayNotOpenYet, 409, "not_open_yet"),
+    (accounting.InvalidInput, 400, "invalid_input"),
+    (accounting.DayNotOpenYet, 409, "not_open_yet"),
     (accounting.NoSuchBillingDay, 404, "not_found"),
     (analytics.InvalidQuery, 400, "invalid_query"),
-    (auth.RuleBroken, 400, "invalid_request"), (UsernameTaken, 409, "conflict"),
+    (auth.RuleBroken, 400, "invalid_request"),
+    (UsernameTaken, 409, "conflict"),
 ]
 
 
@@ -33,7 +38,9 @@ def app_raising(error: Exception):
     return app.test_client()
 
 
-@pytest.mark.parametrize(("kind", "status", "code"), REFUSALS, ids=[kind.__qualname__ for kind, _, _ in REFUSALS])
+@pytest.mark.parametrize(
+    ("kind", "status", "code"), REFUSALS, ids=[kind.__qualname__ for kind, _, _ in REFUSALS]
+)
 def test_a_refusal_answers_its_status_code_and_words(kind, status, code):
     assert issubclass(kind, RuleBroken)
     response = app_raising(kind("because the rules say so")).get("/refused")
@@ -42,13 +49,24 @@ def test_a_refusal_answers_its_status_code_and_words(kind, status, code):
 
 
 def test_auth_refusals_are_still_value_errors_for_its_forms():
-    assert issubclass(auth.RuleBroken, ValueError) and str(auth.RuleBroken("Too short.")) == "Too short."
+    assert (
+        issubclass(auth.RuleBroken, ValueError)
+        and str(auth.RuleBroken("Too short.")) == "Too short."
+    )
 
 
 def test_refused_input_names_every_field():
-    response = app_raising(ValidationError({"title": ["Missing data for required field."],
-                                            "limit": ["Not a valid integer."]})).get("/refused")
+    response = app_raising(
+        ValidationError(
+            {"title": ["Missing data for required field."], "limit": ["Not a valid integer."]}
+        )
+    ).get("/refused")
     assert response.status_code == 400
     assert response.get_json() == {
-        "error": "invalid_input", "message": "title: Missing data for required field.; limit: Not a valid integer.",
-        "fields": {"title": ["Missing data for required field."], "limit": ["Not a valid integer."]}}
+        "error": "invalid_input",
+        "message": "title: Missing data for required field.; limit: Not a valid integer.",
+        "fields": {
+            "title": ["Missing data for required field."],
+            "limit": ["Not a valid integer."],
+        },
+    }

@@ -1,4 +1,5 @@
 """The schema lock: a published schema file never changes; a change is a new version."""
+
 import json
 import os
 import shutil
@@ -7,7 +8,14 @@ import sys
 
 import pytest
 
-from ates.schemas import EVENT_SCHEMAS_DIR, LOCK_FILE, SchemaRegistry, add_to_lock, lock_problems, main
+from ates.schemas import (
+    EVENT_SCHEMAS_DIR,
+    LOCK_FILE,
+    SchemaRegistry,
+    add_to_lock,
+    lock_problems,
+    main,
+)
 
 
 @pytest.fixture
@@ -50,7 +58,10 @@ def test_a_copy_of_the_tree_passes_the_check(schemas, capsys):
 def test_editing_a_published_file_is_reported_even_for_whitespace(schemas, capsys):
     path = schemas / "task.created" / "1.json"
     path.write_text(path.read_text() + "\n")
-    expected = "event_schemas/task.created/1.json was edited after it was published; add a new version instead"
+    expected = (
+        "event_schemas/task.created/1.json was edited after it was published; "
+        "add a new version instead"
+    )
     assert lock_problems(schemas) == [expected]
     assert main(["check"], root=schemas) == 1
     assert expected in capsys.readouterr().err
@@ -58,7 +69,9 @@ def test_editing_a_published_file_is_reported_even_for_whitespace(schemas, capsy
 
 def test_a_missing_published_file_is_reported(schemas, capsys):
     (schemas / "payout.sent" / "1.json").unlink()
-    assert lock_problems(schemas) == ["event_schemas/payout.sent/1.json was published but is missing; put it back"]
+    assert lock_problems(schemas) == [
+        "event_schemas/payout.sent/1.json was published but is missing; put it back"
+    ]
     assert main(["check"], root=schemas) == 1
 
 
@@ -90,7 +103,8 @@ def test_lock_never_rewrites_the_entry_of_an_edited_file(schemas):
     assert add_to_lock(schemas) == []
     assert read_lock(schemas) == before
     assert lock_problems(schemas) == [
-        "event_schemas/task.priced/1.json was edited after it was published; add a new version instead"]
+        "event_schemas/task.priced/1.json was edited after it was published; add a new version instead"
+    ]
 
 
 def test_lock_creates_the_lock_file_when_there_is_none(schemas):
@@ -118,8 +132,17 @@ def test_list_shows_every_schema_with_its_producer(capsys):
 
 def test_the_check_runs_from_the_command_line():
     repo = EVENT_SCHEMAS_DIR.parent
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-m", "ates.schemas", "check"], cwd=repo, env=env,
-                          capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "ates.schemas", "check"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("schemas, lock OK")

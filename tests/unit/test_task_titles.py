@@ -1,5 +1,6 @@
 """The v1 task title (ates/task_titles.py) over every odd title, and what the tracker writes read back.
 tests/integration/test_task_titles_agree.py runs the same table through the three services."""
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -35,11 +36,20 @@ def test_the_v1_title_reads_one_way(text, expected):
     assert split_v1_title(text) == expected
 
 
-TITLES = st.text(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="[]"), min_size=1,
-                 max_size=60).map(str.strip).filter(bool)
+TITLES = (
+    st.text(
+        st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="[]"),
+        min_size=1,
+        max_size=60,
+    )
+    .map(str.strip)
+    .filter(bool)
+)
 
 
-@given(TITLES, st.one_of(st.none(), st.from_regex(r"[A-Z][A-Z0-9]{0,5}-[0-9]{1,5}", fullmatch=True)))
+@given(
+    TITLES, st.one_of(st.none(), st.from_regex(r"[A-Z][A-Z0-9]{0,5}-[0-9]{1,5}", fullmatch=True))
+)
 def test_what_the_tracker_writes_every_consumer_reads_back(title, jira_id):
     if jira_id is None and title[0] in "-–—":
         return  # without an id a dash is just the title's first character

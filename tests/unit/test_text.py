@@ -1,5 +1,6 @@
 """What a person may type into a stored name or text (ates/text.py): no control character (Unicode
 Cc) and no lone surrogate (Cs); a multi-line text keeps its line breaks and tabs."""
+
 import pytest
 
 from ates import text
@@ -22,7 +23,9 @@ def test_a_multi_line_text_refuses_them_too(character):
 
 @pytest.mark.parametrize("character", LINE_BREAKS_AND_TABS)
 def test_a_multi_line_text_keeps_line_breaks_and_tabs(character):
-    assert text.unprintable(f"line one{character}line two", "the description", multiline=True) is None
+    assert (
+        text.unprintable(f"line one{character}line two", "the description", multiline=True) is None
+    )
 
 
 @pytest.mark.parametrize("value", FINE)
@@ -38,6 +41,13 @@ def test_the_refused_characters_are_exactly_the_categories_cc_and_cs():
     import sys
     import unicodedata
 
-    refused = {chr(code) for code in range(sys.maxunicode + 1) if text.REFUSED_IN_A_LINE.fullmatch(chr(code))}
-    assert refused == {chr(code) for code in range(sys.maxunicode + 1)
-                       if unicodedata.category(chr(code)) in ("Cc", "Cs")}
+    refused = {
+        chr(code)
+        for code in range(sys.maxunicode + 1)
+        if text.REFUSED_IN_A_LINE.fullmatch(chr(code))
+    }
+    assert refused == {
+        chr(code)
+        for code in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(code)) in ("Cc", "Cs")
+    }

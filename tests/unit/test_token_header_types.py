@@ -1,5 +1,6 @@
 """The shared verifier (ates/tokens.py) with a token header whose fields have the wrong JSON type:
 refused with words, and an unknown kind of kid does not send it to the SSO for keys."""
+
 import base64
 import json
 import uuid
@@ -30,8 +31,11 @@ BAD_HEADERS = {
 def test_a_header_field_of_the_wrong_type_is_refused_without_asking_the_sso(case):
     issuer, now, fetches = StandInIssuer(), [0.0], []
     serve = issuer.verifier()._http_get
-    verifier = TokenVerifier(ISSUER, http_get=lambda url, timeout=None: fetches.append(url) or serve(url, timeout),
-                             clock=lambda: now[0])
+    verifier = TokenVerifier(
+        ISSUER,
+        http_get=lambda url, timeout=None: fetches.append(url) or serve(url, timeout),
+        clock=lambda: now[0],
+    )
     verifier.verify(issuer.token(str(uuid.uuid4()), "developer"))  # the keys are known now
     assert len(fetches) == 1
     now[0] += REFETCH_INTERVAL + 1  # an unknown kid could refetch the keys now

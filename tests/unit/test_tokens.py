@@ -1,4 +1,5 @@
 """The shared token verifier and `require_role`, against keys made here and a fake JWKS endpoint."""
+
 import base64
 import hashlib
 import hmac
@@ -56,9 +57,18 @@ class FakeClock:
 
 def claims(**changes):
     now = int(time.time())
-    found = {"iss": ISSUER, "sub": ACCOUNT_ID, "aud": "ates-api", "iat": now, "exp": now + 900, "jti": "j1",
-             "client_id": "ates-gateway", "scope": "openid ates-api", "role": "developer",
-             "preferred_username": "kesha"}
+    found = {
+        "iss": ISSUER,
+        "sub": ACCOUNT_ID,
+        "aud": "ates-api",
+        "iat": now,
+        "exp": now + 900,
+        "jti": "j1",
+        "client_id": "ates-gateway",
+        "scope": "openid ates-api",
+        "role": "developer",
+        "preferred_username": "kesha",
+    }
     found.update(changes)
     return {name: value for name, value in found.items() if value is not None}
 
@@ -102,7 +112,11 @@ def client(verifier):
     @app.get("/mine")
     @require_role()
     def mine():
-        return {"account_id": g.principal.account_id, "role": g.principal.role, "username": g.principal.username}
+        return {
+            "account_id": g.principal.account_id,
+            "role": g.principal.role,
+            "username": g.principal.username,
+        }
 
     @app.get("/income")
     @require_role("admin", "accountant")
@@ -133,10 +147,20 @@ def test_audience_may_be_a_list_containing_ates_api(verifier, signing_key):
 REFUSED = {  # case: (how the token is made, what the refusal says)
     "expired": (lambda key, stranger: signed(key, exp=int(time.time()) - 60), "expired"),
     "signed_by_another_key_with_a_known_kid": (lambda key, stranger: signed(stranger), "signature"),
-    "unknown_kid": (lambda key, stranger: signed(stranger, header={"kid": "key-from-nowhere"}), "key-from-nowhere"),
-    "alg_none": (lambda key, stranger: forged({"alg": "none", "typ": "at+jwt", "kid": "key-1"}, None), "'none'"),
-    "hs256_keyed_with_the_public_key": (lambda key, stranger: forged(
-        {"alg": "HS256", "typ": "at+jwt", "kid": "key-1"}, key.as_pem(private=False)), "'HS256'"),
+    "unknown_kid": (
+        lambda key, stranger: signed(stranger, header={"kid": "key-from-nowhere"}),
+        "key-from-nowhere",
+    ),
+    "alg_none": (
+        lambda key, stranger: forged({"alg": "none", "typ": "at+jwt", "kid": "key-1"}, None),
+        "'none'",
+    ),
+    "hs256_keyed_with_the_public_key": (
+        lambda key, stranger: forged(
+            {"alg": "HS256", "typ": "at+jwt", "kid": "key-1"}, key.as_pem(private=False)
+        ),
+        "'HS256'",
+    ),
     "wrong_audience": (lambda key, stranger: signed(key, aud="somebody-else"), "aud"),
     "wrong_issuer": (lambda key, stranger: signed(key, iss="http://evil.test"), "iss"),
     "id_token_typ": (lambda key, stranger: signed(key, header={"typ": "JWT"}), "at+jwt"),
@@ -158,7 +182,9 @@ def test_bad_token_is_refused_with_401(client, signing_key, stranger_key, case):
     assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Basic a2VzaGE6cGFzcw=="}, {"Authorization": "Bearer "}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Basic a2VzaGE6cGFzcw=="}, {"Authorization": "Bearer "}]
+)
 def test_missing_bearer_token_is_401_with_a_challenge(client, headers):
     response = client.get("/mine", headers=headers)
     assert response.status_code == 401
@@ -166,9 +192,16 @@ def test_missing_bearer_token_is_401_with_a_challenge(client, headers):
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize("role, status", [
-    ("admin", 200), ("accountant", 200), ("manager", 403), ("boss", 403), ("developer", 403),
-])
+@pytest.mark.parametrize(
+    "role, status",
+    [
+        ("admin", 200),
+        ("accountant", 200),
+        ("manager", 403),
+        ("boss", 403),
+        ("developer", 403),
+    ],
+)
 def test_only_the_named_roles_pass(client, signing_key, role, status):
     response = client.get("/income", headers=bearer(signed(signing_key, role=role)))
     assert response.status_code == status
@@ -177,13 +210,22 @@ def test_only_the_named_roles_pass(client, signing_key, role, status):
         assert response.json["message"]
 
 
-@pytest.mark.parametrize("scope", [None, "", "openid profile email offline_access", "openid ates-apix",
-                                   ["openid", "ates-api"]])
-def test_a_token_without_the_api_scope_is_refused_with_403_insufficient_scope(client, signing_key, scope):
-    response = client.get("/mine", headers=bearer(signed(signing_key, scope=scope if scope is not None else None)))
+@pytest.mark.parametrize(
+    "scope",
+    [None, "", "openid profile email offline_access", "openid ates-apix", ["openid", "ates-api"]],
+)
+def test_a_token_without_the_api_scope_is_refused_with_403_insufficient_scope(
+    client, signing_key, scope
+):
+    response = client.get(
+        "/mine", headers=bearer(signed(signing_key, scope=scope if scope is not None else None))
+    )
     assert response.status_code == 403, response.json
     assert response.json["error"] == "insufficient_scope" and "ates-api" in response.json["message"]
-    assert response.headers["WWW-Authenticate"] == 'Bearer error="insufficient_scope", scope="ates-api"'
+    assert (
+        response.headers["WWW-Authenticate"]
+        == 'Bearer error="insufficient_scope", scope="ates-api"'
+    )
 
 
 @pytest.mark.parametrize("scope", ["ates-api", "openid profile ates-api offline_access"])
@@ -197,7 +239,9 @@ def test_keys_are_fetched_once_and_cached(verifier, jwks, signing_key):
     assert jwks.calls == 1
 
 
-def test_unknown_kid_refetches_at_most_once_per_30_seconds(verifier, jwks, clock, signing_key, stranger_key):
+def test_unknown_kid_refetches_at_most_once_per_30_seconds(
+    verifier, jwks, clock, signing_key, stranger_key
+):
     verifier.verify(signed(signing_key))
     unknown = signed(stranger_key, header={"kid": "key-from-nowhere"})
     clock.now += 31

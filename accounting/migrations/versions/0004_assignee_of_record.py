@@ -2,9 +2,9 @@
 
 A completion pays its reward only to this popug (a forged or stale completion waits, then dies).
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 revision, down_revision = "0004", "0003"
 

@@ -3,9 +3,9 @@
 Rows from before stay without a role (the token's claim is used for them) until `rebuild`
 replays the archived account events.
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 revision, down_revision = "0004", "0003"
 

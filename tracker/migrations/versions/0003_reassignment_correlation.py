@@ -1,7 +1,7 @@
 """reassignments remember the correlation id of the request that started them"""
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 revision, down_revision = "0003", "0002"
 
