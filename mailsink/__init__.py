@@ -45,7 +45,7 @@ def stored_mails(maildir: Path) -> list[mailbox.MaildirMessage]:
         return []
     box = mailbox.Maildir(maildir, create=False)
     return sorted(
-        (box[key] for key in box),
+        box.values(),  # iterating a Mailbox yields its messages; `key in box` would not
         key=lambda mail: (mail.get_date(), mail.get("Message-ID", "")),
     )
 
