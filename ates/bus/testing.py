@@ -81,7 +81,9 @@ def deliver(
                 outcome = Outcome("dead", problem or "not an event")
             else:
                 [outcome] = consumer.inbox.apply([event])
-            delivered.append(Delivered(consumer.handlers.consumer, row.event_type, row.event_id, outcome))
+            delivered.append(
+                Delivered(consumer.handlers.consumer, row.event_type, row.event_id, outcome)
+            )
     if rows:
         with producer_uow.begin() as session:
             session.execute(
