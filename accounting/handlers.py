@@ -1,5 +1,5 @@
 """What accounting does with other services' events: the task events move money, the account
-events keep the replica that payout mail and the accounts list need. One function each."""
+events keep the replica that payout mail and the accounts list need (ates/replicas.py)."""
 
 from accounting import domain, service
 from accounting.models import accounts, revoked_tokens
@@ -20,6 +20,7 @@ replica = AccountReplica(
         "active": data["active"],
     },
 )
+replica.register(handlers)  # account.created, .updated, .role_changed, .deactivated
 
 
 @handlers.on("task.created", 1)
@@ -63,22 +64,6 @@ def on_task_completed(session, event, settings: Settings, now):
     service.pay_completion_reward(
         session, event.data["task_id"], event.data["assignee_id"], _today(settings, now)
     )
-
-
-@handlers.on("account.created", 1)
-@handlers.on("account.updated", 1)
-def on_account_snapshot(session, event):
-    replica.apply_snapshot(session, event.data)
-
-
-@handlers.on("account.role_changed", 1)
-def on_account_role_changed(session, event):
-    replica.apply_change(session, event.data, lambda account: {"role": event.data["role"]})
-
-
-@handlers.on("account.deactivated", 1)
-def on_account_deactivated(session, event):
-    replica.apply_change(session, event.data, lambda account: {"active": False})
 
 
 @handlers.on("token.revoked", 1)

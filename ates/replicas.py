@@ -12,17 +12,43 @@ from collections.abc import Callable, Mapping
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from ates.bus.handlers import NotYet
+from ates.bus.handlers import Handlers, NotYet
 
 Row = dict[str, object]
 
 
 class AccountReplica:
-    def __init__(self, table: Table, snapshot_row: Callable[[Mapping], Row]):
+    def __init__(
+        self,
+        table: Table,
+        snapshot_row: Callable[[Mapping], Row],
+        role_changed: Callable[[Mapping, str], Row] = lambda account, role: {"role": role},
+        deactivated: Callable[[Mapping], Row] = lambda account: {"active": False},
+    ):
         """`snapshot_row(data)`: the columns an account.created/updated snapshot sets (without
-        account_id and version), from the event's data."""
+        account_id and version), from the event's data; `role_changed(account, role)` and
+        `deactivated(account)`: the columns those changes set, from the row as it is."""
         self.table = table
         self.snapshot_row = snapshot_row
+        self.role_changed = role_changed
+        self.deactivated = deactivated
+
+    def register(self, handlers: Handlers) -> None:
+        """The consumer keeps this replica from auth's account events, v1 of each."""
+        handlers.on("account.created", 1)(self.on_account_snapshot)
+        handlers.on("account.updated", 1)(self.on_account_snapshot)
+        handlers.on("account.role_changed", 1)(self.on_account_role_changed)
+        handlers.on("account.deactivated", 1)(self.on_account_deactivated)
+
+    def on_account_snapshot(self, session: Session, event) -> None:
+        self.apply_snapshot(session, event.data)
+
+    def on_account_role_changed(self, session: Session, event) -> None:
+        role = event.data["role"]
+        self.apply_change(session, event.data, lambda account: self.role_changed(account, role))
+
+    def on_account_deactivated(self, session: Session, event) -> None:
+        self.apply_change(session, event.data, self.deactivated)
 
     def apply_snapshot(self, session: Session, data: Mapping) -> None:
         """account.created / account.updated: the whole account, inserted or, if not older, replacing."""

@@ -1,7 +1,11 @@
-"""The tracker's rules, free of I/O: titles and Jira ids, who may do what, who gets a task."""
+"""The tracker's rules, free of I/O: titles and Jira ids, who may do what, who gets a task, and
+the task itself, whose every change returns the events it causes (the service stores both)."""
 
 import secrets
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from ates import text
 from ates.rules import RuleBroken
@@ -84,3 +88,87 @@ def check_may_complete(status: str, assignee_id: str, actor_id: str) -> None:
 
 def may_see_all_and_reassign(role: str) -> bool:
     return role in MAY_SEE_ALL_AND_REASSIGN
+
+
+@dataclass
+class Task:
+    """A task as the tracker keeps it. Its methods are the only place its state and version
+    change; each returns the events the change causes, in the order they are published."""
+
+    task_id: str
+    jira_id: str | None
+    title: str
+    description: str
+    status: str  # "open" or "done"
+    assignee_id: str
+    created_at: datetime
+    completed_at: datetime | None
+    version: int
+
+    @classmethod
+    def create(
+        cls,
+        title: str,
+        description: str,
+        jira_id: str | None,
+        candidates: Sequence[str],
+        at: datetime,
+        randbelow: Callable[[int], int] = secrets.randbelow,
+    ) -> tuple["Task", list["TaskEvent"]]:
+        """A new open task, checked, and assigned to a random one of `candidates`."""
+        title, jira_id = title_and_jira_id(title, jira_id)
+        task = cls(
+            task_id=str(uuid.uuid4()),
+            jira_id=jira_id,
+            title=title,
+            description=check_description(description or ""),
+            status="open",
+            assignee_id=choose_assignee(candidates, randbelow),
+            created_at=at,
+            completed_at=None,
+            version=1,
+        )
+        return task, [TaskCreated(task.copy()), TaskAssigned(task.copy(), None, None, at)]
+
+    def complete(self, actor_id: str, at: datetime) -> list["TaskEvent"]:
+        """Done, by its assignee only, once."""
+        check_may_complete(self.status, self.assignee_id, actor_id)
+        self.status, self.completed_at, self.version = "done", at, self.version + 1
+        return [TaskCompleted(self.copy()), TaskUpdated(self.copy())]
+
+    def assign_to(
+        self, assignee_id: str, at: datetime, reassignment_id: str | None = None
+    ) -> list["TaskEvent"]:
+        """Another (or the same) popug's now: every assignment counts, and costs its fee."""
+        previous = self.assignee_id
+        self.assignee_id, self.version = assignee_id, self.version + 1
+        return [TaskAssigned(self.copy(), previous, reassignment_id, at), TaskUpdated(self.copy())]
+
+    def copy(self) -> "Task":
+        return replace(self)
+
+
+@dataclass(frozen=True)
+class TaskCreated:
+    task: Task
+
+
+@dataclass(frozen=True)
+class TaskAssigned:
+    task: Task
+    previous_assignee_id: str | None
+    reassignment_id: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TaskCompleted:
+    task: Task
+
+
+@dataclass(frozen=True)
+class TaskUpdated:
+    task: Task
+
+
+TaskEvent = TaskCreated | TaskAssigned | TaskCompleted | TaskUpdated

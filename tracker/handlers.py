@@ -15,30 +15,13 @@ replica = AccountReplica(
         "active": data["active"],
         "assignable": domain.is_assignable(data["role"], data["active"]),
     },
+    role_changed=lambda account, role: {
+        "role": role,
+        "assignable": domain.is_assignable(role, account["active"]),
+    },
+    deactivated=lambda account: {"active": False, "assignable": False},
 )
-
-
-@handlers.on("account.created", 1)
-@handlers.on("account.updated", 1)
-def on_account_snapshot(session, event):
-    replica.apply_snapshot(session, event.data)
-
-
-@handlers.on("account.role_changed", 1)
-def on_account_role_changed(session, event):
-    role = event.data["role"]
-    replica.apply_change(
-        session,
-        event.data,
-        lambda account: {"role": role, "assignable": domain.is_assignable(role, account["active"])},
-    )
-
-
-@handlers.on("account.deactivated", 1)
-def on_account_deactivated(session, event):
-    replica.apply_change(
-        session, event.data, lambda account: {"active": False, "assignable": False}
-    )
+replica.register(handlers)  # account.created, .updated, .role_changed, .deactivated
 
 
 @handlers.on("token.revoked", 1)

@@ -1,7 +1,9 @@
 """The tracker's use cases: one function per command, one transaction each (the caller's
-session), and the events each causes written to the outbox in that same transaction."""
+session). A command loads the task, asks the domain's Task to change (tracker/domain.py), stores
+what changed and writes the events the Task returned to the outbox, in that same transaction."""
 
 import uuid
+from dataclasses import asdict
 
 from sqlalchemy import bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import Session
@@ -33,67 +35,46 @@ class TaskNotFound(RuleBroken):
 def create_task(
     session: Session, actor_id: str, title: str, description: str = "", jira_id: str | None = None
 ) -> dict:
-    title, jira_id = domain.title_and_jira_id(title, jira_id)
-    description = domain.check_description(description or "")
-    assignee_id = domain.choose_assignee(assignable_accounts(session))
     now = clock.utcnow()
-    task = {
-        "task_id": str(uuid.uuid4()),
-        "jira_id": jira_id,
-        "title": title,
-        "description": description or "",
-        "status": "open",
-        "assignee_id": assignee_id,
-        "created_at": now,
-        "completed_at": None,
-        "version": 1,
-    }
-    session.execute(insert(tasks).values(**task))
+    task, happened = domain.Task.create(
+        title, description, jira_id, assignable_accounts(session), now
+    )
+    session.execute(insert(tasks).values(**asdict(task)))
     session.execute(
         insert(task_activity),
         [
-            {
-                "task_id": task["task_id"],
-                "kind": "created",
-                "account_id": actor_id,
-                "reassignment_id": None,
-                "at": now,
-            },
-            {
-                "task_id": task["task_id"],
-                "kind": "assigned",
-                "account_id": assignee_id,
-                "reassignment_id": None,
-                "at": now,
-            },
+            _activity(task, "created", actor_id, None, now),
+            _activity(task, "assigned", task.assignee_id, None, now),
         ],
     )
-    OUTBOX.add(
-        session,
-        events.task_snapshot(task, "task.created"),
-        events.task_created_v1(task),
-        events.task_assigned(task, None, None, now),
-    )
-    return task
+    OUTBOX.add(session, *events.on_the_wire(happened))
+    return asdict(task)
 
 
 def complete_task(session: Session, actor_id: str, task_id: str) -> dict:
-    task = get_task(session, task_id, for_update=True)
-    domain.check_may_complete(task["status"], task["assignee_id"], actor_id)
+    task = domain.Task(**get_task(session, task_id, for_update=True))
     now = clock.utcnow()
-    task.update(status="done", completed_at=now, version=task["version"] + 1)
+    happened = task.complete(actor_id, now)
     session.execute(
         update(tasks)
         .where(tasks.c.task_id == task_id)
-        .values(status="done", completed_at=now, version=task["version"])
+        .values(status=task.status, completed_at=task.completed_at, version=task.version)
     )
-    session.execute(
-        insert(task_activity).values(
-            task_id=task_id, kind="completed", account_id=actor_id, reassignment_id=None, at=now
-        )
-    )
-    OUTBOX.add(session, events.task_completed(task), events.task_snapshot(task))
-    return task
+    session.execute(insert(task_activity).values(_activity(task, "completed", actor_id, None, now)))
+    OUTBOX.add(session, *events.on_the_wire(happened))
+    return asdict(task)
+
+
+def _activity(
+    task: domain.Task, kind: str, account_id: str, reassignment_id: str | None, at
+) -> dict:
+    return {
+        "task_id": task.task_id,
+        "kind": kind,
+        "account_id": account_id,
+        "reassignment_id": reassignment_id,
+        "at": at,
+    }
 
 
 def get_task(session: Session, task_id: str, for_update: bool = False) -> dict:
@@ -221,32 +202,19 @@ def reassign_batch(session: Session, reassignment_id: str, batch_size: int = 500
         return False
     candidates = assignable_accounts(session)
     still_open = [
-        dict(row)
+        domain.Task(**row)
         for row in session.execute(
             select(*TASK_COLUMNS).where(tasks.c.task_id.in_(item_ids), tasks.c.status == "open")
         ).mappings()
     ]
     now = clock.utcnow()
-    changes, activity, published = [], [], []
+    changes, activity, happened = [], [], []
     for task in still_open:  # a task completed since the job started is left alone
-        previous = task["assignee_id"]
-        task.update(assignee_id=domain.choose_assignee(candidates), version=task["version"] + 1)
+        happened += task.assign_to(domain.choose_assignee(candidates), now, reassignment_id)
         changes.append(
-            {"key": task["task_id"], "assignee_id": task["assignee_id"], "version": task["version"]}
+            {"key": task.task_id, "assignee_id": task.assignee_id, "version": task.version}
         )
-        activity.append(
-            {
-                "task_id": task["task_id"],
-                "kind": "assigned",
-                "account_id": task["assignee_id"],
-                "reassignment_id": reassignment_id,
-                "at": now,
-            }
-        )
-        published += [
-            events.task_assigned(task, previous, reassignment_id, now),
-            events.task_snapshot(task),
-        ]
+        activity.append(_activity(task, "assigned", task.assignee_id, reassignment_id, now))
     if changes:
         session.execute(
             update(tasks)
@@ -255,7 +223,7 @@ def reassign_batch(session: Session, reassignment_id: str, batch_size: int = 500
             changes,
         )
         session.execute(insert(task_activity), activity)
-        OUTBOX.add(session, *published)
+        OUTBOX.add(session, *events.on_the_wire(happened))
     session.execute(
         update(reassignment_items)
         .where(

@@ -38,6 +38,19 @@ from ates.unit_of_work import UnitOfWork
 log = logging.getLogger(__name__)
 
 
+def message_properties(row, producer: str, user: str) -> pika.BasicProperties:
+    """The AMQP properties an outbox row is published with (`row`: event_id, event_type, body)."""
+    return pika.BasicProperties(
+        delivery_mode=pika.DeliveryMode.Persistent,
+        content_type="application/cloudevents+json; charset=utf-8",
+        message_id=row.event_id,
+        type=row.event_type,
+        app_id=producer,
+        user_id=user,  # the broker refuses it unless it is the connection's own user
+        correlation_id=correlation_id_of(row.body),
+    )
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -209,15 +222,7 @@ class OutboxRelay:
                 self.exchange,
                 row.routing_key,
                 row.body,
-                pika.BasicProperties(
-                    delivery_mode=pika.DeliveryMode.Persistent,
-                    content_type="application/cloudevents+json; charset=utf-8",
-                    message_id=row.event_id,
-                    type=row.event_type,
-                    app_id=self.producer,
-                    user_id=self.user,
-                    correlation_id=correlation_id_of(row.body),
-                ),
+                message_properties(row, self.producer, self.user),
             )
             self._next_tag += 1
             self._in_flight[self._next_tag] = (row.id, row.routing_key)

@@ -22,6 +22,10 @@ from tests.conftest import eventually
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ("gateway", "auth", "tracker", "accounting", "analytics")
 SERVICES_WITH_DATABASES = ("auth", "tracker", "accounting", "analytics")
+# Each service's web process and worker, in the order they start: what most e2e tests run.
+SERVICES_AND_WORKERS = tuple(
+    process for service in SERVICES_WITH_DATABASES for process in (service, f"{service}-worker")
+)
 # Where the e2e tests make their PostgreSQL databases when asked to (a server's maintenance db).
 POSTGRES_ADMIN_URL = os.environ.get(
     "ATES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -16,23 +16,20 @@ from auth import keys
 from auth.models import accounts
 from cli.login import login_with_password
 from tests.conftest import eventually
-from tests.e2e.system import bearer, csrf_token, running, sign_in_at_auth, sign_in_for_tokens
+from tests.e2e.system import (
+    SERVICES_AND_WORKERS,
+    bearer,
+    csrf_token,
+    running,
+    sign_in_at_auth,
+    sign_in_for_tokens,
+)
 
 ADMIN_PASSWORD = "access-admin-password"
 PASSWORD = "access-password-1"
 ROLES = ("admin", "manager", "accountant", "boss", "developer")
 EVERYONE = set(ROLES)
-PROCESSES = [
-    "auth",
-    "auth-worker",
-    "tracker",
-    "tracker-worker",
-    "accounting",
-    "accounting-worker",
-    "analytics",
-    "analytics-worker",
-    "gateway",
-]
+PROCESSES = [*SERVICES_AND_WORKERS, "gateway"]
 SOMEONE = str(uuid.uuid4())  # an id nobody has: allowed callers get a 404, never a 401 or 403
 
 # service, method, path, JSON body, who may (SPEC §3)

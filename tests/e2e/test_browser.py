@@ -21,22 +21,19 @@ from selenium.webdriver.support.ui import WebDriverWait
 from tests.conftest import eventually
 from tests.e2e import browser as real_browser
 from tests.e2e.browser import Browser, chromium
-from tests.e2e.system import ROOT, free_port, postgres_databases, procfile_command, running
+from tests.e2e.system import (
+    ROOT,
+    SERVICES_AND_WORKERS,
+    free_port,
+    postgres_databases,
+    procfile_command,
+    running,
+)
 
 ADMIN_PASSWORD = "e2e-admin-password"
 POPUG, POPUG_PASSWORD = "kesha", "kesha-password-1"
 TITLE, JIRA_ID = "Paint the perch green", "UBERPOP-77"
-PROCESSES = [
-    "auth",
-    "auth-worker",
-    "tracker",
-    "tracker-worker",
-    "accounting",
-    "accounting-worker",
-    "analytics",
-    "analytics-worker",
-    "gateway",
-]
+PROCESSES = [*SERVICES_AND_WORKERS, "gateway"]
 SMALLEST_SCREENSHOT = 10_000  # bytes; an empty white 1280×900 page is about 6 KB
 
 

@@ -8,21 +8,10 @@ import requests
 
 from cli.main import main as ates
 from tests.conftest import eventually
-from tests.e2e.system import bearer, free_port, running, sign_in_for_tokens
+from tests.e2e.system import SERVICES_AND_WORKERS, bearer, free_port, running, sign_in_for_tokens
 
 ADMIN_PASSWORD = "demo-admin-password"
-PROCESSES = [
-    "auth",
-    "auth-worker",
-    "tracker",
-    "tracker-worker",
-    "accounting",
-    "accounting-worker",
-    "analytics",
-    "analytics-worker",
-    "gateway",
-    "mailsink",
-]
+PROCESSES = [*SERVICES_AND_WORKERS, "gateway", "mailsink"]
 
 
 def test_demo_fills_every_area_with_a_day(tmp_path, broker, monkeypatch, capsys):

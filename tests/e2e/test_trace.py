@@ -11,20 +11,11 @@ import requests
 from cli import token_store
 from cli.main import main as ates
 from tests.conftest import eventually
-from tests.e2e.system import bearer, running, sign_in_for_tokens
+from tests.e2e.system import SERVICES_AND_WORKERS, bearer, running, sign_in_for_tokens
 
 pytestmark = pytest.mark.broker
 ADMIN_PASSWORD = "e2e-trace-admin"
-PROCESSES = [
-    "auth",
-    "auth-worker",
-    "tracker",
-    "tracker-worker",
-    "accounting",
-    "accounting-worker",
-    "analytics",
-    "analytics-worker",
-]
+PROCESSES = list(SERVICES_AND_WORKERS)
 
 
 @pytest.fixture(scope="module")

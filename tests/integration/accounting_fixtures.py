@@ -2,7 +2,6 @@
 tracker's and auth's events as accounting receives them, and the ledger a stream of them should give."""
 
 import json
-import os
 import random
 import uuid
 from collections import Counter
@@ -31,13 +30,11 @@ from ates import clock, migrations
 from ates.bus import Event, Inbox
 from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
+from tests.databases import postgres_database
 from tests.handed_in import handed_in
 
 ROOT = Path(__file__).resolve().parents[2]
 # The server where PostgreSQL runs of these tests make their databases (bin/test makes sure it is there).
-POSTGRES_ADMIN_URL = os.environ.get(
-    "ATES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 
 
 class AccountingDb:
@@ -142,7 +139,7 @@ def accounting_database(kind: str, tmp_path: Path):
         yield db
         db.dispose()
         return
-    with postgres_database() as url:
+    with postgres_database("test_accounting") as url:
         db = AccountingDb(url)
         yield db
         db.dispose()
@@ -154,24 +151,6 @@ def accounting_db(request, tmp_path):
     PostgreSQL's row locks (production), since the ledger must hold on both."""
     with accounting_database(request.param, tmp_path) as db:
         yield db
-
-
-@contextmanager
-def postgres_database():
-    """A fresh PostgreSQL database for one test, dropped afterwards; yields its URL."""
-    import psycopg2  # only the PostgreSQL runs need it
-
-    name = f"ates_test_accounting_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(POSTGRES_ADMIN_URL)
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def new_id() -> str:

@@ -9,9 +9,29 @@ from pathlib import Path
 
 import pytest
 
+from tests.apps import resource_app
+from tests.issuer import StandInIssuer
 from tests.probe import Probe
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def issuer():
+    """The stand-in SSO whose tokens every `service_app` accepts."""
+    return StandInIssuer()
+
+
+@pytest.fixture
+def service_app(tmp_path, issuer):
+    """`service_app("tracker", **env)`: the service's app, migrated, in the test's own folder."""
+    return lambda name, **env: resource_app(name, tmp_path, issuer, **env)
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the module's `app` fixture."""
+    return app.test_client()
 
 
 @pytest.fixture

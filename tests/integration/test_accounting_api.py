@@ -7,8 +7,7 @@ from decimal import Decimal
 import pytest
 
 from accounting import domain
-from accounting.app import create_app
-from ates import clock, tokens
+from ates import clock
 from ates.config import load_settings
 from tests.integration.accounting_fixtures import (
     AccountingDb,
@@ -17,7 +16,6 @@ from tests.integration.accounting_fixtures import (
     task_completed,
     task_snapshot,
 )
-from tests.issuer import StandInIssuer
 
 ROLES = ["admin", "manager", "accountant", "boss", "developer"]
 SEE_EVERYONE = {"admin", "accountant"}
@@ -25,18 +23,10 @@ EVERYONE = set(ROLES)
 PRICE = domain.Price(Decimal("12.00"), Decimal("31.00"))
 
 
-@pytest.fixture(scope="module")
-def issuer():
-    return StandInIssuer()
-
-
 @pytest.fixture
-def app(tmp_path, issuer, monkeypatch):
+def app(service_app, monkeypatch):
     monkeypatch.setattr(domain, "draw_price", lambda *args: PRICE)
-    app = create_app(load_settings("accounting", {"ATES_VAR_DIR": str(tmp_path)}))
-    tokens.init_app(app, issuer.verifier())
-    app.test_cli_runner().invoke(args=["migrate"], catch_exceptions=False)
-    return app
+    return service_app("accounting")
 
 
 @pytest.fixture
@@ -44,11 +34,6 @@ def db(app):
     found = AccountingDb(app.config["ATES"].database_url)
     yield found
     found.dispose()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 @pytest.fixture

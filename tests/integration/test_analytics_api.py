@@ -7,9 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from analytics.app import create_app
-from ates import clock, tokens
-from ates.config import load_settings
+from ates import clock
 from tests.analytics_events import (
     deliver,
     seed_002_story,
@@ -17,7 +15,6 @@ from tests.analytics_events import (
     task_created_v2,
     task_priced,
 )
-from tests.issuer import StandInIssuer
 
 ROLES = ["admin", "manager", "accountant", "boss", "developer"]
 ENDPOINTS = [
@@ -31,23 +28,9 @@ ENDPOINTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def issuer():
-    return StandInIssuer()
-
-
 @pytest.fixture
-def app(tmp_path, issuer, monkeypatch):
-    monkeypatch.setenv("ATES_TIMEZONE", "UTC")  # the worker's handlers read it from the environment
-    app = create_app(load_settings("analytics", {"ATES_VAR_DIR": str(tmp_path)}))
-    tokens.init_app(app, issuer.verifier())
-    app.test_cli_runner().invoke(args=["migrate"], catch_exceptions=False)
-    return app
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
+def app(service_app):
+    return service_app("analytics", ATES_TIMEZONE="UTC")  # the day the handlers (deliver) use too
 
 
 @pytest.fixture

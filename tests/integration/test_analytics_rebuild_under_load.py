@@ -2,10 +2,8 @@
 counted twice, and the end is what an orderly delivery gives. On SQLite the write lock
 serialises the two; on PostgreSQL the rebuild locks the archive, which the worker writes first."""
 
-import os
 import threading
 import time
-import uuid
 from datetime import UTC
 from pathlib import Path
 
@@ -24,11 +22,9 @@ from tests.analytics_events import (
     seed_002_story,
     shuffled_with_duplicates,
 )
+from tests.databases import postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
-POSTGRES_ADMIN_URL = os.environ.get(
-    "ATES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 
 
 def migrated(url: str):
@@ -42,21 +38,8 @@ def database_url(request, tmp_path, monkeypatch):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'analytics.db'}"
         return
-    psycopg2 = pytest.importorskip("psycopg2")
-    try:
-        admin = psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=2)
-    except psycopg2.OperationalError:
-        pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL}")
-    admin.autocommit = True
-    name = f"ates_analytics_test_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with postgres_database("analytics_test") as url:
+        yield url
 
 
 def test_a_rebuild_while_events_arrive_loses_nothing_and_counts_nothing_twice(

@@ -9,10 +9,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
-from sqlalchemy import insert
 
 from ates import migrations, tokens
 from ates.config import load_settings
+from tests.apps import resource_app, tracker_accounts
 from tests.issuer import StandInIssuer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,30 +24,9 @@ EXCLUDED = [positive_data_acceptance]
 
 
 def tracker_app(var: Path):
-    from tracker import domain
-    from tracker.app import create_app
-    from tracker.models import accounts
-
     issuer = StandInIssuer()
-    app = create_app(load_settings("tracker", {"ATES_VAR_DIR": str(var)}))
-    tokens.init_app(app, issuer.verifier())
-    app.test_cli_runner().invoke(args=["migrate"], catch_exceptions=False)
-    admin, developer = str(uuid.uuid4()), str(uuid.uuid4())
-    with app.extensions["ates.uow"].begin() as session:
-        session.execute(
-            insert(accounts),
-            [
-                {
-                    "account_id": account_id,
-                    "username": role,
-                    "role": role,
-                    "active": True,
-                    "assignable": domain.is_assignable(role, True),
-                    "version": 1,
-                }
-                for account_id, role in ((admin, "admin"), (developer, "developer"))
-            ],
-        )
+    app = resource_app("tracker", var, issuer)
+    admin = tracker_accounts(app, ("admin", "developer"))["admin"]
     return app, lambda: issuer.headers(admin, "admin")
 
 

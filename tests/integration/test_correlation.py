@@ -6,46 +6,25 @@ import uuid
 
 import pika
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from accounting.handlers import handlers as accounting_handlers
 from accounting.models import outbox as accounting_outbox
-from ates import clock, correlation, tokens
+from ates import clock, correlation
 from ates.bus import Consumer, Event, OutboxRelay
-from ates.config import load_settings
+from tests.apps import tracker_accounts
 from tests.conftest import eventually
 from tests.integration.accounting_fixtures import AccountingDb
-from tests.issuer import StandInIssuer
-from tracker import domain
-from tracker.app import create_app
-from tracker.models import accounts
 from tracker.models import outbox as tracker_outbox
 from tracker.worker import ReassignmentRunner
 
 
 @pytest.fixture
-def tracker(tmp_path):
+def tracker(service_app, issuer):
     """The tracker web app on its own database, an admin and one assignable developer in its replica."""
-    issuer = StandInIssuer()
-    app = create_app(load_settings("tracker", {"ATES_VAR_DIR": str(tmp_path)}))
-    tokens.init_app(app, issuer.verifier())
-    app.test_cli_runner().invoke(args=["migrate"], catch_exceptions=False)
-    admin, developer = str(uuid.uuid4()), str(uuid.uuid4())
-    with app.extensions["ates.uow"].begin() as session:
-        session.execute(
-            insert(accounts),
-            [
-                {
-                    "account_id": account_id,
-                    "username": role,
-                    "role": role,
-                    "active": True,
-                    "assignable": domain.is_assignable(role, True),
-                    "version": 1,
-                }
-                for account_id, role in ((admin, "admin"), (developer, "developer"))
-            ],
-        )
+    app = service_app("tracker")
+    popugs = tracker_accounts(app, ("admin", "developer"))
+    admin, developer = popugs["admin"], popugs["developer"]
     app.admin_headers = issuer.headers(admin, "admin")
     app.developer_headers = issuer.headers(developer, "developer")
     app.developer_id = developer

@@ -1,15 +1,11 @@
 """A token outlives a deactivation by up to its lifetime; services that keep a replica of the
 accounts refuse it as soon as the replica has heard of the deactivation."""
 
-import importlib
 import uuid
 
 import pytest
-from sqlalchemy import insert
 
-from ates import tokens
-from ates.config import load_settings
-from tests.issuer import StandInIssuer
+from tests.apps import replica_account
 
 # service, an endpoint every admin may call, the replica's extra columns besides id/active/version
 SERVICES = [
@@ -23,31 +19,15 @@ SERVICES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def issuer():
-    return StandInIssuer()
-
-
 @pytest.fixture(params=SERVICES, ids=[service for service, _, _ in SERVICES])
-def service(request, tmp_path, issuer):
+def service(request, service_app):
     name, path, columns = request.param
-    app = importlib.import_module(f"{name}.app").create_app(
-        load_settings(name, {"ATES_VAR_DIR": str(tmp_path)})
-    )
-    tokens.init_app(app, issuer.verifier())
-    app.test_cli_runner().invoke(args=["migrate"], catch_exceptions=False)
-    replica = importlib.import_module(f"{name}.models").accounts
+    app = service_app(name)
 
     def account(active: bool | None) -> str:
-        account_id = str(uuid.uuid4())
-        if active is not None:
-            with app.extensions["ates.uow"].begin() as session:
-                session.execute(
-                    insert(replica).values(
-                        account_id=account_id, active=active, version=2, **columns
-                    )
-                )
-        return account_id
+        if active is None:
+            return str(uuid.uuid4())  # an account the replica has not heard of
+        return replica_account(app, active=active, version=2, **columns)
 
     return app.test_client(), path, account
 

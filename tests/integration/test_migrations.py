@@ -2,8 +2,6 @@
 
 import importlib
 import json
-import os
-import uuid
 from pathlib import Path
 
 import pytest
@@ -12,12 +10,10 @@ from alembic.migration import MigrationContext
 
 from ates import migrations
 from ates.db import make_engine
+from tests.databases import postgres_database
 from tests.migration_schemas import RECORD, SERVICES, schemas_by_revision
 
 ROOT = Path(__file__).resolve().parents[2]
-POSTGRES_ADMIN_URL = os.environ.get(
-    "ATES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 
 
 @pytest.mark.parametrize("service", ["auth", "tracker", "accounting", "analytics"])
@@ -48,17 +44,7 @@ def test_every_revision_still_makes_the_schema_it_made_when_written_out_in_full(
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_on_postgresql_the_migrations_go_down_and_up_again_to_the_models_schema(service):
-    psycopg2 = pytest.importorskip("psycopg2")
-    try:
-        admin = psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=2)
-    except psycopg2.OperationalError:
-        pytest.skip(f"no PostgreSQL at {POSTGRES_ADMIN_URL}")
-    admin.autocommit = True
-    name = f"ates_migrations_test_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    try:
+    with postgres_database("migrations_test") as url:
         assert schemas_by_revision(service, url)["base"] == {}
         migrations.upgrade(ROOT / service / "migrations", url)
         metadata = importlib.import_module(f"{service}.models").metadata
@@ -69,7 +55,3 @@ def test_on_postgresql_the_migrations_go_down_and_up_again_to_the_models_schema(
         assert differences == [], (
             f"{service}: models and migrations differ on PostgreSQL: {differences}"
         )
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()

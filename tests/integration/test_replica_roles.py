@@ -2,15 +2,11 @@
 of the accounts take a role away as soon as the replica has heard of the change, and never grant
 one that the token does not carry."""
 
-import importlib
 import uuid
 
 import pytest
-from sqlalchemy import insert
 
-from ates import tokens
-from ates.config import load_settings
-from tests.issuer import StandInIssuer
+from tests.apps import replica_account
 
 # service, an endpoint only privileged roles may call, a role it needs, the replica's other columns
 SERVICES = [
@@ -32,31 +28,15 @@ SERVICES = [
 IDS = [f"{service}{path.split('?')[0]}" for service, path, _, _ in SERVICES]
 
 
-@pytest.fixture(scope="module")
-def issuer():
-    return StandInIssuer()
-
-
 @pytest.fixture(params=SERVICES, ids=IDS)
-def service(request, tmp_path, issuer):
+def service(request, service_app):
     name, path, role, columns = request.param
-    app = importlib.import_module(f"{name}.app").create_app(
-        load_settings(name, {"ATES_VAR_DIR": str(tmp_path)})
-    )
-    tokens.init_app(app, issuer.verifier())
-    app.test_cli_runner().invoke(args=["migrate"], catch_exceptions=False)
-    replica = importlib.import_module(f"{name}.models").accounts
+    app = service_app(name)
 
     def account(replica_role: str | None) -> str:
-        account_id = str(uuid.uuid4())
-        if replica_role is not None:
-            with app.extensions["ates.uow"].begin() as session:
-                session.execute(
-                    insert(replica).values(
-                        account_id=account_id, active=True, version=3, role=replica_role, **columns
-                    )
-                )
-        return account_id
+        if replica_role is None:
+            return str(uuid.uuid4())  # an account the replica has not heard of
+        return replica_account(app, active=True, version=3, role=replica_role, **columns)
 
     return app.test_client(), path, role, account
 

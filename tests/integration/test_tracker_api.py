@@ -4,58 +4,22 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
 
-from ates import tokens
-from ates.config import load_settings
-from tests.issuer import StandInIssuer
-from tracker import domain
-from tracker.app import create_app
-from tracker.models import accounts
+from tests.apps import tracker_accounts
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ["admin", "manager", "accountant", "boss", "developer"]
 
 
-@pytest.fixture(scope="module")
-def issuer():
-    return StandInIssuer()
-
-
 @pytest.fixture
-def app(tmp_path, issuer):
-    settings = load_settings("tracker", {"ATES_VAR_DIR": str(tmp_path)})
-    app = create_app(settings)
-    tokens.init_app(app, issuer.verifier())
-    app.test_cli_runner().invoke(args=["migrate"], catch_exceptions=False)
-    return app
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
+def app(service_app):
+    return service_app("tracker")
 
 
 @pytest.fixture
 def popugs(app):
     """One account of every role; the developer, accountant and boss are assignable."""
-    found = {role: str(uuid.uuid4()) for role in ROLES}
-    with app.extensions["ates.uow"].begin() as session:
-        session.execute(
-            insert(accounts),
-            [
-                {
-                    "account_id": account_id,
-                    "username": role,
-                    "role": role,
-                    "active": True,
-                    "assignable": domain.is_assignable(role, True),
-                    "version": 1,
-                }
-                for role, account_id in found.items()
-            ],
-        )
-    return found
+    return tracker_accounts(app, ROLES)
 
 
 def as_role(issuer, popugs, role):

@@ -1,0 +1,28 @@
+"""A fresh PostgreSQL database for one test, on the server bin/test makes sure is running."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "ATES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@contextmanager
+def postgres_database(purpose: str = "test") -> Iterator[str]:
+    """Created empty, dropped afterwards (connections and all); yields its URL."""
+    import psycopg2  # only the PostgreSQL runs need it
+
+    name = f"ates_{purpose}_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=5)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
