@@ -17,7 +17,7 @@ from ates.config import DEFAULT_AMQP_URL, DEFAULT_RETRY_DELAYS_MS, ROOT
 from ates.schemas import SchemaRegistry, registry
 
 DOCUMENT = ROOT / "docs" / "asyncapi.yaml"
-CONSUMERS = ("tracker", "accounting", "analytics")  # services with a handlers module
+CONSUMERS = ("tracker", "accounting", "analytics", "notifier")  # services with a handlers module
 SCHEMA_FORMAT = "application/schema+json;version=draft-2020-12"
 
 

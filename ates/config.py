@@ -29,7 +29,9 @@ DEFAULT_PORTS = {
     "tracker": 5002,
     "accounting": 5003,
     "analytics": 5004,
+    "notifier": 5005,
 }
+DEFAULT_REASSIGNMENT_QUIET_S = 5.0  # a reassignment job silent this long is told (notifier)
 DEFAULT_SCHEDULER_INTERVAL_S = 30.0  # how often the billing-day scheduler looks at the clock
 DEFAULT_MANAGEMENT_URL = (
     "http://localhost:15672/"  # the RabbitMQ management UI the admin pages link to
@@ -62,6 +64,7 @@ class Settings:
     gateway_client_secret: str | None  # ATES_GATEWAY_CLIENT_SECRET: the gateway's secret at the SSO
     rabbitmq_management_url: str  # ATES_RABBITMQ_MANAGEMENT_URL: the broker's UI, for admins' links
     scheduler_interval_s: float  # ATES_SCHEDULER_INTERVAL_S: the billing-day scheduler's round
+    reassignment_quiet_s: float  # ATES_REASSIGNMENT_QUIET_S: when the notifier tells a job's moves
 
     @property
     def is_production(self) -> bool:
@@ -115,7 +118,7 @@ def load_settings(service: str, env=None) -> Settings:
         timezone=_parse_timezone(env.get("ATES_TIMEZONE", "UTC")),
         smtp_host=env.get("ATES_SMTP_HOST", "localhost"),
         smtp_port=int(env.get("ATES_SMTP_PORT", "8025")),
-        mail_from=env.get("ATES_MAIL_FROM", "accounting@uberpopug.example"),
+        mail_from=env.get("ATES_MAIL_FROM", "notifier@uberpopug.example"),
         max_request_bytes=_parse_byte_count(env.get("ATES_MAX_REQUEST_BYTES")),
         metrics_token=env.get("ATES_METRICS_TOKEN", "").strip() or None,
         auth_issuer=auth_issuer(env),
@@ -124,6 +127,11 @@ def load_settings(service: str, env=None) -> Settings:
         gateway_client_secret=env.get("ATES_GATEWAY_CLIENT_SECRET") or None,
         rabbitmq_management_url=env.get("ATES_RABBITMQ_MANAGEMENT_URL", DEFAULT_MANAGEMENT_URL),
         scheduler_interval_s=_parse_interval(env.get("ATES_SCHEDULER_INTERVAL_S")),
+        reassignment_quiet_s=_parse_interval(
+            env.get("ATES_REASSIGNMENT_QUIET_S"),
+            DEFAULT_REASSIGNMENT_QUIET_S,
+            "ATES_REASSIGNMENT_QUIET_S",
+        ),
     )
 
 
@@ -166,17 +174,19 @@ def _parse_byte_count(text: str | None) -> int:
     return count
 
 
-def _parse_interval(text: str | None) -> float:
+def _parse_interval(
+    text: str | None,
+    default: float = DEFAULT_SCHEDULER_INTERVAL_S,
+    name: str = "ATES_SCHEDULER_INTERVAL_S",
+) -> float:
     if not text:
-        return DEFAULT_SCHEDULER_INTERVAL_S
+        return default
     try:
         seconds = float(text)
     except ValueError:
         seconds = 0.0
     if not seconds > 0:
-        raise ValueError(
-            f"ATES_SCHEDULER_INTERVAL_S must be a positive number of seconds, got {text!r}"
-        )
+        raise ValueError(f"{name} must be a positive number of seconds, got {text!r}")
     return seconds
 
 

@@ -35,7 +35,13 @@ from ates.config import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WORKER_PORTS = {"auth": 9101, "tracker": 9102, "accounting": 9103, "analytics": 9104}
+DEFAULT_WORKER_PORTS = {
+    "auth": 9101,
+    "tracker": 9102,
+    "accounting": 9103,
+    "analytics": 9104,
+    "notifier": 9105,
+}
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 MIN_TOKEN_LENGTH = 24
 REFUSED = {

@@ -23,3 +23,12 @@ def from_wire(text: str) -> Decimal:
     if amount != amount.quantize(CENT):
         raise ValueError(f"more than two decimal places: {text!r}")
     return amount.quantize(CENT)
+
+
+MINUS = "\u2212"  # the minus sign, not a hyphen: "−$96.00" (SPEC §4)
+
+
+def display(amount: Decimal) -> str:
+    """Money for people: "$38.00", "−$96.00"; for the wire use to_wire."""
+    text = to_wire(abs(amount))
+    return f"{MINUS}${text}" if amount < 0 else f"${text}"

@@ -46,6 +46,7 @@ WEB = {
     "tracker": Needs(public_urls=("issuer",)),
     "accounting": Needs(public_urls=("issuer",)),
     "analytics": Needs(public_urls=("issuer",)),
+    "notifier": Needs(public_urls=("issuer",)),
 }
 OTHER_PROCESSES = {
     "worker": Needs(broker=True),

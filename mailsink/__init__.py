@@ -3,6 +3,7 @@
 
 import mailbox
 import threading
+from email.header import decode_header, make_header
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -50,9 +51,14 @@ def stored_mails(maildir: Path) -> list[mailbox.MaildirMessage]:
     )
 
 
+def subject_of(mail: mailbox.MaildirMessage) -> str:
+    """The Subject as a person reads it: encoded words decoded, a folded line unfolded."""
+    return str(make_header(decode_header(mail["Subject"] or ""))).replace("\n", "")
+
+
 def summary_line(number: int, mail: mailbox.MaildirMessage) -> str:
     try:
         sent = parsedate_to_datetime(mail["Date"]).isoformat() if mail["Date"] else "-"
     except (TypeError, ValueError):
         sent = mail["Date"]
-    return f"{number:>4}  {sent}  from {mail['From']}  to {mail['To']}  {mail['Subject']}"
+    return f"{number:>4}  {sent}  from {mail['From']}  to {mail['To']}  {subject_of(mail)}"

@@ -16,7 +16,7 @@ from ates import migrations
 from ates.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("auth", "tracker", "accounting", "analytics")
+SERVICES = ("auth", "tracker", "accounting", "analytics", "notifier")
 RECORD = ROOT / "tests" / "integration" / "migration_schemas.json"
 
 

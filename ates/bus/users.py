@@ -31,6 +31,7 @@ CONSUMES: dict[str, tuple[str, ...]] = {
     "tracker": ("auth",),
     "accounting": ("auth", "tracker"),
     "analytics": ("auth", "tracker", "accounting"),
+    "notifier": ("auth", "tracker", "accounting"),
 }
 SERVICES = tuple(CONSUMES)
 ORIGINAL_USER = (

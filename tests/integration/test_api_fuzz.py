@@ -87,11 +87,32 @@ def accounting_app(var: Path):
     return app, lambda: issuer.headers(admin, "admin")
 
 
+def notifier_app(var: Path):
+    """With notices to read: the notifier's small working day applied (tests/notifier_story.py)."""
+    from datetime import timedelta
+
+    from ates import clock
+    from notifier import service
+    from notifier.app import create_app
+    from tests.notifier_story import deliver, working_day
+
+    issuer = StandInIssuer()
+    app = create_app(load_settings("notifier", {"ATES_VAR_DIR": str(var)}))
+    tokens.init_app(app, issuer.verifier())
+    app.test_cli_runner().invoke(args=["migrate"], catch_exceptions=False)
+    story = working_day()
+    uow = app.extensions["ates.uow"]
+    deliver(uow, story.events)
+    service.flush_quiet_reassignments(uow, timedelta(0), clock.utcnow() + timedelta(minutes=1))
+    return app, lambda: issuer.headers(story.ids["kesha"], "developer")
+
+
 SERVICES = {
     "tracker": tracker_app,
     "auth": auth_app,
     "analytics": analytics_app,
     "accounting": accounting_app,
+    "notifier": notifier_app,
 }
 
 

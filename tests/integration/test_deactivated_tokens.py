@@ -16,6 +16,11 @@ SERVICES = [
         {"username": "popug", "role": "admin", "email": None, "full_name": None},
     ),
     ("analytics", "/api/summary", {}),
+    (
+        "notifier",
+        "/api/me/notifications",
+        {"username": "popug", "role": "admin", "email": None, "full_name": None},
+    ),
 ]
 
 

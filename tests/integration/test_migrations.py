@@ -16,7 +16,7 @@ from tests.migration_schemas import RECORD, SERVICES, schemas_by_revision
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("service", ["auth", "tracker", "accounting", "analytics"])
+@pytest.mark.parametrize("service", SERVICES)
 def test_migrations_reach_the_models_schema(service, tmp_path):
     url = f"sqlite:///{tmp_path / service}.db"
     migrations.upgrade(ROOT / service / "migrations", url)

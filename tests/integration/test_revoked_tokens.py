@@ -18,6 +18,7 @@ SERVICES = [
     ("tracker", "/api/tasks", "developer"),
     ("accounting", "/api/me/account", "developer"),
     ("analytics", "/api/summary", "admin"),
+    ("notifier", "/api/me/notifications", "developer"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""The tracker, accounting and analytics read every odd v1 title the same way (issue 18). They used to
+"""The tracker, accounting, analytics and the notifier read every odd v1 title the same way (issue 18). They used to
 hold three copies of the reader, which had drifted: "[UBERPOP-42] — " was refused by the tracker,
 ('', 'UBERPOP-42') to accounting and ('[UBERPOP-42] —', None) to analytics. Here each title goes
 through the tracker's rules and through the real handlers of the two consumers, into their databases."""
@@ -19,6 +19,9 @@ from ates import migrations
 from ates.bus import Event, Inbox
 from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
+from notifier.handlers import handlers as notifier_handlers
+from notifier.models import inbox as notifier_inbox
+from notifier.models import tasks as notifier_tasks
 from tests.handed_in import handed_in
 from tests.unit.test_task_titles import ODD_TITLES
 from tracker import domain as tracker
@@ -32,6 +35,7 @@ def consumers(tmp_path_factory):
     for name, handlers, inbox in (
         ("accounting", accounting_handlers, accounting_inbox),
         ("analytics", analytics_handlers, analytics_inbox),
+        ("notifier", notifier_handlers, notifier_inbox),
     ):
         url = f"sqlite:///{tmp_path_factory.mktemp(name) / name}.db"
         migrations.upgrade(ROOT / name / "migrations", url)
@@ -76,3 +80,4 @@ def test_the_tracker_and_both_consumers_agree_on_every_odd_title(consumers, text
     event = created_v1(text)
     assert read(consumers, "accounting", accounting_tasks, event) == expected
     assert read(consumers, "analytics", task_details, event) == expected
+    assert read(consumers, "notifier", notifier_tasks, event) == expected

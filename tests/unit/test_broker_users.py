@@ -9,9 +9,15 @@ from accounting.handlers import handlers as accounting
 from analytics.handlers import handlers as analytics
 from ates.bus.provision import BrokerAdmin, passwords_for
 from ates.bus.users import CONSUMES, OPERATOR, Identity, permissions, with_credentials
+from notifier.handlers import handlers as notifier
 from tracker.handlers import handlers as tracker
 
-HANDLERS = {"tracker": tracker, "accounting": accounting, "analytics": analytics}
+HANDLERS = {
+    "tracker": tracker,
+    "accounting": accounting,
+    "analytics": analytics,
+    "notifier": notifier,
+}
 
 
 def allowed(pattern: str, name: str) -> bool:
@@ -23,7 +29,7 @@ def test_each_service_may_read_exactly_the_producers_it_has_handlers_for(service
     consumed = {subscription.producer for subscription in HANDLERS[service].subscriptions()}
     assert set(CONSUMES[service]) == consumed
     read = permissions(service).read
-    for producer in ("auth", "tracker", "accounting", "analytics"):
+    for producer in ("auth", "tracker", "accounting", "analytics", "notifier"):
         assert allowed(read, f"{producer}.events") is (producer in consumed or producer == service)
 
 
@@ -99,7 +105,7 @@ def test_provisioning_keeps_development_passwords_and_takes_production_ones_from
     tmp_path,
 ):
     made = passwords_for({}, tmp_path, production=False, prefix="ates-")
-    assert set(made) == {"auth", "tracker", "accounting", "analytics", OPERATOR}
+    assert set(made) == {"auth", "tracker", "accounting", "analytics", "notifier", OPERATOR}
     assert passwords_for({}, tmp_path, production=False, prefix="ates-") == made, (
         "made once, then kept"
     )

@@ -1,0 +1,463 @@
+"""The notifier's use cases: learn from events, decide who is told what, and read notices back.
+
+Every function takes the caller's session (one unit of work: the handler's inbox transaction, or
+an API request's); none commits. Who is told:
+- nobody inactive: a deactivated popug gets no notice and no mail;
+- a task notice is mailed unless the popug turned task mail off; the end-of-day notice always is;
+- a notice exists once per thing it is about (`subject_key`), however often its events come.
+"""
+
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from ates import clock, money
+from ates.bus import NotYet
+from ates.unit_of_work import UnitOfWork
+from notifier import domain
+from notifier.models import (
+    accounts,
+    day_activity,
+    mails,
+    notices,
+    notification_settings,
+    payouts,
+    reassignment_changes,
+    tasks,
+)
+
+MESSAGE_ID_DOMAIN = "notifier.ates"
+
+
+# --- what the events teach ------------------------------------------------------------------
+
+
+def learn_task_details(
+    session: Session, task_id: str, jira_id: str | None, title: str, version: int
+) -> None:
+    """A task's title and Jira id, kept unless a newer version is already known."""
+    known = session.execute(
+        select(tasks.c.details_version).where(tasks.c.task_id == task_id)
+    ).first()
+    if known is None:
+        session.execute(
+            insert(tasks).values(
+                task_id=task_id, jira_id=jira_id, title=title, details_version=version
+            )
+        )
+    elif known.details_version is None or version >= known.details_version:
+        session.execute(
+            update(tasks)
+            .where(tasks.c.task_id == task_id)
+            .values(jira_id=jira_id, title=title, details_version=version)
+        )
+
+
+def learn_price(
+    session: Session, task_id: str, assign_fee: Decimal, completion_reward: Decimal
+) -> None:
+    price = {"assign_fee": assign_fee, "completion_reward": completion_reward}
+    if session.scalar(select(tasks.c.task_id).where(tasks.c.task_id == task_id)) is None:
+        session.execute(insert(tasks).values(task_id=task_id, **price))
+    else:
+        session.execute(update(tasks).where(tasks.c.task_id == task_id).values(**price))
+
+
+def task_assigned(session: Session, data: Mapping, now: datetime) -> None:
+    """At creation: the assignee is told. In a reassignment job: both ends' moves wait for the
+    job to go quiet (flush_quiet_reassignments)."""
+    _known_task(session, data["task_id"])
+    if data["reassignment_id"] is None:
+        tell(
+            session,
+            data["assignee_id"],
+            domain.TASK_ASSIGNED,
+            f"assigned:{data['task_id']}",
+            {"task_id": data["task_id"]},
+            now,
+            task_id=data["task_id"],
+        )
+        return
+    for account_id, change, task_id in domain.moves(
+        data["task_id"], data["assignee_id"], data["previous_assignee_id"]
+    ):
+        _known_account(session, account_id)
+        exists = session.scalar(
+            select(func.count()).where(
+                reassignment_changes.c.reassignment_id == data["reassignment_id"],
+                reassignment_changes.c.task_id == task_id,
+                reassignment_changes.c.change == change,
+            )
+        )
+        if not exists:
+            session.execute(
+                insert(reassignment_changes).values(
+                    reassignment_id=data["reassignment_id"],
+                    task_id=task_id,
+                    change=change,
+                    account_id=account_id,
+                    received_at=now,
+                    notice_id=None,
+                )
+            )
+
+
+def task_completed(session: Session, data: Mapping, now: datetime) -> None:
+    _known_task(session, data["task_id"])
+    tell(
+        session,
+        data["assignee_id"],
+        domain.TASK_COMPLETED,
+        f"completed:{data['task_id']}",
+        {"task_id": data["task_id"]},
+        now,
+        task_id=data["task_id"],
+    )
+
+
+def transaction_applied(session: Session, data: Mapping) -> None:
+    """The popug's day grows by one transaction (the inbox has made sure it is new)."""
+    key = {
+        "billing_date": date.fromisoformat(data["billing_date"]),
+        "account_id": data["account_id"],
+    }
+    row = (
+        session.execute(
+            select(day_activity).where(
+                *(day_activity.c[name] == value for name, value in key.items())
+            )
+        )
+        .mappings()
+        .first()
+    )
+    day = (
+        domain.DaySummary(key["billing_date"])
+        if row is None
+        else domain.DaySummary(
+            key["billing_date"],
+            *(_cents(row[name]) for name in ("earned", "fees", "paid_out", "balance")),
+            row["balance_at"],
+        )
+    )
+    day = day.with_transaction(
+        data["kind"],
+        money.from_wire(data["amount"]),
+        money.from_wire(data["balance_after"]),
+        clock.from_wire(data["applied_at"]),
+    )
+    values = {
+        "earned": day.earned,
+        "fees": day.fees,
+        "paid_out": day.paid_out,
+        "balance": day.balance,
+        "balance_at": day.balance_at,
+    }
+    if row is None:
+        session.execute(insert(day_activity).values(**key, **values))
+    else:
+        session.execute(
+            update(day_activity)
+            .where(*(day_activity.c[name] == value for name, value in key.items()))
+            .values(**values)
+        )
+
+
+def payout_sent(session: Session, data: Mapping) -> None:
+    if session.scalar(select(payouts.c.payout_id).where(payouts.c.payout_id == data["payout_id"])):
+        return
+    session.execute(
+        insert(payouts).values(
+            payout_id=data["payout_id"],
+            billing_date=date.fromisoformat(data["billing_date"]),
+            account_id=data["account_id"],
+        )
+    )
+
+
+def billing_day_closed(session: Session, data: Mapping, now: datetime) -> int:
+    """Every popug with activity that day is told its day; waits (NotYet) until every payout of the
+    day and every popug's account have arrived. Returns how many were told."""
+    billing_date = date.fromisoformat(data["billing_date"])
+    seen = session.scalar(
+        select(func.count()).select_from(payouts).where(payouts.c.billing_date == billing_date)
+    )
+    if seen < data["payouts"]:
+        raise NotYet(f"{billing_date} paid {data['payouts']} popugs, the notifier has seen {seen}")
+    told = 0
+    rows = session.execute(
+        select(day_activity)
+        .where(day_activity.c.billing_date == billing_date)
+        .order_by(day_activity.c.account_id)
+    ).mappings()
+    for row in list(rows):
+        _known_account(session, row["account_id"])
+        day = domain.DaySummary(
+            billing_date,
+            *(_cents(row[name]) for name in ("earned", "fees", "paid_out", "balance")),
+        )
+        if tell(
+            session,
+            row["account_id"],
+            domain.DAY_CLOSED,
+            f"day:{billing_date.isoformat()}:{row['account_id']}",
+            day.facts(),
+            now,
+        ):
+            told += 1
+    return told
+
+
+def flush_quiet_reassignments(uow: UnitOfWork, quiet: timedelta, now: datetime) -> int:
+    """Tell each popug what every reassignment job quiet for `quiet` did to them: one notice per
+    popug per job (a job whose events stopped for longer than `quiet` and then went on gets a
+    second, "continued" notice with only what came after). Returns the notices made."""
+    with uow.read() as session:
+        due = list(
+            session.scalars(
+                select(reassignment_changes.c.reassignment_id)
+                .where(reassignment_changes.c.notice_id.is_(None))
+                .group_by(reassignment_changes.c.reassignment_id)
+                .having(func.max(reassignment_changes.c.received_at) <= now - quiet)
+            )
+        )
+    made = 0
+    for job in due:
+        with uow.begin() as session:
+            made += _flush_job(session, job, quiet, now)
+    return made
+
+
+def _flush_job(session: Session, job: str, quiet: timedelta, now: datetime) -> int:
+    waiting = (
+        select(reassignment_changes)
+        .where(
+            reassignment_changes.c.reassignment_id == job,
+            reassignment_changes.c.notice_id.is_(None),
+        )
+        .with_for_update()
+    )
+    rows = list(session.execute(waiting).mappings())
+    if not rows or max(row["received_at"] for row in rows) > now - quiet:
+        return 0  # another notifier took it, or more arrived since
+    made = 0
+    for account_id, moved in domain.group_changes(
+        (row["account_id"], row["change"], row["task_id"]) for row in rows
+    ).items():
+        part = 1 + session.scalar(
+            select(func.count()).where(
+                notices.c.subject_key.like(f"reassignment:{job}:{account_id}:%")
+            )
+        )
+        notice_id = tell(
+            session,
+            account_id,
+            domain.REASSIGNMENT,
+            f"reassignment:{job}:{account_id}:{part}",
+            {
+                "reassignment_id": job,
+                "got": moved[domain.GOT],
+                "lost": moved[domain.LOST],
+                "part": part,
+            },
+            now,
+        )
+        made += notice_id is not None
+        for change in (domain.GOT, domain.LOST):
+            if moved[change]:
+                session.execute(
+                    update(reassignment_changes)
+                    .where(
+                        reassignment_changes.c.reassignment_id == job,
+                        reassignment_changes.c.account_id == account_id,
+                        reassignment_changes.c.change == change,
+                        reassignment_changes.c.task_id.in_(moved[change]),
+                        reassignment_changes.c.notice_id.is_(None),
+                    )
+                    .values(notice_id=notice_id or "")
+                )
+    return made
+
+
+def tell(
+    session: Session,
+    account_id: str,
+    kind: str,
+    subject_key: str,
+    facts: Mapping,
+    now: datetime,
+    task_id: str | None = None,
+) -> str | None:
+    """A notice for the popug, and its mail unless they turned that mail off; None when the popug
+    is inactive or was already told about `subject_key`."""
+    account = _known_account(session, account_id)
+    if not account["active"]:
+        return None
+    if session.scalar(select(notices.c.notice_id).where(notices.c.subject_key == subject_key)):
+        return None
+    notice_id = str(uuid.uuid4())
+    session.execute(
+        insert(notices).values(
+            notice_id=notice_id,
+            subject_key=subject_key,
+            account_id=account_id,
+            kind=kind,
+            task_id=task_id,
+            facts=dict(facts),
+            created_at=now,
+            read_at=None,
+        )
+    )
+    if kind not in domain.TASK_KINDS or mail_settings(session, account_id)["task_mail"]:
+        session.execute(
+            insert(mails).values(
+                notice_id=notice_id,
+                message_id=f"<{notice_id}@{MESSAGE_ID_DOMAIN}>",
+                status="pending",
+                attempts=0,
+                not_before=None,
+                last_error=None,
+                created_at=now,
+                sent_at=None,
+            )
+        )
+    return notice_id
+
+
+# --- what the popugs read -------------------------------------------------------------------
+
+
+def notices_page(
+    session: Session, account_id: str, unread: bool, limit: int, before: int | None
+) -> tuple[list[dict], int | None]:
+    """One page of the popug's notices, newest first, and the `before` of the next page (or None)."""
+    query = select(notices).where(notices.c.account_id == account_id)
+    if unread:
+        query = query.where(notices.c.read_at.is_(None))
+    if before is not None:
+        query = query.where(notices.c.id < before)
+    rows = [
+        dict(row)
+        for row in session.execute(query.order_by(notices.c.id.desc()).limit(limit + 1)).mappings()
+    ]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [shown(session, row) for row in rows], (rows[-1]["id"] if more else None)
+
+
+def unread_count(session: Session, account_id: str) -> int:
+    return session.scalar(
+        select(func.count()).where(notices.c.account_id == account_id, notices.c.read_at.is_(None))
+    )
+
+
+def shown(session: Session, notice: Mapping, account: Mapping | None = None) -> dict:
+    """The notice as its popug reads it: the facts put into words with what is known now."""
+    if account is None:
+        account = (
+            session.execute(select(accounts).where(accounts.c.account_id == notice["account_id"]))
+            .mappings()
+            .first()
+            or {}
+        )
+    words = domain.wording(
+        notice["kind"],
+        notice["facts"],
+        task_details(session, _task_ids(notice)),
+        account.get("full_name"),
+    )
+    return dict(notice) | {"subject": words.subject, "body": words.body, "complete": words.complete}
+
+
+def mark_read(session: Session, account_id: str, notice_id: str, now: datetime) -> dict:
+    notice = (
+        session.execute(
+            select(notices).where(
+                notices.c.notice_id == notice_id, notices.c.account_id == account_id
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if notice is None:  # another popug's notice is as unknown as one that never was
+        raise domain.NoSuchNotice(f"you have no notice {notice_id}")
+    if notice["read_at"] is None:
+        session.execute(update(notices).where(notices.c.notice_id == notice_id).values(read_at=now))
+    return shown(session, dict(notice) | {"read_at": notice["read_at"] or now})
+
+
+def mark_all_read(session: Session, account_id: str, now: datetime) -> int:
+    return session.execute(
+        update(notices)
+        .where(notices.c.account_id == account_id, notices.c.read_at.is_(None))
+        .values(read_at=now)
+    ).rowcount
+
+
+def mail_settings(session: Session, account_id: str) -> dict:
+    row = session.execute(
+        select(notification_settings.c.task_mail).where(
+            notification_settings.c.account_id == account_id
+        )
+    ).first()
+    return {"task_mail": True if row is None else row.task_mail}
+
+
+def change_mail_settings(session: Session, account_id: str, task_mail: bool, now: datetime) -> dict:
+    values = {"task_mail": task_mail, "updated_at": now}
+    changed = session.execute(
+        update(notification_settings)
+        .where(notification_settings.c.account_id == account_id)
+        .values(**values)
+    ).rowcount
+    if not changed:
+        session.execute(insert(notification_settings).values(account_id=account_id, **values))
+    return {"task_mail": task_mail}
+
+
+def task_details(session: Session, task_ids: Iterable[str]) -> dict[str, domain.TaskDetails]:
+    wanted = sorted(set(task_ids))
+    found: dict[str, domain.TaskDetails] = {}
+    for start in range(0, len(wanted), 500):  # SQLite's variable limit, with room
+        for row in session.execute(
+            select(tasks).where(tasks.c.task_id.in_(wanted[start : start + 500]))
+        ).mappings():
+            found[row["task_id"]] = domain.TaskDetails(
+                row["task_id"],
+                row["jira_id"],
+                row["title"],
+                _cents(row["assign_fee"]) if row["assign_fee"] is not None else None,
+                _cents(row["completion_reward"]) if row["completion_reward"] is not None else None,
+            )
+    return found
+
+
+def _task_ids(notice: Mapping) -> list[str]:
+    facts = notice["facts"]
+    if notice["kind"] == domain.REASSIGNMENT:
+        return [*facts["got"], *facts["lost"]]
+    return [facts["task_id"]] if "task_id" in facts else []
+
+
+def _known_task(session: Session, task_id: str) -> None:
+    title = session.scalar(select(tasks.c.title).where(tasks.c.task_id == task_id))
+    if title is None:
+        raise NotYet(f"task {task_id}: its title has not arrived yet")
+
+
+def _known_account(session: Session, account_id: str) -> Mapping:
+    account = (
+        session.execute(select(accounts).where(accounts.c.account_id == account_id))
+        .mappings()
+        .first()
+    )
+    if account is None:
+        raise NotYet(f"account {account_id} has not arrived yet")
+    return account
+
+
+def _cents(amount) -> Decimal:
+    return Decimal(amount).quantize(money.CENT)

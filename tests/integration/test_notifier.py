@@ -1,0 +1,365 @@
+"""The notifier's rules on its own database, events applied through its inbox as its consumer does:
+every kind of notice, shuffled and doubled deliveries, reassignment grouping (also of a job cut in
+two), who gets nothing, and the REST API every role uses for its own notices."""
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from ates import clock
+from notifier import service
+from notifier.models import accounts, mails, notices, reassignment_changes
+from tests.analytics_events import task_created_v2, task_priced
+from tests.notifier_story import (
+    DAY,
+    START,
+    account_event,
+    assigned,
+    deliver,
+    shuffled_with_duplicates,
+    working_day,
+)
+
+
+@pytest.fixture
+def app(service_app):
+    return service_app("notifier")
+
+
+@pytest.fixture
+def uow(app):
+    return app.extensions["ates.uow"]
+
+
+def told(uow, story) -> Counter:
+    """(popug, kind, what) of every notice, as the story names them."""
+    names = {account_id: name for name, account_id in story.ids.items()}
+    with uow.read() as session:
+        rows = session.execute(select(notices)).mappings().all()
+    found = Counter()
+    for row in rows:
+        what = {
+            "task_assigned": lambda f: f["task_id"],
+            "task_completed": lambda f: f["task_id"],
+            "reassignment": lambda f: f["reassignment_id"],
+            "day_closed": lambda f: f["billing_date"],
+        }[row["kind"]](row["facts"])
+        found[(names[row["account_id"]], row["kind"], what)] += 1
+    return found
+
+
+def mailed(uow) -> Counter:
+    """(address, subject) of every mail waiting to be sent, in the words it would go with."""
+    with uow.read() as session:
+        rows = session.execute(
+            select(notices, accounts.c.email, accounts.c.full_name)
+            .join(mails, mails.c.notice_id == notices.c.notice_id)
+            .join(accounts, accounts.c.account_id == notices.c.account_id)
+        ).mappings()
+        return Counter(
+            (row["email"], service.shown(session, row, account=row)["subject"]) for row in rows
+        )
+
+
+def flush(uow, quiet=timedelta(seconds=5), later=timedelta(minutes=1)) -> int:
+    return service.flush_quiet_reassignments(uow, quiet, clock.utcnow() + later)
+
+
+def test_a_working_day_tells_every_popug_what_happened_to_them_once(uow):
+    story = working_day()
+    deliver(uow, story.events)
+    assert flush(uow) == 4
+    assert told(uow, story) == story.notices
+    assert mailed(uow) == story.mails
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_shuffled_and_doubled_deliveries_give_the_same_notices_and_mails(uow, seed):
+    story = working_day()
+    retried = deliver(uow, shuffled_with_duplicates(story.events, seed))
+    assert retried > 0  # some came before what they need, and waited
+    flush(uow)
+    assert told(uow, story) == story.notices
+    assert mailed(uow) == story.mails
+
+
+def test_the_words_of_a_notice_fill_in_a_price_that_arrives_later(uow):
+    kesha = account_event("account.created", "00000000-0000-4000-8000-00000000000a", "kesha")
+    task_id = "00000000-0000-4000-8000-0000000000aa"
+    deliver(
+        uow, [kesha, task_created_v2(task_id, "Feed", "UBERPOP-7", START, kesha.data["account_id"])]
+    )
+    deliver(uow, [assigned(task_id, kesha.data["account_id"], None, START)])
+    with uow.read() as session:
+        notice = session.execute(select(notices)).mappings().one()
+        before = service.shown(session, notice)
+    assert not before["complete"] and "being worked out" in before["body"]
+    deliver(uow, [task_priced(task_id, clock_money("12.00"), clock_money("31.00"), START)])
+    with uow.read() as session:
+        after = service.shown(session, notice)
+    assert after["complete"] and "$12.00" in after["body"] and "$31.00" in after["body"]
+
+
+def clock_money(text):
+    from decimal import Decimal
+
+    return Decimal(text)
+
+
+def test_a_reassignment_of_10000_tasks_over_100_popugs_makes_100_notices(uow):
+    popugs = [f"00000000-0000-4000-8000-{n:012d}" for n in range(100)]
+    deliver(uow, [account_event("account.created", p, f"popug{n}") for n, p in enumerate(popugs)])
+    task_ids = [f"10000000-0000-4000-8000-{n:012d}" for n in range(10_000)]
+    with uow.begin() as session:
+        from notifier.models import tasks
+
+        session.execute(
+            tasks.insert(),
+            [
+                {"task_id": t, "jira_id": None, "title": f"task {n}", "details_version": 1}
+                for n, t in enumerate(task_ids)
+            ],
+        )
+    job = "20000000-0000-4000-8000-000000000000"
+    events = [
+        assigned(t, popugs[(n + 1) % 100], popugs[n % 100], START, job)
+        for n, t in enumerate(task_ids)
+    ]
+    deliver(uow, events)
+    assert flush(uow) == 100
+    with uow.read() as session:
+        rows = session.execute(select(notices.c.facts)).scalars().all()
+        waiting = session.scalar(
+            select(func.count()).where(reassignment_changes.c.notice_id.is_(None))
+        )
+    assert len(rows) == 100 and waiting == 0
+    assert all(len(f["got"]) == 100 and len(f["lost"]) == 100 for f in rows)
+    assert sorted(t for f in rows for t in f["got"]) == sorted(task_ids)
+    assert flush(uow) == 0  # nothing twice
+
+
+def job_events(popugs, task_ids, job):
+    return [assigned(t, popugs[1], popugs[0], START, job) for t in task_ids]
+
+
+def test_a_job_cut_in_two_for_longer_than_the_quiet_time_tells_the_rest_as_continued(uow):
+    popugs = ["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"]
+    deliver(uow, [account_event("account.created", p, f"popug{n}") for n, p in enumerate(popugs)])
+    task_ids = [f"10000000-0000-4000-8000-{n:012d}" for n in range(10)]
+    deliver(
+        uow,
+        [task_created_v2(t, f"task {n}", None, START, popugs[0]) for n, t in enumerate(task_ids)],
+    )
+    job = "20000000-0000-4000-8000-000000000001"
+    deliver(uow, job_events(popugs, task_ids[:6], job))
+    assert flush(uow) == 2  # the worker was killed: the job went quiet after 6 tasks
+    deliver(uow, job_events(popugs, task_ids[6:], job))  # ... and went on after its restart
+    assert flush(uow) == 2
+    with uow.read() as session:
+        rows = session.execute(select(notices).order_by(notices.c.id)).mappings().all()
+    by_popug = {p: [r["facts"] for r in rows if r["account_id"] == p] for p in popugs}
+    assert [f["part"] for f in by_popug[popugs[1]]] == [1, 2]
+    assert [len(f["got"]) for f in by_popug[popugs[1]]] == [6, 4]
+    assert sorted(t for f in by_popug[popugs[1]] for t in f["got"]) == sorted(task_ids)
+    with uow.read() as session:
+        subjects = [service.shown(session, r)["subject"] for r in rows]
+    assert "Reassignment (continued): you got 4 tasks" in subjects
+
+
+def test_a_job_paused_for_less_than_the_quiet_time_is_one_notice(uow):
+    popugs = ["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"]
+    deliver(uow, [account_event("account.created", p, f"popug{n}") for n, p in enumerate(popugs)])
+    task_ids = [f"10000000-0000-4000-8000-{n:012d}" for n in range(10)]
+    deliver(
+        uow,
+        [task_created_v2(t, f"task {n}", None, START, popugs[0]) for n, t in enumerate(task_ids)],
+    )
+    job = "20000000-0000-4000-8000-000000000002"
+    deliver(uow, job_events(popugs, task_ids[:6], job))
+    assert flush(uow, later=timedelta(seconds=1)) == 0  # not quiet long enough yet
+    deliver(uow, job_events(popugs, task_ids[6:], job))
+    assert flush(uow) == 2
+    with uow.read() as session:
+        assert session.scalar(select(func.count()).select_from(notices)) == 2
+
+
+def test_an_inactive_popug_gets_nothing_and_a_deactivated_one_no_more_mail(uow):
+    story = working_day()
+    zazu = story.ids["zazu"]
+    deactivated = account_event("account.deactivated", zazu, "zazu", version=2)
+    first_half = [
+        e for e in story.events if e.type in ("account.created", "task.created", "task.priced")
+    ]
+    deliver(uow, first_half)
+    deliver(
+        uow,
+        [
+            e
+            for e in story.events
+            if e.type == "task.assigned" and e.data["reassignment_id"] is None
+        ],
+    )
+    with uow.read() as session:
+        pending_for_zazu = session.scalar(
+            select(func.count())
+            .select_from(mails.join(notices, notices.c.notice_id == mails.c.notice_id))
+            .where(notices.c.account_id == zazu)
+        )
+    assert pending_for_zazu == 1
+    deliver(uow, [deactivated])
+    deliver(uow, [e for e in story.events if e not in first_half])
+    flush(uow)
+    found = told(uow, story)
+    assert [k for k in found if k[0] == "zazu"] == [
+        ("zazu", "task_assigned", k[2]) for k in found if k[0] == "zazu"
+    ]
+    assert ("zazu", "day_closed", DAY.isoformat()) not in found
+    assert ("kesha", "day_closed", DAY.isoformat()) in found
+
+
+def test_a_notice_about_a_task_not_seen_yet_waits(uow):
+    kesha = account_event("account.created", "00000000-0000-4000-8000-00000000000a", "kesha")
+    deliver(uow, [kesha])
+    from tests.notifier_story import notifier_inbox
+
+    task_id = "00000000-0000-4000-8000-0000000000ab"
+    outcome = notifier_inbox(uow).apply([assigned(task_id, kesha.data["account_id"], None, START)])[
+        0
+    ]
+    assert outcome.action == "retry" and "title has not arrived" in outcome.reason
+
+
+def test_task_mail_off_keeps_the_notice_and_the_end_of_day_mail(uow):
+    story = working_day()
+    deliver(uow, [e for e in story.events if e.type == "account.created"])
+    with uow.begin() as session:
+        service.change_mail_settings(session, story.ids["polly"], False, clock.utcnow())
+    deliver(uow, story.events)
+    flush(uow)
+    assert told(uow, story) == story.notices
+    polly_mails = {s for (a, s) in mailed(uow) if a.startswith("polly@")}
+    assert len(polly_mails) == 1 and next(iter(polly_mails)).startswith("Your day")
+
+
+# --- the REST API ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def day(uow):
+    story = working_day()
+    deliver(uow, story.events)
+    flush(uow)
+    return story
+
+
+def test_a_popug_reads_its_own_notices_a_page_at_a_time(app, issuer, day):
+    client = app.test_client()
+    kesha = issuer.headers(day.ids["kesha"], "developer")
+    first = client.get("/api/me/notifications?limit=2", headers=kesha)
+    assert first.status_code == 200, first.json
+    assert len(first.json["notifications"]) == 2 and first.json["unread"] == 4
+    second = client.get(f"/api/me/notifications?limit=2&before={first.json['next']}", headers=kesha)
+    assert len(second.json["notifications"]) == 2 and second.json["next"] is None
+    seen = [n["kind"] for n in first.json["notifications"] + second.json["notifications"]]
+    assert sorted(seen) == ["day_closed", "reassignment", "task_assigned", "task_completed"]
+    newest = first.json["notifications"][0]
+    assert newest["subject"].startswith("Reassignment") and newest["read"] is False
+
+
+def test_marking_read_is_for_ones_own_notices_only(app, issuer, day):
+    client = app.test_client()
+    kesha = issuer.headers(day.ids["kesha"], "developer")
+    polly = issuer.headers(day.ids["polly"], "manager")
+    notice = client.get("/api/me/notifications", headers=kesha).json["notifications"][0]
+    refused = client.post(f"/api/me/notifications/{notice['id']}/read", headers=polly)
+    assert refused.status_code == 404 and refused.json["error"] == "not_found"
+    marked = client.post(f"/api/me/notifications/{notice['id']}/read", headers=kesha)
+    assert marked.status_code == 200 and marked.json["read"] is True
+    unread = client.get("/api/me/notifications?unread=true", headers=kesha).json
+    assert unread["unread"] == 3 and notice["id"] not in [n["id"] for n in unread["notifications"]]
+    assert client.post("/api/me/notifications/read-all", headers=kesha).json == {"marked": 3}
+    assert client.get("/api/me/notifications", headers=polly).json["unread"] == 3  # untouched
+
+
+def test_settings_are_read_and_changed_with_words_for_nonsense(app, issuer, day):
+    client = app.test_client()
+    rio = issuer.headers(day.ids["rio"], "developer")
+    assert client.get("/api/me/notification-settings", headers=rio).json == {"task_mail": True}
+    changed = client.put("/api/me/notification-settings", json={"task_mail": False}, headers=rio)
+    assert changed.status_code == 200 and changed.json == {"task_mail": False}
+    assert client.get("/api/me/notification-settings", headers=rio).json == {"task_mail": False}
+    for nonsense in ({"task_mail": "no"}, {}, {"task_mail": False, "more": 1}, [1]):
+        answer = client.put("/api/me/notification-settings", json=nonsense, headers=rio)
+        assert answer.status_code == 400 and answer.json["message"], nonsense
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=201", "limit=ten", "before=-1", "before=x", "unread=maybe"]
+)
+def test_a_nonsense_query_is_a_400_with_words(app, issuer, day, query):
+    answer = app.test_client().get(
+        f"/api/me/notifications?{query}", headers=issuer.headers(day.ids["rio"], "developer")
+    )
+    assert answer.status_code == 400 and answer.json["error"] == "invalid_query"
+
+
+def test_every_route_needs_a_token(app):
+    client = app.test_client()
+    for method, path in [
+        ("get", "/api/me/notifications"),
+        ("post", "/api/me/notifications/x/read"),
+        ("post", "/api/me/notifications/read-all"),
+        ("get", "/api/me/notification-settings"),
+        ("put", "/api/me/notification-settings"),
+    ]:
+        assert getattr(client, method)(path).status_code == 401, path
+
+
+def test_the_day_notice_says_the_days_figures(uow, day):
+    with uow.read() as session:
+        row = (
+            session.execute(
+                select(notices).where(
+                    notices.c.account_id == day.ids["polly"], notices.c.kind == "day_closed"
+                )
+            )
+            .mappings()
+            .one()
+        )
+        words = service.shown(session, row)
+    assert "paid in fees:    $24.00" in words["body"]
+    assert "balance carried: \u2212$24.00" in words["body"] and "carries over" in words["body"]
+
+
+def test_deactivating_after_the_notice_drops_the_mail(uow, day):
+    with uow.begin() as session:
+        session.execute(
+            update(accounts).where(accounts.c.account_id == day.ids["rio"]).values(active=False)
+        )
+    from notifier.mailer import Mailer
+
+    mailer = Mailer(uow, "127.0.0.1", 9, "n@x")  # nothing listens: only rio's are looked at
+    for mail_id in _mail_ids(uow, day.ids["rio"]):
+        assert mailer._lease(mail_id) is None
+    with uow.read() as session:
+        statuses = set(
+            session.scalars(
+                select(mails.c.status)
+                .join(notices, notices.c.notice_id == mails.c.notice_id)
+                .where(notices.c.account_id == day.ids["rio"])
+            )
+        )
+    assert statuses == {"dropped"}
+
+
+def _mail_ids(uow, account_id):
+    with uow.read() as session:
+        return list(
+            session.scalars(
+                select(mails.c.id)
+                .join(notices, notices.c.notice_id == mails.c.notice_id)
+                .where(notices.c.account_id == account_id)
+            )
+        )
