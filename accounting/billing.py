@@ -1,10 +1,12 @@
-"""Closing a billing day: pay out every positive balance, tell the popugs by mail, open the next day.
+"""Closing a billing day: pay out every positive balance, open the next day.
+
+The popugs hear of their day from the notifier (payout.sent, billing_day.closed), not from here.
 
 A close is three steps, each its own transaction, so a crash anywhere leaves a state the next
 attempt simply continues from:
 1. the day goes `open` -> `closing` and the next day opens (new transactions land there);
 2. each positive balance is paid in a transaction of its own (payout row, unique per day and
-   account; balance 0; payout transaction; mail to send; `payout.sent`);
+   account; balance 0; payout transaction; `payout.sent`);
 3. the day goes `closing` -> `closed` with its totals, and `billing_day.closed` is written once.
 """
 
@@ -17,7 +19,7 @@ from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from accounting import domain, events, ledger
-from accounting.models import balances, billing_days, emails, payouts, transactions
+from accounting.models import balances, billing_days, payouts, transactions
 from ates import clock
 from ates.unit_of_work import UnitOfWork
 
@@ -119,18 +121,6 @@ def pay_out(session: Session, billing_date: date, account_id: str) -> dict | Non
         "paid_at": now,
     }
     session.execute(insert(payouts).values(**payout))
-    session.execute(
-        insert(emails).values(
-            payout_id=payout["payout_id"],
-            account_id=account_id,
-            status="pending",
-            attempts=0,
-            not_before=None,
-            last_error=None,
-            created_at=now,
-            sent_at=None,
-        )
-    )
     ledger.OUTBOX.add(session, events.payout_sent(payout))
     return payout
 

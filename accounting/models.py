@@ -1,5 +1,5 @@
 """The accounting database's tables: prices, balances, the transactions (the audit log), billing
-days, payouts and the mail waiting to be sent; the replica of auth's accounts."""
+days and payouts; the replica of auth's accounts."""
 
 from sqlalchemy import (
     Boolean,
@@ -32,7 +32,7 @@ def Money():  # noqa: N802 - reads as a column type
     return Numeric(12, 2, asdecimal=True)
 
 
-# What accounting knows of auth's accounts: whom to email, and names for the accounts list.
+# What accounting knows of auth's accounts: names for the accounts list.
 accounts = Table(
     "accounts",
     metadata,
@@ -114,21 +114,6 @@ payouts = Table(
     Column("transaction_id", String(36), nullable=False),
     Column("paid_at", UtcDateTime(), nullable=False),
     UniqueConstraint("billing_date", "account_id", name="uq_payouts_billing_date_account_id"),
-)
-
-# The mail outbox: a row per payout, written in the payout's transaction, sent by the mailer.
-emails = Table(
-    "emails",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("payout_id", String(36), ForeignKey("payouts.payout_id"), nullable=False, unique=True),
-    Column("account_id", String(36), nullable=False),
-    Column("status", String(10), nullable=False, index=True),  # pending | sent
-    Column("attempts", Integer, nullable=False),
-    Column("not_before", UtcDateTime()),  # a sender's lease, or the time of the next try
-    Column("last_error", Text),
-    Column("created_at", UtcDateTime(), nullable=False),
-    Column("sent_at", UtcDateTime()),
 )
 
 

@@ -1,16 +1,12 @@
-"""The accounting worker process: outbox relay, event consumer, and the mailer of payout mail."""
+"""The accounting worker process: outbox relay and event consumer.
+
+Payout mail is no longer sent from here: the notifier's end-of-day mail tells each popug its day,
+payout included (docs/notifier.md).
+"""
 
 from accounting.handlers import handlers
-from accounting.mailer import Mailer
 from accounting.models import inbox, outbox
 from ates.bus.worker import main
-from ates.config import Settings
-from ates.unit_of_work import UnitOfWork
-
-
-def mailer(uow: UnitOfWork, settings: Settings) -> list[Mailer]:
-    return [Mailer(uow, settings.smtp_host, settings.smtp_port, settings.mail_from)]
-
 
 if __name__ == "__main__":
-    main("accounting", outbox, inbox, handlers, jobs=mailer)
+    main("accounting", outbox, inbox, handlers)

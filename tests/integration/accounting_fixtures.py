@@ -19,7 +19,6 @@ from accounting.handlers import handlers
 from accounting.models import (
     balances,
     billing_days,
-    emails,
     inbox,
     outbox,
     payouts,
@@ -103,13 +102,6 @@ class AccountingDb:
             return [
                 dict(row)
                 for row in session.execute(select(payouts).order_by(payouts.c.paid_at)).mappings()
-            ]
-
-    def emails(self) -> list[dict]:
-        with self.uow.read() as session:
-            return [
-                dict(row)
-                for row in session.execute(select(emails).order_by(emails.c.id)).mappings()
             ]
 
     def days(self) -> dict[date, str]:

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from accounting import domain
-from accounting.mailer import payout_mail, retry_delay
 
 DRAWS = 22_000
 # chi-square critical values at p = 0.001: a fair source fails one run in a thousand
@@ -136,24 +135,3 @@ def test_report_ranges_include_both_ends_and_are_bounded():
 )
 def test_only_admins_and_accountants_see_everyone(role, sees):
     assert domain.may_see_everyone(role) is sees
-
-
-def test_payout_mail_says_the_amount_and_the_day():
-    mail = payout_mail(
-        "kesha@uberpopug.example",
-        "accounting@uberpopug.example",
-        "Kesha Popugaev",
-        Decimal("19.00"),
-        date(2026, 3, 1),
-    )
-    assert (
-        mail["To"] == "kesha@uberpopug.example" and mail["From"] == "accounting@uberpopug.example"
-    )
-    assert "19.00" in mail["Subject"] and "2026-03-01" in mail["Subject"]
-    body = mail.get_content()
-    assert "Kesha Popugaev" in body and "$19.00" in body and "2026-03-01" in body
-
-
-def test_failed_mail_waits_longer_each_time_up_to_a_ceiling():
-    delays = [retry_delay(attempts) for attempts in range(1, 8)]
-    assert delays == sorted(delays) and delays[-1] == delays[-2]
