@@ -16,6 +16,7 @@ from gateway import (
     analytics,
     dead_letters,
     home,
+    notifications,
     renewal,
     server_sessions,
     session,
@@ -24,7 +25,7 @@ from gateway import (
 )
 from gateway.api_client import ServiceError
 
-BACKENDS = ("auth", "tracker", "accounting", "analytics")
+BACKENDS = ("auth", "tracker", "accounting", "analytics", "notifier")
 DEV_CLIENT_SECRET = "dev-gateway-secret"  # auth's development default too; production sets its own
 
 
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     app.register_blueprint(accounting.blueprint)
     app.register_blueprint(dead_letters.blueprint)
     app.register_blueprint(analytics.blueprint)
+    notifications.init_app(app)  # the notices pages, and the bell in every page's header
     app.register_error_handler(CSRFError, _form_expired)
     app.register_error_handler(ServiceError, _service_failed)
     app.register_error_handler(RequestEntityTooLarge, _too_large)

@@ -1,0 +1,159 @@
+"""The gateway's notices: the bell with the unread count on every page, the notices page (paged,
+mark read, mark all), the mail settings form; rendered from the real notifier (its Flask app on a
+real database, reached through the gateway's own API client)."""
+
+import re
+import time
+
+import pytest
+import requests
+
+from gateway import api_client
+from gateway.app import create_app as create_gateway
+from notifier import service
+from tests.notifier_story import deliver, working_day
+
+NOTIFIER_URL = "http://notifier.test"
+
+
+@pytest.fixture
+def notifier(service_app):
+    return service_app("notifier")
+
+
+@pytest.fixture
+def day(notifier):
+    story = working_day()
+    uow = notifier.extensions["ates.uow"]
+    deliver(uow, story.events)
+    from datetime import timedelta
+
+    from ates import clock
+
+    service.flush_quiet_reassignments(
+        uow, timedelta(seconds=1), clock.utcnow() + timedelta(minutes=1)
+    )
+    return story
+
+
+@pytest.fixture
+def gateway(notifier, monkeypatch):
+    backend = notifier.test_client()
+
+    def over_the_wire(method, url, params=None, json=None, headers=None, timeout=None):
+        assert url.startswith(NOTIFIER_URL), url
+        answer = backend.open(
+            url.removeprefix(NOTIFIER_URL),
+            method=method,
+            query_string=params,
+            json=json,
+            headers=headers,
+        )
+        response = requests.Response()
+        response.status_code, response._content = answer.status_code, answer.data
+        response.headers.update(answer.headers)
+        return response
+
+    monkeypatch.setattr(api_client.requests, "request", over_the_wire)
+    return create_gateway(
+        config={"BACKEND_URLS": {"notifier": NOTIFIER_URL}, "WTF_CSRF_ENABLED": False}
+    )
+
+
+def signed_in(gateway, issuer, account_id: str, role: str, username: str):
+    client = gateway.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"], session["_fresh"] = account_id, True
+        session["account"] = {"account_id": account_id, "username": username, "role": role}
+        session["sso_tokens"] = {
+            "access_token": issuer.token(account_id, role),
+            "refresh_token": None,
+            "expires_at": int(time.time()) + 900,
+        }
+    return client
+
+
+def bell(page: str) -> str | None:
+    found = re.search(r'class="bell"[^>]*aria-label="([^"]*)"', page)
+    return found and found.group(1)
+
+
+def test_the_bell_counts_my_unread_notices_on_every_page(gateway, issuer, day):
+    kesha = signed_in(gateway, issuer, day.ids["kesha"], "developer", "kesha")
+    for path in ("/", "/notifications", "/notifications/settings"):
+        page = kesha.get(path)
+        assert page.status_code == 200, path
+        assert bell(page.get_data(as_text=True)) == "Notices: 4 unread", path
+
+
+def test_the_notices_page_shows_my_notices_and_marks_them_read(gateway, issuer, day):
+    polly = signed_in(gateway, issuer, day.ids["polly"], "manager", "polly")
+    page = polly.get("/notifications").get_data(as_text=True)
+    assert "Reassignment: you got 1 task, lost 1 task" in page
+    assert "New task for you: UBERPOP-2 Task 2 of polly" in page
+    assert "balance carried \u2212$24.00" in page
+    assert "Kesha" not in page  # only polly's own
+    notice_id = re.search(r'id="notice-([0-9a-f-]+)"', page).group(1)
+    marked = polly.post(f"/notifications/{notice_id}/read", data={})
+    assert marked.status_code == 302
+    assert bell(polly.get("/").get_data(as_text=True)) == "Notices: 2 unread"
+    unread_page = polly.get("/notifications?unread=true").get_data(as_text=True)
+    assert f"notice-{notice_id}" not in unread_page
+    everything = polly.post("/notifications/read-all", follow_redirects=True).get_data(as_text=True)
+    assert "2 notices marked read." in everything
+    assert bell(everything) == "Notices"
+
+
+def test_the_notices_page_pages_backwards(gateway, issuer, notifier):
+    from tests.notifier_story import account_event
+
+    popug = "00000000-0000-4000-8000-0000000000cc"
+    uow = notifier.extensions["ates.uow"]
+    deliver(uow, [account_event("account.created", popug, "rio")])
+    with uow.begin() as session:
+        for number in range(25):
+            service.tell(
+                session,
+                popug,
+                "day_closed",
+                f"day:{number}",
+                {
+                    "billing_date": f"2026-11-{number + 1:02d}",
+                    "earned": "0.00",
+                    "fees": "0.00",
+                    "paid_out": "0.00",
+                    "balance": "0.00",
+                },
+                service_now(),
+            )
+    rio = signed_in(gateway, issuer, popug, "developer", "rio")
+    first = rio.get("/notifications").get_data(as_text=True)
+    assert first.count('class="notice unread"') == 20 and "Your day 2026-11-25" in first
+    older = re.search(r'rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    second = rio.get(older).get_data(as_text=True)
+    assert second.count('class="notice unread"') == 5 and "Your day 2026-11-01" in second
+    assert 'rel="next"' not in second
+
+
+def service_now():
+    from ates import clock
+
+    return clock.utcnow()
+
+
+def test_task_mail_can_be_turned_off_and_on(gateway, issuer, day, notifier):
+    rio = signed_in(gateway, issuer, day.ids["rio"], "developer", "rio")
+    assert "checked" in rio.get("/notifications/settings").get_data(as_text=True)
+    off = rio.post("/notifications/settings", data={}, follow_redirects=True).get_data(as_text=True)
+    assert "Task mail is off" in off and "checked" not in off
+    with notifier.extensions["ates.uow"].read() as session:
+        assert service.mail_settings(session, day.ids["rio"]) == {"task_mail": False}
+    on = rio.post("/notifications/settings", data={"task_mail": "on"}, follow_redirects=True)
+    assert "Task mail is on." in on.get_data(as_text=True)
+
+
+def test_a_page_without_the_notifier_still_renders_without_a_count(issuer, day):
+    app = create_gateway(config={"BACKEND_URLS": {"notifier": "http://127.0.0.1:9"}})
+    kesha = signed_in(app, issuer, day.ids["kesha"], "developer", "kesha")
+    page = kesha.get("/")
+    assert page.status_code == 200 and bell(page.get_data(as_text=True)) == "Notices"
