@@ -3,7 +3,7 @@ has something to show. It works only through the public doors: auth's accounts A
 tracker's and accounting's REST APIs, with tokens from the SSO's code flow.
 
 Yesterday: popugs get tasks, a manager reassigns, assignees complete about half, an accountant
-closes the day (payouts, mail). Today: a few more tasks and completions, so that the dashboard
+closes the day (payouts, the notifier's mail). Today: a few more tasks and completions, so that the dashboard
 shows today's income and popugs below zero. Running it again adds another day's worth.
 """
 
@@ -102,7 +102,7 @@ def fill(issuer: str, admin_password: str, tasks: int, rng: random.Random, say=p
     return (
         f"\nDone. Open {urls['gateway']} and sign in as admin, or as any of "
         f"{', '.join(popug.username for popug in cast[:4])}, ... (password: {PASSWORD}).\n"
-        f"Payout mail: python -m mailsink list"
+        f"Their notices are behind the bell; their mail: python -m mailsink list"
     )
 
 

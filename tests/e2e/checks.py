@@ -1,7 +1,8 @@
 """Reading the whole system back after a scripted day and comparing it with the model of the rules:
-accounting (balances, every audit-log line, billing days, income), the payout mails in the mail
-sink's Maildir, analytics (today's figures, income, the most expensive task), what the event tap
-saw, and every consumer, wait and `.dead` queue. Each part returns its differences as lines."""
+accounting (balances, every audit-log line, billing days, income), every popug's notices at the
+notifier and the mails in the mail sink's Maildir, analytics (today's figures, income, the most
+expensive task), what the event tap saw, and every consumer, wait and `.dead` queue. Each part
+returns its differences as lines."""
 
 from collections import Counter, defaultdict
 from datetime import date
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from ates import clock
 from ates.bus import topology
-from mailsink import maildir_of, stored_mails
+from mailsink import maildir_of, stored_mails, subject_of
 from tests.e2e import model
 from tests.e2e.day import (
     RETRY_DELAYS_MS,
@@ -26,11 +27,47 @@ from tests.e2e.tap import EventTap
 
 
 def mails_in(var_dir: Path) -> Counter:
+    """Every mail the sink got, as model.expected_mails counts them."""
     found = Counter()
     for mail in stored_mails(maildir_of(var_dir)):
-        body = mail.get_payload(decode=True).decode(mail.get_content_charset() or "utf-8")
-        found[model.mail_key(mail["To"], mail["Subject"], body)] += 1
+        found += model.mail_keys(mail["To"], subject_of(mail))
     return found
+
+
+def notices_at_the_notifier(api: Api, cast: Cast) -> Counter:
+    """Every popug's notices, read through the notifier's API as each popug, a job's parts joined."""
+
+    def notices_of(popug) -> list[tuple]:
+        keys, before = [], None
+        while True:
+            params = {"limit": 200, **({"before": before} if before else {})}
+            page = api.get("notifier", "/api/me/notifications", popug, **params)
+            keys += [model.notice_key(popug.account_id, n) for n in page["notifications"]]
+            before = page["next"]
+            if before is None:
+                return keys
+
+    return model.joined_parts(key for keys in api.many(notices_of, cast.everyone) for key in keys)
+
+
+def notifier_problems(api: Api, cast: Cast, script: Script, books: model.Books, var_dir: Path):
+    """The notices every popug reads and the mails in the sink, against what the model predicts."""
+    expected = model.expected_notices(
+        script.assignments,
+        {task_id: task["assignee_id"] for task_id, task in script.completions.items()},
+        books,
+    )
+    labels = {
+        task_id: model.task_label(task["jira_id"], task["title"])
+        for task_id, task in script.tasks.items()
+    }
+    problems = model.multiset_differences("notices", expected, notices_at_the_notifier(api, cast))
+    problems += model.multiset_differences(
+        "mails",
+        model.expected_mails(expected, cast.emails(), labels, books.prices),
+        mails_in(var_dir),
+    )
+    return problems
 
 
 def accounting_problems(api: Api, cast: Cast, books: model.Books) -> list[str]:
@@ -251,12 +288,10 @@ def check_everything(
     """Accounting, mail, analytics, the tap and the queues against the model; waits up to `timeout`
     for what is eventually consistent, then fails with every difference still found."""
     problems: list[str] = []
-    expected_mails = model.payout_mails(books, cast.emails())
 
     def consistent():
         problems[:] = accounting_problems(api, cast, books)
-        mails = mails_in(var_dir)
-        problems.extend(model.multiset_differences("payout mails", expected_mails, mails))
+        problems.extend(notifier_problems(api, cast, script, books, var_dir))
         problems.extend(
             analytics_problems(api, cast, books, script.completed(books), script.tasks, zone)
         )

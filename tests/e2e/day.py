@@ -70,9 +70,14 @@ def subscriptions() -> list:
     """What every consumer of every service subscribes to, from the handlers that decide it."""
     from accounting.handlers import handlers as accounting
     from analytics.handlers import handlers as analytics
+    from notifier.handlers import handlers as notifier
     from tracker.handlers import handlers as tracker
 
-    return [s for handlers in (accounting, analytics, tracker) for s in handlers.subscriptions()]
+    return [
+        s
+        for handlers in (accounting, analytics, notifier, tracker)
+        for s in handlers.subscriptions()
+    ]
 
 
 def consumer_queues() -> list[str]:

@@ -201,29 +201,145 @@ def most_expensive_by_day(
     return {day: most_expensive(found) for day, found in by_day.items()}
 
 
-def payout_mails(books: Books, emails: dict[str, str]) -> Counter:
-    """(address, amount, billing day) of every payout mail the closes must have sent."""
-    return Counter(
-        (emails[account_id], amount, day.billing_date)
-        for day in books.days.values()
-        for account_id, amount in day.payouts.items()
+def dollars(amount: Decimal) -> str:
+    """Money as the notifier writes it for people: "$38.00", "−$96.00"."""
+    return f"\u2212${-amount:.2f}" if amount < ZERO else f"${amount:.2f}"
+
+
+def day_figures(day: BillingDay, account_id: str) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """(earned, paid in fees, paid out, balance carried) of one popug's closed day."""
+    totals = defaultdict(lambda: ZERO)
+    for line, count in day.lines.get(account_id, Counter()).items():
+        totals[line.kind] += line.amount * count
+    return (
+        totals["completion_reward"],
+        ZERO - totals["assign_fee"],
+        ZERO - totals["payout"],
+        day.closing_balance(account_id),
     )
 
 
-MAIL_SUBJECT = re.compile(
-    r"\$(?P<amount>-?[0-9]+\.[0-9]{2}) paid out for (?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})"
+def expected_notices(
+    assignments: dict[str, list[tuple[str, str | None]]],
+    completions: dict[str, str],
+    books: Books,
+) -> Counter:
+    """Every notice the notifier must have made, as (account, kind, about, detail):
+    - the first assignee of each task: ("task_assigned", task, None);
+    - the assignee of each completion: ("task_completed", task, None);
+    - each popug a reassignment job touched: ("reassignment", job, (got, lost)), the task ids it
+      got and lost in that job (a job told in parts adds up to the same);
+    - each popug with a line on a closed day: ("day_closed", date, day_figures)."""
+    found: Counter = Counter()
+    moved: dict[tuple[str, str], tuple[set, set]] = defaultdict(lambda: (set(), set()))
+    for task_id, assigned in assignments.items():
+        if assigned:
+            found[(assigned[0][0], "task_assigned", task_id, None)] += 1
+        for (previous, _), (assignee, job) in zip(assigned, assigned[1:], strict=False):
+            if job is not None and assignee != previous:
+                moved[(assignee, job)][0].add(task_id)
+                moved[(previous, job)][1].add(task_id)
+    for (account_id, job), (got, lost) in moved.items():
+        found[(account_id, "reassignment", job, (tuple(sorted(got)), tuple(sorted(lost))))] += 1
+    for task_id, assignee in completions.items():
+        found[(assignee, "task_completed", task_id, None)] += 1
+    for day in books.days.values():
+        if day.closed:
+            for account_id in day.accounts():
+                found[
+                    (
+                        account_id,
+                        "day_closed",
+                        day.billing_date.isoformat(),
+                        day_figures(day, account_id),
+                    )
+                ] += 1
+    return found
+
+
+def notice_key(account_id: str, notice: dict) -> tuple:
+    """A notice from the notifier's API as expected_notices names it (a reassignment's part aside)."""
+    details = notice["details"]
+    if notice["kind"] in ("task_assigned", "task_completed"):
+        return (account_id, notice["kind"], details["task_id"], None)
+    if notice["kind"] == "reassignment":
+        return (
+            account_id,
+            "reassignment",
+            details["reassignment_id"],
+            (tuple(sorted(details["got"])), tuple(sorted(details["lost"]))),
+        )
+    return (
+        account_id,
+        "day_closed",
+        details["billing_date"],
+        tuple(money(details[name]) for name in ("earned", "fees", "paid_out", "balance")),
+    )
+
+
+def joined_parts(keys: Iterable[tuple]) -> Counter:
+    """Reassignment notices of one popug and job told in parts, as one."""
+    found: Counter = Counter()
+    parts: dict[tuple, tuple[set, set]] = defaultdict(lambda: (set(), set()))
+    for key in keys:
+        if key[1] == "reassignment":
+            parts[key[:3]][0].update(key[3][0])
+            parts[key[:3]][1].update(key[3][1])
+        else:
+            found[key] += 1
+    for head, (got, lost) in parts.items():
+        found[(*head, (tuple(sorted(got)), tuple(sorted(lost))))] += 1
+    return found
+
+
+def expected_mails(
+    notices: Counter, emails: dict[str, str], labels: dict[str, str], prices: dict[str, Price]
+) -> Counter:
+    """The mail for every notice (task mail is on for everyone in the e2e days): (to, subject);
+    reassignment mails as (to, "reassignment", "got" | "lost") counted in tasks, parts added up."""
+    found: Counter = Counter()
+    for (account_id, kind, about, detail), count in notices.items():
+        to = emails[account_id]
+        if kind == "task_assigned":
+            found[(to, f"New task for you: {labels[about]}")] += count
+        elif kind == "task_completed":
+            reward = dollars(prices[about].completion_reward)
+            found[(to, f"Completed: {labels[about]}, you earned {reward}")] += count
+        elif kind == "reassignment":
+            found[(to, "reassignment", "got")] += len(detail[0])
+            found[(to, "reassignment", "lost")] += len(detail[1])
+        else:
+            _earned, _fees, paid_out, balance = detail
+            found[
+                (
+                    to,
+                    f"Your day {about}: balance carried {dollars(balance)}, paid out {dollars(paid_out)}",
+                )
+            ] += count
+    return +found
+
+
+REASSIGNMENT_SUBJECT = re.compile(
+    r"Reassignment(?: \(continued\))?: you"
+    r"(?: got (?P<got>[0-9]+) tasks?)?,?(?: lost (?P<lost>[0-9]+) tasks?)?$"
 )
 
 
-def mail_key(to: str, subject: str, body: str) -> tuple[str, Decimal, date]:
-    """What a payout mail says: to whom, how much, for which day (the body must say the same)."""
-    found = MAIL_SUBJECT.search(subject)
+def mail_keys(to: str, subject: str) -> Counter:
+    """A mail as expected_mails counts it."""
+    found = REASSIGNMENT_SUBJECT.match(subject)
     if found is None:
-        raise ValueError(f"not a payout mail: {subject!r}")
-    amount, day = found["amount"], found["day"]
-    if f"${amount}" not in body or day not in body:
-        raise ValueError(f"the body of {subject!r} does not say ${amount} for {day}: {body!r}")
-    return to, money(amount), date.fromisoformat(day)
+        return Counter({(to, subject): 1})
+    return +Counter(
+        {
+            (to, "reassignment", "got"): int(found["got"] or 0),
+            (to, "reassignment", "lost"): int(found["lost"] or 0),
+        }
+    )
+
+
+def task_label(jira_id: str | None, title: str) -> str:
+    return f"{jira_id} {title}" if jira_id else title
 
 
 # ---- comparisons: each returns every difference as a line for a person ----

@@ -20,8 +20,8 @@ import requests
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
-WEB = ("gateway", "auth", "tracker", "accounting", "analytics")
-SERVICES_WITH_DATABASES = ("auth", "tracker", "accounting", "analytics")
+WEB = ("gateway", "auth", "tracker", "accounting", "analytics", "notifier")
+SERVICES_WITH_DATABASES = ("auth", "tracker", "accounting", "analytics", "notifier")
 # Each service's web process and worker, in the order they start: what most e2e tests run.
 SERVICES_AND_WORKERS = tuple(
     process for service in SERVICES_WITH_DATABASES for process in (service, f"{service}-worker")

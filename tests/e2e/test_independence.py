@@ -1,7 +1,8 @@
 """The services stand without each other (seed 000): with accounting stopped, popugs still create,
 complete and reassign tasks; with analytics stopped, accounting still charges, closes the day and
-pays. A stopped service, started again, catches up from its queues, and the whole system then comes
-out exactly as the model of the rules says."""
+pays, and the notifier tells every popug; with the notifier stopped, everyone else goes on. A
+stopped service, started again, catches up from its queues, and the whole system then comes out
+exactly as the model of the rules says: every notice and mail once."""
 
 import random
 import time
@@ -9,7 +10,13 @@ import time
 import pytest
 
 from tests.e2e import model
-from tests.e2e.checks import accounting_problems, check_everything, describe, figures, mails_in
+from tests.e2e.checks import (
+    accounting_problems,
+    check_everything,
+    describe,
+    figures,
+    notifier_problems,
+)
 from tests.e2e.day import (
     Api,
     Script,
@@ -26,6 +33,7 @@ from tests.e2e.tap import EventTap
 pytestmark = pytest.mark.broker
 ACCOUNTING = ("accounting-worker", "accounting", "accounting-scheduler")
 ANALYTICS = ("analytics-worker", "analytics")
+NOTIFIER = ("notifier-worker", "notifier")
 
 
 @pytest.mark.timeout(600)
@@ -74,19 +82,36 @@ def test_the_tracker_works_without_accounting_and_accounting_without_analytics(b
             close_day(api, cast.of_role("accountant")[0], books, day)
             assert books.days[day].payouts, "accounting pays while analytics is away"
             assert accounting_problems(api, cast, books) == []
-            expected_mails = model.payout_mails(books, cast.emails())
-            _wait_for(lambda: mails_in(system.var_dir) == expected_mails, "every payout mail")
+            _wait_for(
+                lambda: notifier_problems(api, cast, script, books, system.var_dir) == [],
+                "every notice and mail while analytics is away",
+                timeout=120,
+            )
             assert broker.message_count("analytics.accounting") > 0, (
                 "analytics' events wait in its queue"
             )
             system.start(*ANALYTICS)
+
+            system.stop(*NOTIFIER)
+            day = open_billing_day(api, cast)
+            script.create_tasks(100)
+            script.complete(150)
+            script.reassign(cast.of_role("manager")[0])
+            settle(api, script, books, tap, day)
+            close_day(api, cast.of_role("accountant")[0], books, day)
+            assert broker.message_count("notifier.tracker") > 0, "the notices wait in its queue"
+            system.start(*NOTIFIER)
             check_everything(
                 api, cast, script, books, tap, broker, system.var_dir, zone, timeout=180
             )
             print(f"\nindependence, {time.monotonic() - started:.0f}s:\n{describe(books)}")
             print(
                 "figures (independence): "
-                + str(figures(api, script, books, tap, stopped=["accounting", "analytics"]))
+                + str(
+                    figures(
+                        api, script, books, tap, stopped=["accounting", "analytics", "notifier"]
+                    )
+                )
             )
     finally:
         tap.stop()

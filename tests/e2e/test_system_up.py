@@ -12,7 +12,8 @@ from tests.conftest import eventually
 from tests.e2e.system import free_port, healthy
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("gateway", "auth", "tracker", "accounting", "analytics")
+SERVICES = ("gateway", "auth", "tracker", "accounting", "analytics", "notifier")
+WORKERS = ("auth", "tracker", "accounting", "analytics", "notifier")
 PRODUCERS = ("auth", "tracker", "accounting")
 
 
@@ -50,7 +51,7 @@ def test_bin_up_starts_every_process_and_ctrl_c_stops_them_all(system, broker, t
     process, urls, log_path = system
     for service, url in urls.items():
         eventually(lambda: healthy(url), timeout=180, interval=0.5, message=f"{service} /healthz")
-    for service in ("auth", "tracker", "accounting", "analytics"):
+    for service in WORKERS:
         assert (tmp_path / "var" / f"{service}.db").exists(), (
             f"{service} has its own migrated database"
         )
@@ -64,18 +65,18 @@ def test_bin_up_starts_every_process_and_ctrl_c_stops_them_all(system, broker, t
     with broker.channel() as channel:
         for producer in PRODUCERS:
             channel.exchange_declare(f"{producer}.events", passive=True)  # raises if it is missing
-    workers = {broker.user(service) for service in ("auth", "tracker", "accounting", "analytics")}
+    workers = {broker.user(service) for service in WORKERS}
     eventually(
         lambda: {c["user"] for c in broker.admin.connections(broker.vhost)} == workers,
         timeout=30,
         interval=0.5,
         message="every worker on the broker as its own user, none as guest",
     )
-    for service in ("auth", "tracker", "accounting", "analytics", "operator"):
+    for service in (*WORKERS, "operator"):
         password = tmp_path / "var" / "broker" / f"{broker.user(service)}.password"
         assert password.stat().st_mode & 0o077 == 0, f"{password} is readable by others"
     front_page = requests.get(urls["gateway"], timeout=5).text
-    assert front_page.count(">up<") == 4, front_page
+    assert front_page.count(">up<") == 5, front_page
 
     os.killpg(process.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
     process.wait(timeout=60)

@@ -11,7 +11,7 @@ import yaml
 from ates.processes import read_procfile
 
 ROOT = Path(__file__).resolve().parents[2]
-WEB = ("gateway", "auth", "tracker", "accounting", "analytics")
+WEB = ("gateway", "auth", "tracker", "accounting", "analytics", "notifier")
 
 
 def compose() -> dict:
@@ -90,7 +90,7 @@ def test_each_container_gets_only_its_own_broker_password():
             variable for variable in environment if variable.startswith("ATES_AMQP_PASSWORD_")
         }
         if name == "broker-setup":
-            assert len(passwords) == 5 and "@" in environment["ATES_AMQP_URL"]
+            assert len(passwords) == 6 and "@" in environment["ATES_AMQP_URL"]
             continue
         owner = {"gateway": "operator"}.get(name, name.split("-")[0])
         assert passwords <= {f"ATES_AMQP_PASSWORD_{owner.upper()}"}, (name, passwords)
@@ -146,7 +146,7 @@ def test_production_containers_protect_metrics_and_health_check_workers_without_
         if environment.get("ATES_ENV") == "production":
             assert len(environment.get("ATES_METRICS_TOKEN", "")) >= MIN_TOKEN_LENGTH, name
     workers = [name for name in services if name.endswith("-worker")]
-    assert len(workers) == 4
+    assert len(workers) == 5
     for name in workers:
         check = " ".join(services[name]["healthcheck"]["test"])
         assert "/healthz" in check and "/metrics" not in check, name

@@ -14,11 +14,13 @@ from tests.e2e.model import (
     Line,
     Price,
     audit_log_problems,
-    mail_key,
+    expected_mails,
+    expected_notices,
+    joined_parts,
+    mail_keys,
     money,
     most_expensive,
     most_expensive_by_day,
-    payout_mails,
 )
 
 D1, D2 = date(2026, 3, 1), date(2026, 3, 2)
@@ -196,15 +198,53 @@ def test_money_is_never_a_float():
     assert money("12") == Decimal("12.00") and str(money("12")) == "12.00"
 
 
-def test_payout_mails_are_one_per_payout_and_read_back_from_subject_and_body():
+def test_notices_are_predicted_for_each_assignment_job_completion_and_closed_day():
     model = books()
-    model.book(D1, assignments=[("t1", KESHA)], completions=[("t1", KESHA)])
+    model.book(D1, assignments=[("t1", KESHA), ("t2", GOSHA)], completions=[("t1", KESHA)])
+    model.book(D1, assignments=[("t2", KESHA)])  # the job moved t2 from gosha to kesha
     model.close(D1)
-    assert payout_mails(model, {KESHA: "kesha@x"}) == Counter(
-        {("kesha@x", Decimal("30.00"), D1): 1}
+    assignments = {"t1": [(KESHA, None)], "t2": [(GOSHA, None), (KESHA, "job")]}
+    found = expected_notices(assignments, {"t1": KESHA}, model)
+    assert found == Counter(
+        {
+            (KESHA, "task_assigned", "t1", None): 1,
+            (GOSHA, "task_assigned", "t2", None): 1,
+            (KESHA, "task_completed", "t1", None): 1,
+            (KESHA, "reassignment", "job", (("t2",), ())): 1,
+            (GOSHA, "reassignment", "job", ((), ("t2",))): 1,
+            # kesha: -10 (t1) +40 -20 (t2) = 10, paid out; gosha: -20 (t2), carried
+            (KESHA, "day_closed", "2026-03-01", (money(40), money(30), money(10), money(0))): 1,
+            (GOSHA, "day_closed", "2026-03-01", (money(0), money(20), money(0), money(-20))): 1,
+        }
     )
-    subject = "aTES: $30.00 paid out for 2026-03-01"
-    body = "the billing day 2026-03-01 is closed, and your balance of $30.00 has been paid out"
-    assert mail_key("kesha@x", subject, body) == ("kesha@x", Decimal("30.00"), D1)
-    with pytest.raises(ValueError):
-        mail_key("kesha@x", subject, "your balance of $31.00")
+    mails = expected_mails(
+        found,
+        {KESHA: "k@x", GOSHA: "g@x"},
+        {"t1": "UBERPOP-1 One", "t2": "Two"},
+        model.prices,
+    )
+    assert mails[("k@x", "Completed: UBERPOP-1 One, you earned $40.00")] == 1
+    assert mails[("g@x", "Your day 2026-03-01: balance carried \u2212$20.00, paid out $0.00")] == 1
+    assert (
+        mails[("g@x", "reassignment", "lost")] == 1 and ("g@x", "reassignment", "got") not in mails
+    )
+    assert mail_keys("g@x", "Reassignment (continued): you got 2 tasks, lost 1 task") == Counter(
+        {("g@x", "reassignment", "got"): 2, ("g@x", "reassignment", "lost"): 1}
+    )
+    assert mail_keys("g@x", "Reassignment: you lost 3 tasks") == Counter(
+        {("g@x", "reassignment", "lost"): 3}
+    )
+
+
+def test_a_job_told_in_two_parts_joins_into_one():
+    keys = [
+        (KESHA, "reassignment", "job", (("t1",), ())),
+        (KESHA, "reassignment", "job", (("t3",), ("t2",))),
+        (KESHA, "task_assigned", "t1", None),
+    ]
+    assert joined_parts(keys) == Counter(
+        {
+            (KESHA, "reassignment", "job", (("t1", "t3"), ("t2",))): 1,
+            (KESHA, "task_assigned", "t1", None): 1,
+        }
+    )
