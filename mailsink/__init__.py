@@ -53,7 +53,8 @@ def stored_mails(maildir: Path) -> list[mailbox.MaildirMessage]:
 
 def subject_of(mail: mailbox.MaildirMessage) -> str:
     """The Subject as a person reads it: encoded words decoded, a folded line unfolded."""
-    return str(make_header(decode_header(mail["Subject"] or ""))).replace("\n", "")
+    raw = (mail["Subject"] or "").replace("\r\n", "").replace("\n", "")
+    return str(make_header(decode_header(raw))).strip()
 
 
 def summary_line(number: int, mail: mailbox.MaildirMessage) -> str:
