@@ -26,12 +26,18 @@ from tests.e2e.day import (
 from tests.e2e.tap import EventTap
 
 
-def mails_in(var_dir: Path) -> Counter:
-    """Every mail the sink got, as model.expected_mails counts them."""
-    found = Counter()
+def mails_in(var_dir: Path) -> tuple[Counter, int]:
+    """Every mail the sink got, as model.expected_mails counts them, each Message-ID once; and how
+    many arrived again under a Message-ID already seen (a mailer killed between the server's
+    acceptance and marking the mail sent sends it again: at least once, recognisably the same)."""
+    found, seen, again = Counter(), set(), 0
     for mail in stored_mails(maildir_of(var_dir)):
+        if mail["Message-ID"] in seen:
+            again += 1
+            continue
+        seen.add(mail["Message-ID"])
         found += model.mail_keys(mail["To"], subject_of(mail))
-    return found
+    return found, again
 
 
 def notices_at_the_notifier(api: Api, cast: Cast) -> Counter:
@@ -50,8 +56,16 @@ def notices_at_the_notifier(api: Api, cast: Cast) -> Counter:
     return model.joined_parts(key for keys in api.many(notices_of, cast.everyone) for key in keys)
 
 
-def notifier_problems(api: Api, cast: Cast, script: Script, books: model.Books, var_dir: Path):
-    """The notices every popug reads and the mails in the sink, against what the model predicts."""
+def notifier_problems(
+    api: Api,
+    cast: Cast,
+    script: Script,
+    books: model.Books,
+    var_dir: Path,
+    mail_again: bool = False,
+) -> list[str]:
+    """The notices every popug reads and the mails in the sink, against what the model predicts;
+    a mail sent twice is a problem unless `mail_again` (a test that kills the mailer)."""
     expected = model.expected_notices(
         script.assignments,
         {task_id: task["assignee_id"] for task_id, task in script.completions.items()},
@@ -62,11 +76,12 @@ def notifier_problems(api: Api, cast: Cast, script: Script, books: model.Books, 
         for task_id, task in script.tasks.items()
     }
     problems = model.multiset_differences("notices", expected, notices_at_the_notifier(api, cast))
+    mails, again = mails_in(var_dir)
     problems += model.multiset_differences(
-        "mails",
-        model.expected_mails(expected, cast.emails(), labels, books.prices),
-        mails_in(var_dir),
+        "mails", model.expected_mails(expected, cast.emails(), labels, books.prices), mails
     )
+    if again and not mail_again:
+        problems.append(f"{again} mails sent twice (the same Message-ID) with no mailer killed")
     return problems
 
 
@@ -284,14 +299,15 @@ def check_everything(
     var_dir: Path,
     zone: ZoneInfo,
     timeout: float = 120,
+    mail_again: bool = False,
 ) -> None:
-    """Accounting, mail, analytics, the tap and the queues against the model; waits up to `timeout`
-    for what is eventually consistent, then fails with every difference still found."""
+    """Accounting, notices and mail, analytics, the tap and the queues against the model; waits up
+    to `timeout` for what is eventually consistent, then fails with every difference still found."""
     problems: list[str] = []
 
     def consistent():
         problems[:] = accounting_problems(api, cast, books)
-        problems.extend(notifier_problems(api, cast, script, books, var_dir))
+        problems.extend(notifier_problems(api, cast, script, books, var_dir, mail_again))
         problems.extend(
             analytics_problems(api, cast, books, script.completed(books), script.tasks, zone)
         )
@@ -314,6 +330,11 @@ def describe(books: model.Books) -> str:
             f"{'closed' if day.closed else 'open'}"
         )
     return "\n".join(lines)
+
+
+def mail_figures(var_dir: Path) -> dict:
+    mails, again = mails_in(var_dir)
+    return {"mails": len(stored_mails(maildir_of(var_dir))), "mails sent again": again}
 
 
 def figures(api: Api, script: Script, books: model.Books, tap: EventTap, **more) -> dict:

@@ -1,9 +1,10 @@
-"""Chaos: a working day of 2,000 tasks while every worker, and the SSO's web process, is SIGKILLed
-at random moments and the process runner (supervisord, as `bin/up` runs it) starts it again, and
-RabbitMQ itself is restarted once in the middle with the popugs still working. (With auth's web
-process down, the popugs go on with the tokens they hold: each service checks them against the
-signing keys it fetched before.) Afterwards the whole system must agree with the
-model exactly as on a calm day: nothing lost, nothing doubled, nothing left in a `.dead` queue.
+"""Chaos: a working day of 2,000 tasks while every worker (the notifier's too), and the SSO's web
+process, is SIGKILLed at random moments and the process runner (supervisord, as `bin/up` runs it)
+starts it again, and RabbitMQ itself is restarted once in the middle with the popugs still
+working. (With auth's web process down, the popugs go on with the tokens they hold: each service
+checks them against the signing keys it fetched before.) Afterwards the whole system must agree
+with the model exactly as on a calm day: nothing lost, nothing doubled, nothing left in a `.dead`
+queue; a mail may come twice only as the same Message-ID, from a mailer killed just after sending.
 
 It restarts its broker, so it runs on a RabbitMQ node of its own (`private_broker`), never on the
 one the other tests share."""
@@ -15,7 +16,7 @@ import time
 import pytest
 
 from tests.e2e import model
-from tests.e2e.checks import check_everything, describe, figures
+from tests.e2e.checks import check_everything, describe, figures, mail_figures
 from tests.e2e.day import (
     Api,
     Script,
@@ -35,6 +36,7 @@ WORKERS = (
     "tracker-worker",
     "accounting-worker",
     "analytics-worker",
+    "notifier-worker",
     "accounting-scheduler",
 )
 KILLED = (
@@ -133,7 +135,16 @@ def test_a_day_of_kills_and_a_broker_restart_loses_and_doubles_nothing(private_b
             assert monkey.unexpected_restarts() == [], "no process died but those killed"
             close_day(api, rng.choice(cast.of_role("accountant")), books, day)
             check_everything(
-                api, cast, script, books, tap, private_broker, system.var_dir, zone, timeout=300
+                api,
+                cast,
+                script,
+                books,
+                tap,
+                private_broker,
+                system.var_dir,
+                zone,
+                timeout=300,
+                mail_again=True,  # the mailer is killed too: a mail may come twice, same Message-ID
             )
             print(f"\nchaos, {time.monotonic() - started:.0f}s:\n{describe(books)}")
             found = figures(
@@ -147,6 +158,7 @@ def test_a_day_of_kills_and_a_broker_restart_loses_and_doubles_nothing(private_b
                 broker_restarts=private_broker.restarts,
                 tap_reconnects=tap.reconnects,
                 requests_while_the_broker_was_down=during_outage["requests"],
+                **mail_figures(system.var_dir),
             )
             print(f"figures (chaos): {found}")
     finally:

@@ -15,6 +15,7 @@ from tests.e2e.checks import (
     check_everything,
     describe,
     figures,
+    mail_figures,
     notifier_problems,
 )
 from tests.e2e.day import (
@@ -109,7 +110,12 @@ def test_the_tracker_works_without_accounting_and_accounting_without_analytics(b
                 "figures (independence): "
                 + str(
                     figures(
-                        api, script, books, tap, stopped=["accounting", "analytics", "notifier"]
+                        api,
+                        script,
+                        books,
+                        tap,
+                        stopped=["accounting", "analytics", "notifier"],
+                        **mail_figures(system.var_dir),
                     )
                 )
             )

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 from tests.e2e import model
-from tests.e2e.checks import check_everything, describe, figures
+from tests.e2e.checks import check_everything, describe, figures, mail_figures
 from tests.e2e.day import (
     Api,
     Script,
@@ -95,5 +95,6 @@ def test_two_working_days_come_out_as_the_rules_say(database, tmp_path, broker):
         )
         print(f"{database}, both days:\n{describe(books)}")
         print(
-            f"figures ({database}, {time.monotonic() - started:.0f}s): {figures(api, script, books, tap)}"
+            f"figures ({database}, {time.monotonic() - started:.0f}s): "
+            f"{figures(api, script, books, tap, **mail_figures(system.var_dir))}"
         )
