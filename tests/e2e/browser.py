@@ -76,6 +76,10 @@ class Browser:
             form.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]")
         )
 
+    def click(self, css: str) -> "Browser":
+        """Click the element (a link, a button) and wait for the page it leads to."""
+        return self._click_to_leave(self.find(css))
+
     def follow(self, link_text: str) -> "Browser":
         return self._click_to_leave(self.driver.find_element(By.LINK_TEXT, link_text))
 

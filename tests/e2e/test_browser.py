@@ -244,6 +244,38 @@ def pay_the_fee_and_earn_the_reward(popug: Browser, gateway: str) -> tuple[Decim
     return fee, reward
 
 
+def bell(person: Browser) -> str:
+    return person.find("header a.bell").get_attribute("aria-label")
+
+
+def hear_of_it_behind_the_bell(popug: Browser, gateway: str, reward: Decimal) -> None:
+    """The notifier told the popug of the task and of the reward: the bell counts both, the notices
+    page lists them, marking them read empties the bell; task mail can be turned off."""
+
+    def both_told():
+        popug.open(gateway)
+        return bell(popug) == "Notices: 2 unread"
+
+    eventually(both_told, timeout=30, interval=0.5, message="two unread notices behind the bell")
+    popug.click("header a.bell")
+    assert popug.url.startswith(f"{gateway}/notifications"), popug.url
+    subjects = [heading.text for heading in popug.find_all("li.notice h3")]
+    assert subjects == [
+        f"Completed: {JIRA_ID} {TITLE}, you earned {shown(reward)}",
+        f"New task for you: {JIRA_ID} {TITLE}",
+    ], subjects
+    popug.shot("notices")
+    popug.submit(popug.find("form[action$='/notifications/read-all']"))
+    assert "2 notices marked read." in popug.text and bell(popug) == "Notices", popug.text
+    popug.open(f"{gateway}/notifications/settings")
+    box = popug.find("#task_mail")
+    assert box.is_selected() and popug.find("label[for=task_mail]").text.startswith("Mail me")
+    box.click()
+    popug.submit(popug.find("form[action$='/notifications/settings']"))
+    assert "Task mail is off" in popug.text and not popug.find("#task_mail").is_selected()
+    popug.shot("mail-settings")
+
+
 def see_the_dashboard(
     admin: Browser, gateway: str, today: str, income: Decimal, reward: Decimal
 ) -> None:
@@ -317,6 +349,7 @@ def test_a_task_in_a_real_browser_from_sign_up_to_the_dashboard(screenshots, sys
         sign_in_with_the_sso_session(popug, gateway)
         create_the_task(admin, gateway)
         fee, reward = pay_the_fee_and_earn_the_reward(popug, gateway)
+        hear_of_it_behind_the_bell(popug, gateway, reward)
         income = fee - reward  # what the popugs lost today is the management's income
         today = datetime.now(UTC).date().isoformat()
         see_the_dashboard(admin, gateway, today, income, reward)
@@ -324,7 +357,7 @@ def test_a_task_in_a_real_browser_from_sign_up_to_the_dashboard(screenshots, sys
         styled_by_their_own_files_and_nothing_blocked([popug, admin], system)
         taken = popug.taken + admin.taken
 
-    assert len(taken) == 15, taken  # every page visited above
+    assert len(taken) == 17, taken  # every page visited above
     for path in taken:
         assert path.is_file() and path.stat().st_size > SMALLEST_SCREENSHOT, path
         with Image.open(path) as picture:
