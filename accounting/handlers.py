@@ -1,5 +1,5 @@
 """What accounting does with other services' events: the task events move money, the account
-events keep the replica that payout mail and the accounts list need (ates/replicas.py)."""
+events keep the replica the accounts list needs (ates/replicas.py)."""
 
 from accounting import domain, service
 from accounting.models import accounts, revoked_tokens
@@ -10,16 +10,7 @@ from ates.replicas import AccountReplica
 from ates.task_titles import split_v1_title
 
 handlers = Handlers("accounting")
-replica = AccountReplica(
-    accounts,
-    lambda data: {
-        "username": data["username"],
-        "email": data["email"],
-        "full_name": data["full_name"],
-        "role": data["role"],
-        "active": data["active"],
-    },
-)
+replica = AccountReplica(accounts)  # name, email, role, active: as the events say
 replica.register(handlers)  # account.created, .updated, .role_changed, .deactivated
 
 

@@ -8,7 +8,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    Numeric,
     String,
     Table,
     Text,
@@ -18,18 +17,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ates.bus import inbox_table, outbox_table
-from ates.db import UtcDateTime, new_metadata
+from ates.db import Money, UtcDateTime, new_metadata
 from ates.revocations import revoked_tokens_table
 
 metadata = new_metadata()
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 revoked_tokens = revoked_tokens_table(metadata)  # from auth's token.revoked, for ates.tokens
-
-
-def Money():  # noqa: N802 - reads as a column type
-    """Exact two-place money; SQLite keeps it as a number, read back as a two-place Decimal."""
-    return Numeric(12, 2, asdecimal=True)
 
 
 # What accounting knows of auth's accounts: names for the accounts list.

@@ -6,16 +6,15 @@ expensive task of each day and each day's income are kept up to date as events a
 query costs the same with ten thousand tasks in the history as with a million.
 """
 
-from sqlalchemy import Boolean, Column, Date, Index, Integer, Numeric, String, Table, Text
+from sqlalchemy import Boolean, Column, Date, Index, Integer, String, Table, Text
 
 from ates.bus import inbox_table
-from ates.db import UtcDateTime, new_metadata
+from ates.db import Money, UtcDateTime, new_metadata
 from ates.revocations import revoked_tokens_table
 
 metadata = new_metadata()
 inbox = inbox_table(metadata)
 revoked_tokens = revoked_tokens_table(metadata)  # from auth's token.revoked, for ates.tokens
-Money = Numeric(12, 2)
 
 # Every event applied, the whole CloudEvents message, in the order it was applied. Written in
 # the transaction that applies the event, so it holds exactly the applied events, each once.
@@ -35,8 +34,8 @@ task_prices = Table(
     "task_prices",
     metadata,
     Column("task_id", String(36), primary_key=True),
-    Column("assign_fee", Money, nullable=False),
-    Column("reward", Money, nullable=False),
+    Column("assign_fee", Money(), nullable=False),
+    Column("reward", Money(), nullable=False),
 )
 
 # From task.created v1/v2 and task.updated v2: what the dashboard shows of a task.
@@ -56,7 +55,7 @@ completions = Table(
     Column("task_id", String(36), primary_key=True),
     Column("completed_at", UtcDateTime(), nullable=False),
     Column("day", Date, nullable=False),
-    Column("reward", Money, nullable=False),
+    Column("reward", Money(), nullable=False),
 )
 
 # The most expensive task completed on each day (domain.ranking decides ties).
@@ -65,7 +64,7 @@ daily_top_task = Table(
     metadata,
     Column("day", Date, primary_key=True),
     Column("task_id", String(36), nullable=False),
-    Column("reward", Money, nullable=False),
+    Column("reward", Money(), nullable=False),
     Column("completed_at", UtcDateTime(), nullable=False),
 )
 
@@ -74,7 +73,7 @@ daily_income = Table(
     "daily_income",
     metadata,
     Column("day", Date, primary_key=True),
-    Column("management_income", Money, nullable=False),
+    Column("management_income", Money(), nullable=False),
 )
 
 # From transaction.applied: the sum of every account's transactions, payouts included.
@@ -82,7 +81,7 @@ account_balances = Table(
     "account_balances",
     metadata,
     Column("account_id", String(36), primary_key=True),
-    Column("balance", Money, nullable=False),
+    Column("balance", Money(), nullable=False),
     Index(
         "ix_account_balances_balance", "balance"
     ),  # count(balance < 0) reads only the negative ones

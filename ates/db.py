@@ -3,7 +3,7 @@
 from datetime import UTC
 from pathlib import Path
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, MetaData, Numeric, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
 READ_ONLY = "ates_read_only"  # an engine execution option: a read, which _begin_immediate lets begin deferred
@@ -20,6 +20,11 @@ NAMING_CONVENTION = {
 def new_metadata() -> MetaData:
     """A service's MetaData, with constraint names Alembic can find again on any database."""
     return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def Money() -> Numeric:  # noqa: N802 - reads as a column type
+    """Exact two-place money; SQLite keeps it as a number, read back as a Decimal (ates/money.py)."""
+    return Numeric(12, 2, asdecimal=True)
 
 
 class UtcDateTime(TypeDecorator):

@@ -21,17 +21,22 @@ class AccountReplica:
     def __init__(
         self,
         table: Table,
-        snapshot_row: Callable[[Mapping], Row],
+        snapshot_row: Callable[[Mapping], Row] | None = None,
         role_changed: Callable[[Mapping, str], Row] = lambda account, role: {"role": role},
         deactivated: Callable[[Mapping], Row] = lambda account: {"active": False},
     ):
         """`snapshot_row(data)`: the columns an account.created/updated snapshot sets (without
-        account_id and version), from the event's data; `role_changed(account, role)` and
+        account_id and version), from the event's data; by default every column of the table the
+        event carries under the same name. `role_changed(account, role)` and
         `deactivated(account)`: the columns those changes set, from the row as it is."""
         self.table = table
-        self.snapshot_row = snapshot_row
+        self.snapshot_row = snapshot_row or self.same_named_columns
         self.role_changed = role_changed
         self.deactivated = deactivated
+
+    def same_named_columns(self, data: Mapping) -> Row:
+        kept = set(self.table.c.keys()) - {"account_id", "version"}
+        return {name: value for name, value in data.items() if name in kept}
 
     def register(self, handlers: Handlers) -> None:
         """The consumer keeps this replica from auth's account events, v1 of each."""

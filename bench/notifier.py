@@ -78,7 +78,9 @@ def run(broker, directory: Path, count: int, popugs: int, quiet: float) -> dict:
         "ATES_NOTIFIER_WORKER_METRICS_PORT": "0",
         **broker.env(),
     }
-    subprocess.run([sys.executable, "-m", "notifier.worker", "declare"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "notifier.worker", "declare"], cwd=ROOT, env=env, check=True
+    )
     workers = [
         subprocess.Popen(
             [sys.executable, "-m", f"{name}.worker"],

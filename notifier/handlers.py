@@ -9,16 +9,7 @@ from notifier import service
 from notifier.models import accounts, revoked_tokens
 
 handlers = Handlers("notifier")
-replica = AccountReplica(
-    accounts,
-    lambda data: {
-        "username": data["username"],
-        "email": data["email"],
-        "full_name": data["full_name"],
-        "role": data["role"],
-        "active": data["active"],
-    },
-)
+replica = AccountReplica(accounts)  # name, email, role, active: as the events say
 replica.register(handlers)  # account.created, .updated, .role_changed, .deactivated
 
 

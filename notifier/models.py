@@ -12,23 +12,18 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    Numeric,
     String,
     Table,
     Text,
 )
 
 from ates.bus import inbox_table
-from ates.db import UtcDateTime, new_metadata
+from ates.db import Money, UtcDateTime, new_metadata
 from ates.revocations import revoked_tokens_table
 
 metadata = new_metadata()
 inbox = inbox_table(metadata)
 revoked_tokens = revoked_tokens_table(metadata)  # from auth's token.revoked, for ates.tokens
-
-
-def Money():  # noqa: N802 - reads as a column type
-    return Numeric(12, 2, asdecimal=True)
 
 
 # Auth's accounts: whom to tell, at which address, and whether they still count (ates/replicas.py).

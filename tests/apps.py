@@ -55,3 +55,56 @@ def replica_account(app: Flask, **values) -> str:
     with app.extensions["ates.uow"].begin() as session:
         session.execute(insert(replica).values(account_id=account_id, **values))
     return account_id
+
+
+def gateway_in_front_of(backends: dict[str, Flask], monkeypatch, **config) -> Flask:
+    """The gateway, its API client reaching each named backend app in process at
+    `http://<name>.test` (a requests.Response made from the test client's answer)."""
+    import requests
+
+    from gateway import api_client
+    from gateway.app import create_app
+
+    clients = {f"http://{name}.test": app.test_client() for name, app in backends.items()}
+
+    def over_the_wire(method, url, params=None, json=None, headers=None, timeout=None):
+        base = next((base for base in clients if url.startswith(base)), None)
+        assert base is not None, f"the gateway called {url}, no backend of this test"
+        answer = clients[base].open(
+            url.removeprefix(base), method=method, query_string=params, json=json, headers=headers
+        )
+        response = requests.Response()
+        response.status_code, response._content = answer.status_code, answer.data
+        response.headers.update(answer.headers)
+        return response
+
+    monkeypatch.setattr(api_client.requests, "request", over_the_wire)
+    urls = {name: f"http://{name}.test" for name in backends}
+    return create_app(config={"BACKEND_URLS": urls, **config})
+
+
+def signed_in(
+    gateway: Flask,
+    issuer: StandInIssuer,
+    role: str,
+    account_id: str | None = None,
+    username: str | None = None,
+):
+    """A test client of the gateway with a signed-in session, as after the SSO's code flow."""
+    import time
+
+    client = gateway.test_client()
+    account_id = account_id or str(uuid.uuid4())
+    with client.session_transaction() as session:
+        session["_user_id"], session["_fresh"] = account_id, True
+        session["account"] = {
+            "account_id": account_id,
+            "username": username or f"{role}-popug",
+            "role": role,
+        }
+        session["sso_tokens"] = {
+            "access_token": issuer.token(account_id, role),
+            "refresh_token": None,
+            "expires_at": int(time.time()) + 900,
+        }
+    return client

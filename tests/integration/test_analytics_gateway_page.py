@@ -2,19 +2,15 @@
 Flask app on a real database, reached through the gateway's own API client)."""
 
 import re
-import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-import requests
 
 from analytics.app import create_app as create_analytics
 from ates import clock, tokens
 from ates.config import load_settings
-from gateway import api_client
-from gateway.app import create_app as create_gateway
 from tests.analytics_events import (
     deliver,
     task_completed,
@@ -22,9 +18,9 @@ from tests.analytics_events import (
     task_priced,
     transaction_applied,
 )
+from tests.apps import gateway_in_front_of, signed_in
 from tests.issuer import StandInIssuer
 
-ANALYTICS_URL = "http://analytics.test"
 ROLES = ["admin", "manager", "accountant", "boss", "developer"]
 
 
@@ -44,38 +40,7 @@ def analytics(tmp_path, issuer, monkeypatch):
 
 @pytest.fixture
 def gateway(analytics, monkeypatch):
-    backend = analytics.test_client()
-
-    def over_the_wire(method, url, params=None, json=None, headers=None, timeout=None):
-        assert url.startswith(ANALYTICS_URL), url
-        answer = backend.open(
-            url.removeprefix(ANALYTICS_URL),
-            method=method,
-            query_string=params,
-            json=json,
-            headers=headers,
-        )
-        response = requests.Response()
-        response.status_code, response._content = answer.status_code, answer.data
-        response.headers.update(answer.headers)
-        return response
-
-    monkeypatch.setattr(api_client.requests, "request", over_the_wire)
-    return create_gateway(config={"BACKEND_URLS": {"analytics": ANALYTICS_URL}})
-
-
-def signed_in(gateway, issuer, role: str):
-    client = gateway.test_client()
-    account_id = str(uuid.uuid4())
-    with client.session_transaction() as session:
-        session["_user_id"], session["_fresh"] = account_id, True
-        session["account"] = {"account_id": account_id, "username": f"{role}-popug", "role": role}
-        session["sso_tokens"] = {
-            "access_token": issuer.token(account_id, role),
-            "refresh_token": None,
-            "expires_at": int(time.time()) + 900,
-        }
-    return client
+    return gateway_in_front_of({"analytics": analytics}, monkeypatch)
 
 
 def a_busy_week(analytics) -> None:

@@ -3,17 +3,13 @@ mark read, mark all), the mail settings form; rendered from the real notifier (i
 real database, reached through the gateway's own API client)."""
 
 import re
-import time
 
 import pytest
-import requests
 
-from gateway import api_client
 from gateway.app import create_app as create_gateway
 from notifier import service
+from tests.apps import gateway_in_front_of, signed_in
 from tests.notifier_story import deliver, working_day
-
-NOTIFIER_URL = "http://notifier.test"
 
 
 @pytest.fixture
@@ -38,39 +34,7 @@ def day(notifier):
 
 @pytest.fixture
 def gateway(notifier, monkeypatch):
-    backend = notifier.test_client()
-
-    def over_the_wire(method, url, params=None, json=None, headers=None, timeout=None):
-        assert url.startswith(NOTIFIER_URL), url
-        answer = backend.open(
-            url.removeprefix(NOTIFIER_URL),
-            method=method,
-            query_string=params,
-            json=json,
-            headers=headers,
-        )
-        response = requests.Response()
-        response.status_code, response._content = answer.status_code, answer.data
-        response.headers.update(answer.headers)
-        return response
-
-    monkeypatch.setattr(api_client.requests, "request", over_the_wire)
-    return create_gateway(
-        config={"BACKEND_URLS": {"notifier": NOTIFIER_URL}, "WTF_CSRF_ENABLED": False}
-    )
-
-
-def signed_in(gateway, issuer, account_id: str, role: str, username: str):
-    client = gateway.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"], session["_fresh"] = account_id, True
-        session["account"] = {"account_id": account_id, "username": username, "role": role}
-        session["sso_tokens"] = {
-            "access_token": issuer.token(account_id, role),
-            "refresh_token": None,
-            "expires_at": int(time.time()) + 900,
-        }
-    return client
+    return gateway_in_front_of({"notifier": notifier}, monkeypatch, WTF_CSRF_ENABLED=False)
 
 
 def bell(page: str) -> str | None:
@@ -79,7 +43,7 @@ def bell(page: str) -> str | None:
 
 
 def test_the_bell_counts_my_unread_notices_on_every_page(gateway, issuer, day):
-    kesha = signed_in(gateway, issuer, day.ids["kesha"], "developer", "kesha")
+    kesha = signed_in(gateway, issuer, "developer", day.ids["kesha"], "kesha")
     for path in ("/", "/notifications", "/notifications/settings"):
         page = kesha.get(path)
         assert page.status_code == 200, path
@@ -87,7 +51,7 @@ def test_the_bell_counts_my_unread_notices_on_every_page(gateway, issuer, day):
 
 
 def test_the_notices_page_shows_my_notices_and_marks_them_read(gateway, issuer, day):
-    polly = signed_in(gateway, issuer, day.ids["polly"], "manager", "polly")
+    polly = signed_in(gateway, issuer, "manager", day.ids["polly"], "polly")
     page = polly.get("/notifications").get_data(as_text=True)
     assert "Reassignment: you got 1 task, lost 1 task" in page
     assert "New task for you: UBERPOP-2 Task 2 of polly" in page
@@ -126,7 +90,7 @@ def test_the_notices_page_pages_backwards(gateway, issuer, notifier):
                 },
                 service_now(),
             )
-    rio = signed_in(gateway, issuer, popug, "developer", "rio")
+    rio = signed_in(gateway, issuer, "developer", popug, "rio")
     first = rio.get("/notifications").get_data(as_text=True)
     assert first.count('class="notice unread"') == 20 and "Your day 2026-11-25" in first
     older = re.search(r'rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
@@ -142,7 +106,7 @@ def service_now():
 
 
 def test_task_mail_can_be_turned_off_and_on(gateway, issuer, day, notifier):
-    rio = signed_in(gateway, issuer, day.ids["rio"], "developer", "rio")
+    rio = signed_in(gateway, issuer, "developer", day.ids["rio"], "rio")
     assert "checked" in rio.get("/notifications/settings").get_data(as_text=True)
     off = rio.post("/notifications/settings", data={}, follow_redirects=True).get_data(as_text=True)
     assert "Task mail is off" in off and "checked" not in off
@@ -154,6 +118,6 @@ def test_task_mail_can_be_turned_off_and_on(gateway, issuer, day, notifier):
 
 def test_a_page_without_the_notifier_still_renders_without_a_count(issuer, day):
     app = create_gateway(config={"BACKEND_URLS": {"notifier": "http://127.0.0.1:9"}})
-    kesha = signed_in(app, issuer, day.ids["kesha"], "developer", "kesha")
+    kesha = signed_in(app, issuer, "developer", day.ids["kesha"], "kesha")
     page = kesha.get("/")
     assert page.status_code == 200 and bell(page.get_data(as_text=True)) == "Notices"

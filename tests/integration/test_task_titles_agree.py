@@ -1,7 +1,8 @@
-"""The tracker, accounting, analytics and the notifier read every odd v1 title the same way (issue 18). They used to
-hold three copies of the reader, which had drifted: "[UBERPOP-42] — " was refused by the tracker,
-('', 'UBERPOP-42') to accounting and ('[UBERPOP-42] —', None) to analytics. Here each title goes
-through the tracker's rules and through the real handlers of the two consumers, into their databases."""
+"""The tracker, accounting, analytics and the notifier read every odd v1 title the same way
+(issue 18). They used to hold three copies of the reader, which had drifted: "[UBERPOP-42] — " was
+refused by the tracker, ('', 'UBERPOP-42') to accounting and ('[UBERPOP-42] —', None) to analytics.
+Here each title goes through the tracker's rules and through the real handlers of the consumers,
+into their databases."""
 
 import uuid
 from pathlib import Path
