@@ -18,7 +18,7 @@ from ates import migrations
 from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
 from mailsink import MailSink, stored_mails, subject_of
-from notifier.models import accounts, notices, tasks
+from notifier.models import accounts, notices, reassignment_changes, tasks
 from tests.conftest import eventually
 from tests.notifier_story import START, assigned, shuffled_with_duplicates, working_day
 
@@ -44,39 +44,64 @@ def sink(tmp_path):
     thread.join(10)
 
 
+class NotifierWorker:
+    """`python -m notifier.worker` on the test's own database, broker vhost and SMTP sink."""
+
+    def __init__(self, tmp_path, broker, smtp_port: int, quiet: str = "1"):
+        url = f"sqlite:///{tmp_path / 'notifier.db'}"
+        migrations.upgrade(ROOT / "notifier" / "migrations", url)
+        self.uow = UnitOfWork(make_engine(url))
+        self.log = tmp_path / "worker.log"
+        self.env = {
+            **os.environ,
+            "NOTIFIER_DATABASE_URL": url,
+            **broker.env(),
+            "ATES_SMTP_HOST": "127.0.0.1",
+            "ATES_SMTP_PORT": str(smtp_port),
+            "ATES_REASSIGNMENT_QUIET_S": quiet,
+            "ATES_RETRY_DELAYS_MS": "200,400,800,1600,3200",
+            "ATES_NOTIFIER_WORKER_METRICS_PORT": "0",
+        }
+        declared = subprocess.run(
+            [sys.executable, "-m", "notifier.worker", "declare"], cwd=ROOT, env=self.env
+        )
+        assert declared.returncode == 0
+        self.process = None
+
+    def start(self) -> "NotifierWorker":
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "notifier.worker"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=open(self.log, "ab"),
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            assert self.process.wait(20) == 0, self.log.read_text()[-3000:]
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+
 @pytest.fixture
-def notifier_worker(tmp_path, broker, sink):
-    url = f"sqlite:///{tmp_path / 'notifier.db'}"
-    migrations.upgrade(ROOT / "notifier" / "migrations", url)
-    env = {
-        **os.environ,
-        "NOTIFIER_DATABASE_URL": url,
-        **broker.env(),
-        "ATES_SMTP_HOST": "127.0.0.1",
-        "ATES_SMTP_PORT": str(sink[0]),
-        "ATES_REASSIGNMENT_QUIET_S": "1",
-        "ATES_RETRY_DELAYS_MS": "200,400,800,1600,3200",
-        "ATES_NOTIFIER_WORKER_METRICS_PORT": "0",
-    }
-    declared = subprocess.run(
-        [sys.executable, "-m", "notifier.worker", "declare"], cwd=ROOT, env=env
-    )
-    assert declared.returncode == 0
-    log = tmp_path / "worker.log"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "notifier.worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=open(log, "wb"),
-        stderr=subprocess.STDOUT,
-    )
-    yield UnitOfWork(make_engine(url))
-    worker.terminate()
-    try:
-        assert worker.wait(20) == 0, log.read_text()[-3000:]
-    finally:
-        if worker.poll() is None:
-            worker.kill()
+def worker(tmp_path, broker, sink):
+    found = NotifierWorker(tmp_path, broker, sink[0])
+    yield found
+    if found.process is not None and found.process.poll() is None:
+        found.stop()
+
+
+@pytest.fixture
+def notifier_worker(worker):
+    return worker.start().uow
 
 
 def mails_in(maildir: Path) -> Counter:
@@ -111,12 +136,9 @@ def test_a_shuffled_doubled_day_gives_every_notice_and_mail_once(broker, sink, n
     assert dead_letters(broker) == 0
 
 
-def test_a_reassignment_of_10000_tasks_is_one_notice_and_one_mail_per_popug(
-    broker, sink, notifier_worker
-):
-    popugs = [f"00000000-0000-4000-8000-{n:012d}" for n in range(100)]
-    task_ids = [f"10000000-0000-4000-8000-{n:012d}" for n in range(10_000)]
-    with notifier_worker.begin() as session:  # what the notifier learnt of them before the job
+def seed(uow, popugs: list[str], task_ids: list[str]) -> None:
+    """What the notifier learnt of the popugs and the tasks before the job."""
+    with uow.begin() as session:
         session.execute(
             insert(accounts),
             [
@@ -144,6 +166,19 @@ def test_a_reassignment_of_10000_tasks_is_one_notice_and_one_mail_per_popug(
                 for n, t in enumerate(task_ids)
             ],
         )
+
+
+def waiting_changes(uow) -> int:
+    with uow.read() as session:
+        return session.scalar(select(func.count()).select_from(reassignment_changes))
+
+
+def test_a_reassignment_of_10000_tasks_is_one_notice_and_one_mail_per_popug(
+    broker, sink, notifier_worker
+):
+    popugs = [f"00000000-0000-4000-8000-{n:012d}" for n in range(100)]
+    task_ids = [f"10000000-0000-4000-8000-{n:012d}" for n in range(10_000)]
+    seed(notifier_worker, popugs, task_ids)
     job = "20000000-0000-4000-8000-000000000000"
     broker.publish_events(
         [
@@ -168,3 +203,35 @@ def test_a_reassignment_of_10000_tasks_is_one_notice_and_one_mail_per_popug(
     assert len(facts) == 100
     assert sorted(t for f in facts for t in f["got"]) == sorted(task_ids)
     assert dead_letters(broker) == 0
+
+
+def test_a_notifier_killed_in_the_middle_of_a_job_tells_each_popug_once(tmp_path, broker, sink):
+    """Killed with half a job applied and down for longer than the quiet time: on its return it
+    first takes in what waited in its queue, then tells each popug the whole job in one notice."""
+    worker = NotifierWorker(tmp_path, broker, sink[0], quiet="3").start()
+    popugs = [f"00000000-0000-4000-8000-{n:012d}" for n in range(20)]
+    task_ids = [f"10000000-0000-4000-8000-{n:012d}" for n in range(2_000)]
+    seed(worker.uow, popugs, task_ids)
+    job = "20000000-0000-4000-8000-000000000009"
+    events = [
+        assigned(t, popugs[(n + 3) % 20], popugs[n % 20], START, job)
+        for n, t in enumerate(task_ids)
+    ]
+    try:
+        broker.publish_events(events[:1_000], content_type="application/json")
+        eventually(lambda: waiting_changes(worker.uow) == 2_000, timeout=60, interval=0.02)
+        worker.kill()  # within the quiet time: nothing told yet
+        with worker.uow.read() as session:
+            assert session.scalar(select(func.count()).select_from(notices)) == 0
+        broker.publish_events(events[1_000:], content_type="application/json")
+        time.sleep(3.5)  # away for longer than the quiet time
+        worker.start()
+        eventually(lambda: len(stored_mails(sink[1])) >= 20, timeout=60, message="20 mails")
+        time.sleep(4)  # a "continued" notice would come now
+        with worker.uow.read() as session:
+            facts = session.scalars(select(notices.c.facts)).all()
+        assert len(facts) == 20 and {f["part"] for f in facts} == {1}
+        assert sorted(t for f in facts for t in f["got"]) == sorted(task_ids)
+        assert len(stored_mails(sink[1])) == 20
+    finally:
+        worker.stop()
