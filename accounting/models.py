@@ -18,12 +18,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ates.bus import inbox_table, outbox_table
 from ates.db import Money, UtcDateTime, new_metadata
+from ates.idempotency import idempotency_keys_table
 from ates.revocations import revoked_tokens_table
 
 metadata = new_metadata()
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 revoked_tokens = revoked_tokens_table(metadata)  # from auth's token.revoked, for ates.tokens
+idempotency_keys = idempotency_keys_table(
+    metadata
+)  # answers to writes sent again (ates/idempotency.py)
 
 
 # What accounting knows of auth's accounts: names for the accounts list.

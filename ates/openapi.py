@@ -77,12 +77,40 @@ def build_spec(app: Flask, title: str, blueprint: str, schemas, description: str
             _add_path_parameters(path, operation)
             operation.setdefault("security", [{"bearer": []}])
             responses = operation.setdefault("responses", {})
+            if "ates.idempotency" in app.extensions and method in (
+                "post",
+                "put",
+                "patch",
+                "delete",
+            ):
+                _add_idempotency_key(operation, responses)
             for status, text in COMMON_ERRORS.items():
                 responses.setdefault(status, _problem(text))
             for status, response in responses.items():
                 if status.startswith("4") and "content" not in response:
                     response.update(_problem(response.get("description", "")))
     return document
+
+
+def _add_idempotency_key(operation: dict, responses: dict) -> None:
+    """Every write takes `Idempotency-Key` (ates/idempotency.py)."""
+    operation.setdefault("parameters", []).append(
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            "description": "A key of the client's own (a UUID) to send the same write again safely: "
+            "the same request under the same key gets the first answer again "
+            "(`Idempotent-Replayed: true`) and changes nothing; kept for 24 hours.",
+        }
+    )
+    in_flight = "a request with this Idempotency-Key is still being worked on (retry)"
+    if "409" in responses:
+        responses["409"]["description"] += f"; or {in_flight}"
+    else:
+        responses["409"] = _problem(in_flight)
+    responses.setdefault("422", _problem("this Idempotency-Key was used for another request"))
 
 
 def _add_path_parameters(path: str, operation: dict) -> None:

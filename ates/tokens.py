@@ -15,7 +15,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 
-from ates import revocations
+from ates import idempotency, revocations
 from ates.config import auth_issuer  # noqa: F401 — the CLI and tests find it here too
 from ates.web import unit_of_work
 
@@ -214,7 +214,7 @@ def require_role(*roles: str):
                 )
             if roles and g.principal.role not in roles:
                 return _refused(403, "forbidden", f"this needs the role {' or '.join(roles)}")
-            return view(*args, **kwargs)
+            return idempotency.call_view(view, *args, **kwargs)
 
         return guarded
 

@@ -14,10 +14,18 @@ use case with the unit of work when the use case needs more than one transaction
 records a failure and still refuses, a billing day paid account by account); otherwise the caller
 opens one and passes the session down. Handlers always run inside the transaction the inbox opened
 for their event, so the event's effects and its inbox row commit together.
+
+    with uow.one_transaction():    # every begin() and read() inside joins one transaction
+        ...
+
+`one_transaction` is for a caller that must commit something together with whatever a use case
+does, however many units it opens: an HTTP write and its stored answer (ates/idempotency.py).
+Inside it a read sees the block's own writes, and nothing commits before the block ends.
 """
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +40,8 @@ class UnitOfWork:
         self._readers = sessionmaker(
             engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
+        # the session of the one_transaction() this thread (or task) is inside, if any
+        self._joined: ContextVar[Session | None] = ContextVar(f"ates_uow_{id(self)}", default=None)
 
     @classmethod
     def from_url(cls, database_url: str, **engine_kwargs) -> "UnitOfWork":
@@ -40,17 +50,38 @@ class UnitOfWork:
     @contextmanager
     def begin(self) -> Iterator[Session]:
         """One write transaction: committed at the end of the block, rolled back if it raises."""
+        joined = self._joined.get()
+        if joined is not None:  # part of one_transaction(): it commits there
+            yield joined
+            return
         with self._writers.begin() as session:
             yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """One read: whatever the block wrote is rolled back, so a read can never commit by mistake."""
+        joined = self._joined.get()
+        if joined is not None:  # inside one_transaction(): reads see what it wrote so far
+            yield joined
+            return
         with self._readers() as session:
             try:
                 yield session
             finally:
                 session.rollback()
+
+    @contextmanager
+    def one_transaction(self) -> Iterator[Session]:
+        """Every begin() and read() of this unit inside the block joins one transaction, committed
+        when the block ends and rolled back if it raises."""
+        if self._joined.get() is not None:
+            raise RuntimeError("one_transaction() inside another one of the same unit of work")
+        with self._writers.begin() as session:
+            token = self._joined.set(session)
+            try:
+                yield session
+            finally:
+                self._joined.reset(token)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -15,12 +15,14 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import inspect
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
+from ates import idempotency
 from ates.config import Settings
 from ates.openapi import document_api
 from ates.production import check_production
 from ates.session_keys import session_key
 from ates.web import json_error, service_app, too_large_json, too_large_message
 from auth import admin, api, keys, oauth_api, oauth_store, pages, service
+from auth.models import idempotency_keys
 from auth.oauth import create_provider
 from auth.settings import AuthSettings, load_auth_settings
 
@@ -56,6 +58,7 @@ def create_app(
     )
     app.config["ATES_BODY_LIMITS"].update(dict.fromkeys(PHOTO_ENDPOINTS, PHOTO_REQUEST_BYTES))
     app.extensions["auth.settings"] = auth_settings
+    idempotency.init_app(app, idempotency_keys)  # the account API's writes sent again: done once
 
     login_manager = LoginManager(app)
     login_manager.login_view = "pages.login"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from flask import current_app, g, jsonify, request
 
+from ates import idempotency
 from ates.web import unit_of_work
 from auth import keys, oauth_store, service
 from auth.settings import API_SCOPE
@@ -49,7 +50,7 @@ def require_token(*roles: str, scope: str = API_SCOPE):
                     response.headers["WWW-Authenticate"] = refused.challenge
                 return response
             g.principal = principal
-            return view(*args, **kwargs)
+            return idempotency.call_view(view, *args, **kwargs)
 
         return guarded
 

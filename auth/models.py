@@ -9,9 +9,13 @@ from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, St
 
 from ates.bus import outbox_table
 from ates.db import new_metadata
+from ates.idempotency import idempotency_keys_table
 
 metadata = new_metadata()
 outbox = outbox_table(metadata)
+idempotency_keys = idempotency_keys_table(
+    metadata
+)  # answers to writes sent again (ates/idempotency.py)
 
 accounts = Table(
     "accounts",

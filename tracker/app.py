@@ -2,14 +2,14 @@
 
 from flask import Flask
 
-from ates import tokens
+from ates import idempotency, tokens
 from ates.config import Settings
 from ates.event_log import event_log_blueprint
 from ates.openapi import document_api
 from ates.production import check_production
 from ates.web import service_app
 from tracker.api import api
-from tracker.models import accounts, inbox, outbox, revoked_tokens
+from tracker.models import accounts, idempotency_keys, inbox, outbox, revoked_tokens
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -17,6 +17,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     check_production(app.config["ATES"])
     # a deactivated account's token, or a revoked one, is refused at once; roles are the replica's
     tokens.init_app(app, accounts=accounts, revoked=revoked_tokens)
+    idempotency.init_app(app, idempotency_keys)  # a write sent again with its key: done once
     app.register_blueprint(api)
     app.register_blueprint(event_log_blueprint(outbox, inbox))
     document_api(

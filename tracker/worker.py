@@ -1,14 +1,16 @@
-"""The tracker worker process: outbox relay, event consumer, and the reassignment runner."""
+"""The tracker worker process: outbox relay, event consumer, the reassignment runner, and the
+cleaner of day-old idempotency keys."""
 
 import logging
 import threading
 
 from ates import correlation
 from ates.bus.worker import main
+from ates.idempotency import Cleaner
 from ates.unit_of_work import UnitOfWork
 from tracker import service
 from tracker.handlers import handlers
-from tracker.models import inbox, outbox
+from tracker.models import idempotency_keys, inbox, outbox
 
 log = logging.getLogger(__name__)
 
@@ -52,4 +54,10 @@ class ReassignmentRunner:
 
 
 if __name__ == "__main__":
-    main("tracker", outbox, inbox, handlers, jobs=lambda uow, settings: [ReassignmentRunner(uow)])
+    main(
+        "tracker",
+        outbox,
+        inbox,
+        handlers,
+        jobs=lambda uow, settings: [ReassignmentRunner(uow), Cleaner(uow, idempotency_keys)],
+    )

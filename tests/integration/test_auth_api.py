@@ -342,3 +342,27 @@ def test_the_first_start_made_exactly_one_admin_with_its_event(app, uow):
     assert [message["type"] for message in events_of(uow, admins[0].account_id)] == [
         "account.created"
     ]
+
+
+def test_an_account_created_twice_with_one_idempotency_key_is_created_once(app, uow, people):
+    """A retried POST /api/accounts (ates/idempotency.py): the first answer again, one account,
+    one account.created; the same key for another body is refused."""
+    client = app.test_client()
+    headers = {
+        **bearer(access_token(uow, people["admin"])),
+        "Idempotency-Key": "hire-kesha-once",
+    }
+    body = {
+        "username": "kesha-once",
+        "password": "a long enough password",
+        "email": "kesha-once@uberpopug.example",
+        "full_name": "Kesha Once",
+        "role": "developer",
+    }
+    first = client.post("/api/accounts", json=body, headers=headers)
+    again = client.post("/api/accounts", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201, first.json
+    assert again.json == first.json and again.headers["Idempotent-Replayed"] == "true"
+    assert [e["type"] for e in events_of(uow, first.json["account_id"])] == ["account.created"]
+    other = client.post("/api/accounts", json={**body, "username": "kesha-twice"}, headers=headers)
+    assert other.status_code == 422

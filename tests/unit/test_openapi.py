@@ -46,3 +46,26 @@ def test_every_operation_says_what_it_answers_and_how_it_fails(service_app):
                     assert response["content"]["application/json"]["schema"] == {
                         "$ref": "#/components/schemas/Problem"
                     }
+
+
+def test_every_write_of_tracker_accounting_and_auth_documents_the_idempotency_key(tmp_path):
+    from accounting.app import create_app as accounting
+    from ates.config import load_settings
+    from ates.openapi import build_spec
+    from tracker.app import create_app as tracker
+
+    for name, create in (("tracker", tracker), ("accounting", accounting)):
+        app = create(load_settings(name, {"ATES_VAR_DIR": str(tmp_path)}))
+        document = build_spec(app, name, "api", (), "")
+        writes = [
+            operation
+            for operations in document["paths"].values()
+            for method, operation in operations.items()
+            if method in ("post", "put", "patch", "delete")
+        ]
+        assert writes, name
+        for operation in writes:
+            headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
+            assert headers == ["Idempotency-Key"], (name, operation.get("summary"))
+            assert "Idempotency-Key" in operation["responses"]["409"]["description"]
+            assert "422" in operation["responses"]
