@@ -1,12 +1,15 @@
 """Calls to the services' REST APIs on behalf of the signed-in popug, with its access token (SPEC §8)."""
 
+import uuid
+
 import requests
-from flask import current_app
+from flask import current_app, has_request_context, request
 
 from ates import correlation
 from gateway import renewal
 
 TIMEOUT = 10
+FORM_KEY = "idempotency_key"  # the hidden field every form that writes carries
 
 
 class ServiceError(Exception):
@@ -23,6 +26,9 @@ def call(
     """The decoded JSON answer of `service` (None for an empty one); ServiceError for a 4xx or 5xx."""
     url = f"{current_app.config['BACKEND_URLS'][service]}{path}"
     headers = {"Authorization": f"Bearer {renewal.access_token()}"}
+    key = form_key()
+    if key and method in ("POST", "PUT", "PATCH", "DELETE"):
+        headers["Idempotency-Key"] = key  # the form's own: a double submit is done once
     if (
         correlation.current()
     ):  # the service's events then carry this request's id (docs/observability.md)
@@ -40,6 +46,17 @@ def call(
     if not response.ok:
         raise ServiceError(response.status_code, *_error_of(response))
     return response.json() if response.content else None
+
+
+def form_key() -> str | None:
+    """The key the page put into the form being sent (`idempotency_key()` in a template)."""
+    if not has_request_context():
+        return None
+    key = request.form.get(FORM_KEY, "")
+    try:
+        return str(uuid.UUID(key))
+    except ValueError:
+        return None
 
 
 def get(service: str, path: str, **params):

@@ -1,5 +1,7 @@
 """The gateway web service: `create_app()` for gunicorn and for `flask --app gateway.app`."""
 
+import uuid
+
 from flask import Flask, render_template
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -77,6 +79,8 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     app.register_blueprint(dead_letters.blueprint)
     app.register_blueprint(analytics.blueprint)
     notifications.init_app(app)  # the notices pages, and the bell in every page's header
+    # a fresh Idempotency-Key in every form that writes: a double submit is done once
+    app.jinja_env.globals["idempotency_key"] = lambda: str(uuid.uuid4())
     app.register_error_handler(CSRFError, _form_expired)
     app.register_error_handler(ServiceError, _service_failed)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
