@@ -43,7 +43,7 @@ from ates.unit_of_work import UnitOfWork
 
 HEADER = "Idempotency-Key"
 WRITES = frozenset({"POST", "PATCH", "PUT", "DELETE"})
-LEASE = timedelta(seconds=30)  # a claim older than this, never answered, belongs to a dead process
+LEASE = timedelta(seconds=10)  # a claim older than this, never answered, belongs to a dead process
 KEEP = timedelta(hours=24)
 MAX_KEY = 255
 log = logging.getLogger(__name__)

@@ -3,14 +3,17 @@ has something to show. It works only through the public doors: auth's accounts A
 tracker's and accounting's REST APIs, with tokens from the SSO's code flow.
 
 Yesterday: popugs get tasks, a manager reassigns, assignees complete about half, an accountant
-closes the day (payouts, the notifier's mail). Today: a few more tasks and completions, so that the dashboard
-shows today's income and popugs below zero. Running it again adds another day's worth.
+closes the day (payouts, the notifier's mail). Today: a few more tasks and completions, so that
+the dashboard shows today's income and popugs below zero. Running it again adds another day's
+worth. Every write carries an Idempotency-Key of its own and is sent again, with the same key, when
+no answer came (ates/idempotency.py): a retried request is never done twice.
 """
 
 import os
 import random
 import sys
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -90,7 +93,7 @@ def fill(issuer: str, admin_password: str, tasks: int, rng: random.Random, say=p
     say(f"a manager reassigned the {reassigned} open tasks")
     done = _complete_some(urls["tracker"], workers, rng, share=0.75)
     say(f"{done} tasks completed by their assignees")
-    _wait_for_accounting(urls["accounting"], workers, len(created) + reassigned + done)
+    _wait_for_accounting(urls["accounting"], workers, rewards=done)
     closed = _close_the_day(urls["accounting"], accountant)
     say(
         f"billing day {closed['billing_date']} closed: "
@@ -113,7 +116,7 @@ def _cast(issuer: str, admin: Popug, say) -> list[Popug]:
     ]
     roles = [role for role, count in CAST.items() for _ in range(count)]
     for username, role in zip(names, roles, strict=True):
-        answer = requests.post(
+        answer = _post(
             f"{auth}/api/accounts",
             headers=admin.headers,
             timeout=TIMEOUT,
@@ -150,7 +153,7 @@ def _create_tasks(tracker: str, cast: list[Popug], count: int, rng: random.Rando
             "description": f"Part of the demo day; asked by {author.username}",
         }
         for _ in range(60):  # the tracker learns of new popugs from auth's events within moments
-            answer = requests.post(
+            answer = _post(
                 f"{tracker}/api/tasks", headers=author.headers, json=body, timeout=TIMEOUT
             )
             if answer.status_code == 201:
@@ -168,7 +171,7 @@ def _create_tasks(tracker: str, cast: list[Popug], count: int, rng: random.Rando
 
 
 def _reassign(tracker: str, manager: Popug) -> int:
-    job = requests.post(f"{tracker}/api/reassignments", headers=manager.headers, timeout=TIMEOUT)
+    job = _post(f"{tracker}/api/reassignments", headers=manager.headers, timeout=TIMEOUT)
     if job.status_code != 202:
         raise DemoFailed(f"the reassignment was refused: {job.status_code} {job.text[:200]}")
     for _ in range(120):
@@ -193,7 +196,7 @@ def _complete_some(tracker: str, workers: list[Popug], rng: random.Random, share
         ).json()["tasks"]
         chosen = [task for task in mine if rng.random() < share]
         for task in chosen:
-            requests.post(
+            _post(
                 f"{tracker}/api/tasks/{task['task_id']}/complete",
                 headers=popug.headers,
                 timeout=TIMEOUT,
@@ -204,14 +207,17 @@ def _complete_some(tracker: str, workers: list[Popug], rng: random.Random, share
         return sum(pool.map(complete_mine, workers))
 
 
-def _wait_for_accounting(accounting: str, workers: list[Popug], transactions: int) -> None:
-    """Until accounting has booked a transaction for every assignment and completion so far
-    (on a fresh system; on one with history there are more, which is just as good)."""
+def _wait_for_accounting(accounting: str, workers: list[Popug], rewards: int) -> None:
+    """Until accounting has paid the reward of every task the demo's popugs completed: what the demo
+    can know. (Fees it cannot count: a reassignment spreads tasks over every assignable popug, and
+    on a system with other popugs some land on them. Accounting applies the tracker's events in
+    order, so the fees published before the completions are in by then too.)"""
 
-    def booked() -> int:
+    def paid() -> int:
         return sum(
-            len(
-                requests.get(
+            sum(
+                transaction["kind"] == "completion_reward"
+                for transaction in requests.get(
                     f"{accounting}/api/me/transactions", headers=popug.headers, timeout=TIMEOUT
                 )
                 .json()
@@ -221,7 +227,7 @@ def _wait_for_accounting(accounting: str, workers: list[Popug], transactions: in
         )
 
     for _ in range(120):
-        if booked() >= transactions:
+        if paid() >= rewards:
             return
         time.sleep(0.5)
     raise DemoFailed("accounting has not caught up within a minute; is accounting-worker running?")
@@ -234,12 +240,39 @@ def _close_the_day(accounting: str, accountant: Popug) -> dict:
     if not answer.ok:
         raise DemoFailed(f"accounting does not answer: {answer.status_code}")
     day = answer.json()["billing_date"]
-    closed = requests.post(
+    closed = _post(
         f"{accounting}/api/billing-days/{day}/close", headers=accountant.headers, timeout=120
     )
     if not closed.ok:
         raise DemoFailed(f"closing the day was refused: {closed.status_code} {closed.text[:200]}")
     return closed.json()
+
+
+def _post(url: str, headers: dict, timeout: float, json: dict | None = None) -> requests.Response:
+    """POST with an Idempotency-Key of its own; sent again with the same key while no answer comes
+    (a dropped connection, a restarting service, the first try still in flight)."""
+    headers = {**headers, "Idempotency-Key": str(uuid.uuid4())}
+    for attempt in range(6):
+        try:
+            answer = requests.post(url, headers=headers, json=json, timeout=timeout)
+        except requests.ConnectionError:
+            answer = None
+        in_flight = (
+            answer is not None
+            and answer.status_code == 409
+            and _error(answer) == "request_in_flight"
+        )
+        if answer is not None and answer.status_code < 500 and not in_flight:
+            return answer
+        time.sleep(0.5 * (attempt + 1))
+    raise DemoFailed(f"no answer from {url} after six tries")
+
+
+def _error(answer: requests.Response) -> str | None:
+    try:
+        return answer.json().get("error")
+    except ValueError:
+        return None
 
 
 def _bearer(tokens: dict) -> dict:

@@ -105,6 +105,17 @@ class BrokerAdmin:
             json={"type": "topic", "durable": True},
         )
 
+    def version(self) -> str:
+        """The broker's RabbitMQ version, e.g. "3.10.8"."""
+        return self._call("GET", "overview").json()["rabbitmq_version"]
+
+    def put_policy(self, vhost: str, name: str, definition: dict) -> None:
+        self._call(
+            "PUT",
+            f"policies/{quote(vhost, safe='')}/{quote(name, safe='')}",
+            json=definition,
+        )
+
     def connections(self, vhost: str) -> list[dict]:
         return self._call("GET", f"vhosts/{quote(vhost, safe='')}/connections").json()
 
@@ -141,7 +152,34 @@ def provision(
         {registry().producer_of(event_type) for event_type, _ in registry().versions()}
     ):
         admin.declare_topic_exchange(vhost, topology.exchange_name(producer))
+    keep_dead_letters(admin, vhost)
     _retire_old_queues(admin, vhost)
+
+
+DEAD_LETTER_POLICY = "ates-dead-letters"
+
+
+def dead_letter_policy(version: str) -> dict | None:
+    """What RabbitMQ `version` needs so that reading a `.dead` queue never drops a letter: from 4.0
+    every quorum queue has a delivery limit (20) by default, and reading a letter and giving it
+    back counts as a delivery, so `.dead` queues get the limit lifted; 3.x has none by default
+    (and there `-1` would mean "none at all": docs/dead-letters.md)."""
+    major = int(version.split(".", 1)[0]) if version.split(".", 1)[0].isdigit() else 0
+    if major < 4:
+        return None
+    return {
+        "pattern": r"\.dead$",
+        "apply-to": "quorum_queues",
+        "priority": 10,
+        "definition": {"delivery-limit": -1},
+    }
+
+
+def keep_dead_letters(admin: BrokerAdmin, vhost: str) -> None:
+    policy = dead_letter_policy(admin.version())
+    if policy is not None:
+        admin.put_policy(vhost, DEAD_LETTER_POLICY, policy)
+        log.info("RabbitMQ 4 or later: the .dead queues' delivery limit is lifted (a policy)")
 
 
 def _retire_old_queues(admin: BrokerAdmin, vhost: str) -> None:

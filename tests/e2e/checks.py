@@ -354,6 +354,7 @@ def figures(api: Api, script: Script, books: model.Books, tap: EventTap, **more)
         "events": tap.count(),
         "events seen twice": tap.duplicates,
         "requests": api.requests,
+        "sent again": api.sent_again,
         "sign-ins": api.sign_ins,
         **more,
         "lost": 0,

@@ -7,6 +7,7 @@ whole system with the model of the rules (`tests/e2e/model.py`)."""
 import random
 import threading
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -101,6 +102,18 @@ class Popug:
         return bearer(self.tokens)
 
 
+ANSWER_WITHIN = 120  # seconds a request is sent again while a web process restarts
+
+
+def _unanswered(answer) -> str | None:
+    """Why this is not an answer yet (a proxy's or a restarting server's), or None."""
+    if answer.status_code in (502, 503):
+        return f"{answer.status_code}"
+    if answer.status_code == 409 and answer.headers.get("Retry-After") is not None:
+        return "409 in flight"
+    return None
+
+
 class Api:
     """The services' REST APIs, each call counted; `many` runs calls on a pool of threads."""
 
@@ -108,8 +121,8 @@ class Api:
         self.urls = urls
         self.http = requests.Session()
         # A kept-alive connection may be closed by the server just as a request goes out on it; a
-        # GET is asked again then, as any HTTP client would. Nothing else is retried: a POST that
-        # fails must fail the test, never run twice.
+        # GET is asked again then, as any HTTP client would. A write is sent again only by `call`,
+        # with the Idempotency-Key it first went with (ates/idempotency.py): never done twice.
         again = Retry(
             total=2,
             connect=2,
@@ -122,6 +135,7 @@ class Api:
             "http://", HTTPAdapter(pool_connections=8, pool_maxsize=THREADS * 2, max_retries=again)
         )
         self.requests = 0
+        self.sent_again = 0  # requests sent again because no answer came
         self.sign_ins = 0
         self.seconds: Counter = Counter()  # time spent per kind of step, for the figures
         self._lock = threading.Lock()
@@ -144,15 +158,31 @@ class Api:
         expect=(200,),
         **kwargs,
     ):
-        with self._lock:
-            self.requests += 1
-        answer = self.http.request(
-            method,
-            self.urls[service] + path,
-            headers=popug.headers if popug else None,
-            timeout=60,
-            **kwargs,
-        )
+        """One request, answered. A write goes with an Idempotency-Key of its own; while no answer
+        comes (a web process killed or restarting: no connection, a cut one, 502/503, or the first
+        try still in flight) it is sent again with the same key, for up to ANSWER_WITHIN seconds."""
+        headers = dict(popug.headers) if popug else {}
+        if method in ("POST", "PUT", "PATCH", "DELETE"):
+            headers["Idempotency-Key"] = str(uuid.uuid4())
+        deadline = time.monotonic() + ANSWER_WITHIN
+        while True:
+            with self._lock:
+                self.requests += 1
+            try:
+                answer = self.http.request(
+                    method, self.urls[service] + path, headers=headers, timeout=60, **kwargs
+                )
+            except (requests.ConnectionError, requests.Timeout) as error:
+                answer, problem = None, f"{type(error).__name__}"
+            else:
+                problem = _unanswered(answer)
+            if problem is None:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{method} {service} {path}: no answer ({problem})")
+            with self._lock:
+                self.sent_again += 1
+            time.sleep(0.2)
         if expect and answer.status_code not in expect:
             who = popug.username if popug else "nobody"
             raise AssertionError(

@@ -38,6 +38,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_side_ports() -> dict[str, str]:
+    """Every port a system of the tests listens on besides its web ports, chosen free: the SMTP
+    sink's and each worker's metrics port (their defaults, 8025 and 9101-9105, are a developer's
+    own `bin/up`'s)."""
+    return {
+        "ATES_SMTP_PORT": str(free_port()),
+        **{
+            f"ATES_{service.upper()}_WORKER_METRICS_PORT": str(free_port())
+            for service in SERVICES_WITH_DATABASES
+        },
+    }
+
+
 def healthy(url: str) -> bool:
     try:
         return requests.get(f"{url}/healthz", timeout=1).status_code == 200
@@ -95,6 +108,7 @@ def running(processes: list[str], var_dir: Path, broker=None, **settings):
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
             "ATES_VAR_DIR": str(var_dir),
             "ATES_AUTH_ISSUER": f"http://localhost:{ports['auth']}",
+            **free_side_ports(),
             **{f"ATES_{service.upper()}_PORT": str(port) for service, port in ports.items()},
             **settings,
         }
@@ -276,6 +290,26 @@ class Supervised:
             restarted, timeout=timeout, interval=0.1, message=f"supervisord to restart {process}"
         )
 
+    def kill_a_child(self, process: str, timeout: float = 60) -> int:
+        """SIGKILL one child of the process (a gunicorn worker of its master) and wait until the
+        master has started another. Returns the new child's pid."""
+        master = eventually(
+            lambda: self.pid(process), timeout=timeout, interval=0.1, message=f"{process} to run"
+        )
+        old = eventually(
+            lambda: _children(master), timeout=timeout, interval=0.1, message=f"{process}'s worker"
+        )[0]
+        try:
+            os.kill(old, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return eventually(
+            lambda: next((pid for pid in _children(master) if pid != old), None),
+            timeout=timeout,
+            interval=0.1,
+            message=f"{process} to start a new worker",
+        )
+
     def stop(self, *processes: str) -> None:
         for process in processes:
             self._rpc().stopProcess(process, True)
@@ -294,6 +328,17 @@ class Supervised:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def _children(pid: int) -> list[int]:
+    """The pids of the process's children (Linux: /proc/<pid>/task/*/children)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return found
 
 
 def _migrate_and_declare(services, env: dict[str, str]) -> None:
@@ -333,7 +378,7 @@ def supervised(var_dir: Path, broker, **settings):
             "ATES_AUTH_ISSUER": f"http://localhost:{ports['auth']}",
             **broker.env(),
             "ATES_SMTP_HOST": "127.0.0.1",
-            "ATES_SMTP_PORT": str(free_port()),
+            **free_side_ports(),
             **{f"ATES_{service.upper()}_PORT": str(port) for service, port in ports.items()},
             **settings,
         }

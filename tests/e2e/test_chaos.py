@@ -1,10 +1,13 @@
-"""Chaos: a working day of 2,000 tasks while every worker (the notifier's too), and the SSO's web
-process, is SIGKILLed at random moments and the process runner (supervisord, as `bin/up` runs it)
-starts it again, and RabbitMQ itself is restarted once in the middle with the popugs still
-working. (With auth's web process down, the popugs go on with the tokens they hold: each service
-checks them against the signing keys it fetched before.) Afterwards the whole system must agree
-with the model exactly as on a calm day: nothing lost, nothing doubled, nothing left in a `.dead`
-queue; a mail may come twice only as the same Message-ID, from a mailer killed just after sending.
+"""Chaos: a working day of 2,000 tasks while every worker (the notifier's too), the SSO's web
+process and the web processes that take the day's writes (tracker and accounting: gunicorn's
+master, and one of its workers) are SIGKILLed at random moments and the process runner
+(supervisord, as `bin/up` runs it) starts them again, and RabbitMQ itself is restarted once in the
+middle with the popugs still working. (With auth's web process down, the popugs go on with the
+tokens they hold: each service checks them against the signing keys it fetched before.) A client
+whose write got no answer sends it again with the same Idempotency-Key until it gets one.
+Afterwards the whole system must agree with the model exactly as on a calm day: each task created
+once, each completion once, nothing lost, nothing doubled, nothing left in a `.dead` queue; a mail
+may come twice only as the same Message-ID, from a mailer killed just after sending.
 
 It restarts its broker, so it runs on a RabbitMQ node of its own (`private_broker`), never on the
 one the other tests share."""
@@ -39,10 +42,15 @@ WORKERS = (
     "notifier-worker",
     "accounting-scheduler",
 )
+WEB_WRITERS = ("tracker", "accounting")  # the web processes that take the day's writes
 KILLED = (
     *WORKERS,
-    "auth",
-)  # gunicorn's master; its orphaned worker notices and goes, the new one binds the port
+    "auth",  # gunicorn's master; its orphaned worker notices and goes, the new one binds the port
+    *WEB_WRITERS,  # their masters ...
+    *(
+        f"{name}:worker" for name in WEB_WRITERS
+    ),  # ... and a worker of each, which the master replaces
+)
 KILLS_PER_WORKER = 3
 
 
@@ -77,9 +85,12 @@ class ChaosMonkey(threading.Thread):
 
     def kill(self, worker: str) -> None:
         with self._lock:
-            self.pids[worker] = self.system.kill(worker, wait_for_restart=True, timeout=120)
+            if worker.endswith(":worker"):  # the master starts another worker; its own pid stays
+                self.system.kill_a_child(worker.removesuffix(":worker"), timeout=120)
+            else:
+                self.pids[worker] = self.system.kill(worker, wait_for_restart=True, timeout=120)
             self.kills[worker] += 1
-            self.restarts += 1  # kill() returned: supervisord runs it again under a new pid
+            self.restarts += 1  # kill() returned: the process runs again under a new pid
 
     def finish(self) -> None:
         """Let the remaining kills happen (the day is not over until every worker was killed)."""

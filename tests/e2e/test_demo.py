@@ -28,6 +28,22 @@ def test_demo_fills_every_area_with_a_day(tmp_path, broker, monkeypatch, capsys)
         monkeypatch.setenv("ATES_AUTH_ISSUER", urls["auth"])
         for service, url in urls.items():
             monkeypatch.setenv(f"ATES_{service.upper()}_URL", url)
+        # popugs who were there before the demo: the reassignment gives them tasks (and fees) too
+        admin = bearer(sign_in_for_tokens(urls["auth"], "admin", ADMIN_PASSWORD))
+        for number in range(6):
+            hired = requests.post(
+                f"{urls['auth']}/api/accounts",
+                headers=admin,
+                json={
+                    "username": f"old-hand-{number}",
+                    "password": "an old hand's password",
+                    "email": f"old-hand-{number}@uberpopug.example",
+                    "full_name": f"Old Hand {number}",
+                    "role": "developer",
+                },
+                timeout=10,
+            )
+            assert hired.status_code == 201, hired.text
         started = time.monotonic()
         assert (
             ates(["demo", "--admin-password", ADMIN_PASSWORD, "--tasks", "40", "--seed", "7"]) == 0

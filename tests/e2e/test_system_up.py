@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.conftest import eventually
-from tests.e2e.system import free_port, healthy
+from tests.e2e.system import free_port, free_side_ports, healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("gateway", "auth", "tracker", "accounting", "analytics", "notifier")
@@ -28,6 +28,7 @@ def system(tmp_path, broker):
         "ATES_AMQP_URL": broker.amqp_url,
         "ATES_AMQP_USER_PREFIX": broker.prefix,
         "ATES_RABBITMQ_MANAGEMENT_URL": broker.env()["ATES_RABBITMQ_MANAGEMENT_URL"],
+        **free_side_ports(),  # the SMTP sink's and the workers' metrics ports, as the web ports
     }
     env.update({f"ATES_{service.upper()}_PORT": str(port) for service, port in ports.items()})
     log_path = tmp_path / "up.log"

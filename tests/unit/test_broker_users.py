@@ -124,3 +124,37 @@ def test_provisioning_waits_for_the_management_api_and_then_says_what_is_wrong()
     nobody_listens = BrokerAdmin("http://127.0.0.1:1", "guest", "guest")
     with pytest.raises(RuntimeError, match="did not answer within 1s; is its plugin on"):
         nobody_listens.wait_until_up(timeout=1)
+
+
+@pytest.mark.parametrize(
+    ("version", "lifted"),
+    [("3.10.8", False), ("3.13.7", False), ("4.0.5", True), ("4.1.0-rc.1", True), ("x", False)],
+)
+def test_the_dead_queues_delivery_limit_is_lifted_from_rabbitmq_4_on(version, lifted):
+    from ates.bus.provision import dead_letter_policy
+
+    policy = dead_letter_policy(version)
+    assert (policy is not None) is lifted
+    if lifted:
+        assert policy["definition"] == {"delivery-limit": -1}
+        assert policy["apply-to"] == "quorum_queues"
+        assert re.search(policy["pattern"], "accounting.tracker.dead")
+        assert not re.search(policy["pattern"], "accounting.tracker")
+
+
+def test_provisioning_puts_the_policy_on_a_4x_broker_and_nothing_on_3x():
+    from ates.bus.provision import DEAD_LETTER_POLICY, keep_dead_letters
+
+    class Broker:  # the management API's two answers that matter here
+        def __init__(self, version):
+            self._version, self.policies = version, {}
+
+        def version(self):
+            return self._version
+
+        def put_policy(self, vhost, name, definition):
+            self.policies[(vhost, name)] = definition
+
+    old, new = Broker("3.10.8"), Broker("4.0.5")
+    keep_dead_letters(old, "v"), keep_dead_letters(new, "v")
+    assert old.policies == {} and list(new.policies) == [("v", DEAD_LETTER_POLICY)]
