@@ -8,3 +8,10 @@ logger_class = "ates.logs.GunicornLogger"
 # in the e2e day); the services sit behind the gateway and other services' clients, not the open
 # internet, so holding idle connections longer costs a file descriptor each and nothing else.
 keepalive = 30
+
+# A master killed outright (SIGKILL, OOM) leaves its worker running for a few seconds, still
+# holding the listening socket; without SO_REUSEPORT the restarted master cannot bind the port,
+# exits, and is restarted again and again until the orphan has gone (seen in the chaos test: the
+# tracker down for 20 s). With it the new master binds at once beside the orphan, which serves
+# what it accepted and then goes.
+reuse_port = True

@@ -355,6 +355,7 @@ def figures(api: Api, script: Script, books: model.Books, tap: EventTap, **more)
         "events seen twice": tap.duplicates,
         "requests": api.requests,
         "sent again": api.sent_again,
+        "writes replayed": api.replayed,
         "sign-ins": api.sign_ins,
         **more,
         "lost": 0,

@@ -136,6 +136,7 @@ class Api:
         )
         self.requests = 0
         self.sent_again = 0  # requests sent again because no answer came
+        self.replayed = 0  # writes answered from the key's stored answer (done before, not again)
         self.sign_ins = 0
         self.seconds: Counter = Counter()  # time spent per kind of step, for the figures
         self._lock = threading.Lock()
@@ -177,6 +178,9 @@ class Api:
             else:
                 problem = _unanswered(answer)
             if problem is None:
+                if answer.headers.get("Idempotent-Replayed") == "true":
+                    with self._lock:
+                        self.replayed += 1
                 break
             if time.monotonic() > deadline:
                 raise AssertionError(f"{method} {service} {path}: no answer ({problem})")

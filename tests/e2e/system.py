@@ -292,19 +292,22 @@ class Supervised:
 
     def kill_a_child(self, process: str, timeout: float = 60) -> int:
         """SIGKILL one child of the process (a gunicorn worker of its master) and wait until the
-        master has started another. Returns the new child's pid."""
-        master = eventually(
-            lambda: self.pid(process), timeout=timeout, interval=0.1, message=f"{process} to run"
-        )
+        master (the one running then: it may itself have been restarted a moment ago) has another.
+        Returns the new child's pid."""
+
+        def children() -> list[int]:
+            master = self.pid(process)
+            return _children(master) if master else []
+
         old = eventually(
-            lambda: _children(master), timeout=timeout, interval=0.1, message=f"{process}'s worker"
+            lambda: children()[:1], timeout=timeout, interval=0.1, message=f"{process}'s worker"
         )[0]
         try:
             os.kill(old, signal.SIGKILL)
         except ProcessLookupError:
             pass
         return eventually(
-            lambda: next((pid for pid in _children(master) if pid != old), None),
+            lambda: next((pid for pid in children() if pid != old), None),
             timeout=timeout,
             interval=0.1,
             message=f"{process} to start a new worker",
