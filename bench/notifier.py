@@ -26,16 +26,16 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, select
 
-from ates import clock, migrations
+from ates import migrations
 from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
 from bench.bus import throw_away_vhost
+from bench.reassign import open_tasks, published_assignments
 from mailsink import MailSink, stored_mails
 from notifier.models import accounts as notifier_accounts
 from notifier.models import notices
 from notifier.models import tasks as notifier_tasks
 from tracker import service
-from tracker.models import accounts, outbox, tasks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,9 +61,8 @@ def run(broker, directory: Path, count: int, popugs: int, quiet: float) -> dict:
     migrations.upgrade(ROOT / "tracker" / "migrations", tracker_url)
     migrations.upgrade(ROOT / "notifier" / "migrations", notifier_url)
     tracker, notifier = UnitOfWork(make_engine(tracker_url)), UnitOfWork(make_engine(notifier_url))
-    people = [str(uuid.uuid4()) for _ in range(popugs)]
-    task_ids = [str(uuid.uuid4()) for _ in range(count)]
-    _seed(tracker, notifier, people, task_ids)
+    people, task_ids = open_tasks(tracker, count, popugs)
+    _seed(notifier, people, task_ids)
     port = _free_port()
     sink = MailSink(directory / "mail", "127.0.0.1", port)
     threading.Thread(target=sink.run, daemon=True).start()
@@ -99,7 +98,7 @@ def run(broker, directory: Path, count: int, popugs: int, quiet: float) -> dict:
         reassign = None
         while True:
             now = time.perf_counter() - started
-            if reassign is None and _published(tracker) >= count:
+            if reassign is None and published_assignments(tracker) >= count:
                 reassign = now
             if len(stored_mails(directory / "mail")) >= popugs:
                 notify = now
@@ -118,40 +117,8 @@ def run(broker, directory: Path, count: int, popugs: int, quiet: float) -> dict:
         sink.stop()
 
 
-def _seed(tracker: UnitOfWork, notifier: UnitOfWork, people: list[str], task_ids: list[str]):
-    now = clock.utcnow()
-    with tracker.begin() as session:
-        session.execute(
-            insert(accounts),
-            [
-                {
-                    "account_id": a,
-                    "username": f"p{n}",
-                    "role": "developer",
-                    "active": True,
-                    "assignable": True,
-                    "version": 1,
-                }
-                for n, a in enumerate(people)
-            ],
-        )
-        session.execute(
-            insert(tasks),
-            [
-                {
-                    "task_id": t,
-                    "jira_id": None,
-                    "title": f"task {n}",
-                    "description": "",
-                    "status": "open",
-                    "assignee_id": people[n % len(people)],
-                    "created_at": now,
-                    "completed_at": None,
-                    "version": 1,
-                }
-                for n, t in enumerate(task_ids)
-            ],
-        )
+def _seed(notifier: UnitOfWork, people: list[str], task_ids: list[str]) -> None:
+    """What the notifier heard of the popugs and the tasks before the job."""
     with notifier.begin() as session:
         session.execute(
             insert(notifier_accounts),
@@ -174,15 +141,6 @@ def _seed(tracker: UnitOfWork, notifier: UnitOfWork, people: list[str], task_ids
                 {"task_id": t, "jira_id": None, "title": f"task {n}", "details_version": 1}
                 for n, t in enumerate(task_ids)
             ],
-        )
-
-
-def _published(uow: UnitOfWork) -> int:
-    with uow.read() as session:
-        return session.scalar(
-            select(func.count())
-            .select_from(outbox)
-            .where(outbox.c.event_type == "task.assigned", outbox.c.published_at.is_not(None))
         )
 
 

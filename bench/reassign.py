@@ -63,7 +63,7 @@ def time_reassignment(broker, count: int) -> float:
         migrations.upgrade(ROOT / "tracker" / "migrations", url)
         engine = make_engine(url)
         uow = UnitOfWork(engine)
-        _open_tasks(uow, count)
+        open_tasks(uow, count)
         env = {**os.environ, "TRACKER_DATABASE_URL": url, **broker.env()}
         worker = subprocess.Popen(
             [sys.executable, "-m", "tracker.worker"],
@@ -77,7 +77,7 @@ def time_reassignment(broker, count: int) -> float:
             started = time.perf_counter()
             with uow.begin() as session:
                 service.start_reassignment(session, str(uuid.uuid4()))
-            while _published_assignments(uow) < count:
+            while published_assignments(uow) < count:
                 time.sleep(0.01)
             return time.perf_counter() - started
         finally:
@@ -86,8 +86,11 @@ def time_reassignment(broker, count: int) -> float:
             engine.dispose()
 
 
-def _open_tasks(uow: UnitOfWork, count: int) -> None:
-    popugs = [str(uuid.uuid4()) for _ in range(20)]
+def open_tasks(uow: UnitOfWork, count: int, popugs: int = 20) -> tuple[list[str], list[str]]:
+    """`popugs` assignable popugs in the tracker's replica and `count` open tasks spread over
+    them; (their account ids, the task ids)."""
+    popugs = [str(uuid.uuid4()) for _ in range(popugs)]
+    task_ids = [str(uuid.uuid4()) for _ in range(count)]
     now = clock.utcnow()
     with uow.begin() as session:
         session.execute(
@@ -108,22 +111,23 @@ def _open_tasks(uow: UnitOfWork, count: int) -> None:
             insert(tasks),
             [
                 {
-                    "task_id": str(uuid.uuid4()),
+                    "task_id": task_id,
                     "jira_id": None,
                     "title": f"task {n}",
                     "description": "",
                     "status": "open",
-                    "assignee_id": popugs[n % 20],
+                    "assignee_id": popugs[n % len(popugs)],
                     "created_at": now,
                     "completed_at": None,
                     "version": 1,
                 }
-                for n in range(count)
+                for n, task_id in enumerate(task_ids)
             ],
         )
+    return popugs, task_ids
 
 
-def _published_assignments(uow: UnitOfWork) -> int:
+def published_assignments(uow: UnitOfWork) -> int:
     with uow.read() as session:
         return session.scalar(
             select(func.count())
