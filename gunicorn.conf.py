@@ -15,3 +15,31 @@ keepalive = 30
 # tracker down for 20 s). With it the new master binds at once beside the orphan, which serves
 # what it accepted and then goes.
 reuse_port = True
+
+# How many processes and threads serve requests. Every process of every service is stateless (the
+# state is in its database), so more processes behind one port only add capacity. The count comes
+# from WEB_CONCURRENCY (gunicorn's own convention, which Heroku-style hosts set); without it, one
+# process per core: a request spends most of its time in the database and the token check, and the
+# four threads of each process fill the waits. The tests' systems set WEB_CONCURRENCY=1.
+import os  # noqa: E402  (gunicorn reads the names below; the import sits beside their use)
+import tempfile  # noqa: E402
+
+workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)
+worker_class = "gthread"
+threads = int(os.environ.get("ATES_WEB_THREADS") or 4)
+
+
+def on_starting(server):
+    """Several processes: /metrics must add up all of them (docs/observability.md). Each start
+    gets a fresh, empty directory for prometheus_client's files unless the operator chose one;
+    the workers are forked after this and inherit the variable."""
+    if server.cfg.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ates-metrics-")
+
+
+def child_exit(server, worker):
+    """A worker that ended leaves its gauges behind unless its files are marked dead."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

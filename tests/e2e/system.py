@@ -106,6 +106,7 @@ def running(processes: list[str], var_dir: Path, broker=None, **settings):
     env.update(
         {
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+            "WEB_CONCURRENCY": "1",  # one gunicorn process per service unless a test asks for more
             "ATES_VAR_DIR": str(var_dir),
             "ATES_AUTH_ISSUER": f"http://localhost:{ports['auth']}",
             **free_side_ports(),
@@ -377,6 +378,7 @@ def supervised(var_dir: Path, broker, **settings):
     env.update(
         {
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+            "WEB_CONCURRENCY": "1",  # one gunicorn process per service unless a test asks for more
             "ATES_VAR_DIR": str(var_dir),
             "ATES_AUTH_ISSUER": f"http://localhost:{ports['auth']}",
             **broker.env(),
