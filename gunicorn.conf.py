@@ -35,6 +35,16 @@ def on_starting(server):
     the workers are forked after this and inherit the variable."""
     if server.cfg.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ates-metrics-")
+        server.ates_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def on_exit(server):
+    """The directory this start made goes with it; one the operator chose stays."""
+    made = getattr(server, "ates_metrics_dir", None)
+    if made:
+        import shutil
+
+        shutil.rmtree(made, ignore_errors=True)
 
 
 def child_exit(server, worker):
