@@ -1,4 +1,5 @@
-# Shared by bin/up and bin/test: the virtualenv and RabbitMQ, made ready on a fresh Debian machine.
+# Shared by bin/up, bin/test and deploy/images/build: the virtualenv, RabbitMQ, PostgreSQL, Docker
+# (and more), made ready on a fresh Debian machine.
 # Sourced, not run. Root may install what is missing with apt-get; anyone else is told what to do.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -110,9 +111,36 @@ ensure_chromium() {
   apt_install chromium chromium-driver
 }
 
-# ensure_docker_compose: Debian's docker-compose, which checks compose.yaml without a Docker engine.
+# ensure_docker_compose: Debian's docker-compose (v1), which checks compose.yaml without an engine
+# and runs it on one (tests/e2e/test_compose.py).
 ensure_docker_compose() {
   command -v docker-compose >/dev/null 2>&1 && return 0
   can_apt || die "docker-compose is not installed: sudo apt-get install docker-compose"
   apt_install docker-compose
+}
+
+# ensure_docker: a Docker engine that answers, and debootstrap for the local stand-in images
+# (deploy/images/build). Installs Debian's docker.io and starts dockerd as root when no engine
+# answers; when it cannot start, this fails with dockerd's own words: no test is skipped for it.
+ensure_docker() {
+  if ! command -v debootstrap >/dev/null 2>&1 && [ ! -x /usr/sbin/debootstrap ]; then
+    can_apt || die "debootstrap is not installed: sudo apt-get install debootstrap"
+    apt_install debootstrap
+  fi
+  if ! command -v docker >/dev/null 2>&1; then
+    can_apt || die "Docker is not installed: sudo apt-get install docker.io"
+    apt_install docker.io
+  fi
+  docker info >/dev/null 2>&1 && return 0
+  [ "$(id -u)" = 0 ] || die "the Docker engine does not answer ($(docker info 2>&1 | tail -1)): start it (sudo dockerd) or join the docker group"
+  if ! command -v dockerd >/dev/null 2>&1; then
+    can_apt || die "dockerd is not installed: apt-get install docker.io"
+    apt_install docker.io
+  fi
+  local log=${ATES_DOCKERD_LOG:-/var/log/ates-dockerd.log}
+  say "starting dockerd (log: $log)"
+  # In its own session, so it outlives this shell and a Ctrl-C of the test run does not reach it.
+  setsid dockerd >>"$log" 2>&1 </dev/null &
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && return 0; sleep 1; done
+  die "dockerd did not start within 60 s: $(grep -iE 'level=(error|fatal)' "$log" | tail -3) (see $log)"
 }
