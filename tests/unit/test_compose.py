@@ -150,3 +150,44 @@ def test_production_containers_protect_metrics_and_health_check_workers_without_
     for name in workers:
         check = " ".join(services[name]["healthcheck"]["test"])
         assert "/healthz" in check and "/metrics" not in check, name
+
+
+def test_every_image_can_be_replaced_by_a_variable():
+    """Where no registry is reachable, deploy/images/build's stand-ins take the official images'
+    places without an edit to compose.yaml (docs/running-in-containers.md)."""
+    text = (ROOT / "compose.yaml").read_text()
+    images = sorted(set(re.findall(r"^\s+image: (.+)$", text, re.MULTILINE)))
+    assert images[0] == "${ATES_IMAGE:-ates:local}", images
+    assert images[1].startswith("${ATES_POSTGRES_IMAGE:-postgres:16@sha256:"), images
+    assert images[2].startswith("${ATES_RABBITMQ_IMAGE:-rabbitmq:3.13-management@sha256:"), images
+    assert len(images) == 3, images
+    assert "ARG PYTHON_IMAGE=" in (ROOT / "Dockerfile").read_text()
+
+
+def test_published_ports_are_variables_with_the_usual_defaults():
+    """A second system beside a developer's (the e2e test) publishes elsewhere; without settings
+    the ports are 5000, 5001, 5672 and 15672 as always."""
+    published = {name: service.get("ports", []) for name, service in compose()["services"].items()}
+    assert published.pop("gateway") == ["${ATES_GATEWAY_PORT:-5000}:5000"]
+    assert published.pop("auth") == ["${ATES_AUTH_PORT:-5001}:${ATES_AUTH_PORT:-5001}"]
+    assert published.pop("rabbitmq") == [
+        "${ATES_RABBITMQ_PORT:-5672}:5672",
+        "${ATES_RABBITMQ_MANAGEMENT_PORT:-15672}:15672",
+    ]
+    assert not any(published.values()), published
+
+
+def test_auth_listens_inside_on_the_port_its_issuer_names():
+    """The issuer is one URL for the browser (published port) and the containers (network alias):
+    auth binds, publishes and checks its health on ATES_AUTH_PORT, whose default the default
+    issuer and .env.example name."""
+    auth = compose()["services"]["auth"]
+    port = "${ATES_AUTH_PORT:-5001}"
+    assert auth["command"][:3] == ["gunicorn", "--bind", f"0.0.0.0:{port}"]
+    assert f"http://localhost:{port}/healthz" in " ".join(auth["healthcheck"]["test"])
+    assert "auth.localhost" in auth["networks"]["default"]["aliases"]
+    issuer = compose()["x-ates-environment"]["ATES_AUTH_ISSUER"]
+    assert issuer == "${ATES_AUTH_ISSUER:-http://auth.localhost:5001}"
+    template = (ROOT / ".env.example").read_text()
+    assert "ATES_AUTH_ISSUER=http://auth.localhost:5001\n" in template
+    assert "ATES_AUTH_PORT=5001\n" in template
