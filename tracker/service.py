@@ -5,7 +5,7 @@ what changed and writes the events the Task returned to the outbox, in that same
 import uuid
 from dataclasses import asdict
 
-from sqlalchemy import bindparam, func, insert, literal, select, update
+from sqlalchemy import bindparam, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from ates import clock, correlation
@@ -175,11 +175,13 @@ def running_reassignments(session: Session) -> list[str]:
     return list(session.scalars(query))
 
 
-def reassign_batch(session: Session, reassignment_id: str, batch_size: int = 500) -> bool:
-    """Reassign the next batch of the job's tasks; False once the job is finished.
+def reassign_batch(session: Session, reassignment_id: str, batch_size: int = 500) -> int:
+    """Reassign the next batch of the job's tasks; how many of them it took, 0 when none was free.
 
     The batch's assignments, its events and the items' `done` marks commit together: a crash
-    rolls all of them back, and the resumed job picks the same tasks again, once.
+    rolls all of them back, and the resumed job picks the same tasks again, once. Two runners
+    (two tracker workers on PostgreSQL) skip each other's locked items; the job is finished only
+    when no item is left undone, since the batch holding the last ones may still roll back.
     """
     item_ids = list(
         session.scalars(
@@ -194,12 +196,13 @@ def reassign_batch(session: Session, reassignment_id: str, batch_size: int = 500
         )
     )  # PostgreSQL: two runners on one job take different tasks
     if not item_ids:
-        session.execute(
-            update(reassignments)
-            .where(reassignments.c.reassignment_id == reassignment_id)
-            .values(status="done", finished_at=clock.utcnow())
-        )
-        return False
+        if not _undone_items_left(session, reassignment_id):
+            session.execute(
+                update(reassignments)
+                .where(reassignments.c.reassignment_id == reassignment_id)
+                .values(status="done", finished_at=clock.utcnow())
+            )
+        return 0
     candidates = assignable_accounts(session)
     still_open = [
         domain.Task(**row)
@@ -237,4 +240,16 @@ def reassign_batch(session: Session, reassignment_id: str, batch_size: int = 500
         .where(reassignments.c.reassignment_id == reassignment_id)
         .values(reassigned=reassignments.c.reassigned + len(changes))
     )
-    return True
+    return len(item_ids)
+
+
+def _undone_items_left(session: Session, reassignment_id: str) -> bool:
+    """Locked ones too: another runner's batch holds them until it commits or rolls back."""
+    return session.scalar(
+        select(
+            exists().where(
+                reassignment_items.c.reassignment_id == reassignment_id,
+                reassignment_items.c.done.is_(False),
+            )
+        )
+    )

@@ -41,12 +41,16 @@ class ReassignmentRunner:
             with correlation.correlated(
                 started_by
             ):  # the request that started the job, or a new id
-                more = True
-                while more and not self._stopping.is_set():
+                taken = self.batch_size
+                while taken and not self._stopping.is_set():
                     with self.uow.begin() as session:
-                        more = service.reassign_batch(session, reassignment_id, self.batch_size)
+                        taken = service.reassign_batch(session, reassignment_id, self.batch_size)
+                    if taken:  # committed: with several workers, says which one did the batch
+                        log.info("reassignment %s: took %d of its tasks", reassignment_id, taken)
                 log.info(
-                    "reassignment %s %s", reassignment_id, "finished" if not more else "paused"
+                    "reassignment %s %s",
+                    reassignment_id,
+                    "paused" if taken else "has no task left for this runner",
                 )
 
     def stop(self) -> None:
