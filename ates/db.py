@@ -1,10 +1,11 @@
 """Database engines: SQLite for development (one file per service under var/), PostgreSQL in production."""
 
+import time
 from datetime import UTC
 from pathlib import Path
 
-from sqlalchemy import DateTime, MetaData, Numeric, TypeDecorator, create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import DateTime, MetaData, Numeric, TypeDecorator, create_engine, event, exc
+from sqlalchemy.engine import URL, Engine, make_url
 
 READ_ONLY = "ates_read_only"  # an engine execution option: a read, which _begin_immediate lets begin deferred
 
@@ -46,12 +47,15 @@ class UtcDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: "str | URL", **kwargs) -> Engine:
     parsed = make_url(url)
     if parsed.drivername == "postgresql":  # the driver aTES installs, whatever SQLAlchemy's default
         parsed = parsed.set(drivername="postgresql+psycopg2")
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True, **kwargs)
+        engine = create_engine(parsed, **kwargs)
+        event.listen(engine.pool, "checkin", _note_when_idle)
+        event.listen(engine.pool, "checkout", _ping_if_idle)
+        return engine
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -59,6 +63,29 @@ def make_engine(url: str, **kwargs) -> Engine:
     event.listen(engine, "connect", _configure_sqlite)
     event.listen(engine, "begin", _begin_immediate)
     return engine
+
+
+# A pooled connection that sat idle may have been closed by the server (a restart, a failover, an
+# idle timeout on the way): it is pinged before use and replaced if dead. One busy in the last few
+# seconds is not: SQLAlchemy's pool_pre_ping pings on every checkout, which cost a round trip per
+# unit of work — two of the eight a tracker request made (bench.http). A server that goes away
+# under a busy connection fails that one statement; SQLAlchemy then drops the whole pool.
+IDLE_BEFORE_PING_S = 5.0
+
+
+def _note_when_idle(_dbapi_connection, record):
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection, record, _proxy):
+    if time.monotonic() - record.info.get("idle_since", 0.0) < IDLE_BEFORE_PING_S:
+        return
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        dbapi_connection.rollback()
+    except Exception as error:  # the driver's own errors: the pool retries with a new connection
+        raise exc.DisconnectionError(f"a pooled connection was dead: {error}") from error
 
 
 def _configure_sqlite(dbapi_connection, _record):
