@@ -5,7 +5,7 @@ A token is verified offline, so without this a revoked one would pass until its 
 needed only until then: each new revocation deletes the rows past their token's expiry.
 """
 
-from sqlalchemy import Column, MetaData, String, Table, delete, insert, select
+from sqlalchemy import Column, MetaData, String, Table, delete, exists, insert, select
 from sqlalchemy.orm import Session
 
 from ates import clock
@@ -66,4 +66,9 @@ def remember(session: Session, table: Table, data: dict) -> None:
 
 
 def is_revoked(session: Session, table: Table, jti: str) -> bool:
-    return session.scalar(select(table.c.jti).where(table.c.jti == jti)) is not None
+    return session.scalar(select(revoked(table, jti))) is True
+
+
+def revoked(table: Table, jti: str):
+    """`EXISTS` a row for `jti`: a clause, so a caller can ask it in a statement with others."""
+    return exists().where(table.c.jti == jti)

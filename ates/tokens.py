@@ -28,6 +28,12 @@ REFETCH_INTERVAL = (
 )
 RETRY_AFTER_FAILURE = 2.0  # while auth cannot be reached, try again this soon
 LEEWAY = 30
+# A token verified once is believed for this long (never past its exp): the signature check and the
+# claims' validation are most of what the guard costs, and a client sends the same token many
+# times. Revocation and the replica's word are still asked on every request; what the cache can
+# keep believing is only a token signed by a key the SSO has since withdrawn, for at most this.
+VERIFIED_FOR_S = 60.0
+VERIFIED_KEPT = 10_000  # tokens remembered at most; the memory is cleared when full
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
 LEAST_PRIVILEGED_ROLE = (
     "developer"  # SPEC §3: the sign-up role, which may do only what every role may
@@ -79,9 +85,22 @@ class TokenVerifier:
         self._keys: KeySet | None = None
         self._next_fetch_at = 0.0
         self._lock = threading.Lock()
+        self._verified: dict[str, tuple[float, dict]] = {}  # token -> (believed until, claims)
 
     def verify(self, token: str) -> dict:
         """The token's claims, or InvalidToken saying why it is refused."""
+        now = time.time()  # the claims' clock: exp is wall time
+        believed = self._verified.get(token)
+        if believed is not None and now <= believed[0]:
+            return dict(believed[1])
+        claims = self._verify(token)
+        if len(self._verified) >= VERIFIED_KEPT:
+            self._verified.clear()
+        until = min(float(claims["exp"]) + LEEWAY, now + VERIFIED_FOR_S)
+        self._verified[token] = (until, dict(claims))
+        return claims
+
+    def _verify(self, token: str) -> dict:
         try:
             header = jws.extract_compact(token.encode()).headers()
         except (JoseError, ValueError, TypeError):
@@ -226,22 +245,29 @@ def _what_this_service_knows(principal: Principal):
     every request. Revoked: as this service heard from auth's token.revoked events."""
     revoked_tokens = current_app.extensions.get("ates.revoked_tokens")
     replica = current_app.extensions.get("ates.account_replica")
-    if revoked_tokens is None and replica is None:
+    asked = []  # one statement, one round trip: both are asked on every request
+    if revoked_tokens is not None and principal.token_id is not None:
+        asked.append(revocations.revoked(revoked_tokens, principal.token_id).label("revoked"))
+    if replica is not None:
+        mine = replica.c.account_id == principal.account_id
+        asked.append(select(replica.c.active).where(mine).scalar_subquery().label("active"))
+        asked.append(select(replica.c.role).where(mine).scalar_subquery().label("role"))
+    if not asked:
         return False, None
-    with unit_of_work().read() as session:
-        if (
-            revoked_tokens is not None
-            and principal.token_id is not None
-            and revocations.is_revoked(session, revoked_tokens, principal.token_id)
-        ):
-            return True, None
-        if replica is None:
-            return False, None
-        return False, session.execute(
-            select(replica.c.active, replica.c.role).where(
-                replica.c.account_id == principal.account_id
-            )
-        ).first()
+    found = unit_of_work().read_one(select(*asked))._mapping
+    if found.get("revoked"):
+        return True, None
+    # an account the replica has not heard of: both subqueries are NULL (active never is)
+    known = Known(found["active"], found["role"]) if found.get("active") is not None else None
+    return False, known
+
+
+@dataclass(frozen=True)
+class Known:
+    """The replica's row of the caller: what this service heard from auth's account events."""
+
+    active: bool
+    role: str | None
 
 
 def _as_the_replica_knows_it(principal: Principal, known) -> Principal | None:

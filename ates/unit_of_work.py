@@ -8,6 +8,7 @@ jobs, the outbox relay.
         ...
     with uow.read() as session:    # a read: never takes SQLite's write lock, never commits
         ...
+    uow.read_one(statement)        # the one row of one read statement, without a transaction
 
 Who opens the transaction: the function that decides where one ends. A web view or a job calls a
 use case with the unit of work when the use case needs more than one transaction (a login that
@@ -40,6 +41,15 @@ class UnitOfWork:
         self._readers = sessionmaker(
             engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
+        # One statement needs no transaction around it: on PostgreSQL it runs in autocommit, which
+        # spares the BEGIN and ROLLBACK round trips (SQLite's transactions cost no round trip).
+        # A pool of its own: switching a pooled connection in and out of autocommit costs a
+        # round trip each way, more than it saves.
+        self._single = (
+            make_engine(engine.url, isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else None
+        )
         # the session of the one_transaction() this thread (or task) is inside, if any
         self._joined: ContextVar[Session | None] = ContextVar(f"ates_uow_{id(self)}", default=None)
 
@@ -70,6 +80,15 @@ class UnitOfWork:
             finally:
                 session.rollback()
 
+    def read_one(self, statement):
+        """The one row a single read statement returns, as cheaply as the database allows: what a
+        request asks before its work (ates/tokens.py). Inside one_transaction(), it joins."""
+        if self._single is None or self._joined.get() is not None:
+            with self.read() as session:
+                return session.execute(statement).one()
+        with self._single.connect() as connection:
+            return connection.execute(statement).one()
+
     @contextmanager
     def one_transaction(self) -> Iterator[Session]:
         """Every begin() and read() of this unit inside the block joins one transaction, committed
@@ -85,3 +104,5 @@ class UnitOfWork:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._single is not None:
+            self._single.dispose()

@@ -1,11 +1,14 @@
 """A token outlives a deactivation by up to its lifetime; services that keep a replica of the
-accounts refuse it as soon as the replica has heard of the deactivation."""
+accounts refuse it as soon as the replica has heard of the deactivation. On SQLite and on
+PostgreSQL, where the guard asks its one statement outside a transaction (UnitOfWork.read_one)."""
 
 import uuid
 
 import pytest
 
+from ates import clock
 from tests.apps import replica_account
+from tests.databases import postgres_database
 
 # service, an endpoint every admin may call, the replica's extra columns besides id/active/version
 SERVICES = [
@@ -24,10 +27,19 @@ SERVICES = [
 ]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request):
+    if request.param == "sqlite":
+        yield {}  # the service's file in the test's folder
+    else:
+        with postgres_database("guard") as url:
+            yield {"DATABASE_URL": url}
+
+
 @pytest.fixture(params=SERVICES, ids=[service for service, _, _ in SERVICES])
-def service(request, service_app):
+def service(request, service_app, database):
     name, path, columns = request.param
-    app = service_app(name)
+    app = service_app(name, **database)
 
     def account(active: bool | None) -> str:
         if active is None:
@@ -47,3 +59,20 @@ def test_a_deactivated_accounts_token_is_refused(service, issuer):
 def test_an_active_or_not_yet_known_accounts_token_passes(service, issuer, active):
     client, path, account = service
     assert client.get(path, headers=issuer.headers(account(active), "admin")).status_code == 200
+
+
+def test_a_revoked_token_of_an_active_account_is_refused(service, issuer):
+    """The guard's one statement asks both: the replica's row and the revocation list."""
+    client, path, account = service
+    app = client.application
+    revoked = app.extensions["ates.revoked_tokens"]
+    headers = issuer.headers(account(active=True), "admin")
+    claims = app.extensions["ates.tokens"].verify(headers["Authorization"].split()[1])
+    with app.extensions["ates.uow"].begin() as session:
+        session.execute(
+            revoked.insert().values(
+                jti=claims["jti"], account_id=claims["sub"], expires_at=clock.utcnow()
+            )
+        )
+    answer = client.get(path, headers=headers)
+    assert answer.status_code == 401 and answer.get_json()["error"] == "token_revoked"

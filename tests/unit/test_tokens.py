@@ -279,3 +279,41 @@ def test_auth_down_is_refused_and_retried_soon(clock, signing_key):
 def test_issuer_comes_from_the_environment():
     assert tokens.auth_issuer({"ATES_AUTH_ISSUER": "https://sso.example/"}) == "https://sso.example"
     assert tokens.auth_issuer({"ATES_AUTH_PORT": "6001"}) == "http://localhost:6001"
+
+
+def test_a_token_verified_once_is_believed_without_a_second_signature_check(
+    verifier, signing_key, monkeypatch
+):
+    token = signed(signing_key)
+    first = verifier.verify(token)
+    checks = []
+    monkeypatch.setattr(verifier, "_verify", lambda token: checks.append(token) or {})
+    assert verifier.verify(token) == first
+    assert checks == []
+    first["role"] = "admin"  # what a caller does with its copy changes nothing remembered
+    assert verifier.verify(token)["role"] == "developer"
+
+
+def test_a_remembered_token_is_checked_again_after_a_minute_or_at_its_expiry(
+    verifier, signing_key, monkeypatch
+):
+    now = time.time()
+    long_lived, nearly_expired = signed(signing_key), signed(signing_key, exp=int(now) - 20)
+    verifier.verify(long_lived)
+    verifier.verify(nearly_expired)  # 20 s past exp: within the 30 s leeway
+    monkeypatch.setattr(tokens.time, "time", lambda: now + 15)
+    verifier.verify(long_lived)
+    with pytest.raises(InvalidToken, match="expired"):
+        verifier.verify(nearly_expired)  # past exp + leeway, remembered or not
+    monkeypatch.setattr(tokens.time, "time", lambda: now + tokens.VERIFIED_FOR_S + 1)
+    again = {"exp": now + 900, "checked": "again"}
+    monkeypatch.setattr(verifier, "_verify", lambda token: again)
+    assert verifier.verify(long_lived) == again
+
+
+def test_a_refused_token_is_not_remembered(verifier, stranger_key):
+    token = signed(stranger_key)
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            verifier.verify(token)
+    assert verifier._verified == {}
