@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 QUEUE = queue_name("accounting", "tracker")
 DOWNSTREAM = "bench.accounting-events"  # stands for analytics' and the notifier's queues
 POPUGS = 100
-RELAY_ROUNDS = 3  # one round of a few thousand rows is over in about a second
+RELAY_ROUNDS = 6  # one round of a few thousand rows is over in about half a second
 TIMEOUT_S = 120.0
 LOCK_WAITERS = text(
     "SELECT count(*) FROM pg_stat_activity"
