@@ -1,8 +1,9 @@
-"""bench/scale.py's arithmetic: rates from counts and seconds, ratios of two processes to one."""
+"""bench/scale.py's arithmetic: rates from counts and seconds, the best of each set-up, ratios of
+two processes to one, and the order of the measurements."""
 
 import pytest
 
-from bench.scale import RELAY_ROUNDS, Measurement, report
+from bench.scale import RELAY_ROUNDS, Measurement, measurement_order, report
 
 
 def measured(processes: int, consuming_s: float, seconds_a_round: float) -> Measurement:
@@ -25,11 +26,21 @@ def test_rates_are_events_over_seconds():
     assert one.consumer_rate == 400.0 and one.relay_rate == pytest.approx(4_000.0)
 
 
-def test_the_report_gives_each_rate_and_the_ratio_of_two_processes_to_one():
-    lines = report(measured(1, 10.0, 0.5), measured(2, 8.0, 0.625))
+def test_the_report_compares_the_best_of_each_set_up():
+    ones = [measured(1, 10.0, 0.5), measured(1, 20.0, 1.0)]
+    twos = [measured(2, 16.0, 0.625), measured(2, 8.0, 2.0)]
+    lines = report(ones, twos)
     assert lines[0].startswith("events:    4000 tracker events in; their 2000 accounting events")
+    assert lines[0].endswith("best of 2 and 2")
     assert "400 events/s with 1 worker" in lines[1] and "500 with 2  -> ratio 1.25" in lines[1]
-    assert "25% of the samples with 2, 0% with 1; deadlocks 1 and 0" in lines[1]
-    assert "0.50 cores with 1, 1.00 with 2" in lines[2]
+    assert "(all: 400/200 and 250/500)" in lines[1]
+    assert "25% of the samples (0% with 1), deadlocks 1 (0)" in lines[2]
+    assert "worker CPU 1.00 cores (0.50)" in lines[2]
     assert "4000 events/s with 1 relay" in lines[3] and "3200 with 2  -> ratio 0.80" in lines[3]
-    assert "relays that published: 1 and 1" in lines[3]
+    assert "(all: 4000/2000 and 3200/1000;" in lines[3]
+
+
+def test_both_set_ups_are_measured_early_and_late_in_the_run():
+    assert measurement_order(1) == [1, 2]
+    assert measurement_order(2) == [1, 2, 2, 1]
+    assert measurement_order(3) == [1, 2, 2, 1, 1, 2]
