@@ -245,11 +245,13 @@ def reassign_batch(session: Session, reassignment_id: str, batch_size: int = 500
 
 def _undone_items_left(session: Session, reassignment_id: str) -> bool:
     """Locked ones too: another runner's batch holds them until it commits or rolls back."""
-    return session.scalar(
-        select(
-            exists().where(
-                reassignment_items.c.reassignment_id == reassignment_id,
-                reassignment_items.c.done.is_(False),
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    reassignment_items.c.reassignment_id == reassignment_id,
+                    reassignment_items.c.done.is_(False),
+                )
             )
         )
     )
