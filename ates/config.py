@@ -21,6 +21,9 @@ DEFAULT_AMQP_USER_PREFIX = (
     "ates-"  # a service's broker user is <prefix><service> (ates/bus/users.py)
 )
 DEFAULT_RETRY_DELAYS_MS = (1_000, 5_000, 30_000, 120_000, 600_000)
+# Replicas of each quorum queue made: one node may fail (docs/bus.md, "Several broker nodes"). The
+# broker caps it at the cluster's size, so 3 fits a single node as well.
+DEFAULT_QUORUM_SIZE = 3
 ENVIRONMENTS = ("development", "production")
 DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024  # the largest JSON or form aTES takes is a few KB
 DEFAULT_PORTS = {
@@ -44,11 +47,13 @@ class Settings:
     environment: str
     database_url: str
     amqp_admin_url: (
-        str  # ATES_AMQP_URL: where the broker is; its credentials serve only provisioning
+        str  # ATES_AMQP_URL: where the broker's nodes are (comma-separated); its credentials
+        # serve only provisioning
     )
     amqp_user_prefix: str  # a service's broker user is <prefix><service>
     amqp_password: str | None  # this service's own broker password
     retry_delays_ms: tuple[int, ...]
+    quorum_size: int  # ATES_AMQP_QUORUM_SIZE: replicas of each quorum queue a consumer makes
     var_dir: Path
     timezone: ZoneInfo  # where a billing day and an analytics day begin and end
     smtp_host: str
@@ -114,6 +119,7 @@ def load_settings(service: str, env=None) -> Settings:
         amqp_user_prefix=env.get("ATES_AMQP_USER_PREFIX", DEFAULT_AMQP_USER_PREFIX),
         amqp_password=_amqp_password(service, env, var_dir),
         retry_delays_ms=_parse_delays(env.get("ATES_RETRY_DELAYS_MS")),
+        quorum_size=_parse_quorum_size(env.get("ATES_AMQP_QUORUM_SIZE")),
         var_dir=var_dir,
         timezone=_parse_timezone(env.get("ATES_TIMEZONE", "UTC")),
         smtp_host=env.get("ATES_SMTP_HOST", "localhost"),
@@ -188,6 +194,15 @@ def _parse_interval(
     if not seconds > 0:
         raise ValueError(f"{name} must be a positive number of seconds, got {text!r}")
     return seconds
+
+
+def _parse_quorum_size(text: str | None) -> int:
+    if not text:
+        return DEFAULT_QUORUM_SIZE
+    size = int(text) if text.strip().isdigit() else 0
+    if size <= 0:
+        raise ValueError(f"ATES_AMQP_QUORUM_SIZE must be a positive number of nodes, got {text!r}")
+    return size
 
 
 def _parse_delays(text: str | None) -> tuple[int, ...]:

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from ates.bus.nodes import node_urls
 from ates.config import Settings, service_url
 
 MIN_SECRET_LENGTH = 32  # a session key or client secret: long enough that guessing it is hopeless
@@ -156,7 +157,9 @@ def _broker_problems(settings: Settings, needs: Needs, values) -> list[str | Non
         for name, url in sorted(values.items())
         if name.endswith("_AMQP_URL")
         and url
-        and unquote(urlsplit(url).username or "") == BROKER_DEFAULT_USER
+        and any(
+            unquote(urlsplit(node).username or "") == BROKER_DEFAULT_USER for node in node_urls(url)
+        )
     ]
     if needs.broker:
         problems.append(

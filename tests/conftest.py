@@ -12,6 +12,7 @@ from urllib.parse import quote
 import pika
 import pytest
 
+from ates.bus.nodes import BrokerNodes
 from ates.bus.provision import BrokerAdmin, provision
 from ates.bus.users import OPERATOR, SERVICES, Permissions, user_name, with_credentials
 
@@ -88,9 +89,9 @@ class Broker:
     @contextmanager
     def channel(self, service: str | None = None):
         """A channel as the administrator, or as `service`'s own user."""
-        connection = pika.BlockingConnection(
-            pika.URLParameters(self.url(service) if service else self.amqp_url)
-        )
+        connection = BrokerNodes(
+            self.url(service) if service else self.amqp_url
+        ).blocking_connection()
         try:
             yield connection.channel()
         finally:

@@ -31,7 +31,9 @@ from ates.bus.events import Event
 from ates.bus.handlers import Handlers
 from ates.bus.headers import SENDER_SELECTED, header_count, rewritable
 from ates.bus.inbox import Inbox, Outcome
+from ates.bus.nodes import BrokerNodes
 from ates.bus.users import OPERATOR, ORIGINAL_USER, Identity
+from ates.config import DEFAULT_QUORUM_SIZE
 from ates.schemas import SchemaError, SchemaRegistry, registry
 
 log = logging.getLogger(__name__)
@@ -63,14 +65,16 @@ class Consumer:
         schemas: SchemaRegistry | None = None,
         prefetch: int = 1000,
         batch_size: int = 500,
+        quorum_size: int = DEFAULT_QUORUM_SIZE,
     ):
         self.handlers = handlers
         self.inbox = inbox
-        self.parameters = pika.URLParameters(amqp_url)
-        self.identity = Identity.of(self.parameters.credentials.username, handlers.consumer)
+        self.nodes = BrokerNodes(amqp_url)  # one or several nodes of a cluster (ates/bus/nodes.py)
+        self.identity = Identity.of(self.nodes.first.credentials.username, handlers.consumer)
         self.retry_exchange = topology.retry_exchange_name(handlers.consumer)
         self.dead_exchange = topology.dead_exchange_name(handlers.consumer)
         self.retry_delays_ms = tuple(retry_delays_ms)
+        self.quorum_size = quorum_size
         self.schemas = schemas or registry()
         self.prefetch = prefetch
         self.batch_size = batch_size
@@ -82,9 +86,13 @@ class Consumer:
         )
         self._batch_seconds = metrics.BATCH_SECONDS.labels(handlers.consumer)
 
-    def declare(self, channel) -> None:
+    def declare(self, channel):
+        """Every subscription's queues; returns the channel to go on with (topology.declare_subscription)."""
         for subscription in self.subscriptions:
-            topology.declare_subscription(channel, subscription, self.retry_delays_ms)
+            channel = topology.declare_subscription(
+                channel, subscription, self.retry_delays_ms, self.quorum_size
+            )
+        return channel
 
     def run(self) -> None:
         """Consume until stop(); after the broker goes away, reconnect with backoff."""
@@ -96,11 +104,14 @@ class Consumer:
             except (AMQPError, OSError) as error:
                 if self._stopping:
                     break
+                self.nodes.lost()  # the next connection begins with the next node
                 log.warning(
-                    "%s consumer lost the broker (%r); reconnecting in %.1fs",
+                    "%s consumer lost the broker (%r); reconnecting in %.1fs, first to %s:%s",
                     self.handlers.consumer,
                     error,
                     backoff,
+                    self.nodes.current().host,
+                    self.nodes.current().port,
                 )
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
@@ -111,12 +122,11 @@ class Consumer:
         self._stopping = True
 
     def _consume(self) -> None:
-        connection = pika.BlockingConnection(self.parameters)
+        connection = self.nodes.blocking_connection()
         self.connections_opened += 1
         try:
-            channel = connection.channel()
+            channel = self.declare(connection.channel())
             channel.confirm_delivery()  # retry and dead-letter copies are confirmed before the ack
-            self.declare(channel)
             channel.basic_qos(prefetch_count=self.prefetch)
             buffer: list[Delivery] = []
             for subscription in self.subscriptions:
@@ -305,7 +315,7 @@ class Consumer:
         properties.expiration = (
             None  # a dead letter must not vanish, nor a retry wait less than its delay
         )
-        fit_in_a_frame(properties, self.parameters.frame_max)
+        fit_in_a_frame(properties, self.nodes.first.frame_max)
         channel.basic_publish(exchange, queue, delivery.body, properties, mandatory=True)
 
 

@@ -33,6 +33,7 @@ from sqlalchemy import Table, func, select, update
 from ates import clock, metrics
 from ates.bus import topology
 from ates.bus.events import correlation_id_of
+from ates.bus.nodes import BrokerNodes
 from ates.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -68,10 +69,9 @@ class OutboxRelay:
         self.exchange = topology.exchange_name(producer)
         self.table = table
         self.uow = uow  # polling reads with uow.read(): on SQLite it must not take the write lock
-        self.parameters = pika.URLParameters(amqp_url)
-        self.user = (
-            self.parameters.credentials.username
-        )  # each publish names it; the broker checks it
+        self.nodes = BrokerNodes(amqp_url)  # one or several nodes of a cluster (ates/bus/nodes.py)
+        # each publish names the user; the broker checks it
+        self.user = self.nodes.first.credentials.username
         self.batch_size = batch_size
         self.max_in_flight = max_in_flight
         self.poll_interval = poll_interval
@@ -101,8 +101,15 @@ class OutboxRelay:
             self._run_connection()
             if self._stopping.is_set():
                 break
+            self.nodes.lost()  # the next connection begins with the next node
             backoff = 0.5 if time.monotonic() - opened_at > 30 else min(backoff * 2, 10.0)
-            log.warning("%s relay lost the broker; reconnecting in %.1fs", self.producer, backoff)
+            log.warning(
+                "%s relay lost the broker; reconnecting in %.1fs to %s:%s",
+                self.producer,
+                backoff,
+                self.nodes.current().host,
+                self.nodes.current().port,
+            )
             self._stopping.wait(backoff)
 
     def stop(self) -> None:
@@ -123,7 +130,7 @@ class OutboxRelay:
         self._next_tag = 0
         self.holds_lease = False
         self._connection = pika.SelectConnection(
-            self.parameters,
+            self.nodes.current(),
             on_open_callback=lambda connection: connection.channel(
                 on_open_callback=self._on_channel_open
             ),

@@ -21,6 +21,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import pika
 
+from ates.bus.nodes import join_urls, node_urls
 from ates.config import DEFAULT_AMQP_USER_PREFIX as DEFAULT_PREFIX
 
 OPERATOR = "operator"
@@ -112,25 +113,34 @@ def keep_password(var_dir: Path, user: str) -> str:
 
 
 def with_credentials(url: str, user: str, password: str) -> str:
-    """`url` (scheme, host, port, virtual host) as `user`; the credentials it had are dropped."""
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(
-        parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}")
+    """`url` (scheme, host, port, virtual host; of each node when it lists several) as `user`; the
+    credentials it had are dropped."""
+    signed = quote(user, safe="") + ":" + quote(password, safe="")
+    return join_urls(
+        urlunsplit(parts._replace(netloc=f"{signed}@{parts.netloc.rpartition('@')[2]}"))
+        for parts in map(urlsplit, node_urls(url))
     )
 
 
 def credentials_of(url: str) -> tuple[str, str]:
-    """The user and password an AMQP URL carries; RabbitMQ's own default when it has none."""
-    parts = urlsplit(url)
+    """The user and password an AMQP URL carries (its first node's); RabbitMQ's default when none."""
+    parts = urlsplit(node_urls(url)[0])
     return unquote(parts.username or "guest"), unquote(parts.password or "guest")
 
 
 MANAGEMENT_PORT = 15672
 
 
-def management_url_for(amqp_url: str, env=None) -> str:
-    """Where the management HTTP API is: from the environment, else port 15672 of the AMQP host."""
+def management_urls_for(amqp_url: str, env=None) -> list[str]:
+    """Where the management HTTP API is: from the environment, else port 15672 of each AMQP node."""
     env = os.environ if env is None else env
     found = env.get("ATES_RABBITMQ_MANAGEMENT_API_URL") or env.get("ATES_RABBITMQ_MANAGEMENT_URL")
-    return (found or f"http://{pika.URLParameters(amqp_url).host}:{MANAGEMENT_PORT}").rstrip("/")
+    if found:
+        return [found.rstrip("/")]
+    hosts = dict.fromkeys(pika.URLParameters(url).host for url in node_urls(amqp_url))
+    return [f"http://{host}:{MANAGEMENT_PORT}" for host in hosts]
+
+
+def management_url_for(amqp_url: str, env=None) -> str:
+    """The management API of the first node (every node of a cluster answers for all of it)."""
+    return management_urls_for(amqp_url, env)[0]

@@ -4,7 +4,6 @@ import argparse
 import logging
 import sys
 
-import pika
 from sqlalchemy import Table
 
 from ates import clock, logs, metrics
@@ -12,6 +11,7 @@ from ates.bus import topology
 from ates.bus.consumer import Consumer
 from ates.bus.handlers import Handlers
 from ates.bus.inbox import Inbox
+from ates.bus.nodes import BrokerNodes
 from ates.bus.relay import OutboxRelay
 from ates.bus.runner import run_until_signalled
 from ates.config import Settings, load_settings
@@ -51,6 +51,7 @@ def run_worker(
                 Inbox(_required(inbox, service), uow, handlers, handler_dependencies(settings)),
                 settings.amqp_url,
                 settings.retry_delays_ms,
+                quorum_size=settings.quorum_size,
             )
         )
     if command == "declare":
@@ -74,14 +75,14 @@ def handler_dependencies(settings: Settings) -> dict[str, object]:
 
 
 def _declare(producer: str | None, amqp_url: str, parts) -> None:
-    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    connection = BrokerNodes(amqp_url).blocking_connection()
     try:
         channel = connection.channel()
         if producer:
             topology.declare_exchange(channel, producer)
         for part in parts:
             if isinstance(part, Consumer):
-                part.declare(channel)
+                channel = part.declare(channel)
     finally:
         connection.close()
     logging.getLogger(__name__).info(

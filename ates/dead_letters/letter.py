@@ -14,7 +14,10 @@ import pika
 
 from ates.bus.headers import SENDER_SELECTED, header_count, rewritable  # noqa: F401 — used below and by queues.py
 from ates.bus.topology import dead_queue_name
-from ates.bus.users import management_url_for  # noqa: F401 — queues.py and the tests find it here too
+from ates.bus.users import (  # noqa: F401 — queues.py and the tests find them here too
+    management_url_for,
+    management_urls_for,
+)
 
 DEAD = ".dead"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")

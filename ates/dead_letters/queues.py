@@ -23,6 +23,7 @@ from pika.exceptions import (
 )
 
 from ates.bus import topology
+from ates.bus.nodes import BrokerNodes
 from ates.bus.users import OPERATOR, ORIGINAL_USER, Identity
 from ates.dead_letters.letter import (  # noqa: F401 — the names both front ends import from here
     DEAD,
@@ -38,6 +39,7 @@ from ates.dead_letters.letter import (  # noqa: F401 — the names both front en
     dead_name,
     letter_from,
     management_url_for,
+    management_urls_for,
     plain,
     readable_body,
     reason_group,
@@ -119,33 +121,24 @@ class DeadLetters:
     def __init__(
         self, amqp_url: str, management_url: str | None = None, read_limit: int = READ_LIMIT
     ):
-        self.parameters = pika.URLParameters(amqp_url)
-        self.identity = Identity.of(self.parameters.credentials.username, OPERATOR)
+        # one or several nodes of a cluster (ates/bus/nodes.py); a broker out of memory must not
+        # hang a page or the CLI
+        self.nodes = BrokerNodes(amqp_url, blocked_connection_timeout=30)
+        self.identity = Identity.of(self.nodes.first.credentials.username, OPERATOR)
         self._known_exchanges: dict[str, bool] = {}
-        self.parameters.blocked_connection_timeout = (
-            30  # a broker out of memory must not hang a page or the CLI
+        self.vhost = self.nodes.first.virtual_host
+        # the management API of each node in turn: any one answers for the whole cluster
+        self.management_urls = (
+            [management_url.rstrip("/")] if management_url else management_urls_for(amqp_url)
         )
-        self.vhost = self.parameters.virtual_host
-        self.management_url = (management_url or management_url_for(amqp_url)).rstrip("/")
+        self.management_url = self.management_urls[0]
         self.read_limit = read_limit
 
     def queues(self) -> list[str]:
-        """Every queue of the vhost whose name ends in `.dead`, from the management HTTP API."""
-        url = f"{self.management_url}/api/queues/{quote(self.vhost, safe='')}"
-        credentials = self.parameters.credentials
-        try:
-            answer = requests.get(
-                url,
-                params={"columns": "name"},
-                timeout=10,
-                auth=(credentials.username, credentials.password),
-            )
-        except requests.RequestException as error:
-            raise BrokerUnavailable(
-                f"cannot reach RabbitMQ's management API at {self.management_url} ({type(error).__name__}); "
-                "is its plugin on (rabbitmq-plugins enable rabbitmq_management)? "
-                "ATES_RABBITMQ_MANAGEMENT_URL says where it is"
-            ) from None
+        """Every queue of the vhost whose name ends in `.dead`, from the management HTTP API (the
+        first node's that answers)."""
+        credentials = self.nodes.first.credentials
+        answer = self._ask_management(f"/api/queues/{quote(self.vhost, safe='')}")
         if answer.status_code in (401, 403):
             raise BrokerUnavailable(
                 f"RabbitMQ's management API refuses the user {credentials.username!r} "
@@ -163,6 +156,29 @@ class DeadLetters:
                 f"RabbitMQ's management API at {self.management_url} answered "
                 f"{answer.status_code} with no queue list ({error})"
             ) from None
+
+    def _ask_management(self, path: str) -> requests.Response:
+        credentials = self.nodes.first.credentials
+        problem: Exception | None = None
+        for base in self.management_urls:
+            try:
+                answer = requests.get(
+                    base + path,
+                    params={"columns": "name"},
+                    timeout=10,
+                    auth=(credentials.username, credentials.password),
+                )
+            except requests.RequestException as error:
+                problem = error
+                continue
+            self.management_url = base
+            return answer
+        raise BrokerUnavailable(
+            f"cannot reach RabbitMQ's management API at {', '.join(self.management_urls)} "
+            f"({type(problem).__name__}); "
+            "is its plugin on (rabbitmq-plugins enable rabbitmq_management)? "
+            "ATES_RABBITMQ_MANAGEMENT_URL says where it is"
+        ) from None
 
     def list(self, queue: str | None = None) -> list[DeadQueue]:
         """The letters in one `.dead` queue, or in every one; each queue's `groups` orders them for
@@ -289,9 +305,9 @@ class DeadLetters:
 
     @contextmanager
     def _connection(self):
-        where = f"{self.parameters.host}:{self.parameters.port}, virtual host {self.vhost!r}"
+        where = f"{self.nodes.describe()}, virtual host {self.vhost!r}"
         try:
-            connection = pika.BlockingConnection(self.parameters)
+            connection = self.nodes.blocking_connection()
         except AMQPConnectionError as error:
             raise BrokerUnavailable(
                 f"cannot reach RabbitMQ at {where} ({type(error).__name__}); "

@@ -118,6 +118,11 @@ def test_strong_settings_start_every_process(service, process):
             {"ATES_AMQP_URL": "amqp://guest:s3cret-and-long@rabbit/%2F"},
             "default user 'guest'",
         ),
+        (  # on any node of a cluster
+            "tracker",
+            {"ATES_AMQP_URL": "amqps://rabbit-1/ates,amqps://guest:s3cret-and-long@rabbit-2/ates"},
+            "default user 'guest'",
+        ),
         (
             "accounting",
             {"ACCOUNTING_AMQP_URL": "amqp://guest:guest@rabbit/%2F"},
