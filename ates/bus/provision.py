@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import requests
 
 from ates.bus import topology
+from ates.bus.nodes import BrokerNodes
 from ates.bus.users import (
     OPERATOR,
     SERVICES,
@@ -121,7 +123,7 @@ class BrokerAdmin:
 
     def queues(self, vhost: str) -> list[dict]:
         return self._call(
-            "GET", f"queues/{quote(vhost, safe='')}", params={"columns": "name,arguments,messages"}
+            "GET", f"queues/{quote(vhost, safe='')}", params={"columns": "name,type,arguments,messages"}
         ).json()
 
     def delete_queue_if_empty(self, vhost: str, name: str) -> bool:
@@ -157,6 +159,7 @@ def provision(
 
 
 DEAD_LETTER_POLICY = "ates-dead-letters"
+OLD_WAIT_QUEUE = re.compile(r"\.wait\.\d+ms$")
 
 
 def dead_letter_policy(version: str) -> dict | None:
@@ -185,13 +188,23 @@ def keep_dead_letters(admin: BrokerAdmin, vhost: str) -> None:
 def _retire_old_queues(admin: BrokerAdmin, vhost: str) -> None:
     """Queues of the layout before per-service users dead-lettered through the default exchange, which no
     service may write now; declaring them with the new arguments would fail. Empty ones go; a queue still
-    holding messages is named, for the operator to drain (or move) first."""
+    holding messages is named, for the operator to drain (or move) first. So do the classic wait queues
+    of the layout before clusters (`<queue>.wait.<ms>ms`, replaced by quorum `<queue>.delay.<ms>ms`),
+    which nothing sends to any more: each empties itself within its delay."""
     for queue in admin.queues(vhost):
         arguments = queue.get("arguments") or {}
-        if arguments.get("x-dead-letter-exchange") != OLD_DEAD_LETTER_EXCHANGE:
+        old_wait = queue.get("type") == "classic" and OLD_WAIT_QUEUE.search(queue["name"])
+        if arguments.get("x-dead-letter-exchange") != OLD_DEAD_LETTER_EXCHANGE and not old_wait:
             continue
         if admin.delete_queue_if_empty(vhost, queue["name"]):
             log.info("removed the old-layout queue %s (it was empty)", queue["name"])
+        elif old_wait:
+            log.warning(
+                "the old wait queue %s still holds %s messages; they go back to their queue "
+                "within its delay: run this again then",
+                queue["name"],
+                queue.get("messages"),
+            )
         else:
             log.warning(
                 "queue %s was declared by an older aTES and holds %s messages: drain it, delete it, "
@@ -224,7 +237,7 @@ def main(env=None) -> int:
         OPERATOR, env
     )  # any service's settings say where the broker and var dir are
     admin_user, admin_password = credentials_of(settings.amqp_admin_url)
-    vhost = unquote(urlsplit(settings.amqp_admin_url).path.lstrip("/")) or "/"
+    vhost = BrokerNodes(settings.amqp_admin_url).first.virtual_host
     admin = BrokerAdmin(
         management_url_for(settings.amqp_admin_url, env), admin_user, admin_password
     )

@@ -61,7 +61,7 @@ def test_a_service_writes_only_names_of_its_own(name, writes):
         ("analytics.auth.dead", True),
         ("accounting.tracker", False),
         ("tracker.events", False),
-        ("accounting.tracker.wait.1000ms", False),
+        ("accounting.tracker.delay.1000ms", False),
     ],
 )
 def test_the_operator_reads_dead_letters_only_and_configures_nothing(name, reads):

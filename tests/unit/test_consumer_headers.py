@@ -12,7 +12,7 @@ from ates.bus import Consumer, Inbox
 from ates.bus.consumer import Delivery, _attempts_so_far
 from tests.probe import handlers, inbox_rows, task_created
 
-WAIT = "probe.tracker.wait.200ms"
+WAIT = "probe.tracker.delay.200ms"
 
 
 @pytest.fixture(scope="module")

@@ -70,7 +70,7 @@ def test_no_handlers_means_no_subscriptions():
         (exchange_name("tracker"), "tracker.events"),
         (queue_name("accounting", "tracker"), "accounting.tracker"),
         (dead_queue_name("accounting.tracker"), "accounting.tracker.dead"),
-        (wait_queue_name("accounting.tracker", 1000), "accounting.tracker.wait.1000ms"),
+        (wait_queue_name("accounting.tracker", 1000), "accounting.tracker.delay.1000ms"),
     ],
 )
 def test_topology_names_follow_the_spec(name, expected):
