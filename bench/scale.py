@@ -6,8 +6,9 @@ consumers  N of the tracker's events (tasks created, assigned, reassigned, updat
            through the inbox. Clock: from the first event published to the last one committed.
 relays     the outbox those events filled (each task priced, each fee on the ledger) is published
            again by the same processes' relays, with confirms, to a quorum queue bound to
-           `accounting.events` (several rounds; the median counts). With 2 processes one relay holds the lease and the other stands
-           by, so a second process is failover for publishing, not throughput.
+           `accounting.events` (several rounds; the median counts). With 2 processes one relay
+           holds the lease and the other stands by, so a second process is failover for
+           publishing, not throughput.
 
 Each measurement gets its own virtual host and database; each set-up is measured `--rounds`
 times, in the order 1, 2, 2, 1, so that other work on the machine touches both alike. Prints the
