@@ -125,11 +125,15 @@ def transaction_applied(session: Session, data: Mapping) -> None:
         "billing_date": date.fromisoformat(data["billing_date"]),
         "account_id": data["account_id"],
     }
+    # Locked: two notifier workers apply two transactions of one popug at once on PostgreSQL, and
+    # each would otherwise add its own to the same old row, the later commit losing the other's
+    # (seen in tests/e2e/test_cluster.py). A row not there yet is inserted by one; the other's
+    # insert fails on the primary key and its event is applied again, onto the row.
     row = (
         session.execute(
-            select(day_activity).where(
-                *(day_activity.c[name] == value for name, value in key.items())
-            )
+            select(day_activity)
+            .where(*(day_activity.c[name] == value for name, value in key.items()))
+            .with_for_update()
         )
         .mappings()
         .first()
