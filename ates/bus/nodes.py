@@ -55,11 +55,6 @@ class BrokerNodes:
         """The node of the last connection went away or did not answer: the next one begins further on."""
         self._turn = (self._turn + 1) % len(self.parameters)
 
-    def in_turn(self) -> list[pika.URLParameters]:
-        """Every node, beginning with the current one."""
-        turn = self._turn % len(self.parameters)
-        return self.parameters[turn:] + self.parameters[:turn]
-
     def describe(self) -> str:
         return ", ".join(f"{p.host}:{p.port}" for p in self.parameters)
 

@@ -362,12 +362,27 @@ def _migrate_and_declare(services, env: dict[str, str]) -> None:
         list(pool.map(prepare, services))
 
 
+def replicated_procfile(path: Path, replicas: int) -> Path:
+    """A Procfile beside `path` with `replicas` of each aTES process: `tracker`, `tracker-2`, ...; one
+    mail sink (the test's SMTP server, no part of aTES). Replicas of a web process are gunicorn masters
+    on the same port (gunicorn.conf.py: reuse_port), among which the kernel shares the connections."""
+    from ates.processes import read_procfile
+
+    lines = []
+    for name, command in read_procfile(ROOT / "Procfile").items():
+        copies = 1 if name == "mailsink" else replicas
+        lines += [f"{name}{'' if n == 1 else f'-{n}'}: {command}" for n in range(1, copies + 1)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 @contextmanager
-def supervised(var_dir: Path, broker, **settings):
+def supervised(var_dir: Path, broker, replicas: int = 1, **settings):
     """Every process of the Procfile on free ports under supervisord, after what bin/up does first:
     every service's database migrated, every service's topology declared, the supervisord
-    configuration written by `python -m ates.processes`. `settings` become the environment
-    (`<SERVICE>_DATABASE_URL` among them points a service at PostgreSQL). Yields a `Supervised`.
+    configuration written by `python -m ates.processes`; `replicas` of each (replicated_procfile).
+    `settings` become the environment (`<SERVICE>_DATABASE_URL` among them points a service at
+    PostgreSQL). Yields a `Supervised`.
     """
     ports = {service: free_port() for service in WEB}
     env = {
@@ -392,8 +407,16 @@ def supervised(var_dir: Path, broker, **settings):
     _migrate_and_declare(SERVICES_WITH_DATABASES, env)
     # supervisord's socket lives beside its configuration: a short path, as a unix socket's must be.
     conf = Path(tempfile.mkdtemp(prefix="ates-sv-")) / "supervisord.conf"
+    procfile = (
+        ["--procfile", str(replicated_procfile(conf.parent / "Procfile", replicas))]
+        if replicas > 1
+        else []
+    )
     subprocess.run(
-        [sys.executable, "-m", "ates.processes", str(conf)], cwd=ROOT, env=env, check=True
+        [sys.executable, "-m", "ates.processes", str(conf), *procfile],
+        cwd=ROOT,
+        env=env,
+        check=True,
     )
     log_path = var_dir / "supervisord.log"
     with open(log_path, "wb") as log:

@@ -7,6 +7,7 @@ import time
 import pika
 
 from ates.bus import topology
+from ates.bus.nodes import BrokerNodes
 from ates.schemas import SchemaError, registry
 from tests.e2e import model
 
@@ -18,8 +19,11 @@ class EventTap:
     publishes, each validated against its schema and kept once per id (the relay may publish a row
     twice after a crash; that is counted). Reconnects by itself when the broker restarts."""
 
-    def __init__(self, amqp_url: str, queue: str = "e2e.tap"):
-        self.amqp_url, self.queue = amqp_url, queue
+    def __init__(self, amqp_url: str, queue: str = "e2e.tap", queue_arguments: dict | None = None):
+        """`amqp_url` may list several nodes of a cluster; `queue_arguments` are the tap queue's
+        (on a cluster: a quorum queue, so that losing a node loses nothing the tap has not seen)."""
+        self.amqp_url, self.queue, self.queue_arguments = amqp_url, queue, queue_arguments
+        self.nodes = BrokerNodes(amqp_url)
         self.events: dict[str, dict] = {}
         self.duplicates = 0
         self.invalid: list[str] = []
@@ -30,10 +34,10 @@ class EventTap:
 
     def declare(self) -> "EventTap":
         """Before the system starts, so that not even its first event is missed."""
-        connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        connection = self.nodes.blocking_connection()
         try:
             channel = connection.channel()
-            channel.queue_declare(self.queue, durable=True)
+            channel.queue_declare(self.queue, durable=True, arguments=self.queue_arguments)
             for producer in PRODUCERS:
                 topology.declare_exchange(channel, producer)
                 channel.queue_bind(self.queue, topology.exchange_name(producer), "#")
@@ -76,8 +80,9 @@ class EventTap:
         schemas = registry()
         while not self._stopping.is_set():
             try:
-                connection = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+                connection = self.nodes.blocking_connection()
             except (pika.exceptions.AMQPError, OSError):
+                self.nodes.lost()
                 time.sleep(0.5)
                 continue
             try:
@@ -90,6 +95,7 @@ class EventTap:
                     connection.process_data_events(time_limit=0.2)
             except (pika.exceptions.AMQPError, OSError):
                 self.reconnects += 1
+                self.nodes.lost()
                 time.sleep(0.5)
             finally:
                 if connection.is_open:
