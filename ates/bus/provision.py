@@ -123,7 +123,9 @@ class BrokerAdmin:
 
     def queues(self, vhost: str) -> list[dict]:
         return self._call(
-            "GET", f"queues/{quote(vhost, safe='')}", params={"columns": "name,type,arguments,messages"}
+            "GET",
+            f"queues/{quote(vhost, safe='')}",
+            params={"columns": "name,type,arguments,messages"},
         ).json()
 
     def delete_queue_if_empty(self, vhost: str, name: str) -> bool:
