@@ -46,7 +46,7 @@ from analytics.models import accounts as analytics_accounts
 from analytics.models import event_archive
 from ates import migrations
 from ates.db import make_engine
-from bench.http import Issuer, _free_port
+from bench.http import Issuer, _free_port, _wait_until_up
 from tests.conftest import _throw_away_vhost
 from tests.databases import postgres_database
 from tracker.models import accounts as tracker_accounts
@@ -358,20 +358,6 @@ def _sleep_until(moment: float) -> None:
     delay = moment - time.perf_counter()
     if delay > 0:
         time.sleep(delay)
-
-
-def _wait_until_up(base: str, token: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(
-                f"{base}/api/tasks", headers={"Authorization": f"Bearer {token}"}, timeout=10
-            ).ok:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{base} did not come up")
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -30,11 +30,12 @@ from ates import migrations
 from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
 from bench.bus import throw_away_vhost
-from bench.reassign import open_tasks, published_assignments
+from bench.reassign import published_assignments
 from mailsink import MailSink, stored_mails
 from notifier.models import accounts as notifier_accounts
 from notifier.models import notices
 from notifier.models import tasks as notifier_tasks
+from tests.apps import open_tasks
 from tracker import service
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,15 +22,16 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
-from ates import clock, migrations
+from ates import migrations
 from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
 from bench import raw
 from bench.bus import throw_away_vhost
+from tests.apps import open_tasks
 from tracker import service
-from tracker.models import accounts, outbox, tasks
+from tracker.models import outbox
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = b'{"specversion":"1.0"}'.ljust(560, b" ")  # about the size of a task.assigned message
@@ -80,47 +81,6 @@ def time_reassignment(broker, count: int) -> float:
             worker.terminate()
             worker.wait(timeout=60)
             engine.dispose()
-
-
-def open_tasks(uow: UnitOfWork, count: int, popugs: int = 20) -> tuple[list[str], list[str]]:
-    """`popugs` assignable popugs in the tracker's replica and `count` open tasks spread over
-    them; (their account ids, the task ids)."""
-    popugs = [str(uuid.uuid4()) for _ in range(popugs)]
-    task_ids = [str(uuid.uuid4()) for _ in range(count)]
-    now = clock.utcnow()
-    with uow.begin() as session:
-        session.execute(
-            insert(accounts),
-            [
-                {
-                    "account_id": a,
-                    "username": f"p{n}",
-                    "role": "developer",
-                    "active": True,
-                    "assignable": True,
-                    "version": 1,
-                }
-                for n, a in enumerate(popugs)
-            ],
-        )
-        session.execute(
-            insert(tasks),
-            [
-                {
-                    "task_id": task_id,
-                    "jira_id": None,
-                    "title": f"task {n}",
-                    "description": "",
-                    "status": "open",
-                    "assignee_id": popugs[n % len(popugs)],
-                    "created_at": now,
-                    "completed_at": None,
-                    "version": 1,
-                }
-                for n, task_id in enumerate(task_ids)
-            ],
-        )
-    return popugs, task_ids
 
 
 def published_assignments(uow: UnitOfWork) -> int:

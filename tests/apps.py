@@ -9,8 +9,9 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import insert
 
-from ates import tokens
+from ates import clock, tokens
 from ates.config import load_settings
+from ates.unit_of_work import UnitOfWork
 from tests.issuer import StandInIssuer
 
 
@@ -108,3 +109,46 @@ def signed_in(
             "expires_at": int(time.time()) + 900,
         }
     return client
+
+
+def open_tasks(uow: UnitOfWork, count: int, popug_count: int = 20) -> tuple[list[str], list[str]]:
+    """`popug_count` assignable popugs in the tracker's replica and `count` open tasks spread over
+    them; (their account ids, the task ids)."""
+    popugs = [str(uuid.uuid4()) for _ in range(popug_count)]
+    task_ids = [str(uuid.uuid4()) for _ in range(count)]
+    now = clock.utcnow()
+    from tracker.models import accounts, tasks  # tests/apps.py serves every service: here only
+
+    with uow.begin() as session:
+        session.execute(
+            insert(accounts),
+            [
+                {
+                    "account_id": a,
+                    "username": f"p{n}",
+                    "role": "developer",
+                    "active": True,
+                    "assignable": True,
+                    "version": 1,
+                }
+                for n, a in enumerate(popugs)
+            ],
+        )
+        session.execute(
+            insert(tasks),
+            [
+                {
+                    "task_id": task_id,
+                    "jira_id": None,
+                    "title": f"task {n}",
+                    "description": "",
+                    "status": "open",
+                    "assignee_id": popugs[n % len(popugs)],
+                    "created_at": now,
+                    "completed_at": None,
+                    "version": 1,
+                }
+                for n, task_id in enumerate(task_ids)
+            ],
+        )
+    return popugs, task_ids

@@ -213,6 +213,21 @@ def form_with(page: requests.Response, field: str = None, action: str = None) ->
     )
 
 
+def sign_up(system: dict, username: str, password: str) -> requests.Response:
+    """A popug signs up at auth's page as a browser would; the answer of the form's POST."""
+    browser = requests.Session()
+    page = browser.get(f"{system['auth']}/signup", timeout=10)
+    return submit(
+        browser,
+        page,
+        form_with(page, field="email"),
+        username=username,
+        password=password,
+        email=f"{username}@uberpopug.example",
+        full_name=username.title(),
+    )
+
+
 def sign_in_at_auth(
     browser: requests.Session, page: requests.Response, username: str, password: str
 ):

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.conftest import eventually
-from tests.e2e.system import form_with, free_port, sign_in_at_auth, submit
+from tests.e2e.system import form_with, free_port, sign_in_at_auth, sign_up, submit
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "deploy" / "images" / "build"
@@ -178,21 +178,6 @@ def signed_in(system: dict, username: str, password: str) -> requests.Session:
     return browser
 
 
-def sign_up(system: dict, username: str, password: str) -> None:
-    browser = requests.Session()
-    page = browser.get(f"{system['auth']}/signup", timeout=10)
-    answer = submit(
-        browser,
-        page,
-        form_with(page, field="email"),
-        username=username,
-        password=password,
-        email=f"{username}@uberpopug.example",
-        full_name=username.title(),
-    )
-    assert answer.status_code == 200 and "logged in" in answer.text, answer.text[:2000]
-
-
 def task_created(admin: requests.Session, system: dict) -> bool:
     page = admin.get(f"{system['gateway']}/tasks", timeout=10)
     answer = submit(admin, page, form_with(page, field="title"), title=TITLE, description="all")
@@ -219,7 +204,8 @@ def test_compose_runs_the_whole_system_on_local_images(system):
     compose = system["compose"]
     assert all(compose.states()[name]["exit"] == 0 for name in ONE_SHOT)
 
-    sign_up(system, "kesha", "kesha-password-1")
+    answer = sign_up(system, "kesha", "kesha-password-1")
+    assert answer.status_code == 200 and "logged in" in answer.text, answer.text[:2000]
     admin = signed_in(system, "admin", system["admin_password"])
     eventually(
         lambda: task_created(admin, system),

@@ -7,7 +7,14 @@ import pytest
 import requests
 
 from tests.conftest import eventually
-from tests.e2e.system import form_with, postgres_databases, running, sign_in_at_auth, submit
+from tests.e2e.system import (
+    form_with,
+    postgres_databases,
+    running,
+    sign_in_at_auth,
+    sign_up,
+    submit,
+)
 
 ADMIN_PASSWORD = "e2e-admin-password"
 PROCESSES = ["auth", "auth-worker", "tracker", "tracker-worker", "gateway"]
@@ -39,28 +46,14 @@ def signed_in(system, username, password) -> tuple[requests.Session, requests.Re
     return browser, home
 
 
-def sign_up(system, username, password):
-    browser = requests.Session()
-    page = browser.get(f"{system['auth']}/signup", timeout=10)
-    answer = submit(
-        browser,
-        page,
-        form_with(page, field="email"),
-        username=username,
-        password=password,
-        email=f"{username}@uberpopug.example",
-        full_name=username.title(),
-    )
-    assert answer.status_code == 200, answer.text[:2000]
-
-
 def create_task(browser, system, **fields) -> requests.Response:
     page = browser.get(f"{system['gateway']}/tasks", timeout=10)
     return submit(browser, page, form_with(page, field="title"), **fields)
 
 
 def test_a_popug_gets_a_task_completes_it_and_admins_reassign(system):
-    sign_up(system, "kesha", "kesha-password-1")
+    answer = sign_up(system, "kesha", "kesha-password-1")
+    assert answer.status_code == 200, answer.text[:2000]
     admin, _ = signed_in(system, "admin", ADMIN_PASSWORD)
 
     def created():

@@ -19,15 +19,16 @@ from pathlib import Path
 
 import pika
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
-from ates import clock, migrations
+from ates import migrations
 from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
+from tests.apps import open_tasks
 from tests.conftest import eventually
 from tests.databases import postgres_database
 from tracker import service
-from tracker.models import accounts, outbox, reassignment_items, task_activity, tasks
+from tracker.models import outbox, reassignment_items, task_activity, tasks
 
 ROOT = Path(__file__).resolve().parents[2]
 TASKS = 6_000  # twelve of the runner's 500-task batches per job
@@ -44,46 +45,9 @@ def tracker_db():
         migrations.upgrade(ROOT / "tracker" / "migrations", url)
         engine = make_engine(url)
         uow = UnitOfWork(engine)
-        open_tasks(uow)
+        open_tasks(uow, TASKS, 11)
         yield url, uow
         engine.dispose()
-
-
-def open_tasks(uow: UnitOfWork) -> None:
-    popugs = [str(uuid.uuid4()) for _ in range(11)]
-    now = clock.utcnow()
-    with uow.begin() as session:
-        session.execute(
-            insert(accounts),
-            [
-                {
-                    "account_id": popug,
-                    "username": f"p{n}",
-                    "role": "developer",
-                    "active": True,
-                    "assignable": True,
-                    "version": 1,
-                }
-                for n, popug in enumerate(popugs)
-            ],
-        )
-        session.execute(
-            insert(tasks),
-            [
-                {
-                    "task_id": str(uuid.uuid4()),
-                    "jira_id": None,
-                    "title": f"task {n}",
-                    "description": "",
-                    "status": "open",
-                    "assignee_id": popugs[n % len(popugs)],
-                    "created_at": now,
-                    "completed_at": None,
-                    "version": 1,
-                }
-                for n in range(TASKS)
-            ],
-        )
 
 
 def start_worker(url: str, broker, log_path: Path) -> subprocess.Popen:

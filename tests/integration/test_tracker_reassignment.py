@@ -10,14 +10,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
-from ates import clock, migrations
+from ates import migrations
 from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
+from tests.apps import open_tasks
 from tests.conftest import eventually
 from tracker import service
-from tracker.models import accounts, outbox, tasks
+from tracker.models import outbox
 
 ROOT = Path(__file__).resolve().parents[2]
 TASKS = 10_000
@@ -31,40 +32,7 @@ def tracker_db(tmp_path):
     migrations.upgrade(ROOT / "tracker" / "migrations", url)
     engine = make_engine(url)
     uow = UnitOfWork(engine)
-    popugs = [str(uuid.uuid4()) for _ in range(7)]
-    now = clock.utcnow()
-    with uow.begin() as session:
-        session.execute(
-            insert(accounts),
-            [
-                {
-                    "account_id": a,
-                    "username": f"p{n}",
-                    "role": "developer",
-                    "active": True,
-                    "assignable": True,
-                    "version": 1,
-                }
-                for n, a in enumerate(popugs)
-            ],
-        )
-        session.execute(
-            insert(tasks),
-            [
-                {
-                    "task_id": str(uuid.uuid4()),
-                    "jira_id": None,
-                    "title": f"task {n}",
-                    "description": "",
-                    "status": "open",
-                    "assignee_id": popugs[n % 7],
-                    "created_at": now,
-                    "completed_at": None,
-                    "version": 1,
-                }
-                for n in range(TASKS)
-            ],
-        )
+    open_tasks(uow, TASKS, 7)
     yield url, uow
     engine.dispose()
 
