@@ -173,7 +173,11 @@ class Api:
                 answer = self.http.request(
                     method, self.urls[service] + path, headers=headers, timeout=60, **kwargs
                 )
-            except (requests.ConnectionError, requests.Timeout) as error:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,  # the answer cut off half-way
+            ) as error:
                 answer, problem = None, f"{type(error).__name__}"
             else:
                 problem = _unanswered(answer)
