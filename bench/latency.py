@@ -312,37 +312,53 @@ def _measure(base: str, tokens: dict, tasks: list, urls: dict, rate: int) -> dic
 def _poll(urls: dict, seen: dict, stop: threading.Event) -> None:
     """Notes the moment each completion's row is committed, as fast as a tight loop of two
     indexed range queries goes (read by primary key past the last row seen)."""
-    accounting, analytics = make_engine(urls["accounting"]), make_engine(urls["analytics"])
-    last = {"accounting": 0, "analytics": 0}
-    with accounting.connect() as at_accounting, analytics.connect() as at_analytics:
+    engines = {where: make_engine(urls[where]) for where in WATCHED}
+    last = dict.fromkeys(WATCHED, 0)
+    with contextlib.ExitStack() as stack:
+        connections = {where: stack.enter_context(e.connect()) for where, e in engines.items()}
         while not stop.is_set():
-            rows = at_accounting.execute(
-                select(transactions.c.id, transactions.c.task_id, transactions.c.kind)
-                .where(transactions.c.id > last["accounting"])
-                .order_by(transactions.c.id)
-            ).all()
-            at_accounting.rollback()
-            now = time.perf_counter()
-            for row in rows:
-                last["accounting"] = row.id
-                if row.kind == "completion_reward":
-                    seen["accounting"].setdefault(row.task_id, now)
-            rows = at_analytics.execute(
-                select(event_archive.c.sequence, event_archive.c.message)
-                .where(event_archive.c.sequence > last["analytics"])
-                .where(event_archive.c.event_type == "transaction.applied")
-                .order_by(event_archive.c.sequence)
-            ).all()
-            at_analytics.rollback()
-            now = time.perf_counter()
-            for row in rows:
-                last["analytics"] = row.sequence
-                data = json.loads(row.message)["data"]
-                if data["kind"] == "completion_reward":
-                    seen["analytics"].setdefault(data["task_id"], now)
+            for where, (rows_after, reward_of) in WATCHED.items():
+                rows = connections[where].execute(rows_after(last[where])).all()
+                connections[where].rollback()
+                now = time.perf_counter()
+                for row in rows:
+                    last[where], task_id = reward_of(row)
+                    if task_id is not None:
+                        seen[where].setdefault(task_id, now)
             time.sleep(POLL_S)
-    accounting.dispose()
-    analytics.dispose()
+    for engine in engines.values():
+        engine.dispose()
+
+
+def _accounting_reward(row) -> tuple[int, str | None]:
+    return row.id, row.task_id if row.kind == "completion_reward" else None
+
+
+def _analytics_reward(row) -> tuple[int, str | None]:
+    data = json.loads(row.message)["data"]
+    return row.sequence, data["task_id"] if data["kind"] == "completion_reward" else None
+
+
+# where -> (the rows committed after a position, a row's (position, rewarded task or None))
+WATCHED = {
+    "accounting": (
+        lambda after: (
+            select(transactions.c.id, transactions.c.task_id, transactions.c.kind)
+            .where(transactions.c.id > after)
+            .order_by(transactions.c.id)
+        ),
+        _accounting_reward,
+    ),
+    "analytics": (
+        lambda after: (
+            select(event_archive.c.sequence, event_archive.c.message)
+            .where(event_archive.c.sequence > after)
+            .where(event_archive.c.event_type == "transaction.applied")
+            .order_by(event_archive.c.sequence)
+        ),
+        _analytics_reward,
+    ),
+}
 
 
 def _count(engine, table: str) -> int:
