@@ -42,16 +42,19 @@ def price_of(session: Session, task_id: str) -> domain.Price:
 def learn_task_details(
     session: Session, task_id: str, jira_id: str | None, title: str, description: str, version: int
 ) -> None:
-    """What the audit log shows of a task; a snapshot older than the one kept changes nothing."""
-    price_of(session, task_id)
-    session.execute(
+    """What the audit log shows of a task; a snapshot older than the one kept changes nothing.
+
+    One statement when the task is known (every snapshot after the first); only a task heard of
+    for the first time is priced first, then given its details."""
+    newer = or_(tasks.c.details_version.is_(None), tasks.c.details_version < version)
+    learn = (
         update(tasks)
-        .where(
-            tasks.c.task_id == task_id,
-            or_(tasks.c.details_version.is_(None), tasks.c.details_version < version),
-        )
+        .where(tasks.c.task_id == task_id, newer)
         .values(jira_id=jira_id, title=title, description=description, details_version=version)
     )
+    if session.execute(learn).rowcount == 0:  # a task new here, or an older snapshot
+        price_of(session, task_id)
+        session.execute(learn)
 
 
 def charge_assign_fee(
@@ -65,17 +68,23 @@ def charge_assign_fee(
     """Every assignment, the first at creation and each reassignment, costs the assignee the fee; the
     latest one by its time names the assignee of record (assignments may arrive out of order). Of two
     at the same moment, the later is the one that names the other's assignee as its previous one."""
-    price = price_of(session, task_id)
     later = or_(
         tasks.c.assigned_at.is_(None),
         tasks.c.assigned_at < assigned_at,
         and_(tasks.c.assigned_at == assigned_at, tasks.c.assignee_id == previous_assignee_id),
     )
-    session.execute(
+    assign = (
         update(tasks)
         .where(tasks.c.task_id == task_id, later)
         .values(assignee_id=assignee_id, assigned_at=assigned_at)
+        .returning(tasks.c.assign_fee, tasks.c.completion_reward)
     )
+    row = session.execute(assign).first()  # the usual case: one statement names and prices
+    if row is None:  # a task new here (priced now, then assigned), or an older assignment
+        price = price_of(session, task_id)
+        session.execute(assign).all()
+    else:
+        price = _price(row)
     return ledger.record_transaction(
         session,
         assignee_id,
@@ -93,19 +102,25 @@ def pay_completion_reward(
     assigned, or by someone else, is not yet believed (its assignment may still be on its way) and dies
     after its retries. A second completion (another event id) pays nothing; the conditional update is
     the claim, so two workers cannot both see the task unrewarded."""
-    of_record = session.scalar(select(tasks.c.assignee_id).where(tasks.c.task_id == task_id))
-    if of_record is None:
-        raise NotYet(f"task {task_id} was never assigned here")
-    if of_record != assignee_id:
-        raise NotYet(f"task {task_id} is assigned to {of_record}, not to {assignee_id}")
-    price = price_of(session, task_id)
-    claimed = session.execute(
+    claim = (
         update(tasks)
-        .where(tasks.c.task_id == task_id, tasks.c.rewarded.is_(False))
+        .where(
+            tasks.c.task_id == task_id,
+            tasks.c.assignee_id == assignee_id,
+            tasks.c.rewarded.is_(False),
+        )
         .values(rewarded=True)
+        .returning(tasks.c.assign_fee, tasks.c.completion_reward)
     )
-    if claimed.rowcount != 1:
-        return None
+    row = session.execute(claim).first()
+    if row is None:  # why not: only then is it worth a second statement
+        of_record = session.scalar(select(tasks.c.assignee_id).where(tasks.c.task_id == task_id))
+        if of_record is None:
+            raise NotYet(f"task {task_id} was never assigned here")
+        if of_record != assignee_id:
+            raise NotYet(f"task {task_id} is assigned to {of_record}, not to {assignee_id}")
+        return None  # rewarded already, for another completion event
+    price = _price(row)
     return ledger.record_transaction(
         session,
         assignee_id,
@@ -118,8 +133,8 @@ def pay_completion_reward(
 
 def _stored_price(session: Session, task_id: str) -> domain.Price | None:
     row = session.execute(PRICE.where(tasks.c.task_id == task_id)).first()
-    return (
-        None
-        if row is None
-        else domain.Price(domain.cents(row.assign_fee), domain.cents(row.completion_reward))
-    )
+    return None if row is None else _price(row)
+
+
+def _price(row) -> domain.Price:
+    return domain.Price(domain.cents(row.assign_fee), domain.cents(row.completion_reward))
