@@ -52,6 +52,10 @@ def make_engine(url: "str | URL", **kwargs) -> Engine:
     if parsed.drivername == "postgresql":  # the driver aTES installs, whatever SQLAlchemy's default
         parsed = parsed.set(drivername="postgresql+psycopg2")
     if parsed.get_backend_name() != "sqlite":
+        # An UPDATE or DELETE for many rows (a reassignment batch's 500 tasks) goes in pages of
+        # psycopg2's execute_batch, not one round trip per row; INSERTs are batched already.
+        # Its rowcount is then not the total, and no caller asks an executemany for one.
+        kwargs.setdefault("executemany_mode", "values_plus_batch")
         engine = create_engine(parsed, **kwargs)
         event.listen(engine.pool, "checkin", _note_when_idle)
         event.listen(engine.pool, "checkout", _ping_if_idle)

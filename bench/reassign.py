@@ -10,10 +10,11 @@ unconfirmed  the same 2N without confirms, for reference only.
 
 Prints the three times and the ratio to beat: reassign / confirmed raw.
 
-    python -m bench.reassign [--tasks 10000]
+    python -m bench.reassign [--tasks 10000] [--database sqlite|postgresql]
 """
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from ates.unit_of_work import UnitOfWork
 from bench import raw
 from bench.bus import throw_away_vhost
 from tests.apps import open_tasks
+from tests.databases import postgres_database
 from tracker import service
 from tracker.models import outbox
 
@@ -40,23 +42,29 @@ BODY = b'{"specversion":"1.0"}'.ljust(560, b" ")  # about the size of a task.ass
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=10_000)
-    count = parser.parse_args().tasks
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    args = parser.parse_args()
+    count = args.tasks
     with throw_away_vhost() as broker:
         raw.declare_queue(broker.amqp_url, "bench.raw")
         unconfirmed = raw.publish_unconfirmed(broker.amqp_url, "bench.raw", 2 * count, BODY)
         confirmed = raw.publish_confirmed(broker.amqp_url, "bench.raw", 2 * count, BODY)
-        reassign = time_reassignment(broker, count)
+        reassign = time_reassignment(broker, count, args.database)
     events = 2 * count
-    print(f"tasks:       {count} (the job publishes {events} events)")
+    print(f"tasks:       {count} (the job publishes {events} events), on {args.database}")
     print(f"unconfirmed: {unconfirmed:6.2f}s  raw pika, {events} messages, no confirms (reference)")
     print(f"confirmed:   {confirmed:6.2f}s  raw pika, {events} messages, confirms pipelined")
     print(f"reassign:    {reassign:6.2f}s  job start -> every task.assigned published")
     print(f"ratio:       {reassign / confirmed:.1f}  (reassign / confirmed raw; goal <= 2)")
 
 
-def time_reassignment(broker, count: int) -> float:
-    with tempfile.TemporaryDirectory() as directory:
-        url = f"sqlite:///{directory}/tracker.db"
+def time_reassignment(broker, count: int, database: str = "sqlite") -> float:
+    with tempfile.TemporaryDirectory() as directory, contextlib.ExitStack() as stack:
+        url = (
+            stack.enter_context(postgres_database("bench"))
+            if database == "postgresql"
+            else f"sqlite:///{directory}/tracker.db"
+        )
         migrations.upgrade(ROOT / "tracker" / "migrations", url)
         engine = make_engine(url)
         uow = UnitOfWork(engine)
