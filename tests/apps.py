@@ -37,6 +37,7 @@ def tracker_accounts(app: Flask, roles) -> dict[str, str]:
                 {
                     "account_id": account_id,
                     "username": role,
+                    "full_name": f"{role.title()} Popug",
                     "role": role,
                     "active": True,
                     "assignable": domain.is_assignable(role, True),

@@ -27,14 +27,34 @@ class Task(Schema):
     description = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(["open", "done"]))
     assignee_id = fields.UUID(required=True)
+    assignee = fields.Nested(lambda: Person(), required=True)
     created_at = fields.DateTime(required=True)
     completed_at = fields.DateTime(required=True, allow_none=True)
+
+
+class Person(Schema):
+    """A popug as the tracker knows it from auth's events (names null until the first one)."""
+
+    account_id = fields.UUID(required=True)
+    username = fields.String(required=True, allow_none=True, metadata={"example": "kesha"})
+    full_name = fields.String(required=True, allow_none=True, metadata={"example": "Kesha Popug"})
+    role = fields.String(required=True, allow_none=True)
+    active = fields.Boolean(required=True, allow_none=True)
+
+
+class PersonList(Schema):
+    accounts = fields.List(fields.Nested(Person), required=True)
 
 
 class TaskList(Schema):
     tasks = fields.List(fields.Nested(Task), required=True)
     limit = fields.Integer(required=True)
     offset = fields.Integer(required=True)
+    next = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "pass as `before` for the next page; null on the last"},
+    )
 
 
 class Reassignment(Schema):
@@ -53,6 +73,10 @@ class TaskQuery(Schema):
     offset = fields.Integer(
         load_default=0, validate=validate.Range(min=0, max=1_000_000_000)
     )  # SQL integers are 64-bit
+    before = fields.Integer(
+        load_default=None, validate=validate.Range(min=1, max=2**62)
+    )  # a page's `next`: stable while new tasks arrive, unlike an offset
+    assignee = fields.UUID(load_default=None)  # with scope=all: one popug's tasks
 
 
 @api.post("/tasks")
@@ -80,7 +104,8 @@ def create_task():
         task = service.create_task(
             session, g.principal.account_id, given["title"], given["description"], given["jira_id"]
         )
-    return jsonify(task_json(task)), 201
+        people = service.people(session, [task["assignee_id"]])
+    return jsonify(task_json(task, people)), 201
 
 
 @api.get("/tasks")
@@ -102,14 +127,40 @@ def list_tasks():
     query = TaskQuery().load(request.args)
     if query["scope"] == "all" and not domain.may_see_all_and_reassign(g.principal.role):
         return jsonify(error="forbidden", message="only admins and managers see every task"), 403
-    assignee = None if query["scope"] == "all" else g.principal.account_id
+    if query["scope"] == "all":
+        assignee = str(query["assignee"]) if query["assignee"] else None
+    else:
+        assignee = g.principal.account_id
     with unit_of_work().read() as session:
         found = service.list_tasks(
-            session, assignee, query["status"], query["limit"], query["offset"]
+            session, assignee, query["status"], query["limit"], query["offset"], query["before"]
         )
+        people = service.people(session, [task["assignee_id"] for task in found])
+    full_page = len(found) == query["limit"]
     return jsonify(
-        tasks=[task_json(task) for task in found], limit=query["limit"], offset=query["offset"]
+        tasks=[task_json(task, people) for task in found],
+        limit=query["limit"],
+        offset=query["offset"],
+        next=str(found[-1]["position"]) if full_page else None,
     )
+
+
+@api.get("/accounts")
+@require_role("admin", "manager")
+def list_accounts():
+    """The popugs the tracker knows, by name (admins and managers): whom a task can be filtered by.
+    ---
+    get:
+      responses:
+        200:
+          description: every account the tracker has heard of
+          content:
+            application/json:
+              schema: PersonList
+    """
+    with unit_of_work().read() as session:
+        found = service.every_person(session)
+    return jsonify(accounts=found)
 
 
 @api.get("/tasks/<task_id>")
@@ -134,9 +185,21 @@ def show_task(task_id):
         ):
             return jsonify(error="forbidden", message="this task is someone else's"), 403
         activity = service.task_activity_log(session, task_id)
+        people = service.people(
+            session, [task["assignee_id"], *(entry["account_id"] for entry in activity)]
+        )
     return jsonify(
-        task_json(task)
-        | {"activity": [{**entry, "at": clock.to_wire(entry["at"])} for entry in activity]}
+        task_json(task, people)
+        | {
+            "activity": [
+                {
+                    **entry,
+                    "account": people.get(entry["account_id"]) or unknown(entry["account_id"]),
+                    "at": clock.to_wire(entry["at"]),
+                }
+                for entry in activity
+            ]
+        }
     )
 
 
@@ -159,7 +222,8 @@ def complete_task(task_id):
     """
     with unit_of_work().begin() as session:
         task = service.complete_task(session, g.principal.account_id, task_id)
-    return jsonify(task_json(task))
+        people = service.people(session, [task["assignee_id"]])
+    return jsonify(task_json(task, people))
 
 
 @api.post("/reassignments")
@@ -200,7 +264,8 @@ def show_reassignment(reassignment_id):
     return jsonify(reassignment_json(job))
 
 
-def task_json(task: dict) -> dict:
+def task_json(task: dict, people: dict[str, dict]) -> dict:
+    """A task on the wire, its assignee by name as well as by id (`people`: service.people)."""
     return {
         "task_id": task["task_id"],
         "jira_id": task["jira_id"],
@@ -208,8 +273,20 @@ def task_json(task: dict) -> dict:
         "description": task["description"],
         "status": task["status"],
         "assignee_id": task["assignee_id"],
+        "assignee": people.get(task["assignee_id"]) or unknown(task["assignee_id"]),
         "created_at": clock.to_wire(task["created_at"]),
         "completed_at": clock.to_wire(task["completed_at"]) if task["completed_at"] else None,
+    }
+
+
+def unknown(account_id: str) -> dict:
+    """An account the tracker has not heard of from auth (yet): its id, no names."""
+    return {
+        "account_id": account_id,
+        "username": None,
+        "full_name": None,
+        "role": None,
+        "active": None,
     }
 
 

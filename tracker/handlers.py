@@ -11,6 +11,7 @@ replica = AccountReplica(
     accounts,
     lambda data: {
         "username": data["username"],
+        "full_name": data.get("full_name"),
         "role": data["role"],
         "active": data["active"],
         "assignable": domain.is_assignable(data["role"], data["active"]),

@@ -21,6 +21,7 @@ accounts = Table(
     metadata,
     Column("account_id", String(36), primary_key=True),
     Column("username", String(64), nullable=False),
+    Column("full_name", String(200)),
     Column("role", String(20), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("assignable", Boolean, nullable=False, index=True),

@@ -86,13 +86,51 @@ def get_task(session: Session, task_id: str, for_update: bool = False) -> dict:
 
 
 def list_tasks(
-    session: Session, assignee_id: str | None, status: str | None, limit: int, offset: int
+    session: Session,
+    assignee_id: str | None,
+    status: str | None,
+    limit: int,
+    offset: int = 0,
+    before: int | None = None,
 ) -> list[dict]:
-    query = select(*TASK_COLUMNS).order_by(tasks.c.id.desc()).limit(limit).offset(offset)
+    """Newest first; each with its `position`, which `before` takes to go on past it."""
+    query = (
+        select(*TASK_COLUMNS, tasks.c.id.label("position"))
+        .order_by(tasks.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    if before is not None:
+        query = query.where(tasks.c.id < before)
     if assignee_id is not None:
         query = query.where(tasks.c.assignee_id == assignee_id)
     if status is not None:
         query = query.where(tasks.c.status == status)
+    return [dict(row) for row in session.execute(query).mappings()]
+
+
+PERSON_COLUMNS = (
+    accounts.c.account_id,
+    accounts.c.username,
+    accounts.c.full_name,
+    accounts.c.role,
+    accounts.c.active,
+)
+
+
+def people(session: Session, account_ids: list[str]) -> dict[str, dict]:
+    """The named accounts among these ids, by id (one query, whatever the number of ids)."""
+    wanted = sorted(set(account_ids))
+    if not wanted:
+        return {}
+    query = select(*PERSON_COLUMNS).where(accounts.c.account_id.in_(wanted))
+    return {row["account_id"]: dict(row) for row in session.execute(query).mappings()}
+
+
+def every_person(session: Session) -> list[dict]:
+    query = select(*PERSON_COLUMNS).order_by(
+        func.lower(func.coalesce(accounts.c.full_name, accounts.c.username)), accounts.c.account_id
+    )
     return [dict(row) for row in session.execute(query).mappings()]
 
 

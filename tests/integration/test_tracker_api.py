@@ -63,8 +63,17 @@ def test_created_task_has_the_spec_shape_and_the_old_title_form_is_split(client,
         "description",
         "status",
         "assignee_id",
+        "assignee",
         "created_at",
         "completed_at",
+    }
+    role = next(role for role, account in popugs.items() if account == task["assignee_id"])
+    assert task["assignee"] == {  # by name too, so no page shows a bare id
+        "account_id": task["assignee_id"],
+        "username": role,
+        "full_name": f"{role.title()} Popug",
+        "role": role,
+        "active": True,
     }
     assert (task["jira_id"], task["title"], task["status"], task["completed_at"]) == (
         "UBERPOP-42",
@@ -150,3 +159,40 @@ def test_reassignment_answers_202_and_its_progress_can_be_read(client, issuer, p
         f"/api/reassignments/{started.json['reassignment_id']}", headers=headers
     ).json
     assert (progress["total"], progress["reassigned"]) == (3, 0)
+
+
+def test_pages_of_every_task_stay_put_while_new_tasks_arrive(client, issuer, popugs):
+    headers = as_role(issuer, popugs, "manager")
+    made = [
+        client.post("/api/tasks", json={"title": f"task {n}"}, headers=headers).json["task_id"]
+        for n in range(5)
+    ]
+    first = client.get("/api/tasks?scope=all&limit=2", headers=headers).json
+    assert [t["task_id"] for t in first["tasks"]] == [made[4], made[3]] and first["next"]
+    client.post(
+        "/api/tasks", json={"title": "a newcomer"}, headers=headers
+    )  # would shift an offset
+    second = client.get(f"/api/tasks?scope=all&limit=2&before={first['next']}", headers=headers)
+    assert [t["task_id"] for t in second.json["tasks"]] == [made[2], made[1]]
+    last = client.get(
+        f"/api/tasks?scope=all&limit=2&before={second.json['next']}", headers=headers
+    ).json
+    assert [t["task_id"] for t in last["tasks"]] == [made[0]] and last["next"] is None
+
+
+def test_every_task_of_one_assignee_and_who_can_be_chosen(client, issuer, popugs):
+    headers = as_role(issuer, popugs, "admin")
+    for n in range(6):
+        client.post("/api/tasks", json={"title": f"task {n}"}, headers=headers)
+    developer = popugs["developer"]
+    theirs = client.get(f"/api/tasks?scope=all&assignee={developer}", headers=headers).json
+    everyone = client.get("/api/tasks?scope=all", headers=headers).json["tasks"]
+    assert [t["task_id"] for t in theirs["tasks"]] == [
+        t["task_id"] for t in everyone if t["assignee_id"] == developer
+    ]
+    assert client.get("/api/tasks?scope=all&assignee=kesha", headers=headers).status_code == 400
+    people = client.get("/api/accounts", headers=headers).json["accounts"]
+    assert [p["full_name"] for p in people] == sorted(f"{role.title()} Popug" for role in ROLES)
+    for role in ("developer", "accountant", "boss"):
+        refused = client.get("/api/accounts", headers=as_role(issuer, popugs, role))
+        assert refused.status_code == 403, role
