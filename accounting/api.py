@@ -7,6 +7,7 @@ from datetime import date
 from flask import Blueprint, current_app, g, jsonify, request
 
 from accounting import billing, domain, reports
+from accounting.api_schemas import AccountQuery
 from ates import clock, money
 from ates.tokens import require_role
 from ates.web import unit_of_work
@@ -59,9 +60,13 @@ def my_transactions():
 @api.get("/accounts")
 @require_role(*SEE_EVERYONE)
 def every_account():
-    """Every account with its balance (admins and accountants).
+    """Every account with its balance, by name (admins and accountants); a role, a balance's sign
+    and a page of them on asking.
     ---
     get:
+      parameters:
+      - in: query
+        schema: AccountQuery
       responses:
         200:
           description: every account known from auth's events or from a transaction
@@ -69,10 +74,49 @@ def every_account():
             application/json:
               schema: AccountList
     """
+    query = AccountQuery().load(request.args)
     with unit_of_work().read() as session:
-        found = reports.every_account(session)
+        found = reports.every_account(session, query.get("role"), query.get("balance"))
+    page, following = reports.page_after(
+        found, str(query["after"]) if "after" in query else None, query.get("limit")
+    )
     return jsonify(
-        accounts=[{**account, "balance": money.to_wire(account["balance"])} for account in found]
+        accounts=[{**account, "balance": money.to_wire(account["balance"])} for account in page],
+        next=following,
+    )
+
+
+@api.get("/tasks/<task_id>")
+@require_role()
+def task_prices(task_id):
+    """A task's price: its assign fee and completion reward (admins, accountants and managers; a
+    popug whose balance it has touched).
+    ---
+    get:
+      responses:
+        200:
+          description: the task's prices
+          content:
+            application/json:
+              schema: TaskPrices
+        404:
+          description: not priced yet, or no such task
+    """
+    if not ACCOUNT_ID.fullmatch(task_id):
+        raise domain.InvalidInput(f"{task_id!r} is not a task id (a UUID)")
+    with unit_of_work().read() as session:
+        if not domain.may_see_prices(g.principal.role) and not reports.touched(
+            session, g.principal.account_id, task_id.lower()
+        ):
+            return jsonify(error="forbidden", message="this task is someone else's"), 403
+        task = reports.task_prices(session, task_id.lower())
+    return jsonify(
+        {
+            **task,
+            "assign_fee": money.to_wire(task["assign_fee"]),
+            "completion_reward": money.to_wire(task["completion_reward"]),
+            "priced_at": clock.to_wire(task["priced_at"]),
+        }
     )
 
 

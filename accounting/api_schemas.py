@@ -4,6 +4,7 @@ The views build their JSON themselves; these describe it (and the query paramete
 from marshmallow import Schema, fields, validate
 
 from accounting import domain
+from ates.roles import ROLES
 
 MONEY = {"pattern": r"^-?(0|[1-9][0-9]*)\.[0-9]{2}$", "example": "12.00"}
 
@@ -60,6 +61,34 @@ class AccountWithBalance(Schema):
 
 class AccountList(Schema):
     accounts = fields.List(fields.Nested(AccountWithBalance), required=True)
+    next = fields.UUID(
+        required=True,
+        allow_none=True,
+        metadata={"description": "pass as `after` for the next page; null on the last"},
+    )
+
+
+class AccountQuery(Schema):
+    role = fields.String(validate=validate.OneOf(ROLES))
+    balance = fields.String(
+        validate=validate.OneOf(["negative", "zero", "positive"]),
+        metadata={"description": "only the accounts whose balance has this sign"},
+    )
+    limit = fields.Integer(
+        validate=validate.Range(min=1, max=1000),
+        metadata={"description": "a page of this many; every account when left out"},
+    )
+    after = fields.UUID(metadata={"description": "the page after this account (a page's `next`)"})
+
+
+class TaskPrices(Schema):
+    task_id = fields.UUID(required=True)
+    jira_id = fields.String(required=True, allow_none=True)
+    title = fields.String(required=True, allow_none=True)
+    assign_fee = fields.String(required=True, metadata=MONEY)
+    completion_reward = fields.String(required=True, metadata=MONEY)
+    rewarded = fields.Boolean(required=True)
+    priced_at = fields.DateTime(required=True)
 
 
 class IncomeOfDay(Schema):
@@ -98,4 +127,4 @@ class IncomeQuery(Schema):
     )
 
 
-SCHEMAS = (MyAccount, Transaction, AuditLog, AccountList, Income, BillingDay)
+SCHEMAS = (MyAccount, Transaction, AuditLog, AccountList, Income, BillingDay, TaskPrices)

@@ -35,6 +35,10 @@ class NoSuchBillingDay(RuleBroken):
     code, status = "not_found", 404
 
 
+class NotPricedYet(RuleBroken):
+    code, status = "not_found", 404
+
+
 @dataclass(frozen=True)
 class Price:
     assign_fee: Decimal
@@ -110,6 +114,11 @@ def report_days(first: date, last: date) -> list[date]:
     if count > MAX_REPORT_DAYS:
         raise InvalidInput(f"the range has {count} days; at most {MAX_REPORT_DAYS} are allowed")
     return [first + timedelta(days=n) for n in range(count)]
+
+
+def may_see_prices(role: str) -> bool:
+    """Any task's fee and reward: who sees every balance, and the managers who hand tasks out."""
+    return role in SEE_EVERYONE or role == "manager"
 
 
 def may_see_everyone(role: str) -> bool:

@@ -65,8 +65,9 @@ def audit_log(session: Session, account_id: str, billing_date: date) -> list[dic
     ]
 
 
-def every_account(session: Session) -> list[dict]:
-    """Every account known from auth's events or from a transaction, with its balance; names first."""
+def every_account(session: Session, role: str | None = None, sign: str | None = None) -> list[dict]:
+    """Every account known from auth's events or from a transaction, with its balance; names first.
+    `role` and `sign` (negative, zero, positive) keep only those accounts."""
     found = {
         row["account_id"]: {**row, "balance": domain.ZERO}
         for row in session.execute(
@@ -90,9 +91,73 @@ def every_account(session: Session) -> list[dict]:
                 "active": None,
             },
         )["balance"] = domain.cents(amount)
-    return sorted(
-        found.values(), key=lambda a: (a["username"] is None, a["username"] or "", a["account_id"])
+    kept = [
+        account
+        for account in found.values()
+        if (role is None or account["role"] == role)
+        and (sign is None or SIGNS[sign](account["balance"]))
+    ]
+    return sorted(kept, key=lambda a: (a["username"] is None, a["username"] or "", a["account_id"]))
+
+
+SIGNS = {
+    "negative": lambda amount: amount < 0,
+    "zero": lambda amount: amount == 0,
+    "positive": lambda amount: amount > 0,
+}
+
+
+def page_after(
+    accounts: list[dict], after: str | None, limit: int | None
+) -> tuple[list[dict], str | None]:
+    """The accounts after the one named `after` (in `every_account`'s order: an account that arrives
+    meanwhile lands in its place and shifts no page), `limit` of them; and the `next` cursor."""
+    start = 0
+    if after is not None:
+        start = next(
+            (index + 1 for index, account in enumerate(accounts) if account["account_id"] == after),
+            None,
+        )
+        if start is None:
+            raise domain.InvalidInput(f"after: there is no account {after} in this list")
+    if limit is None:
+        return accounts[start:], None
+    page = accounts[start : start + limit]
+    more = start + limit < len(accounts)
+    return page, page[-1]["account_id"] if more and page else None
+
+
+def task_prices(session: Session, task_id: str) -> dict:
+    row = (
+        session.execute(
+            select(
+                tasks.c.task_id,
+                tasks.c.jira_id,
+                tasks.c.title,
+                tasks.c.assign_fee,
+                tasks.c.completion_reward,
+                tasks.c.rewarded,
+                tasks.c.priced_at,
+            ).where(tasks.c.task_id == task_id)
+        )
+        .mappings()
+        .first()
     )
+    if row is None:
+        raise domain.NotPricedYet(f"task {task_id} has no price here (yet)")
+    return {
+        **row,
+        "assign_fee": domain.cents(row["assign_fee"]),
+        "completion_reward": domain.cents(row["completion_reward"]),
+    }
+
+
+def touched(session: Session, account_id: str, task_id: str) -> bool:
+    """Whether any transaction of this account was for this task."""
+    query = select(transactions.c.id).where(
+        transactions.c.account_id == account_id, transactions.c.task_id == task_id
+    )
+    return session.execute(query.limit(1)).first() is not None
 
 
 def income_by_day(session: Session, first: date, last: date) -> list[tuple[date, Decimal]]:

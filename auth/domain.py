@@ -10,9 +10,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from ates import rules, text
+from ates.roles import ROLES
 from auth import passwords
 
-ROLES = ("admin", "manager", "accountant", "boss", "developer")
 SIGN_UP_ROLE = "developer"
 USERNAME_PATTERN = re.compile(r"[a-z0-9_.-]{3,64}")
 MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH

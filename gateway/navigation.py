@@ -2,7 +2,9 @@
 
 from dataclasses import dataclass
 
-EVERYONE = ("admin", "manager", "accountant", "boss", "developer")
+from ates.roles import ROLES
+
+EVERYONE = ROLES
 
 
 @dataclass(frozen=True)

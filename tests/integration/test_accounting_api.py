@@ -157,6 +157,45 @@ def test_admins_see_every_account_with_its_balance(client, issuer, popugs, db):
     assert len(log["transactions"]) == 3
 
 
+def test_accounts_by_role_and_sign_a_page_at_a_time(client, issuer, popugs, db):
+    headers = as_role(issuer, popugs, "admin")
+    owing = str(uuid.uuid4())
+    db.apply(account_created(owing, "developer"), task_assigned(str(uuid.uuid4()), owing))
+
+    def ids(query):
+        answer = client.get(f"/api/accounts?{query}", headers=headers)
+        assert answer.status_code == 200, answer.json
+        return [account["account_id"] for account in answer.json["accounts"]], answer.json["next"]
+
+    assert set(ids("role=developer")[0]) == {popugs["developer"], owing}
+    assert ids("balance=negative")[0] == [owing]
+    assert ids("balance=positive")[0] == [popugs["developer"]]
+    assert popugs["developer"] not in ids("balance=zero")[0] and owing not in ids("balance=zero")[0]
+    everyone, last = ids("")
+    assert last is None and len(everyone) == len(ROLES) + 1
+    pages, after = [], None
+    while True:
+        page, after = ids("limit=2" + (f"&after={after}" if after else ""))
+        pages.append(page)
+        if after is None:
+            break
+    assert [len(page) for page in pages] == [2, 2, 2] and sum(pages, []) == everyone
+
+
+def test_a_tasks_prices_for_who_may_see_them(client, issuer, popugs, db):
+    taken = str(uuid.uuid4())
+    db.apply(task_assigned(taken, popugs["developer"]))  # its fee touched the developer's balance
+    for role, status in [("admin", 200), ("accountant", 200), ("manager", 200), ("boss", 403)]:
+        answer = client.get(f"/api/tasks/{taken}", headers=as_role(issuer, popugs, role))
+        assert answer.status_code == status, (role, answer.json)
+    mine = client.get(f"/api/tasks/{taken}", headers=as_role(issuer, popugs, "developer")).json
+    assert (mine["assign_fee"], mine["completion_reward"], mine["rewarded"]) == (
+        "12.00",
+        "31.00",
+        False,
+    )
+
+
 def test_income_per_day_covers_every_day_of_the_range(client, issuer, popugs):
     headers = as_role(issuer, popugs, "admin")
     first, last = today() - timedelta(days=2), today()
@@ -228,6 +267,13 @@ def test_only_admins_and_accountants_read_the_open_days_management_income(
         ("get", "/api/income?from=2026-03-02&to=2026-03-01", 400, "invalid_input"),
         ("get", "/api/income?from=2024-01-01&to=2026-03-01", 400, "invalid_input"),
         ("get", "/api/income?to=nope", 400, "invalid_input"),
+        ("get", "/api/accounts?role=parrot", 400, "invalid_input"),
+        ("get", "/api/accounts?balance=some", 400, "invalid_input"),
+        ("get", "/api/accounts?limit=0", 400, "invalid_input"),
+        ("get", "/api/accounts?after=nobody", 400, "invalid_input"),
+        ("get", f"/api/accounts?after={uuid.uuid4()}", 400, "invalid_input"),
+        ("get", "/api/tasks/not-a-task", 400, "invalid_input"),
+        ("get", f"/api/tasks/{uuid.uuid4()}", 404, "not_found"),
     ],
 )
 def test_nonsense_gets_a_clear_json_error_never_a_500(
