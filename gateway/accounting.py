@@ -8,12 +8,16 @@ from urllib.parse import quote
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ates.roles import ROLES
 from gateway import api_client
-from gateway.api_client import ServiceError
+from gateway.api_client import ServiceError, uuid_or_none
+from gateway.formatting import money
 
 blueprint = Blueprint("accounting", __name__, url_prefix="/accounting")
 SEE_EVERYONE = ("admin", "accountant")
 INCOME_DAYS = 14
+PAGE = 50  # accounts in a page of the list
+SIGNS = {"negative": "below zero", "zero": "zero", "positive": "above zero"}
 
 
 @blueprint.get("")
@@ -32,8 +36,29 @@ def mine():
 @login_required
 def every_account():
     _only_admins_and_accountants()
-    accounts = api_client.get("accounting", "/api/accounts")["accounts"]
-    return render_template("accounting/accounts.html", accounts=accounts)
+    role = request.args.get("role") if request.args.get("role") in ROLES else None
+    sign = request.args.get("balance") if request.args.get("balance") in SIGNS else None
+    after = uuid_or_none(request.args.get("after"))
+    query = {"role": role, "balance": sign, "after": after, "limit": PAGE}
+    try:
+        page = api_client.get(
+            "accounting", "/api/accounts", **{k: v for k, v in query.items() if v}
+        )
+    except ServiceError as error:
+        if error.status >= 500:
+            raise
+        flash(error.message, "error")  # a page cursor gone stale: start again at the top
+        return redirect(url_for("accounting.every_account", role=role, balance=sign))
+    return render_template(
+        "accounting/accounts.html",
+        accounts=page["accounts"],
+        next=page.get("next"),
+        role=role,
+        sign=sign,
+        first_page=after is None,
+        roles=ROLES,
+        signs=SIGNS,
+    )
 
 
 @blueprint.get("/accounts/<account_id>")
@@ -89,8 +114,9 @@ def close_day(day):
     try:
         closed = api_client.post("accounting", f"/api/billing-days/{day}/close")
         flash(
-            f"Billing day {closed['billing_date']} is {closed['status']}: {closed['payouts']} payouts, "
-            f"${closed['total_paid']} paid, management income ${closed['management_income']}.",
+            f"Billing day {closed['billing_date']} is {closed['status']}: "
+            f"{closed['payouts']} payouts, {money(closed['total_paid'])} paid, "
+            f"management income {money(closed['management_income'])}.",
             "info",
         )
     except ServiceError as error:

@@ -52,9 +52,15 @@ def form_key() -> str | None:
     """The key the page put into the form being sent (`idempotency_key()` in a template)."""
     if not has_request_context():
         return None
-    key = request.form.get(FORM_KEY, "")
+    return uuid_or_none(request.form.get(FORM_KEY, ""))
+
+
+def uuid_or_none(text: str | None) -> str | None:
+    """The id in its one spelling, or None when it is not one: nothing else goes into a path."""
+    if not text or len(text) > 45:
+        return None
     try:
-        return str(uuid.UUID(key))
+        return str(uuid.UUID(text))
     except ValueError:
         return None
 

@@ -17,6 +17,7 @@ from gateway import (
     accounting,
     analytics,
     dead_letters,
+    formatting,
     home,
     notifications,
     renewal,
@@ -73,7 +74,8 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     sso.init_app(app)
     renewal.init_app(app)
     app.register_blueprint(sso.blueprint)
-    app.register_blueprint(home.blueprint)
+    home.init_app(app)  # the front page, and the navigation in every page's header
+    formatting.init_app(app)  # money, times and people written one way on every page
     app.register_blueprint(tasks.blueprint)
     app.register_blueprint(accounting.blueprint)
     app.register_blueprint(dead_letters.blueprint)

@@ -43,3 +43,18 @@ def navigation_for(
             )
             areas.setdefault(link.area, []).append(Link(link.area, link.label, href, link.roles))
     return areas
+
+
+def current_href(areas: dict[str, list[Link]], path: str) -> str | None:
+    """The link the page at `path` belongs to: the same path, or the longest that leads to it
+    (a task's page belongs to "My tasks"); None for the front page and the other services'."""
+    best = None
+    for links in areas.values():
+        for link in links:
+            href = link.href
+            if not href.startswith("/"):
+                continue
+            leads_here = path == href or path.startswith(href.rstrip("/") + "/")
+            if leads_here and (best is None or len(href) > len(best)):
+                best = href
+    return best

@@ -5,7 +5,6 @@ notifier's API with the popug's own token; the notifier shows nobody another's n
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ates import clock
 from gateway import api_client, renewal
 from gateway.api_client import ServiceError
 
@@ -76,17 +75,8 @@ def _back() -> str:
     return url_for("notifications.notices", **args)
 
 
-def moment(text: str) -> str:
-    """A wire time as a person reads it: "2026-12-03 06:28 UTC"."""
-    try:
-        return clock.from_wire(text).strftime("%Y-%m-%d %H:%M UTC")
-    except (TypeError, ValueError):
-        return text
-
-
 def init_app(app) -> None:
     app.register_blueprint(blueprint)
-    app.add_template_filter(moment)
 
     @app.context_processor
     def bell():

@@ -6,6 +6,7 @@ returns its differences as lines."""
 
 from collections import Counter, defaultdict
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,14 @@ from tests.e2e.day import (
     until,
 )
 from tests.e2e.tap import EventTap
+
+
+def dollars(shown: str) -> Decimal:
+    """A sum as the gateway's pages write it ("\u2212$12.00", "$1,031.00") back to a Decimal."""
+    text = shown.strip().replace(",", "")
+    negative = text.startswith("\u2212")
+    amount = Decimal(text.removeprefix("\u2212").removeprefix("$"))
+    return -amount if negative else amount
 
 
 def mails_in(var_dir: Path) -> tuple[Counter, int]:

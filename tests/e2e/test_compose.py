@@ -10,13 +10,13 @@ import re
 import secrets
 import socket
 import subprocess
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.conftest import eventually
+from tests.e2e.checks import dollars
 from tests.e2e.system import form_with, free_port, sign_in_at_auth, sign_up, submit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,16 +188,16 @@ def paid_for_the_task(popug: requests.Session, system: dict) -> dict | None:
     """The popug's balance and its audit log, once the log holds the task's fee and reward."""
     page = popug.get(f"{system['gateway']}/accounting", timeout=10).text
     rows = re.findall(
-        r"<tr>\s*<td>[^<]*</td>\s*<td>([^<]+)</td>\s*<td[^>]*>\$([^<]+)</td>\s*<td>\$([^<]+)</td>"
+        r"<tr>\s*<td>[^<]*</td>\s*<td>([^<]+)</td>\s*<td[^>]*>([^<]+)</td>\s*<td[^>]*>([^<]+)</td>"
         r"\s*<td>(.*?)</td>",
         page,
         re.DOTALL,
     )
-    kinds = {kind: Decimal(amount) for kind, amount, _, task in rows if TITLE in task}
+    kinds = {kind: dollars(amount) for kind, amount, _, task in rows if TITLE in task}
     if set(kinds) != {"assign fee", "reward"}:
         return None
-    shown = re.search(r'<p class="balance">Balance now: <strong[^>]*>\$([^<]+)</strong>', page)
-    return {"balance": Decimal(shown.group(1)), **kinds}
+    shown = re.search(r'<p class="balance">Balance now: <strong[^>]*>([^<]+)</strong>', page)
+    return {"balance": dollars(shown.group(1)), **kinds}
 
 
 def test_compose_runs_the_whole_system_on_local_images(system):

@@ -95,11 +95,16 @@ def test_a_popug_sees_its_balance_and_the_audit_log_of_a_chosen_day(accounting, 
     kesha = kesha_worked(accounting[0])
     client = signed_in(gateway, issuer, "developer", kesha)
     html = client.get("/accounting").get_data(as_text=True)
-    assert "Balance now: <strong class=\"up\">$7.00</strong>" in html
+    assert 'Balance now: <strong class="money">$7.00</strong>' in html
     log = re.search(r'<table id="audit-log">.*?</table>', html, re.DOTALL).group(0)
     assert log.count("<tr>") == 4
     assert "UBERPOP-7" in log and "Change the green" in log and "unknown task" in log
-    assert "$-12.00" in log and "$31.00" in log and f'value="{today()}"' in html
+    assert (
+        "\u2212$12.00" in log
+        and "$31.00" in log
+        and "$-" not in log
+        and f'value="{today()}"' in html
+    )
     yesterday = client.get("/accounting?date=2026-03-01").get_data(as_text=True)
     assert "No transactions on 2026-03-01" in yesterday
     nonsense = client.get("/accounting?date=2026-02-30", follow_redirects=True).get_data(
@@ -117,7 +122,7 @@ def test_an_accountant_sees_every_account_its_log_and_the_income(accounting, gat
     assert "UBERPOP-7" in log and "Popug" in log
     income = client.get("/accounting/income").get_data(as_text=True)
     rows = re.search(r'<table id="income">.*?</table>', income, re.DOTALL).group(0)
-    assert rows.count("<tr>") == 15 and f"<td>{today()}</td>" in rows and "$-7.00" in rows
+    assert rows.count("<tr>") == 15 and f"<td>{today()}</td>" in rows and "\u2212$7.00" in rows
 
 
 def test_the_close_day_button_pays_out_and_says_so(accounting, gateway, issuer):

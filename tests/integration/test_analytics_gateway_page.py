@@ -69,7 +69,7 @@ def test_an_admin_sees_todays_figures_the_most_expensive_task_and_the_income_cha
     html = page.get_data(as_text=True)
     assert re.search(r"Management income\s*<strong[^>]*>\$30\.00", html)
     assert re.search(r"Popugs below zero now <strong>4</strong>", html)
-    assert "UBERPOP-27 Reward 27</strong>, $27.00" in html  # today: 27 beats 24
+    assert 'UBERPOP-27 Reward 27</strong>, <span class="money">$27.00</span>' in html  # 27 beats 24
     svg = re.search(r"<svg class=\"chart\".*?</svg>", html, re.DOTALL).group(0)
     assert svg.count("<rect") == 30 and f"{clock.utcnow().date()}: $30.00" in svg
 
