@@ -1,8 +1,6 @@
 """Tasks as popugs meet them: through the gateway's pages, signed in through the real SSO, with
 auth's account events reaching the tracker over the real broker."""
 
-import re
-
 import pytest
 import requests
 
