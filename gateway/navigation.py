@@ -24,7 +24,7 @@ LINKS = (
     Link("Accounting", "Income", "/accounting/income", ("admin", "accountant")),
     Link("Analytics", "Analytics", "/analytics", ("admin",)),
     Link("Notices", "My notices", "/notifications", EVERYONE),
-    Link("Notices", "Mail settings", "/notifications/settings", EVERYONE),
+    Link("Notices", "Settings", "/notifications/settings", EVERYONE),
     Link("Admin", "Accounts", "{auth_url}/admin/accounts", ("admin",)),  # auth's own admin page
     Link("Admin", "Dead letters", "/admin/dead-letters", ("admin",)),
     Link("Admin", "RabbitMQ management", "{rabbitmq_management_url}", ("admin",)),

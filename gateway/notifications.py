@@ -1,9 +1,20 @@
 """A popug's notices in the web UI: the bell with the unread count in every page's header, the
-notices page (a page at a time, mark read), and the mail settings. Everything comes from the
+notices page (a page at a time, mark read), and the settings (task mail, the time zone). All from the
 notifier's API with the popug's own token; the notifier shows nobody another's notices."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from zoneinfo import available_timezones
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required, user_logged_in
 
 from gateway import api_client, renewal
 from gateway.api_client import ServiceError
@@ -43,16 +54,47 @@ def mark_all_read():
 def settings():
     if request.method == "POST":
         task_mail = request.form.get("task_mail") == "on"
-        api_client.call(
-            "notifier", "PUT", "/api/me/notification-settings", json={"task_mail": task_mail}
-        )
+        zone = request.form.get("timezone") or None
+        try:
+            saved = api_client.call(
+                "notifier",
+                "PUT",
+                "/api/me/notification-settings",
+                json={"task_mail": task_mail, "timezone": zone},
+            )
+        except ServiceError as error:
+            if error.status >= 500:
+                raise
+            flash(f"Nothing was changed: {error.message}", "error")
+            return redirect(url_for("notifications.settings"))
+        session["timezone"] = saved.get("timezone") or ""
         flash(
-            "Task mail is on." if task_mail else "Task mail is off; notices still show here.",
+            ("Task mail is on" if task_mail else "Task mail is off; notices still show here")
+            + f". Times show in {saved.get('timezone') or 'the system’s zone'}.",
             "info",
         )
         return redirect(url_for("notifications.settings"))
     found = api_client.get("notifier", "/api/me/notification-settings")
-    return render_template("notifications/settings.html", settings=found)
+    session["timezone"] = found.get("timezone") or ""
+    return render_template(
+        "notifications/settings.html",
+        settings=found,
+        zones=ZONES,
+        system_zone=current_app.config["ATES"].timezone.key,
+    )
+
+
+def remember_my_timezone(*_sender, **_signal) -> None:
+    """At sign-in: the popug's own zone into the session, so every page's times use it. Without
+    the notifier at that moment the system's zone serves until the settings page is opened."""
+    try:
+        found = api_client.get("notifier", "/api/me/notification-settings")
+    except (ServiceError, renewal.SignInRequired, KeyError):  # KeyError: a gateway without it
+        return
+    session["timezone"] = (found or {}).get("timezone") or ""
+
+
+ZONES = sorted(available_timezones())
 
 
 def unread_count() -> int | None:
@@ -77,6 +119,7 @@ def _back() -> str:
 
 def init_app(app) -> None:
     app.register_blueprint(blueprint)
+    user_logged_in.connect(remember_my_timezone, app)  # flask-login's signal, sent by login_user
 
     @app.context_processor
     def bell():

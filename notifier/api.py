@@ -4,8 +4,10 @@ JSON in and out, a bearer token on every call. Nobody reads or marks another pop
 every route works on the caller's own (`g.principal`), and another's notice is simply not found.
 """
 
+from zoneinfo import available_timezones
+
 from flask import Blueprint, g, jsonify, request
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from ates import clock, json_body
 from ates.tokens import require_role
@@ -61,6 +63,18 @@ class NotificationSettings(Schema):
         truthy={True},
         falsy={False},
         metadata={"description": "mail me task notices too (the end-of-day mail always comes)"},
+    )
+    timezone = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(
+            sorted(available_timezones()),
+            error="{input!r} is not a time zone such as Europe/Moscow",
+        ),
+        metadata={
+            "description": "the zone my pages show times in (IANA name); null: the system's",
+            "example": "Europe/Moscow",
+        },
     )
 
 
@@ -161,7 +175,8 @@ def my_settings():
 @api.put("/me/notification-settings")
 @require_role()
 def change_my_settings():
-    """Change my mail settings: `{"task_mail": false}` stops task mail; notices still come.
+    """Change my settings: `{"task_mail": false}` stops task mail (notices still come);
+    `timezone` is the zone my pages show times in (left out or null: the system's).
     ---
     put:
       requestBody:
@@ -181,7 +196,7 @@ def change_my_settings():
     given = NotificationSettings().load(json_body.json_object("body"))
     with unit_of_work().begin() as session:
         changed = service.change_mail_settings(
-            session, g.principal.account_id, given["task_mail"], clock.utcnow()
+            session, g.principal.account_id, given["task_mail"], given["timezone"], clock.utcnow()
         )
     return jsonify(changed)
 

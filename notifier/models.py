@@ -128,5 +128,6 @@ notification_settings = Table(
     metadata,
     Column("account_id", String(36), primary_key=True),
     Column("task_mail", Boolean, nullable=False),
+    Column("timezone", String(64)),  # IANA name; None: the system's ATES_TIMEZONE
     Column("updated_at", UtcDateTime(), nullable=False),
 )

@@ -403,15 +403,19 @@ def mark_all_read(session: Session, account_id: str, now: datetime) -> int:
 
 def mail_settings(session: Session, account_id: str) -> dict:
     row = session.execute(
-        select(notification_settings.c.task_mail).where(
+        select(notification_settings.c.task_mail, notification_settings.c.timezone).where(
             notification_settings.c.account_id == account_id
         )
     ).first()
-    return {"task_mail": True if row is None else row.task_mail}
+    if row is None:
+        return {"task_mail": True, "timezone": None}
+    return {"task_mail": row.task_mail, "timezone": row.timezone}
 
 
-def change_mail_settings(session: Session, account_id: str, task_mail: bool, now: datetime) -> dict:
-    values = {"task_mail": task_mail, "updated_at": now}
+def change_mail_settings(
+    session: Session, account_id: str, task_mail: bool, timezone: str | None, now: datetime
+) -> dict:
+    values = {"task_mail": task_mail, "timezone": timezone, "updated_at": now}
     changed = session.execute(
         update(notification_settings)
         .where(notification_settings.c.account_id == account_id)
@@ -419,7 +423,7 @@ def change_mail_settings(session: Session, account_id: str, task_mail: bool, now
     ).rowcount
     if not changed:
         session.execute(insert(notification_settings).values(account_id=account_id, **values))
-    return {"task_mail": task_mail}
+    return {"task_mail": task_mail, "timezone": timezone}
 
 
 def task_details(session: Session, task_ids: Iterable[str]) -> dict[str, domain.TaskDetails]:

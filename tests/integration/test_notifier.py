@@ -286,11 +286,28 @@ def test_marking_read_is_for_ones_own_notices_only(app, issuer, day):
 def test_settings_are_read_and_changed_with_words_for_nonsense(app, issuer, day):
     client = app.test_client()
     rio = issuer.headers(day.ids["rio"], "developer")
-    assert client.get("/api/me/notification-settings", headers=rio).json == {"task_mail": True}
-    changed = client.put("/api/me/notification-settings", json={"task_mail": False}, headers=rio)
-    assert changed.status_code == 200 and changed.json == {"task_mail": False}
-    assert client.get("/api/me/notification-settings", headers=rio).json == {"task_mail": False}
-    for nonsense in ({"task_mail": "no"}, {}, {"task_mail": False, "more": 1}, [1]):
+    path = "/api/me/notification-settings"
+    assert client.get(path, headers=rio).json == {"task_mail": True, "timezone": None}
+    changed = client.put(path, json={"task_mail": False}, headers=rio)
+    assert changed.status_code == 200 and changed.json == {"task_mail": False, "timezone": None}
+    assert client.get(path, headers=rio).json == {"task_mail": False, "timezone": None}
+    moved = client.put(path, json={"task_mail": False, "timezone": "Asia/Tokyo"}, headers=rio)
+    assert (
+        moved.json
+        == client.get(path, headers=rio).json
+        == {
+            "task_mail": False,
+            "timezone": "Asia/Tokyo",
+        }
+    )
+    for nonsense in (
+        {"task_mail": "no"},
+        {},
+        {"task_mail": False, "more": 1},
+        [1],
+        {"task_mail": True, "timezone": "Mars/Olympus"},
+        {"task_mail": True, "timezone": 3},
+    ):
         answer = client.put("/api/me/notification-settings", json=nonsense, headers=rio)
         assert answer.status_code == 400 and answer.json["message"], nonsense
 

@@ -111,9 +111,28 @@ def test_task_mail_can_be_turned_off_and_on(gateway, issuer, day, notifier):
     off = rio.post("/notifications/settings", data={}, follow_redirects=True).get_data(as_text=True)
     assert "Task mail is off" in off and "checked" not in off
     with notifier.extensions["ates.uow"].read() as session:
-        assert service.mail_settings(session, day.ids["rio"]) == {"task_mail": False}
+        assert service.mail_settings(session, day.ids["rio"]) == {
+            "task_mail": False,
+            "timezone": None,
+        }
     on = rio.post("/notifications/settings", data={"task_mail": "on"}, follow_redirects=True)
     assert "Task mail is on." in on.get_data(as_text=True)
+
+
+def test_a_popug_chooses_the_time_zone_its_pages_show_times_in(gateway, issuer, day):
+    rio = signed_in(gateway, issuer, "developer", day.ids["rio"], "rio")
+    assert re.search(r'class="when">\d{4}-\d\d-\d\d \d\d:\d\d UTC', rio.get("/notifications").text)
+    moved = rio.post(
+        "/notifications/settings",
+        data={"task_mail": "on", "timezone": "Asia/Tokyo"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Times show in Asia/Tokyo." in moved and "<option selected>Asia/Tokyo</option>" in moved
+    assert re.search(r'class="when">\d{4}-\d\d-\d\d \d\d:\d\d JST', rio.get("/notifications").text)
+    nonsense = rio.post(
+        "/notifications/settings", data={"timezone": "Mars/Olympus"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Nothing was changed: " in nonsense and "is not a time zone" in nonsense
 
 
 def test_a_page_without_the_notifier_still_renders_without_a_count(issuer, day):
