@@ -111,6 +111,24 @@ ensure_chromium() {
   apt_install chromium chromium-driver
 }
 
+# ensure_axe: the accessibility checker axe-core (npm), which the real-browser test injects into
+# every page, under var/node/ (not committed; fetched once per machine, pinned to one version).
+AXE_VERSION=4.14.1
+ensure_axe() {
+  local dir="$ROOT/var/node" package="$ROOT/var/node/node_modules/axe-core/package.json"
+  if [ -f "$package" ] && grep -q "\"version\": \"$AXE_VERSION\"" "$package"; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    can_apt || die "npm is not installed (it fetches axe-core): sudo apt-get install nodejs npm"
+    apt_install nodejs npm
+  fi
+  mkdir -p "$dir"
+  npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error "axe-core@$AXE_VERSION" >&2 \
+    || die "npm could not install axe-core@$AXE_VERSION"
+  [ -f "$dir/node_modules/axe-core/axe.min.js" ] || die "axe-core installed without axe.min.js"
+}
+
 # ensure_docker_compose: Debian's docker-compose (v1), which checks compose.yaml without an engine
 # and runs it on one (tests/e2e/test_compose.py).
 ensure_docker_compose() {

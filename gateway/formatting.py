@@ -11,19 +11,19 @@ from flask import current_app, session
 from markupsafe import Markup, escape
 
 from ates import clock
-
-MINUS = "\u2212"
+from ates import money as amounts
 
 
 def money(amount: str | Decimal | None) -> str:
-    """`"-96.00"` → `−$96.00`, `"38"` → `$38.00`; anything else as it came, so a page never fails."""
+    """`"-96.00"` → `−$96.00`, `"38"` → `$38.00` (ates/money.py's `display`); anything else as it
+    came, so a page never fails."""
     if amount is None or amount == "":
         return ""
     try:
         value = Decimal(amount).quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError, TypeError):
         return str(amount)
-    return f"{MINUS if value < 0 else ''}${abs(value):,.2f}"
+    return amounts.display(value)  # the notifier's words write it the same way
 
 
 def money_class(amount: str | Decimal | None) -> str:

@@ -16,6 +16,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "var" / "node" / "node_modules" / "axe-core" / "axe.min.js"  # bin/lib.sh ensure_axe
+AXE_TIMEOUT = 60  # seconds for one page's checks
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WIDTH, HEIGHT = 1280, 900
@@ -29,7 +32,6 @@ FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    f"--window-size={WIDTH},{HEIGHT}",
 )
 PAGE_TIMEOUT = 20
 
@@ -41,8 +43,8 @@ def installed() -> bool:
 class Browser:
     """One person's browser window: its own profile, so its own cookies and sign-ins."""
 
-    def __init__(self, driver: webdriver.Chrome, name: str, screenshots: Path):
-        self.driver, self.name, self.screenshots = driver, name, screenshots
+    def __init__(self, driver: webdriver.Chrome, name: str, screenshots: Path, width: int = WIDTH):
+        self.driver, self.name, self.screenshots, self.width = driver, name, screenshots, width
         self.taken: list[Path] = []
 
     @property
@@ -129,7 +131,7 @@ class Browser:
                 "clip": {
                     "x": 0,
                     "y": 0,
-                    "width": WIDTH,
+                    "width": self.width,
                     "height": max(int(height), HEIGHT),
                     "scale": 1,
                 },
@@ -144,15 +146,55 @@ class Browser:
         self.taken.append(path)
         return path
 
+    def accessibility_violations(self, impacts=("serious", "critical")) -> list[dict]:
+        """What axe-core (WCAG 2.x A and AA rules, and its best practices) finds on the page open
+        now, of these impacts. The script goes in through the DevTools protocol, which the page's
+        Content-Security-Policy does not govern; the page itself still runs no inline script."""
+        if not AXE.is_file():
+            raise RuntimeError(f"{AXE} is missing: bin/test installs it (bin/lib.sh ensure_axe)")
+        self.driver.execute_script(AXE.read_text(encoding="utf-8"))
+        self.driver.set_script_timeout(AXE_TIMEOUT)
+        found = self.driver.execute_async_script(
+            """
+            const done = arguments[arguments.length - 1];
+            axe.run(document, {resultTypes: ["violations"]})
+              .then(results => done(results.violations))
+              .catch(error => done([{id: "axe-failed", impact: "critical", help: String(error),
+                                     nodes: []}]));
+            """
+        )
+        return [
+            {
+                "id": violation["id"],
+                "impact": violation["impact"],
+                "help": violation["help"],
+                "nodes": [
+                    {"target": node.get("target"), "html": node.get("html", "")[:200]}
+                    for node in violation["nodes"][:5]
+                ],
+            }
+            for violation in found
+            if violation["impact"] in impacts
+        ]
+
+
+def describe(violations: list[dict]) -> str:
+    """axe-core's findings as lines a person reads in a failed assertion."""
+    lines = []
+    for violation in violations:
+        lines.append(f"- {violation['impact']} {violation['id']}: {violation['help']}")
+        lines += [f"    {node['target']}: {node['html']}" for node in violation["nodes"]]
+    return "\n".join(lines)
+
 
 @contextmanager
-def chromium(name: str, screenshots: Path):
-    """A fresh headless Chromium for `name`; always quit afterwards, with a last screenshot if the
-    test failed."""
+def chromium(name: str, screenshots: Path, width: int = WIDTH, height: int = HEIGHT):
+    """A fresh headless Chromium for `name` with a `width`×`height` window (375 wide: a phone);
+    always quit afterwards, with a last screenshot if the test failed."""
     profile = Path(tempfile.mkdtemp(prefix=f"ates-chromium-{name}-"))
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
+    for flag in (*FLAGS, f"--window-size={width},{height}", f"--user-data-dir={profile}"):
         options.add_argument(flag)
     options.set_capability(
         "goog:loggingPrefs", {"browser": "ALL"}
@@ -161,7 +203,12 @@ def chromium(name: str, screenshots: Path):
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:
         driver.set_page_load_timeout(PAGE_TIMEOUT)
-        browser = Browser(driver, name, screenshots)
+        # the page's own width, whatever the window's frame takes: what a phone's screen shows
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+        )
+        browser = Browser(driver, name, screenshots, width)
         try:
             yield browser
         except BaseException:

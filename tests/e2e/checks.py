@@ -28,8 +28,8 @@ from tests.e2e.tap import EventTap
 
 
 def dollars(shown: str) -> Decimal:
-    """A sum as the gateway's pages write it ("\u2212$12.00", "$1,031.00") back to a Decimal."""
-    text = shown.strip().replace(",", "")
+    """A sum as the gateway's pages write it ("\u2212$12.00", "$38.00") back to a Decimal."""
+    text = shown.strip()
     negative = text.startswith("\u2212")
     amount = Decimal(text.removeprefix("\u2212").removeprefix("$"))
     return -amount if negative else amount

@@ -3,6 +3,7 @@ through it, a task goes to the popug, who completes it and watches its balance m
 dashboard, the income and the dead letters. Every page is kept as a PNG under `<basetemp>/screenshots/`."""
 
 import os
+import random
 import re
 import signal
 import socket
@@ -18,9 +19,12 @@ from PIL import Image
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from cli import demo
+from gateway.formatting import money
 from tests.conftest import eventually
 from tests.e2e import browser as real_browser
 from tests.e2e.browser import Browser, chromium
+from tests.e2e.checks import dollars
 from tests.e2e.system import (
     ROOT,
     SERVICES_AND_WORKERS,
@@ -103,11 +107,8 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def dollars(text: str) -> Decimal:
-    return Decimal(text.strip().removeprefix("$"))
-
-
 def shown(amount: Decimal) -> str:
+    """As the notifier's words write a sum."""
     return f"${amount:.2f}"
 
 
@@ -224,7 +225,9 @@ def pay_the_fee_and_earn_the_reward(popug: Browser, gateway: str) -> tuple[Decim
     popug.open(f"{gateway}/tasks")
     row = next(row for row in popug.find_all("table tr") if TITLE in row.text)
     popug.submit(row.find_element("css selector", "form"))
-    assert f"Task “{TITLE}” is done." in popug.text and "Nothing open" in popug.text, popug.text
+    assert f"Task “{JIRA_ID} {TITLE}” is done." in popug.text and "Nothing open" in popug.text, (
+        popug.text
+    )
     popug.shot("task-done")
 
     completed = eventually(
@@ -281,18 +284,18 @@ def see_the_dashboard(
 ) -> None:
     def up_to_date():
         admin.open(f"{gateway}/analytics")
-        return admin.find("#today-income strong").text == shown(income)
+        return admin.find("#today-income strong").text == money(income)
 
     eventually(
         up_to_date,
         timeout=30,
         interval=0.5,
-        message=f"today's income {shown(income)} on the dashboard",
+        message=f"today's income {money(income)} on the dashboard",
     )
     assert f"Today, {today}" in admin.text
     assert admin.find("#negative-balances strong").text == "0"  # reward − fee is never below zero
     most_expensive = admin.find("#most-expensive").text
-    assert TITLE in most_expensive and shown(reward) in most_expensive, most_expensive
+    assert TITLE in most_expensive and money(reward) in most_expensive, most_expensive
     assert admin.find_all("#income-chart rect"), "the income chart has a bar for today"
     admin.shot("analytics")
 
@@ -302,11 +305,11 @@ def see_the_income_and_no_dead_letters(
 ) -> None:
     admin.open(f"{gateway}/accounting/income")
     assert (
-        f"Open billing day: {today}, income so far {shown(income)}"
+        f"Open billing day: {today}, income so far {money(income)}"
         in admin.find("#billing-day").text
     )
     think_again_before_closing_the_day(admin, today)
-    assert shown(income) in next(
+    assert money(income) in next(
         row.text for row in admin.find_all("#income tr") if today in row.text
     )
     admin.shot("income")
@@ -335,7 +338,7 @@ def styled_by_their_own_files_and_nothing_blocked(people: list[Browser], system:
         assert person.blocked_by_the_policy() == [], person.name
     person = people[0]
     person.open(system["gateway"])
-    assert person.style("body", "max-width") == "704px"  # gateway.css: 44rem
+    assert person.style("main", "max-width") == "1152px"  # gateway.css: 72rem
     person.open(f"{system['auth']}/login")
     assert person.style("header .brand", "font-weight") == "700"  # auth.css
     assert person.blocked_by_the_policy() == []
@@ -365,3 +368,183 @@ def test_a_task_in_a_real_browser_from_sign_up_to_the_dashboard(screenshots, sys
                 path,
                 picture.size,
             )
+
+
+# ---- every page as every role, after a demo day --------------------------------------------------
+
+DEMO_TASKS = 60  # with the demo's second round and the story's task: more than a page of all tasks
+WALKERS = {  # who walks, with the password the demo gave them (admin: the system's)
+    "admin": ("admin", ADMIN_PASSWORD),
+    "manager": ("demo-manager-1", demo.PASSWORD),
+    "accountant": ("demo-accountant-1", demo.PASSWORD),
+    "developer": ("demo-developer-1", demo.PASSWORD),
+}
+PHONE_WIDTH, PHONE_HEIGHT = 375, 812
+MONEY = re.compile(r"\$-|-\$|\$ ")  # a sum written any other way than −$96.00 / $38.00
+WRITTEN_MONEY = re.compile(r"^\u2212?\$[0-9]+\.[0-9]{2}$")
+BARE_ID = re.compile(r"\b[0-9a-f]{8}(-[0-9a-f]{4}){0,3}\b")
+
+
+@pytest.fixture(scope="module")
+def demo_day(system):
+    """`ates demo` against the browser test's system: popugs of every role, 76 tasks, a
+    reassignment, completions, a closed billing day and a second day begun."""
+    saved = {name: os.environ.get(name) for name in ("ATES_AUTH_ISSUER", *SERVICE_URL_VARIABLES)}
+    os.environ["ATES_AUTH_ISSUER"] = system["auth"]
+    for service, url in system.items():
+        os.environ[f"ATES_{service.upper()}_URL"] = url
+    try:
+        demo.fill(system["auth"], ADMIN_PASSWORD, DEMO_TASKS, random.Random(16), say=print)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return system
+
+
+SERVICE_URL_VARIABLES = tuple(
+    f"ATES_{service.upper()}_URL"
+    for service in ("gateway", "auth", "tracker", "accounting", "analytics", "notifier")
+)
+
+
+def walkable(person: Browser, system: dict) -> list[tuple[str, str]]:
+    """The header's navigation as (label, address): the pages of the gateway and of auth (the
+    RabbitMQ management UI is the broker's own, not ours)."""
+    links = [
+        (link.text, link.get_attribute("href")) for link in person.find_all("nav.main a[href]")
+    ]
+    assert links, f"{person.name}: no navigation in the header"
+    ours = (system["gateway"], system["auth"])
+    return [(label, href) for label, href in links if href.startswith(ours)]
+
+
+def check_the_page(person: Browser, label: str, system: dict) -> list[str]:
+    """What is wrong with the page open in `person`: axe-core's serious and critical findings,
+    money or people written the wrong way, the navigation not marking it, a page wider than
+    the window."""
+    problems = []
+    violations = person.accessibility_violations()
+    if violations:
+        problems.append(f"axe-core on {person.url}:\n{real_browser.describe(violations)}")
+    text = person.text
+    if MONEY.search(text):
+        problems.append(
+            f"{person.url}: money not written as −$96.00 / $38.00: {MONEY.search(text)}"
+        )
+    for cell in person.find_all(".money:not(th)"):
+        shown = cell.text.split(" (")[0].strip()
+        if shown and not WRITTEN_MONEY.match(shown):
+            problems.append(f"{person.url}: a money cell says {shown!r}")
+    if BARE_ID.search(text):
+        problems.append(f"{person.url}: a bare id on the page: {BARE_ID.search(text).group(0)}")
+    if person.url.startswith(system["gateway"]):
+        current = [a.text for a in person.find_all('nav.main a[aria-current="page"]')]
+        if label and current != [label]:
+            problems.append(f"{person.url}: the navigation marks {current}, not {label!r}")
+    wide = person.driver.execute_script("return document.documentElement.scrollWidth")
+    if wide > person.width:
+        problems.append(f"{person.url}: {wide} px wide in a {person.width} px window")
+    return problems
+
+
+def walk_every_page(person: Browser, system: dict, role: str) -> list[str]:
+    problems = []
+    for label, href in walkable(person, system):
+        person.open(href)
+        person.shot(f"{role}-{label.lower().replace(' ', '-')}")
+        problems += check_the_page(person, label, system)
+    return problems
+
+
+def people_by_name_paging_and_filters(admin: Browser, gateway: str) -> list[str]:
+    """All tasks: names with usernames on hover, the next page holds other tasks, the assignee
+    filter keeps one popug's; a task's page with its fee, reward and history; accounts by sign."""
+    admin.open(f"{gateway}/tasks/all")
+    names = admin.find_all("#all-tasks span.person")
+    assert len(names) == 50 and all(name.get_attribute("title") for name in names), len(names)
+    first_page = [a.text for a in admin.find_all("#all-tasks td:first-child a")]
+    admin.click('a[rel="next"]')
+    second_page = [a.text for a in admin.find_all("#all-tasks td:first-child a")]
+    assert second_page and not set(second_page) & set(first_page) or len(second_page) < 50, (
+        first_page,
+        second_page,
+    )
+    problems = check_the_page(admin, "All tasks", {"gateway": gateway})
+    admin.shot("all-tasks-older")
+
+    admin.open(f"{gateway}/tasks/all")
+    who = admin.find("#all-tasks td:nth-child(3)").text  # the newest task's assignee
+    chosen = next(
+        option
+        for option in admin.find_all("#filter-assignee option")
+        if option.text.split(" (")[0] == who
+    )
+    chosen.click()
+    admin.click("form.filters button[type=submit]")
+    shown = {cell.text for cell in admin.find_all("#all-tasks td:nth-child(3)")}
+    assert shown <= {who}, (who, shown)
+    admin.shot("all-tasks-of-one-popug")
+
+    admin.click("#all-tasks td:first-child a")
+    facts = admin.find("#task-facts").text
+    assert "Assign fee" in facts and "Reward" in facts, facts
+    assert WRITTEN_MONEY.match(admin.find("#assign-fee").text), admin.find("#assign-fee").text
+    assert admin.find_all("#assignees li") and admin.find_all("#activity tr")
+    problems += check_the_page(admin, "", {"gateway": gateway})
+    admin.shot("task-page")
+
+    admin.open(f"{gateway}/accounting/accounts?balance=negative")
+    balances = [cell.text for cell in admin.find_all("#accounts td.money")]
+    assert all(b.startswith("\u2212$") for b in balances), balances
+    admin.click("#accounts td a")
+    assert admin.find_all("a[rel=prev]") and admin.find_all("#audit-log")
+    admin.shot("account-audit-log")
+    return problems
+
+
+def reassign_with_live_progress(manager: Browser, gateway: str) -> None:
+    """The job's bar moves on its own (reassign.js polling the job): the page is never reloaded
+    until the job is done and says what it did."""
+    manager.open(f"{gateway}/tasks/reassign")
+    manager.find("form[action$='/tasks/reassign'] button[type=submit]").click()
+    question = WebDriverWait(manager.driver, 10).until(expected_conditions.alert_is_present())
+    assert "Reassign every open task" in question.text
+    question.accept()
+    WebDriverWait(manager.driver, 20).until(lambda driver: "job=" in driver.current_url)
+    started = manager.find(".flash.info").text
+    assert re.fullmatch(r"Reassignment started: 0 / \d+ open tasks\.", started), started
+    manager.driver.execute_script("window.__stayed = true;")
+    WebDriverWait(manager.driver, 60).until(
+        lambda driver: driver.find_element("id", "progress").text.startswith("Done:")
+    )
+    assert manager.driver.execute_script("return window.__stayed === true;"), "the page reloaded"
+    done = manager.find("#progress").text
+    total = int(re.search(r"of (\d+) open tasks reassigned", done).group(1))
+    assert manager.find("#job-progress").get_attribute("value") == str(total), done
+    manager.shot("reassignment-done")
+
+
+def test_every_page_as_every_role_and_on_a_phone(screenshots, demo_day):
+    system, problems = demo_day, []
+    for role, (username, password) in WALKERS.items():
+        with chromium(f"walk-{role}", screenshots) as person:
+            sign_in_through_the_gateway(person, system, username, password)
+            problems += check_the_page(person, "", system)  # the front page
+            problems += walk_every_page(person, system, role)
+            if role == "admin":
+                problems += people_by_name_paging_and_filters(person, system["gateway"])
+            if role == "manager":
+                reassign_with_live_progress(person, system["gateway"])
+            assert person.blocked_by_the_policy() == [], role
+    with chromium("phone-admin", screenshots, width=PHONE_WIDTH, height=PHONE_HEIGHT) as phone:
+        sign_in_through_the_gateway(phone, system, "admin", ADMIN_PASSWORD)
+        problems += walk_every_page(phone, system, "phone")
+        phone.open(f"{system['gateway']}/analytics?period=week")
+        problems += check_the_page(phone, "Analytics", system)
+        chart = phone.find("#income-chart").rect
+        assert chart["width"] <= PHONE_WIDTH and chart["height"] > 100, chart
+        phone.shot("phone-analytics-week")
+    assert not problems, "\n".join(problems)

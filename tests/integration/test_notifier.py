@@ -235,7 +235,7 @@ def test_task_mail_off_keeps_the_notice_and_the_end_of_day_mail(uow):
     story = working_day()
     deliver(uow, [e for e in story.events if e.type == "account.created"])
     with uow.begin() as session:
-        service.change_mail_settings(session, story.ids["polly"], False, clock.utcnow())
+        service.change_mail_settings(session, story.ids["polly"], False, None, clock.utcnow())
     deliver(uow, story.events)
     flush(uow)
     assert told(uow, story) == story.notices

@@ -17,7 +17,7 @@ from gateway.app import create_app
         ("38", "$38.00"),
         (Decimal("0.00"), "$0.00"),
         ("-0.00", "$0.00"),  # no negative zero
-        ("1234567.5", "$1,234,567.50"),
+        ("1234567.5", "$1234567.50"),
         ("nonsense", "nonsense"),
         (None, ""),
     ],
