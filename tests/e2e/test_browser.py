@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -450,13 +452,55 @@ def check_the_page(person: Browser, label: str, system: dict) -> list[str]:
     return problems
 
 
-def walk_every_page(person: Browser, system: dict, role: str) -> list[str]:
+def walk_every_page(
+    person: Browser, system: dict, role: str, by_keyboard: bool = False
+) -> list[str]:
     problems = []
     for label, href in walkable(person, system):
         person.open(href)
         person.shot(f"{role}-{label.lower().replace(' ', '-')}")
         problems += check_the_page(person, label, system)
+        if by_keyboard and href.startswith(system["gateway"]):
+            problems += keyboard_problems(person)
     return problems
+
+
+FOCUSABLE = (
+    "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), "
+    "select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])"
+)
+
+
+def keyboard_problems(person: Browser) -> list[str]:
+    """Tab from the top of the page reaches every link and control on it, each once, in order,
+    the skip link first (a date field takes a Tab for each of its parts: counted once)."""
+    count = person.driver.execute_script(
+        """
+        const found = Array.from(document.querySelectorAll(arguments[0]))
+          .filter(element => element.getClientRects().length > 0 || element.matches(".skip"));
+        found.forEach((element, index) => element.setAttribute("data-tab-order", index));
+        document.activeElement && document.activeElement.blur();
+        window.scrollTo(0, 0);
+        return found.length;
+        """,
+        FOCUSABLE,
+    )
+    reached: list[str] = []
+    keys = ActionChains(person.driver)
+    for _ in range(count * 4):
+        keys.send_keys(Keys.TAB).perform()
+        now = person.driver.execute_script(
+            "return document.activeElement.getAttribute('data-tab-order');"
+        )
+        if not reached or reached[-1] != now:
+            reached.append(now)
+        if now == str(count - 1):
+            break
+    expected = [str(index) for index in range(count)]
+    if reached != expected:
+        missing = sorted(set(expected) - set(reached), key=int)
+        return [f"{person.url}: Tab reached {reached[:12]}..., never {missing[:10]} of {count}"]
+    return []
 
 
 def people_by_name_paging_and_filters(admin: Browser, gateway: str) -> list[str]:
@@ -533,7 +577,9 @@ def test_every_page_as_every_role_and_on_a_phone(screenshots, demo_day):
         with chromium(f"walk-{role}", screenshots) as person:
             sign_in_through_the_gateway(person, system, username, password)
             problems += check_the_page(person, "", system)  # the front page
-            problems += walk_every_page(person, system, role)
+            problems += walk_every_page(
+                person, system, role, by_keyboard=role in ("admin", "developer")
+            )
             if role == "admin":
                 problems += people_by_name_paging_and_filters(person, system["gateway"])
             if role == "manager":
