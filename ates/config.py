@@ -70,6 +70,9 @@ class Settings:
     rabbitmq_management_url: str  # ATES_RABBITMQ_MANAGEMENT_URL: the broker's UI, for admins' links
     scheduler_interval_s: float  # ATES_SCHEDULER_INTERVAL_S: the billing-day scheduler's round
     reassignment_quiet_s: float  # ATES_REASSIGNMENT_QUIET_S: when the notifier tells a job's moves
+    outbox_wakeups: (
+        bool  # ATES_OUTBOX_WAKEUPS: relays LISTEN for commits on PostgreSQL (bus/wakeup)
+    )
 
     @property
     def is_production(self) -> bool:
@@ -138,7 +141,17 @@ def load_settings(service: str, env=None) -> Settings:
             DEFAULT_REASSIGNMENT_QUIET_S,
             "ATES_REASSIGNMENT_QUIET_S",
         ),
+        outbox_wakeups=_parse_switch(env.get("ATES_OUTBOX_WAKEUPS", "on"), "ATES_OUTBOX_WAKEUPS"),
     )
+
+
+def _parse_switch(text: str, name: str) -> bool:
+    value = text.strip().lower()
+    if value in ("on", "1", "true", "yes"):
+        return True
+    if value in ("off", "0", "false", "no"):
+        return False
+    raise ValueError(f"{name} must be on or off, got {text!r}")
 
 
 def _amqp_password(service: str, env, var_dir: Path) -> str | None:

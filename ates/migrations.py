@@ -100,6 +100,21 @@ def bus_tables_migration(version: int, outbox: bool, inbox: bool):
     )
 
 
+def outbox_wakeup_migration():
+    """(upgrade, downgrade) of the trigger that wakes the relay when the outbox gets rows
+    (ates/bus/wakeup.py): on PostgreSQL a statement trigger sending NOTIFY; elsewhere nothing."""
+    from ates.bus.wakeup import DROP_TRIGGER_SQL, TRIGGER_SQL
+
+    def run(statements: tuple[str, ...]) -> None:
+        from alembic import op
+
+        if op.get_bind().dialect.name == "postgresql":
+            for statement in statements:
+                op.execute(statement)
+
+    return lambda: run(TRIGGER_SQL), lambda: run(DROP_TRIGGER_SQL)
+
+
 def _known_version(version: int) -> None:
     if version not in BUS_TABLES_VERSIONS:
         raise ValueError(f"no bus tables version {version}; there are {BUS_TABLES_VERSIONS}")

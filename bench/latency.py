@@ -20,6 +20,9 @@ latency of the first and the last ten seconds (a growing backlog shows as the se
 the first).
 
     python -m bench.latency [--rate 100] [--seconds 60] [--popugs 20]
+
+The workers inherit the environment: `ATES_OUTBOX_WAKEUPS=off python -m bench.latency` runs the
+relays on their 50 ms poll alone instead of woken by each commit (ates/bus/wakeup.py).
 """
 
 import argparse
@@ -71,7 +74,8 @@ def main() -> None:
         found = run(broker, issuer, urls, directory, args.rate, args.seconds, args.popugs)
     raw_p99 = percentile(raw, 99)
     print(
-        f"{args.rate} completions/s for {args.seconds} s, {args.popugs} popugs, PostgreSQL; "
+        f"{args.rate} completions/s for {args.seconds} s, {args.popugs} popugs, PostgreSQL, "
+        f"outbox wakeups {os.environ.get('ATES_OUTBOX_WAKEUPS', 'on')}; "
         f"raw broker round trip p50 {percentile(raw, 50):.1f} ms p99 {raw_p99:.1f} ms"
     )
     for where in ("accounting", "analytics"):

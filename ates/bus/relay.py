@@ -28,14 +28,18 @@ from collections import Counter
 from typing import Any
 
 import pika
+from pika.adapters.select_connection import PollEvents
 from sqlalchemy import Table, func, select, update
 
 from ates import clock, metrics
 from ates.bus import topology
 from ates.bus.events import correlation_id_of
 from ates.bus.nodes import BrokerNodes
+from ates.bus.wakeup import OutboxWakeups
 from ates.unit_of_work import UnitOfWork
 
+READ = PollEvents.READ
+RELISTEN_S = 5.0  # how soon a relay whose wakeups broke tries to listen again
 log = logging.getLogger(__name__)
 
 
@@ -64,6 +68,9 @@ class OutboxRelay:
         poll_interval: float = 0.05,
         lease_retry: float = 2.0,
         backlog_interval: float = 1.0,
+        woken_poll_interval: float = 0.5,
+        min_tick_gap: float = 0.02,
+        wakeups: bool = True,
     ):
         self.producer = producer
         self.exchange = topology.exchange_name(producer)
@@ -75,6 +82,14 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.max_in_flight = max_in_flight
         self.poll_interval = poll_interval
+        # with wakeups (PostgreSQL) a commit wakes the relay; the poll is then only a safety net
+        self.woken_poll_interval = woken_poll_interval
+        self.min_tick_gap = min_tick_gap  # wakeups closer than this share one look at the outbox
+        self.wakeups = OutboxWakeups(uow.engine, enabled=wakeups)
+        self._listening = False
+        self._timer: Any = None  # the pending call of _tick
+        self._last_tick = 0.0
+        self._listen_tried = 0.0
         self.lease_queue = topology.relay_lease_name(producer)
         self.lease_retry = lease_retry
         self.holds_lease = False
@@ -141,6 +156,8 @@ class OutboxRelay:
             self._connection.ioloop.start()
         finally:
             self._record_confirmed()
+            self._unlisten()
+            self._timer = None
             self._connection = self._channel = None
 
     def _on_channel_open(self, channel) -> None:
@@ -165,7 +182,44 @@ class OutboxRelay:
     def _on_lease_taken(self, channel) -> None:
         self.holds_lease = True
         log.info("%s relay holds the lease; publishing to %s", self.producer, self.exchange)
-        channel.confirm_delivery(self._on_confirm, callback=lambda _frame: self._tick())
+        self._listen()
+        channel.confirm_delivery(self._on_confirm, callback=lambda _frame: self._schedule(0))
+
+    def _listen(self) -> None:
+        """Watch the outbox's wakeups in this connection's ioloop, where there are any."""
+        if self._listening or self._connection is None or not self.wakeups.available:
+            return
+        self._listen_tried = time.monotonic()
+        fd = self.wakeups.listen()
+        if fd is None:
+            return
+        self._connection.ioloop.add_handler(fd, self._on_wakeup, READ)
+        self._listening = True
+
+    def _unlisten(self, fd: int | None = None) -> None:
+        fd = self.wakeups.fd if fd is None else fd
+        if self._listening and self._connection is not None and fd is not None:
+            try:
+                self._connection.ioloop.remove_handler(fd)
+            except Exception:  # the loop is closing: it forgets its handlers anyway
+                pass
+        self._listening = False
+        self.wakeups.close()
+
+    def _on_wakeup(self, fd, _events) -> None:
+        if not self.wakeups.drain():
+            return
+        if not self.wakeups.listening:  # the listening connection broke: the poll carries on
+            self._unlisten(fd)
+        self._schedule(max(0.0, self._last_tick + self.min_tick_gap - time.monotonic()))
+
+    def _schedule(self, delay: float) -> None:
+        """One pending _tick at a time: a wakeup brings the next look forward, never adds one."""
+        if self._connection is None:
+            return
+        if self._timer is not None:
+            self._connection.ioloop.remove_timeout(self._timer)
+        self._timer = self._connection.ioloop.call_later(delay, self._tick)
 
     def _on_channel_closed(self, _channel, reason) -> None:
         self._channel = None
@@ -190,6 +244,8 @@ class OutboxRelay:
             self._connection.close()
 
     def _tick(self) -> None:
+        self._timer = None
+        self._last_tick = time.monotonic()
         if self._stopping.is_set() or self._channel is None or not self._channel.is_open:
             return
         try:
@@ -197,11 +253,13 @@ class OutboxRelay:
             published = self._publish_pending()
             if time.monotonic() - self._backlog_measured_at >= self.backlog_interval:
                 self._measure_backlog()
+            if not self._listening and time.monotonic() - self._listen_tried > RELISTEN_S:
+                self._listen()  # the listening connection broke (PostgreSQL restarted, say)
         except Exception:
             log.exception("%s relay failed to read or update its outbox", self.producer)
             published = 0
-        delay = 0 if published == self.batch_size else self.poll_interval
-        self._connection.ioloop.call_later(delay, self._tick)
+        idle = self.woken_poll_interval if self._listening else self.poll_interval
+        self._schedule(0 if published == self.batch_size else idle)
 
     def _publish_pending(self) -> int:
         room = min(self.batch_size, self.max_in_flight - len(self._in_flight))

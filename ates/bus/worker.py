@@ -43,7 +43,9 @@ def run_worker(
     uow = UnitOfWork.from_url(settings.database_url)
     parts: list = []  # relay, consumer and jobs: each has run() and stop()
     if outbox is not None:
-        parts.append(OutboxRelay(service, outbox, uow, settings.amqp_url))
+        parts.append(
+            OutboxRelay(service, outbox, uow, settings.amqp_url, wakeups=settings.outbox_wakeups)
+        )
     if handlers is not None and handlers.subscriptions():
         parts.append(
             Consumer(

@@ -131,3 +131,16 @@ def test_timezone_is_read_and_a_wrong_one_is_named():
     )
     with pytest.raises(ValueError, match="ATES_TIMEZONE"):
         load_settings("accounting", env={"ATES_TIMEZONE": "Mars/Olympus"})
+
+
+@pytest.mark.parametrize(
+    "text, on", [(None, True), ("on", True), ("1", True), ("off", False), ("0", False)]
+)
+def test_outbox_wakeups_are_on_unless_turned_off(text, on):
+    env = {} if text is None else {"ATES_OUTBOX_WAKEUPS": text}
+    assert load_settings("tracker", env=env).outbox_wakeups is on
+
+
+def test_an_outbox_wakeups_switch_that_is_neither_on_nor_off_stops_the_process():
+    with pytest.raises(ValueError, match="ATES_OUTBOX_WAKEUPS must be on or off, got 'sometimes'"):
+        load_settings("tracker", env={"ATES_OUTBOX_WAKEUPS": "sometimes"})

@@ -1,0 +1,87 @@
+"""Waking a relay the moment its outbox gets a row, on PostgreSQL.
+
+A relay otherwise finds new rows by polling (every 50 ms), which is most of an event's latency
+when the system is not busy: half a poll on average, per hop. On PostgreSQL an outbox insert
+fires a statement trigger (`outbox_wakeup_migration`) that sends `NOTIFY ates_outbox`, delivered
+when its transaction commits; the relay LISTENs on a connection of its own and hands that
+connection's socket to its pika ioloop, so a commit wakes it at once. The poll stays, slower, as
+the safety net: a notification is a hint, never the only way a row is found (it is lost if the
+listening connection breaks, and SQLite has none at all).
+"""
+
+import logging
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+CHANNEL = "ates_outbox"  # per database: every service has its own, so one name serves all
+TRIGGER_SQL = (
+    "CREATE OR REPLACE FUNCTION ates_outbox_wakeup() RETURNS trigger LANGUAGE plpgsql AS "
+    f"$$ BEGIN PERFORM pg_notify('{CHANNEL}', ''); RETURN NULL; END $$",
+    "CREATE TRIGGER outbox_wakeup AFTER INSERT ON outbox "
+    "FOR EACH STATEMENT EXECUTE FUNCTION ates_outbox_wakeup()",
+)  # once per insert statement, and PostgreSQL folds a transaction's equal notifications into one
+DROP_TRIGGER_SQL = (
+    "DROP TRIGGER IF EXISTS outbox_wakeup ON outbox",
+    "DROP FUNCTION IF EXISTS ates_outbox_wakeup()",
+)
+
+
+class OutboxWakeups:
+    def __init__(self, engine: Engine, enabled: bool = True):
+        """`enabled` False (ATES_OUTBOX_WAKEUPS=off): poll only, as behind a pooler in transaction
+        mode such as PgBouncer's, where LISTEN does not work."""
+        self.engine, self.enabled = engine, enabled
+        self._connection: Any = None  # a connection of its own (psycopg2 under it) while listening
+        self.fd: int | None = None  # its socket, which the relay's ioloop watches
+
+    @property
+    def listening(self) -> bool:
+        return self._connection is not None
+
+    @property
+    def available(self) -> bool:
+        return self.enabled and self.engine.dialect.name == "postgresql"
+
+    def listen(self) -> int | None:
+        """Start listening; the socket to watch for readability, or None where there is none."""
+        if not self.available:
+            return None
+        self.close()
+        try:
+            connection: Any = self.engine.raw_connection()
+            connection.detach()  # its own for as long as it listens: the pool forgets it
+            connection.dbapi_connection.autocommit = True
+            cursor = connection.cursor()
+            cursor.execute(f"LISTEN {CHANNEL}")
+            cursor.close()
+        except Exception:
+            log.warning("cannot LISTEN for outbox wakeups; polling only", exc_info=True)
+            return None
+        self._connection, self.fd = connection, connection.dbapi_connection.fileno()
+        return self.fd
+
+    def drain(self) -> bool:
+        """Read what arrived; True if any notification did. A broken connection is closed (the
+        relay's poll carries on) and answers True, so the relay looks once more at once."""
+        if self._connection is None:
+            return False
+        try:
+            self._connection.dbapi_connection.poll()
+        except Exception:
+            log.warning("outbox wakeup connection lost; polling only until it is back")
+            self.close()
+            return True
+        notifies = self._connection.dbapi_connection.notifies
+        woke = bool(notifies)
+        notifies.clear()
+        return woke
+
+    def close(self) -> None:
+        connection, self._connection, self.fd = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:
+                pass
