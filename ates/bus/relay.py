@@ -196,8 +196,10 @@ class OutboxRelay:
         self._connection.ioloop.add_handler(fd, self._on_wakeup, READ)
         self._listening = True
 
-    def _unlisten(self, fd: int | None = None) -> None:
-        fd = self.wakeups.fd if fd is None else fd
+    def _unlisten(self) -> None:
+        """Stop watching the socket, then close it (in this order: the loop must not watch a
+        closed socket whose number the next connection may get)."""
+        fd = self.wakeups.fd
         if self._listening and self._connection is not None and fd is not None:
             try:
                 self._connection.ioloop.remove_handler(fd)
@@ -206,11 +208,11 @@ class OutboxRelay:
         self._listening = False
         self.wakeups.close()
 
-    def _on_wakeup(self, fd, _events) -> None:
+    def _on_wakeup(self, _fd, _events) -> None:
         if not self.wakeups.drain():
             return
-        if not self.wakeups.listening:  # the listening connection broke: the poll carries on
-            self._unlisten(fd)
+        if self.wakeups.broken:  # the listening connection broke: the poll carries on
+            self._unlisten()
         self._schedule(max(0.0, self._last_tick + self.min_tick_gap - time.monotonic()))
 
     def _schedule(self, delay: float) -> None:

@@ -35,6 +35,7 @@ class OutboxWakeups:
         self.engine, self.enabled = engine, enabled
         self._connection: Any = None  # a connection of its own (psycopg2 under it) while listening
         self.fd: int | None = None  # its socket, which the relay's ioloop watches
+        self.broken = False
 
     @property
     def listening(self) -> bool:
@@ -63,15 +64,16 @@ class OutboxWakeups:
         return self.fd
 
     def drain(self) -> bool:
-        """Read what arrived; True if any notification did. A broken connection is closed (the
-        relay's poll carries on) and answers True, so the relay looks once more at once."""
+        """Read what arrived; True if any notification did. A broken connection sets `broken`
+        (the caller stops watching its socket, then closes it) and answers True, so the relay
+        looks once more at once."""
         if self._connection is None:
             return False
         try:
             self._connection.dbapi_connection.poll()
         except Exception:
             log.warning("outbox wakeup connection lost; polling only until it is back")
-            self.close()
+            self.broken = True
             return True
         notifies = self._connection.dbapi_connection.notifies
         woke = bool(notifies)
@@ -80,6 +82,7 @@ class OutboxWakeups:
 
     def close(self) -> None:
         connection, self._connection, self.fd = self._connection, None, None
+        self.broken = False
         if connection is not None:
             try:
                 connection.close()
