@@ -28,7 +28,6 @@ from collections import Counter
 from typing import Any
 
 import pika
-from pika.adapters.select_connection import PollEvents
 from sqlalchemy import Table, func, select, update
 
 from ates import clock, metrics
@@ -38,7 +37,6 @@ from ates.bus.nodes import BrokerNodes
 from ates.bus.wakeup import OutboxWakeups
 from ates.unit_of_work import UnitOfWork
 
-READ = PollEvents.READ
 RELISTEN_S = 5.0  # how soon a relay whose wakeups broke tries to listen again
 log = logging.getLogger(__name__)
 
@@ -86,7 +84,6 @@ class OutboxRelay:
         self.woken_poll_interval = woken_poll_interval
         self.min_tick_gap = min_tick_gap  # wakeups closer than this share one look at the outbox
         self.wakeups = OutboxWakeups(uow.engine, enabled=wakeups)
-        self._listening = False
         self._timer: Any = None  # the pending call of _tick
         self._last_tick = 0.0
         self._listen_tried = 0.0
@@ -156,7 +153,7 @@ class OutboxRelay:
             self._connection.ioloop.start()
         finally:
             self._record_confirmed()
-            self._unlisten()
+            self.wakeups.detach()
             self._timer = None
             self._connection = self._channel = None
 
@@ -187,32 +184,12 @@ class OutboxRelay:
 
     def _listen(self) -> None:
         """Watch the outbox's wakeups in this connection's ioloop, where there are any."""
-        if self._listening or self._connection is None or not self.wakeups.available:
+        if self.wakeups.listening or self._connection is None or not self.wakeups.available:
             return
         self._listen_tried = time.monotonic()
-        fd = self.wakeups.listen()
-        if fd is None:
-            return
-        self._connection.ioloop.add_handler(fd, self._on_wakeup, READ)
-        self._listening = True
+        self.wakeups.attach(self._connection.ioloop, self._on_wakeup)
 
-    def _unlisten(self) -> None:
-        """Stop watching the socket, then close it (in this order: the loop must not watch a
-        closed socket whose number the next connection may get)."""
-        fd = self.wakeups.fd
-        if self._listening and self._connection is not None and fd is not None:
-            try:
-                self._connection.ioloop.remove_handler(fd)
-            except Exception:  # the loop is closing: it forgets its handlers anyway
-                pass
-        self._listening = False
-        self.wakeups.close()
-
-    def _on_wakeup(self, _fd, _events) -> None:
-        if not self.wakeups.drain():
-            return
-        if self.wakeups.broken:  # the listening connection broke: the poll carries on
-            self._unlisten()
+    def _on_wakeup(self) -> None:
         self._schedule(max(0.0, self._last_tick + self.min_tick_gap - time.monotonic()))
 
     def _schedule(self, delay: float) -> None:
@@ -255,12 +232,12 @@ class OutboxRelay:
             published = self._publish_pending()
             if time.monotonic() - self._backlog_measured_at >= self.backlog_interval:
                 self._measure_backlog()
-            if not self._listening and time.monotonic() - self._listen_tried > RELISTEN_S:
+            if not self.wakeups.listening and time.monotonic() - self._listen_tried > RELISTEN_S:
                 self._listen()  # the listening connection broke (PostgreSQL restarted, say)
         except Exception:
             log.exception("%s relay failed to read or update its outbox", self.producer)
             published = 0
-        idle = self.woken_poll_interval if self._listening else self.poll_interval
+        idle = self.woken_poll_interval if self.wakeups.listening else self.poll_interval
         self._schedule(0 if published == self.batch_size else idle)
 
     def _publish_pending(self) -> int:

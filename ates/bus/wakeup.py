@@ -10,8 +10,10 @@ listening connection breaks, and SQLite has none at all).
 """
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
+from pika.adapters.select_connection import PollEvents
 from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ class OutboxWakeups:
         self.engine, self.enabled = engine, enabled
         self._connection: Any = None  # a connection of its own (psycopg2 under it) while listening
         self.fd: int | None = None  # its socket, which the relay's ioloop watches
+        self._ioloop: Any = None  # the ioloop watching it, once attached
         self.broken = False
 
     @property
@@ -62,6 +65,36 @@ class OutboxWakeups:
             return None
         self._connection, self.fd = connection, connection.dbapi_connection.fileno()
         return self.fd
+
+    def attach(self, ioloop: Any, on_wakeup: Callable[[], None]) -> bool:
+        """Listen and have `ioloop` (pika's) call `on_wakeup()` whenever a notification arrives,
+        or once when the listening connection breaks; after a break it stops watching and closes
+        the connection itself. False where there is nothing to listen to."""
+        fd = self.listen()
+        if fd is None:
+            return False
+
+        def readable(_fd, _events) -> None:
+            if not self.drain():
+                return
+            if self.broken:  # the listening connection broke: the poll carries on
+                self.detach()
+            on_wakeup()
+
+        ioloop.add_handler(fd, readable, PollEvents.READ)
+        self._ioloop = ioloop
+        return True
+
+    def detach(self) -> None:
+        """Stop watching the socket, then close it (in this order: the loop must not watch a
+        closed socket whose number the next connection may get)."""
+        ioloop, self._ioloop = self._ioloop, None
+        if ioloop is not None and self.fd is not None:
+            try:
+                ioloop.remove_handler(self.fd)
+            except Exception:  # the loop is closing: it forgets its handlers anyway
+                pass
+        self.close()
 
     def drain(self) -> bool:
         """Read what arrived; True if any notification did. A broken connection sets `broken`

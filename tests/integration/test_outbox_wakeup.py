@@ -42,7 +42,9 @@ def test_a_commit_wakes_the_relay_long_before_its_poll(pg_probe, start, broker):
     start(pg_probe.consumer())
     wait_for_queue(broker)
     relay = start(pg_probe.relay(poll_interval=LONG, woken_poll_interval=LONG))
-    eventually(lambda: relay._listening and relay._last_tick > 0, message="the relay to listen")
+    eventually(
+        lambda: relay.wakeups.listening and relay._last_tick > 0, message="the relay to listen"
+    )
     time.sleep(0.3)  # past its first look at the outbox: the next poll is LONG away
     events = [task_created() for _ in range(3)]
     for event in events:
@@ -55,16 +57,16 @@ def test_a_cut_listening_connection_leaves_the_poll_to_find_every_row(pg_probe, 
     start(pg_probe.consumer())
     wait_for_queue(broker)
     relay = start(pg_probe.relay(poll_interval=0.2, woken_poll_interval=LONG))
-    eventually(lambda: relay._listening, message="the relay to listen")
+    eventually(lambda: relay.wakeups.listening, message="the relay to listen")
     url = pg_probe.engine.url.render_as_string(hide_password=False)
     with psycopg2.connect(POSTGRES_ADMIN_URL) as admin, admin.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s)", (listening_pid(url),))
-    eventually(lambda: not relay._listening, message="the relay to notice the cut")
+    eventually(lambda: not relay.wakeups.listening, message="the relay to notice the cut")
     event = task_created()
     pg_probe.publish(event)
     settle(pg_probe, 1, timeout=20)
     assert pg_probe.applications_per_event() == {event.id: 1}
-    eventually(lambda: relay._listening, timeout=20, message="the relay to listen again")
+    eventually(lambda: relay.wakeups.listening, timeout=20, message="the relay to listen again")
 
 
 def test_with_wakeups_off_the_relay_polls_only(pg_probe, start, broker):
@@ -74,4 +76,4 @@ def test_with_wakeups_off_the_relay_polls_only(pg_probe, start, broker):
     event = task_created()
     pg_probe.publish(event)
     settle(pg_probe, 1, timeout=20)
-    assert pg_probe.applications_per_event() == {event.id: 1} and not relay._listening
+    assert pg_probe.applications_per_event() == {event.id: 1} and not relay.wakeups.listening
