@@ -36,8 +36,7 @@ def create_task():
         task = service.create_task(
             session, g.principal.account_id, given["title"], given["description"], given["jira_id"]
         )
-        people = service.people(session, [task["assignee_id"]])
-    return jsonify(task_json(task, people)), 201
+    return jsonify(task_json(task, {task["assignee_id"]: task["assignee"]})), 201
 
 
 @api.get("/tasks")

@@ -35,10 +35,11 @@ class TaskNotFound(RuleBroken):
 def create_task(
     session: Session, actor_id: str, title: str, description: str = "", jira_id: str | None = None
 ) -> dict:
+    """The new task, its `assignee` (a person row, as `people` gives) beside its fields: the names
+    come from the one read that finds who can be assigned, not from a second query."""
     now = clock.utcnow()
-    task, happened = domain.Task.create(
-        title, description, jira_id, assignable_accounts(session), now
-    )
+    candidates = assignable_people(session)
+    task, happened = domain.Task.create(title, description, jira_id, list(candidates), now)
     session.execute(insert(tasks).values(**asdict(task)))
     session.execute(
         insert(task_activity),
@@ -48,7 +49,7 @@ def create_task(
         ],
     )
     OUTBOX.add(session, *events.on_the_wire(happened))
-    return asdict(task)
+    return {**asdict(task), "assignee": candidates[task.assignee_id]}
 
 
 def complete_task(session: Session, actor_id: str, task_id: str) -> dict:
@@ -153,6 +154,12 @@ def assignable_accounts(session: Session) -> list[str]:
         select(accounts.c.account_id).where(accounts.c.assignable).order_by(accounts.c.account_id)
     )
     return list(session.scalars(query))
+
+
+def assignable_people(session: Session) -> dict[str, dict]:
+    """The assignable accounts' person rows by id, in `assignable_accounts`' order."""
+    query = select(*PERSON_COLUMNS).where(accounts.c.assignable).order_by(accounts.c.account_id)
+    return {row["account_id"]: dict(row) for row in session.execute(query).mappings()}
 
 
 def start_reassignment(session: Session, actor_id: str) -> dict:

@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import insert, select
 
 from ates import migrations
@@ -69,6 +70,28 @@ def test_a_new_task_goes_to_an_assignable_popug_and_says_so_in_events(uow):
     assigned = published(uow, "task.assigned")[0]["data"]
     assert (assigned["previous_assignee_id"], assigned["reassignment_id"]) == (None, None)
     assert manager not in {task["assignee_id"]}
+
+
+def test_creating_a_task_reads_the_accounts_once_and_names_the_assignee(uow):
+    """POST /api/tasks answers with the assignee's names: they come from the read that finds who
+    can be assigned, not from a second SELECT on the request's hot path."""
+    developer = add_account(uow, "developer")
+    sent: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    sqlalchemy_event.listen(uow.engine, "before_cursor_execute", note)
+    try:
+        with uow.begin() as session:
+            task = service.create_task(session, developer, "Feed the parrots")
+    finally:
+        sqlalchemy_event.remove(uow.engine, "before_cursor_execute", note)
+    assert task["assignee"]["account_id"] == developer
+    assert task["assignee"]["username"] == f"popug-{developer[:6]}"
+    assert task["assignee"]["role"] == "developer" and task["assignee"]["active"] is True
+    selects = [statement for statement in sent if statement.lstrip().startswith("SELECT")]
+    assert len(selects) == 1 and "FROM accounts" in selects[0], selects
 
 
 def test_creating_a_task_with_nobody_assignable_stores_nothing(uow):
