@@ -13,7 +13,7 @@ from flask import current_app, g, jsonify, request
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ates import idempotency, revocations
 from ates.config import auth_issuer  # noqa: F401 — the CLI and tests find it here too
@@ -181,7 +181,23 @@ def init_app(
         app.extensions["ates.account_replica"] = accounts
     if revoked is not None:
         app.extensions["ates.revoked_tokens"] = revoked
+    if accounts is not None or revoked is not None:
+        app.extensions["ates.what_this_service_knows"] = _question(accounts, revoked)
     return app.extensions["ates.tokens"]
+
+
+def _question(replica, revoked_tokens):
+    """The one statement asked on every request about its caller (`account_id`, `jti`): whether
+    the token is revoked, as this service heard from auth's token.revoked events, and the
+    replica's `active` and `role`. Built once: building it per request cost more than running it."""
+    asked = []
+    if revoked_tokens is not None:  # a token without a jti asks `jti = NULL`: never revoked
+        asked.append(revocations.revoked(revoked_tokens, bindparam("jti")).label("revoked"))
+    if replica is not None:
+        mine = replica.c.account_id == bindparam("account_id")
+        asked.append(select(replica.c.active).where(mine).scalar_subquery().label("active"))
+        asked.append(select(replica.c.role).where(mine).scalar_subquery().label("role"))
+    return select(*asked)
 
 
 def verifier_for(app) -> TokenVerifier:
@@ -241,20 +257,15 @@ def require_role(*roles: str):
 
 
 def _what_this_service_knows(principal: Principal):
-    """(revoked, the replica's row or None) for the token's caller, in one read: both are asked on
-    every request. Revoked: as this service heard from auth's token.revoked events."""
-    revoked_tokens = current_app.extensions.get("ates.revoked_tokens")
-    replica = current_app.extensions.get("ates.account_replica")
-    asked = []  # one statement, one round trip: both are asked on every request
-    if revoked_tokens is not None and principal.token_id is not None:
-        asked.append(revocations.revoked(revoked_tokens, principal.token_id).label("revoked"))
-    if replica is not None:
-        mine = replica.c.account_id == principal.account_id
-        asked.append(select(replica.c.active).where(mine).scalar_subquery().label("active"))
-        asked.append(select(replica.c.role).where(mine).scalar_subquery().label("role"))
-    if not asked:
+    """(revoked, the replica's row or None) for the token's caller, in one read (`_question`)."""
+    question = current_app.extensions.get("ates.what_this_service_knows")
+    if question is None:
         return False, None
-    found = unit_of_work().read_one(select(*asked))._mapping
+    found = (
+        unit_of_work()
+        .read_one(question, {"jti": principal.token_id, "account_id": principal.account_id})
+        ._mapping
+    )
     if found.get("revoked"):
         return True, None
     # an account the replica has not heard of: both subqueries are NULL (active never is)

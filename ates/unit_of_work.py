@@ -80,14 +80,14 @@ class UnitOfWork:
             finally:
                 session.rollback()
 
-    def read_one(self, statement):
+    def read_one(self, statement, parameters: dict | None = None):
         """The one row a single read statement returns, as cheaply as the database allows: what a
         request asks before its work (ates/tokens.py). Inside one_transaction(), it joins."""
         if self._single is None or self._joined.get() is not None:
             with self.read() as session:
-                return session.execute(statement).one()
+                return session.execute(statement, parameters).one()
         with self._single.connect() as connection:
-            return connection.execute(statement).one()
+            return connection.execute(statement, parameters).one()
 
     @contextmanager
     def one_transaction(self) -> Iterator[Session]:
