@@ -69,6 +69,7 @@ def is_revoked(session: Session, table: Table, jti: str) -> bool:
     return session.scalar(select(revoked(table, jti))) is True
 
 
-def revoked(table: Table, jti: str):
-    """`EXISTS` a row for `jti`: a clause, so a caller can ask it in a statement with others."""
+def revoked(table: Table, jti):
+    """`EXISTS` a row for `jti` (a value or a bound parameter): a clause, so a caller can ask it in
+    a statement with others."""
     return exists().where(table.c.jti == jti)
