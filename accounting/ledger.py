@@ -86,6 +86,6 @@ def record_transaction(
         "billing_date": billing_date,
         "applied_at": now,
     }
-    session.execute(insert(transactions).values(**row))
+    session.execute(insert(transactions), row)  # parameters apart: the statement compiles once
     OUTBOX.add(session, events.transaction_applied(row))
     return row
