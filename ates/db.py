@@ -2,10 +2,26 @@
 
 import time
 from datetime import UTC
+from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import DateTime, MetaData, Numeric, TypeDecorator, create_engine, event, exc
+from sqlalchemy import (
+    DateTime,
+    MetaData,
+    Numeric,
+    Table,
+    TypeDecorator,
+    bindparam,
+    create_engine,
+    event,
+    exc,
+    insert,
+    text,
+)
+from sqlalchemy.dialects.postgresql import psycopg2
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
 READ_ONLY = "ates_read_only"  # an engine execution option: a read, which _begin_immediate lets begin deferred
 
@@ -110,3 +126,45 @@ def _begin_immediate(connection):
         connection.exec_driver_sql("BEGIN")
     else:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def insert_together(session: Session, *writes: tuple[Table, list[dict]]) -> None:
+    """Insert each `(table, rows)` in the session's transaction; on PostgreSQL all in one statement
+    (`WITH w0 AS (INSERT ...), w1 AS (INSERT ...) INSERT ...`), so one round trip instead of one
+    per table: a tracker task, its activity rows and its events (bench.http). The rows of a table
+    share their keys. PostgreSQL runs a statement's parts on one snapshot and checks foreign keys
+    at its end, so a row may refer to one inserted beside it; statement triggers fire as usual."""
+    writes = tuple((table, rows) for table, rows in writes if rows)
+    if len(writes) < 2 or session.get_bind().dialect.name != "postgresql":
+        for table, rows in writes:
+            session.execute(insert(table), rows)
+        return
+    shape = tuple((table, tuple(rows[0]), len(rows)) for table, rows in writes)
+    parameters = {
+        f"w{w}_{r}_{column}": row[column]
+        for w, (table, rows) in enumerate(writes)
+        for r, row in enumerate(rows)
+        for column in shape[w][1]
+    }
+    session.execute(_inserted_together(shape), parameters)
+
+
+@lru_cache(maxsize=64)
+def _inserted_together(shape: tuple) -> TextClause:
+    """The statement for one shape ((table, columns, row count), ...), built and compiled once.
+    SQLAlchemy does not cache the compiled form of INSERTs inside a WITH (compiling took more
+    than the round trip it saves), so it is kept as text, its parameters typed as their columns."""
+    parts, typed = [], []
+    for w, (table, columns, count) in enumerate(shape):
+        rows = []
+        for r in range(count):
+            row = {}
+            for column in columns:
+                row[column] = bindparam(f"w{w}_{r}_{column}", type_=table.c[column].type)
+                typed.append(row[column])
+            rows.append(row)
+        parts.append(insert(table).values(rows))
+    *first, last = parts
+    statement = last.add_cte(*(part.cte(f"w{w}") for w, part in enumerate(first)))
+    sql = str(statement.compile(dialect=psycopg2.dialect(paramstyle="named")))
+    return text(sql).bindparams(*typed)

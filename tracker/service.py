@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from ates import clock, correlation
 from ates.bus import Outbox
+from ates.db import insert_together
 from ates.rules import RuleBroken
 from tracker import domain, events
 from tracker.models import accounts, outbox, reassignment_items, reassignments, task_activity, tasks
@@ -41,15 +42,17 @@ def create_task(
     candidates = assignable_people(session)
     task, happened = domain.Task.create(title, description, jira_id, list(candidates), now)
     row = asdict(task)
-    session.execute(insert(tasks), row)  # parameters apart from the statement: compiled once
-    session.execute(
-        insert(task_activity),
-        [
-            _activity(task, "created", actor_id, None, now),
-            _activity(task, "assigned", task.assignee_id, None, now),
-        ],
+    activity = [
+        _activity(task, "created", actor_id, None, now),
+        _activity(task, "assigned", task.assignee_id, None, now),
+    ]
+    # the task, its activity and its events in one statement on PostgreSQL: one round trip
+    insert_together(
+        session,
+        (tasks, [row]),
+        (task_activity, activity),
+        (outbox, OUTBOX.rows(*events.on_the_wire(happened))),
     )
-    OUTBOX.add(session, *events.on_the_wire(happened))
     return {**row, "assignee": candidates[task.assignee_id]}
 
 

@@ -21,6 +21,13 @@ class Outbox:
 
     def add(self, session: Session, *events: Event) -> None:
         """Record events in the session's transaction: they are published only if it commits."""
+        rows = self.rows(*events)
+        if rows:
+            session.execute(insert(self.table), rows)
+
+    def rows(self, *events: Event) -> list[dict]:
+        """The outbox rows of events, validated, for a caller that inserts them itself together
+        with its own rows (ates.db.insert_together); `add` is the usual way."""
         rows = []
         correlation_id = correlation.current()
         for event in events:
@@ -42,5 +49,4 @@ class Outbox:
                     "created_at": clock.utcnow(),
                 }
             )
-        if rows:
-            session.execute(insert(self.table), rows)
+        return rows
