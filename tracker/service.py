@@ -3,7 +3,6 @@ session). A command loads the task, asks the domain's Task to change (tracker/do
 what changed and writes the events the Task returned to the outbox, in that same transaction."""
 
 import uuid
-from dataclasses import asdict
 
 from sqlalchemy import bindparam, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
@@ -41,7 +40,7 @@ def create_task(
     now = clock.utcnow()
     candidates = assignable_people(session)
     task, happened = domain.Task.create(title, description, jira_id, list(candidates), now)
-    row = asdict(task)
+    row = _row(task)
     activity = [
         _activity(task, "created", actor_id, None, now),
         _activity(task, "assigned", task.assignee_id, None, now),
@@ -67,7 +66,12 @@ def complete_task(session: Session, actor_id: str, task_id: str) -> dict:
     )
     session.execute(insert(task_activity), _activity(task, "completed", actor_id, None, now))
     OUTBOX.add(session, *events.on_the_wire(happened))
-    return asdict(task)
+    return _row(task)
+
+
+def _row(task: domain.Task) -> dict:
+    """The task's fields as its row: all flat values, so a shallow copy (asdict deep-copies each)."""
+    return dict(vars(task))
 
 
 def _activity(
