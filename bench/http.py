@@ -205,8 +205,9 @@ def _wrk(url, method, token, seconds, connections, directory: Path) -> dict:
         ],
         capture_output=True,
         text=True,
-        check=True,
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
     return parse_wrk(done.stdout)
 
 
