@@ -36,17 +36,25 @@ def run_worker(
     """
     parser = argparse.ArgumentParser(prog=f"{service}.worker")
     parser.add_argument("command", nargs="?", choices=["run", "declare"], default="run")
-    command = parser.parse_args(argv).command
+    parser.add_argument(
+        "--only",
+        choices=["relay", "consumer"],
+        help="run only the outbox relay, or everything but it (consumer and jobs): a relay in a "
+        "process of its own publishes beside a busy consumer or job instead of taking turns with "
+        "it for one interpreter lock",
+    )
+    given = parser.parse_args(argv)
+    command = given.command
     logs.configure_logging(service, "worker")
     settings = load_settings(service)
     check_production(settings, process="worker")
     uow = UnitOfWork.from_url(settings.database_url)
     parts: list = []  # relay, consumer and jobs: each has run() and stop()
-    if outbox is not None:
+    if outbox is not None and given.only != "consumer":
         parts.append(
             OutboxRelay(service, outbox, uow, settings.amqp_url, wakeups=settings.outbox_wakeups)
         )
-    if handlers is not None and handlers.subscriptions():
+    if handlers is not None and handlers.subscriptions() and given.only != "relay":
         parts.append(
             Consumer(
                 handlers,
@@ -59,7 +67,7 @@ def run_worker(
     if command == "declare":
         _declare(service if outbox is not None else None, settings.amqp_url, parts)
         return 0
-    if jobs is not None:
+    if jobs is not None and given.only != "relay":
         parts.extend(jobs(uow, settings))
     metrics.serve_worker_metrics(service)
     return run_until_signalled(*parts)
