@@ -64,8 +64,11 @@ def complete_task(session: Session, actor_id: str, task_id: str) -> dict:
         .where(tasks.c.task_id == task_id)
         .values(status=task.status, completed_at=task.completed_at, version=task.version)
     )
-    session.execute(insert(task_activity), _activity(task, "completed", actor_id, None, now))
-    OUTBOX.add(session, *events.on_the_wire(happened))
+    insert_together(  # one round trip on PostgreSQL, as at creation
+        session,
+        (task_activity, [_activity(task, "completed", actor_id, None, now)]),
+        (outbox, OUTBOX.rows(*events.on_the_wire(happened))),
+    )
     return _row(task)
 
 
