@@ -5,6 +5,8 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sqlalchemy import event
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "ATES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -26,3 +28,19 @@ def postgres_database(purpose: str = "test") -> Iterator[str]:
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@contextmanager
+def statements_sent(engine) -> Iterator[list[str]]:
+    """The SQL `engine` sends inside the block, in order, as the driver gets it (BEGIN included
+    where the dialect sends it as a statement, as SQLite's BEGIN IMMEDIATE is)."""
+    sent: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", note)

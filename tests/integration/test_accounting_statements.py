@@ -6,9 +6,8 @@ a known task's snapshot, reassignment and completion took 2, 7 and 8 of them, ~4
 
 from contextlib import contextmanager
 
-from sqlalchemy import event as sqlalchemy_event
-
 from accounting import domain
+from tests.databases import statements_sent
 from tests.integration.accounting_fixtures import (
     accounting_db,  # noqa: F401 - a fixture
     new_id,
@@ -23,21 +22,15 @@ from tests.integration.accounting_fixtures import (
 def statements_of(db):
     """The SQL the handlers send, without the inbox's own two (its look-up and its insert) and
     the transaction's BEGIN (SQLite's BEGIN IMMEDIATE is sent as a statement)."""
-    sent: list[str] = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):
-        sent.append(statement)
-
-    sqlalchemy_event.listen(db.engine, "before_cursor_execute", note)
-    try:
-        yield sent
-    finally:
-        sqlalchemy_event.remove(db.engine, "before_cursor_execute", note)
-        sent[:] = [
-            statement
-            for statement in sent
-            if "inbox" not in statement and not statement.startswith("BEGIN")
-        ]
+    with statements_sent(db.engine) as sent:
+        try:
+            yield sent
+        finally:
+            sent[:] = [
+                statement
+                for statement in sent
+                if "inbox" not in statement and not statement.startswith("BEGIN")
+            ]
 
 
 def test_a_known_tasks_events_take_one_statement_for_the_task_row(accounting_db):

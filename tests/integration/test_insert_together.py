@@ -8,13 +8,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import exc, select
 
 from ates import migrations
 from ates.db import insert_together, make_engine
 from ates.unit_of_work import UnitOfWork
-from tests.databases import postgres_database
+from tests.databases import postgres_database, statements_sent
 from tracker.models import outbox, task_activity, tasks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,17 +69,8 @@ def an_event(n: int) -> dict:
 
 
 def statements(uow, work) -> list[str]:
-    sent: list[str] = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):
-        sent.append(statement)
-
-    sqlalchemy_event.listen(uow.engine, "before_cursor_execute", note)
-    try:
-        with uow.begin() as session:
-            work(session)
-    finally:
-        sqlalchemy_event.remove(uow.engine, "before_cursor_execute", note)
+    with statements_sent(uow.engine) as sent, uow.begin() as session:
+        work(session)
     return [statement for statement in sent if not statement.startswith("BEGIN")]
 
 

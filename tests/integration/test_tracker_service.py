@@ -6,13 +6,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import insert, select
 
 from ates import migrations
 from ates.bus import Event
 from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
+from tests.databases import statements_sent
 from tracker import domain, service
 from tracker.handlers import handlers
 from tracker.models import accounts, outbox, tasks
@@ -76,17 +76,8 @@ def test_creating_a_task_reads_the_accounts_once_and_names_the_assignee(uow):
     """POST /api/tasks answers with the assignee's names: they come from the read that finds who
     can be assigned, not from a second SELECT on the request's hot path."""
     developer = add_account(uow, "developer")
-    sent: list[str] = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):
-        sent.append(statement)
-
-    sqlalchemy_event.listen(uow.engine, "before_cursor_execute", note)
-    try:
-        with uow.begin() as session:
-            task = service.create_task(session, developer, "Feed the parrots")
-    finally:
-        sqlalchemy_event.remove(uow.engine, "before_cursor_execute", note)
+    with statements_sent(uow.engine) as sent, uow.begin() as session:
+        task = service.create_task(session, developer, "Feed the parrots")
     assert task["assignee"]["account_id"] == developer
     assert task["assignee"]["username"] == f"popug-{developer[:6]}"
     assert task["assignee"]["role"] == "developer" and task["assignee"]["active"] is True
