@@ -177,10 +177,6 @@ def init_app(
             app.config.get("ATES_AUTH_ISSUER") or app.config["ATES"].auth_issuer
         )
     app.extensions["ates.tokens"] = verifier
-    if accounts is not None:
-        app.extensions["ates.account_replica"] = accounts
-    if revoked is not None:
-        app.extensions["ates.revoked_tokens"] = revoked
     if accounts is not None or revoked is not None:
         app.extensions["ates.what_this_service_knows"] = _question(accounts, revoked)
     return app.extensions["ates.tokens"]

@@ -2,6 +2,7 @@
 accounts refuse it as soon as the replica has heard of the deactivation. On SQLite and on
 PostgreSQL, where the guard asks its one statement outside a transaction (UnitOfWork.read_one)."""
 
+import importlib
 import uuid
 
 import pytest
@@ -65,7 +66,8 @@ def test_a_revoked_token_of_an_active_account_is_refused(service, issuer):
     """The guard's one statement asks both: the replica's row and the revocation list."""
     client, path, account = service
     app = client.application
-    revoked = app.extensions["ates.revoked_tokens"]
+    service_package = app.import_name.split(".")[0]  # tracker.app -> tracker
+    revoked = importlib.import_module(f"{service_package}.models").revoked_tokens
     headers = issuer.headers(account(active=True), "admin")
     claims = app.extensions["ates.tokens"].verify(headers["Authorization"].split()[1])
     with app.extensions["ates.uow"].begin() as session:
