@@ -160,16 +160,17 @@ def task_activity_log(session: Session, task_id: str) -> list[dict]:
     return [dict(row) for row in session.execute(query).mappings()]
 
 
+def _assignable(*columns):
+    return select(*columns).where(accounts.c.assignable).order_by(accounts.c.account_id)
+
+
 def assignable_accounts(session: Session) -> list[str]:
-    query = (
-        select(accounts.c.account_id).where(accounts.c.assignable).order_by(accounts.c.account_id)
-    )
-    return list(session.scalars(query))
+    return list(session.scalars(_assignable(accounts.c.account_id)))
 
 
 def assignable_people(session: Session) -> dict[str, dict]:
     """The assignable accounts' person rows by id, in `assignable_accounts`' order."""
-    query = select(*PERSON_COLUMNS).where(accounts.c.assignable).order_by(accounts.c.account_id)
+    query = _assignable(*PERSON_COLUMNS)
     return {row["account_id"]: dict(row) for row in session.execute(query).mappings()}
 
 
