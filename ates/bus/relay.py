@@ -24,11 +24,10 @@ import itertools
 import logging
 import threading
 import time
-from collections import Counter
 from typing import Any
 
 import pika
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 
 from ates import clock, metrics
 from ates.bus import topology
@@ -37,6 +36,7 @@ from ates.bus.nodes import BrokerNodes
 from ates.bus.wakeup import OutboxWakeups
 from ates.unit_of_work import UnitOfWork
 
+NO_ID_ABOVE = 2**63 - 1  # the largest BIGINT: past any outbox id, and still compared by index
 RELISTEN_S = 5.0  # how soon a relay whose wakeups broke tries to listen again
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,18 @@ def message_properties(row, producer: str, user: str) -> pika.BasicProperties:
         user_id=user,  # the broker refuses it unless it is the connection's own user
         correlation_id=correlation_id_of(row.body),
     )
+
+
+class _PublishingConnection(pika.SelectConnection):
+    """pika's asynchronous connection, handing the transport each message's frames (method,
+    header, body) as one piece: pika sends every piece with a system call of its own, and three
+    calls per message were the relay's largest single cost (bench.reassign)."""
+
+    def _output_marshaled_frames(self, marshaled_frames) -> None:
+        data = b"".join(marshaled_frames)
+        self.bytes_sent += len(data)
+        self.frames_sent += len(marshaled_frames)
+        self._adapter_emit_data(data)
 
 
 class OutboxRelay:
@@ -96,13 +108,26 @@ class OutboxRelay:
         self._in_flight: dict[
             int, tuple[int, str]
         ] = {}  # delivery tag -> outbox row id, routing key
-        self._confirmed: list[int] = []
+        self._confirmed: list[tuple[int, str]] = []  # row id, routing key
         self._next_tag = 0
         self.backlog_interval = (
             backlog_interval  # counting the backlog is a query: not on every poll
         )
         self._backlog_measured_at = 0.0
+        self._pending = (
+            select(
+                table.c.id, table.c.event_id, table.c.event_type, table.c.routing_key, table.c.body
+            )
+            .where(
+                table.c.published_at.is_(None),
+                table.c.id > bindparam("after"),
+                table.c.id < bindparam("before"),
+            )
+            .order_by(table.c.id)
+            .limit(bindparam("room"))
+        )
         self._published = metrics.EVENTS_PUBLISHED
+        self._published_by_key: dict[str, Any] = {}
         self._backlog = metrics.OUTBOX_BACKLOG.labels(producer)
         self._oldest_age = metrics.OUTBOX_OLDEST_AGE.labels(producer)
 
@@ -141,7 +166,7 @@ class OutboxRelay:
         self._confirmed.clear()
         self._next_tag = 0
         self.holds_lease = False
-        self._connection = pika.SelectConnection(
+        self._connection = _PublishingConnection(
             self.nodes.current(),
             on_open_callback=lambda connection: connection.channel(
                 on_open_callback=self._on_channel_open
@@ -241,27 +266,28 @@ class OutboxRelay:
         self._schedule(0 if published == self.batch_size else idle)
 
     def _publish_pending(self) -> int:
+        """Publish the unpublished rows next in order, those in flight aside. They are asked for
+        by range, below and above the ids in flight, so a row in flight is not read again (1,000
+        rows of 600 bytes on every tick, before); a row inside that range that is not in flight (a
+        transaction that committed after a higher id's, a message the broker refused) comes once
+        the confirms have moved the range past it."""
         room = min(self.batch_size, self.max_in_flight - len(self._in_flight))
         if room <= 0:
             return 0
-        in_flight = {row_id for row_id, _ in self._in_flight.values()}
+        flying = [row_id for row_id, _ in self._in_flight.values()]
+        if flying:
+            ranges = [(0, min(flying)), (max(flying), NO_ID_ABOVE)]
+        else:
+            ranges = [(0, NO_ID_ABOVE)]
+        rows: list[Any] = []
         with self.uow.read() as session:
-            rows = session.execute(
-                select(
-                    self.table.c.id,
-                    self.table.c.event_id,
-                    self.table.c.event_type,
-                    self.table.c.routing_key,
-                    self.table.c.body,
-                )
-                .where(self.table.c.published_at.is_(None))
-                .order_by(self.table.c.id)
-                .limit(room + len(in_flight))
-            ).all()
-        published = 0
+            for after, before in ranges:
+                rows += session.execute(
+                    self._pending, {"after": after, "before": before, "room": room - len(rows)}
+                ).all()
+                if len(rows) == room:
+                    break
         for row in rows:
-            if row.id in in_flight:
-                continue
             self._channel.basic_publish(
                 self.exchange,
                 row.routing_key,
@@ -270,12 +296,11 @@ class OutboxRelay:
             )
             self._next_tag += 1
             self._in_flight[self._next_tag] = (row.id, row.routing_key)
-            published += 1
-            if published == room:
-                break
-        return published
+        return len(rows)
 
     def _on_confirm(self, frame) -> None:
+        """Called for each confirm, so kept short: the rows wait in `_confirmed` for the next tick,
+        which marks them published."""
         method = frame.method
         if method.multiple:  # tags were added in increasing order, so they sit at the front
             tags = list(
@@ -284,33 +309,42 @@ class OutboxRelay:
         else:
             tags = [method.delivery_tag] if method.delivery_tag in self._in_flight else []
         rows = [self._in_flight.pop(tag) for tag in tags]
-        row_ids = [row_id for row_id, _ in rows]
         if isinstance(method, pika.spec.Basic.Ack):
-            self._confirmed.extend(row_ids)
-            for routing_key, count in Counter(routing_key for _, routing_key in rows).items():
-                self._published.labels(self.exchange, routing_key).inc(count)
+            self._confirmed += rows
+            for _, routing_key in rows:
+                self._published_counter(routing_key).inc()
         else:
             log.warning(
                 "%s relay: broker refused %d messages; they stay in the outbox",
                 self.producer,
-                len(row_ids),
+                len(rows),
             )
+
+    def _published_counter(self, routing_key: str):
+        """ates_events_published_total's child for a routing key, looked up once per key."""
+        counter = self._published_by_key.get(routing_key)
+        if counter is None:
+            counter = self._published_by_key[routing_key] = self._published.labels(
+                self.exchange, routing_key
+            )
+        return counter
 
     def _record_confirmed(self) -> None:
         if not self._confirmed:
             return
         confirmed, self._confirmed = self._confirmed, []
+        row_ids = [row_id for row_id, _ in confirmed]
         now = clock.utcnow()
         with self.uow.begin() as session:
-            for start in range(0, len(confirmed), 500):
-                chunk = confirmed[start : start + 500]
+            for start in range(0, len(row_ids), 500):
+                chunk = row_ids[start : start + 500]
                 session.execute(
                     update(self.table).where(self.table.c.id.in_(chunk)).values(published_at=now)
                 )
 
     def _measure_backlog(self) -> None:
         """ates_outbox_backlog and ates_outbox_oldest_age_seconds, at most once a second: both read only
-        the unpublished rows' part of the index `ix_outbox_unpublished`; the oldest is the lowest id."""
+        the partial index `ix_outbox_unpublished` of the unpublished rows; the oldest is the lowest id."""
         self._backlog_measured_at = time.monotonic()
         unpublished = self.table.c.published_at.is_(None)
         with self.uow.read() as session:
