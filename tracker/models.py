@@ -1,6 +1,6 @@
 """The tracker database's tables: tasks and their activity, the replica of accounts, reassignments."""
 
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text, text
 
 from ates.bus import inbox_table, outbox_table
 from ates.db import UtcDateTime, new_metadata
@@ -70,7 +70,10 @@ reassignments = Table(
 )
 
 # The tasks a job must reassign, fixed when it starts; `done` is set in the batch's own
-# transaction, so a job resumed after a crash never assigns a task twice.
+# transaction, so a job resumed after a crash never assigns a task twice. A batch takes the next
+# undone items from a partial index of them: walking the primary key past the done ones made each
+# batch slower than the last (100,000 tasks: 60 ms a batch at the end).
+UNDONE = {"postgresql_where": text("done IS false"), "sqlite_where": text("done IS 0")}
 reassignment_items = Table(
     "reassignment_items",
     metadata,
@@ -78,5 +81,6 @@ reassignment_items = Table(
         "reassignment_id", String(36), ForeignKey("reassignments.reassignment_id"), primary_key=True
     ),
     Column("task_id", String(36), primary_key=True),
-    Column("done", Boolean, nullable=False, index=True),
+    Column("done", Boolean, nullable=False),
+    Index("ix_reassignment_items_undone", "reassignment_id", "task_id", **UNDONE),
 )
