@@ -33,7 +33,7 @@ from bench.bus import throw_away_vhost
 from tests.apps import open_tasks
 from tests.databases import postgres_database
 from tracker import service
-from tracker.models import outbox, reassignments
+from tracker.models import outbox
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY = b'{"specversion":"1.0"}'.ljust(560, b" ")  # about the size of a task.assigned message
@@ -93,12 +93,15 @@ def time_reassignment(
             )
         ]
         try:
+            watch = stack.enter_context(contextlib.closing(engine.raw_connection()))
+            if database == "postgresql":  # each look a statement of its own, no transaction
+                watch.driver_connection.autocommit = True
             time.sleep(2.0)  # the worker is up and idle, as in production
             started = time.perf_counter()
             with uow.begin() as session:
                 job = service.start_reassignment(session, str(uuid.uuid4()))
-            while not all_published(uow, job["reassignment_id"]):
-                time.sleep(0.01)
+            while not all_published(watch, job["reassignment_id"]):
+                time.sleep(0.025)  # 1 % of the time measured
             elapsed = time.perf_counter() - started
             if published_assignments(uow) != count:
                 raise SystemExit(f"the job published {published_assignments(uow)} of {count}")
@@ -111,24 +114,23 @@ def time_reassignment(
             engine.dispose()
 
 
-def all_published(uow: UnitOfWork, reassignment_id: str) -> bool:
+def all_published(watch, reassignment_id: str) -> bool:
     """The job is done (every batch committed) and the outbox holds nothing unpublished: two
-    index lookups, so that watching costs the measured system next to nothing (counting the
-    outbox's published rows every 10 ms took a third of a core from PostgreSQL)."""
-    with uow.read() as session:
-        if (
-            session.scalar(
-                select(reassignments.c.status).where(
-                    reassignments.c.reassignment_id == reassignment_id
-                )
-            )
-            != "done"
-        ):
-            return False
-        return (
-            session.scalar(select(outbox.c.id).where(outbox.c.published_at.is_(None)).limit(1))
-            is None
+    index lookups on a connection of the benchmark's own, in autocommit, so that watching costs
+    the measured system next to nothing (counting the outbox's published rows every 10 ms, in a
+    transaction each, took a third of a core from PostgreSQL)."""
+    cursor = watch.cursor()
+    try:
+        # the job's id is the benchmark's own UUID: written into the statement, whatever the driver
+        cursor.execute(
+            f"SELECT status FROM reassignments WHERE reassignment_id = '{reassignment_id}'"
         )
+        if cursor.fetchone()[0] != "done":
+            return False
+        cursor.execute("SELECT id FROM outbox WHERE published_at IS NULL LIMIT 1")
+        return cursor.fetchone() is None
+    finally:
+        cursor.close()
 
 
 def published_assignments(uow: UnitOfWork) -> int:
