@@ -36,7 +36,7 @@ from notifier.models import accounts as notifier_accounts
 from notifier.models import notices
 from notifier.models import tasks as notifier_tasks
 from tests.apps import open_tasks
-from tracker import service
+from tracker import reassigning
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,7 +95,7 @@ def run(broker, directory: Path, count: int, popugs: int, quiet: float) -> dict:
         time.sleep(2.0)  # both workers up and idle, as in production
         started = time.perf_counter()
         with tracker.begin() as session:
-            service.start_reassignment(session, str(uuid.uuid4()))
+            reassigning.start_reassignment(session, str(uuid.uuid4()))
         reassign = None
         while True:
             now = time.perf_counter() - started

@@ -32,7 +32,7 @@ from bench import raw
 from bench.bus import throw_away_vhost
 from tests.apps import open_tasks
 from tests.databases import postgres_database
-from tracker import service
+from tracker import reassigning
 from tracker.models import outbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,7 +99,7 @@ def time_reassignment(
             time.sleep(2.0)  # the worker is up and idle, as in production
             started = time.perf_counter()
             with uow.begin() as session:
-                job = service.start_reassignment(session, str(uuid.uuid4()))
+                job = reassigning.start_reassignment(session, str(uuid.uuid4()))
             while not all_published(watch, job["reassignment_id"]):
                 time.sleep(0.025)  # 1 % of the time measured
             elapsed = time.perf_counter() - started

@@ -5,7 +5,7 @@ from flask import Blueprint, g, jsonify, request
 from ates import clock, json_body
 from ates.tokens import require_role
 from ates.web import unit_of_work
-from tracker import domain, service
+from tracker import domain, reassigning, service
 from tracker.api_schemas import NewTask, TaskQuery
 
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -171,7 +171,7 @@ def start_reassignment():
               schema: Reassignment
     """
     with unit_of_work().begin() as session:
-        job = service.start_reassignment(session, g.principal.account_id)
+        job = reassigning.start_reassignment(session, g.principal.account_id)
     return jsonify(reassignment_json(job)), 202
 
 
@@ -191,7 +191,7 @@ def show_reassignment(reassignment_id):
           description: no such job
     """
     with unit_of_work().read() as session:
-        job = service.get_reassignment(session, reassignment_id)
+        job = reassigning.get_reassignment(session, reassignment_id)
     return jsonify(reassignment_json(job))
 
 

@@ -8,7 +8,7 @@ from ates import correlation
 from ates.bus.worker import main
 from ates.idempotency import Cleaner
 from ates.unit_of_work import UnitOfWork
-from tracker import service
+from tracker import reassigning
 from tracker.handlers import handlers
 from tracker.models import idempotency_keys, inbox, outbox
 
@@ -34,17 +34,21 @@ class ReassignmentRunner:
 
     def work_through_running_jobs(self) -> None:
         with self.uow.read() as session:
-            running = service.running_reassignments(session)
+            running = reassigning.running_reassignments(session)
         for reassignment_id in running:
             with self.uow.read() as session:
-                started_by = service.get_reassignment(session, reassignment_id)["correlation_id"]
+                started_by = reassigning.get_reassignment(session, reassignment_id)[
+                    "correlation_id"
+                ]
             with correlation.correlated(
                 started_by
             ):  # the request that started the job, or a new id
                 taken = self.batch_size
                 while taken and not self._stopping.is_set():
                     with self.uow.begin() as session:
-                        taken = service.reassign_batch(session, reassignment_id, self.batch_size)
+                        taken = reassigning.reassign_batch(
+                            session, reassignment_id, self.batch_size
+                        )
                     if taken:  # committed: with several workers, says which one did the batch
                         log.info("reassignment %s: took %d of its tasks", reassignment_id, taken)
                 log.info(

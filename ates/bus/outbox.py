@@ -1,17 +1,21 @@
-"""Writing events: into the caller's own transaction, validated, for the relay to publish.
+"""Writing events: into the caller's own transaction, validated, for the relay to publish; and
+the relay's reads and marks of the rows waiting (WaitingRows).
 
 Each event carries the current correlation id (ates/correlation.py) as the CloudEvents extension
 attribute `correlationid`, unless it already names one.
 """
 
 import json
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ates import clock, correlation
 from ates.bus.events import Event
 from ates.schemas import SchemaError, SchemaRegistry, registry
+from ates.unit_of_work import UnitOfWork
 
 
 class Outbox:
@@ -50,3 +54,71 @@ class Outbox:
                 }
             )
         return rows
+
+
+NO_ID_ABOVE = 2**63 - 1  # the largest BIGINT: past any outbox id, and still compared by index
+
+
+class WaitingRows:
+    """The relay's side of the outbox table: the rows waiting to be published, read in id order
+    from the partial index of the unpublished ones (`ix_outbox_unpublished`), and marked published
+    once the broker has confirmed them. Reads go through `uow.read()`: on SQLite a relay's look
+    must not take the write lock."""
+
+    def __init__(self, table: Table, uow: UnitOfWork):
+        self.table = table
+        self.uow = uow
+        self.query = (
+            select(
+                table.c.id, table.c.event_id, table.c.event_type, table.c.routing_key, table.c.body
+            )
+            .where(
+                table.c.published_at.is_(None),
+                table.c.id > bindparam("after"),
+                table.c.id < bindparam("before"),
+            )
+            .order_by(table.c.id)
+            .limit(bindparam("room"))
+        )
+
+    def next(self, room: int, in_flight: list[int]) -> list[Any]:
+        """Up to `room` waiting rows, in id order, none of those `in_flight` (ids sent, not yet
+        confirmed). They are asked for by range, below and above the ids in flight, so a row in
+        flight is not read again; a row inside that range that is not in flight (a transaction
+        that committed after a higher id's, a message the broker refused) comes once the confirms
+        have moved the range past it."""
+        if in_flight:
+            ranges = [(0, min(in_flight)), (max(in_flight), NO_ID_ABOVE)]
+        else:
+            ranges = [(0, NO_ID_ABOVE)]
+        rows: list[Any] = []
+        with self.uow.read() as session:
+            for after, before in ranges:
+                rows += session.execute(
+                    self.query, {"after": after, "before": before, "room": room - len(rows)}
+                ).all()
+                if len(rows) == room:
+                    break
+        return rows
+
+    def mark_published(self, row_ids: list[int]) -> None:
+        now = clock.utcnow()
+        with self.uow.begin() as session:
+            for start in range(0, len(row_ids), 500):
+                chunk = row_ids[start : start + 500]
+                session.execute(
+                    update(self.table).where(self.table.c.id.in_(chunk)).values(published_at=now)
+                )
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many rows wait, and the oldest one's creation time: both from the partial index."""
+        unpublished = self.table.c.published_at.is_(None)
+        with self.uow.read() as session:
+            count = session.scalar(select(func.count()).select_from(self.table).where(unpublished))
+            oldest = session.scalar(
+                select(self.table.c.created_at)
+                .where(unpublished)
+                .order_by(self.table.c.id)
+                .limit(1)
+            )
+        return count or 0, oldest

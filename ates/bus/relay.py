@@ -27,16 +27,16 @@ import time
 from typing import Any
 
 import pika
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table
 
 from ates import clock, metrics
 from ates.bus import topology
 from ates.bus.events import correlation_id_of
 from ates.bus.nodes import BrokerNodes
+from ates.bus.outbox import WaitingRows
 from ates.bus.wakeup import OutboxWakeups
 from ates.unit_of_work import UnitOfWork
 
-NO_ID_ABOVE = 2**63 - 1  # the largest BIGINT: past any outbox id, and still compared by index
 RELISTEN_S = 5.0  # how soon a relay whose wakeups broke tries to listen again
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,7 @@ class OutboxRelay:
     ):
         self.producer = producer
         self.exchange = topology.exchange_name(producer)
-        self.table = table
-        self.uow = uow  # polling reads with uow.read(): on SQLite it must not take the write lock
+        self.outbox = WaitingRows(table, uow)
         self.nodes = BrokerNodes(amqp_url)  # one or several nodes of a cluster (ates/bus/nodes.py)
         # each publish names the user; the broker checks it
         self.user = self.nodes.first.credentials.username
@@ -114,18 +113,6 @@ class OutboxRelay:
             backlog_interval  # counting the backlog is a query: not on every poll
         )
         self._backlog_measured_at = 0.0
-        self._pending = (
-            select(
-                table.c.id, table.c.event_id, table.c.event_type, table.c.routing_key, table.c.body
-            )
-            .where(
-                table.c.published_at.is_(None),
-                table.c.id > bindparam("after"),
-                table.c.id < bindparam("before"),
-            )
-            .order_by(table.c.id)
-            .limit(bindparam("room"))
-        )
         self._published = metrics.EVENTS_PUBLISHED
         self._published_by_key: dict[str, Any] = {}
         self._backlog = metrics.OUTBOX_BACKLOG.labels(producer)
@@ -266,27 +253,11 @@ class OutboxRelay:
         self._schedule(0 if published == self.batch_size else idle)
 
     def _publish_pending(self) -> int:
-        """Publish the unpublished rows next in order, those in flight aside. They are asked for
-        by range, below and above the ids in flight, so a row in flight is not read again (1,000
-        rows of 600 bytes on every tick, before); a row inside that range that is not in flight (a
-        transaction that committed after a higher id's, a message the broker refused) comes once
-        the confirms have moved the range past it."""
+        """Publish the waiting rows next in order, those in flight aside (WaitingRows.next)."""
         room = min(self.batch_size, self.max_in_flight - len(self._in_flight))
         if room <= 0:
             return 0
-        flying = [row_id for row_id, _ in self._in_flight.values()]
-        if flying:
-            ranges = [(0, min(flying)), (max(flying), NO_ID_ABOVE)]
-        else:
-            ranges = [(0, NO_ID_ABOVE)]
-        rows: list[Any] = []
-        with self.uow.read() as session:
-            for after, before in ranges:
-                rows += session.execute(
-                    self._pending, {"after": after, "before": before, "room": room - len(rows)}
-                ).all()
-                if len(rows) == room:
-                    break
+        rows = self.outbox.next(room, [row_id for row_id, _ in self._in_flight.values()])
         for row in rows:
             self._channel.basic_publish(
                 self.exchange,
@@ -333,27 +304,11 @@ class OutboxRelay:
         if not self._confirmed:
             return
         confirmed, self._confirmed = self._confirmed, []
-        row_ids = [row_id for row_id, _ in confirmed]
-        now = clock.utcnow()
-        with self.uow.begin() as session:
-            for start in range(0, len(row_ids), 500):
-                chunk = row_ids[start : start + 500]
-                session.execute(
-                    update(self.table).where(self.table.c.id.in_(chunk)).values(published_at=now)
-                )
+        self.outbox.mark_published([row_id for row_id, _ in confirmed])
 
     def _measure_backlog(self) -> None:
-        """ates_outbox_backlog and ates_outbox_oldest_age_seconds, at most once a second: both read only
-        the partial index `ix_outbox_unpublished` of the unpublished rows; the oldest is the lowest id."""
+        """ates_outbox_backlog and ates_outbox_oldest_age_seconds, at most once a second."""
         self._backlog_measured_at = time.monotonic()
-        unpublished = self.table.c.published_at.is_(None)
-        with self.uow.read() as session:
-            count = session.scalar(select(func.count()).select_from(self.table).where(unpublished))
-            oldest = session.scalar(
-                select(self.table.c.created_at)
-                .where(unpublished)
-                .order_by(self.table.c.id)
-                .limit(1)
-            )
-        self._backlog.set(count or 0)
+        count, oldest = self.outbox.backlog()
+        self._backlog.set(count)
         self._oldest_age.set((clock.utcnow() - oldest).total_seconds() if oldest is not None else 0)

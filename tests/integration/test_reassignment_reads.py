@@ -13,7 +13,7 @@ from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
 from tests.apps import open_tasks
 from tests.databases import postgres_database
-from tracker import service
+from tracker import reassigning
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,11 +37,11 @@ def plan(session, query) -> str:
 def test_a_batch_reads_the_next_items_in_order_from_their_partial_index(uow):
     open_tasks(uow, 20_000)
     with uow.begin() as session:
-        job = service.start_reassignment(session, str(uuid.uuid4()))
+        job = reassigning.start_reassignment(session, str(uuid.uuid4()))
     for _ in range(4):  # a part of the job done: the items behind are done, not gone
         with uow.begin() as session:
-            service.reassign_batch(session, job["reassignment_id"], batch_size=2_000)
+            reassigning.reassign_batch(session, job["reassignment_id"], batch_size=2_000)
     with uow.begin() as session:
-        found = plan(session, service.next_items(job["reassignment_id"], 500))
+        found = plan(session, reassigning.next_items(job["reassignment_id"], 500))
     assert "Index Scan using ix_reassignment_items_undone" in found, found
     assert "Sort" not in found, found

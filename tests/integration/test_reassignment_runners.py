@@ -27,7 +27,7 @@ from ates.unit_of_work import UnitOfWork
 from tests.apps import open_tasks
 from tests.conftest import eventually
 from tests.databases import postgres_database
-from tracker import service
+from tracker import reassigning
 from tracker.models import outbox, reassignment_items, task_activity, tasks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +87,7 @@ def taken_by_each(logs: list[Path]) -> list[Counter]:
 
 def job(uow: UnitOfWork, reassignment_id: str) -> dict:
     with uow.read() as session:
-        found = service.get_reassignment(session, reassignment_id)
+        found = reassigning.get_reassignment(session, reassignment_id)
         found["items_done"] = session.scalar(
             select(func.count())
             .select_from(reassignment_items)
@@ -136,8 +136,8 @@ def test_two_runners_share_the_jobs_and_assign_each_task_once_per_job(tracker_db
 
         eventually(both_consuming, timeout=60, message="both tracker workers to be up")
         with uow.begin() as session:  # the runners poll: both find these two jobs
-            first = service.start_reassignment(session, str(uuid.uuid4()))["reassignment_id"]
-            second = service.start_reassignment(session, str(uuid.uuid4()))["reassignment_id"]
+            first = reassigning.start_reassignment(session, str(uuid.uuid4()))["reassignment_id"]
+            second = reassigning.start_reassignment(session, str(uuid.uuid4()))["reassignment_id"]
         # The runners take items in task id order, so the last ones are still free: NOWAIT says so.
         holder.begin()
         held = holder.scalars(

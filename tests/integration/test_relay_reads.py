@@ -14,7 +14,7 @@ import pika
 import pytest
 from sqlalchemy import event, insert, text, update
 
-from ates.bus import relay as relay_module
+from ates.bus.outbox import NO_ID_ABOVE
 from tests.databases import postgres_database
 from tests.probe import Probe, outbox_rows, task_created
 
@@ -82,10 +82,10 @@ def test_rows_in_flight_are_not_read_again(probe):
         if statement.lstrip().upper().startswith("SELECT"):
             read.append(cursor.rowcount)
 
-    event.listen(relay.uow.engine, "after_cursor_execute", rows_read)
+    event.listen(relay.outbox.uow.engine, "after_cursor_execute", rows_read)
     for _ in range(3):
         relay._publish_pending()
-    event.remove(relay.uow.engine, "after_cursor_execute", rows_read)
+    event.remove(relay.outbox.uow.engine, "after_cursor_execute", rows_read)
     assert len(channel.published) == len(set(channel.published)) == 300
     assert sum(read) == 300, f"rows read per query {read}: a row in flight was read again"
 
@@ -115,8 +115,8 @@ def test_the_relays_read_uses_the_partial_index_whatever_the_statistics(probe):
         )
     relay = probe.relay()
     with probe.engine.connect() as connection:
-        compiled = relay._pending.compile(dialect=connection.dialect)
-        for after, before in ((0, 10_500), (11_000, relay_module.NO_ID_ABOVE)):
+        compiled = relay.outbox.query.compile(dialect=connection.dialect)
+        for after, before in ((0, 10_500), (11_000, NO_ID_ABOVE)):
             plan = "\n".join(
                 connection.exec_driver_sql(
                     f"EXPLAIN {compiled}",

@@ -17,7 +17,7 @@ from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
 from tests.apps import open_tasks
 from tests.conftest import eventually
-from tracker import service
+from tracker import reassigning
 from tracker.models import outbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,11 +53,11 @@ def test_a_killed_reassignment_resumes_and_assigns_every_task_exactly_once(
 ):
     url, uow = tracker_db
     with uow.begin() as session:
-        job = service.start_reassignment(session, str(uuid.uuid4()))["reassignment_id"]
+        job = reassigning.start_reassignment(session, str(uuid.uuid4()))["reassignment_id"]
 
     def progress():
         with uow.read() as session:
-            return service.get_reassignment(session, job)
+            return reassigning.get_reassignment(session, job)
 
     worker = start_worker(url, broker, tmp_path / "worker.log")
     eventually(

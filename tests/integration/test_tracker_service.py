@@ -13,7 +13,7 @@ from ates.bus import Event
 from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
 from tests.databases import statements_sent
-from tracker import domain, service
+from tracker import domain, reassigning, service
 from tracker.handlers import handlers
 from tracker.models import accounts, outbox, tasks
 
@@ -126,16 +126,16 @@ def test_reassignment_resumed_after_a_crash_assigns_each_task_once(uow):
             session, service.get_task(session, task_ids[0])["assignee_id"], task_ids[0]
         )
     with uow.begin() as session:
-        job = service.start_reassignment(session, popugs[-1])
+        job = reassigning.start_reassignment(session, popugs[-1])
     assert job["total"] == 1199
     with uow.begin() as session:
-        assert service.reassign_batch(session, job["reassignment_id"], batch_size=500)
+        assert reassigning.reassign_batch(session, job["reassignment_id"], batch_size=500)
     with pytest.raises(RuntimeError), uow.begin() as session:  # the worker dies mid-batch
-        service.reassign_batch(session, job["reassignment_id"], batch_size=500)
+        reassigning.reassign_batch(session, job["reassignment_id"], batch_size=500)
         raise RuntimeError("killed")
     while True:
         with uow.begin() as session:
-            if not service.reassign_batch(session, job["reassignment_id"], batch_size=500):
+            if not reassigning.reassign_batch(session, job["reassignment_id"], batch_size=500):
                 break
     by_job = Counter(
         m["data"]["task_id"]
@@ -144,7 +144,7 @@ def test_reassignment_resumed_after_a_crash_assigns_each_task_once(uow):
     )
     assert set(by_job) == set(task_ids[1:]) and set(by_job.values()) == {1}
     with uow.read() as session:
-        finished = service.get_reassignment(session, job["reassignment_id"])
+        finished = reassigning.get_reassignment(session, job["reassignment_id"])
         assert service.get_task(session, task_ids[0])["status"] == "done"
     assert (finished["status"], finished["reassigned"]) == ("done", 1199)
     assignees = {m["data"]["assignee_id"] for m in published(uow, "task.assigned")}
@@ -155,13 +155,13 @@ def test_two_reassignments_each_reassign_every_open_task_once(uow):
     popugs = [add_account(uow) for _ in range(3)]
     task_ids = make_open_tasks(uow, 300, popugs)
     with uow.begin() as session:
-        first = service.start_reassignment(session, popugs[0])["reassignment_id"]
-        second = service.start_reassignment(session, popugs[0])["reassignment_id"]
+        first = reassigning.start_reassignment(session, popugs[0])["reassignment_id"]
+        second = reassigning.start_reassignment(session, popugs[0])["reassignment_id"]
     pending = [first, second]
     while pending:  # interleave the two jobs batch by batch
         job = pending.pop(0)
         with uow.begin() as session:
-            if service.reassign_batch(session, job, batch_size=70):
+            if reassigning.reassign_batch(session, job, batch_size=70):
                 pending.append(job)
     counts = Counter(
         (m["data"]["reassignment_id"], m["data"]["task_id"])
@@ -224,8 +224,8 @@ def test_new_tasks_and_reassignments_spread_uniformly_over_the_popugs(uow):
             service.create_task(session, popugs[-1], f"task {n}")["assignee_id"]
             for n in range(3000)
         )
-        job = service.start_reassignment(session, popugs[-1])["reassignment_id"]
-        while service.reassign_batch(session, job):
+        job = reassigning.start_reassignment(session, popugs[-1])["reassignment_id"]
+        while reassigning.reassign_batch(session, job):
             pass
     reassigned = Counter(
         m["data"]["assignee_id"]

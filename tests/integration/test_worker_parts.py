@@ -19,7 +19,7 @@ from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
 from tests.apps import open_tasks
 from tests.conftest import eventually
-from tracker import service
+from tracker import reassigning
 from tracker.models import outbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,11 +46,11 @@ def test_the_jobs_run_without_a_relay_and_the_relay_publishes_what_they_wrote(tm
     uow = UnitOfWork(engine)
     open_tasks(uow, TASKS, 5)
     with uow.begin() as session:
-        job = service.start_reassignment(session, str(uuid.uuid4()))["reassignment_id"]
+        job = reassigning.start_reassignment(session, str(uuid.uuid4()))["reassignment_id"]
 
     def status():
         with uow.read() as session:
-            return service.get_reassignment(session, job)["status"]
+            return reassigning.get_reassignment(session, job)["status"]
 
     def outbox_rows():
         with uow.read() as session:
@@ -85,7 +85,7 @@ def test_a_relay_alone_runs_no_job(tmp_path, broker):
     uow = UnitOfWork(engine)
     open_tasks(uow, 20, 2)
     with uow.begin() as session:
-        job = service.start_reassignment(session, str(uuid.uuid4()))["reassignment_id"]
+        job = reassigning.start_reassignment(session, str(uuid.uuid4()))["reassignment_id"]
     relay = start_worker(url, broker, tmp_path / "relay.log", "--only", "relay")
     try:
         eventually(
@@ -95,7 +95,7 @@ def test_a_relay_alone_runs_no_job(tmp_path, broker):
         )
         time.sleep(1.5)  # the reassignment runner polls every 0.5 s where it runs
         with uow.read() as session:
-            assert service.get_reassignment(session, job)["reassigned"] == 0
+            assert reassigning.get_reassignment(session, job)["reassigned"] == 0
     finally:
         relay.send_signal(signal.SIGTERM)
         code = relay.wait(timeout=60)
