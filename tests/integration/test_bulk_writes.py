@@ -2,6 +2,8 @@
 UPDATE joined to arrays on PostgreSQL, by executemany on SQLite, and read back the same either way:
 text that COPY would take for its own syntax, NULLs, UTC times, and refusals as an INSERT's."""
 
+import select as select_module
+import time
 import uuid
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -12,6 +14,7 @@ import pytest
 from sqlalchemy import exc, select
 
 from ates import migrations
+from ates.bus.wakeup import CHANNEL
 from ates.db import insert_many, make_engine, update_many
 from ates.unit_of_work import UnitOfWork
 from tests.databases import postgres_database
@@ -120,20 +123,44 @@ def test_update_many_changes_exactly_the_rows_named_by_their_key(uow):
         assert stored[row["task_id"]] == {**row, "created_at": AT, **change}, f"task {n}"
 
 
+def an_event(body: str) -> dict:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "task.assigned",
+        "routing_key": "task.assigned.v1",
+        "body": body,
+        "created_at": AT,
+    }
+
+
 def test_events_written_by_copy_keep_their_bodies_byte_for_byte(uow):
     bodies = [f'{{"specversion":"1.0","data":{{"title":"{text!r}"}}}}' for text in AWKWARD]
-    rows = [
-        {
-            "event_id": str(uuid.uuid4()),
-            "event_type": "task.assigned",
-            "routing_key": "task.assigned.v1",
-            "body": body,
-            "created_at": AT,
-        }
-        for body in bodies
-    ]
     with uow.begin() as session:
-        insert_many(session, outbox, rows)
+        insert_many(session, outbox, [an_event(body) for body in bodies])
     with uow.read() as session:
         stored = list(session.scalars(select(outbox.c.body).order_by(outbox.c.id)))
     assert stored == bodies
+
+
+def test_events_written_by_copy_wake_the_relay_as_an_insert_does():
+    """The outbox's statement trigger (ates/bus/wakeup.py, PostgreSQL's NOTIFY; SQLite's relay
+    polls) fires for COPY too: the relay hears of a reassignment batch's events at commit, not at
+    its next poll."""
+    with postgres_database("bulk_wakeup") as url:
+        migrations.upgrade(ROOT / "tracker" / "migrations", url)
+        engine = make_engine(url)
+        listener = engine.raw_connection()
+        try:
+            listening = listener.driver_connection
+            listening.autocommit = True
+            listening.cursor().execute(f"LISTEN {CHANNEL}")
+            with UnitOfWork(engine).begin() as session:
+                insert_many(session, outbox, [an_event("{}")])
+            deadline = time.monotonic() + 5
+            while not listening.notifies and time.monotonic() < deadline:
+                select_module.select([listening], [], [], 0.1)
+                listening.poll()
+            assert [notice.channel for notice in listening.notifies] == [CHANNEL]
+        finally:
+            listener.close()
+            engine.dispose()
