@@ -96,10 +96,11 @@ def reassign_batch(session: Session, reassignment_id: str, batch_size: int = 500
         return 0
     candidates = assignable_accounts(session)
     # Locked, so that a task being completed right now is either seen completed here or completed
-    # after this batch commits, with its new assignee. By its unique index only: a condition on
-    # the status made the planner read every open task first.
+    # after this batch commits, with its new assignee (FOR NO KEY UPDATE, the lock the UPDATE below
+    # takes anyway: a completion's FOR UPDATE waits for it). By its unique index only: a condition
+    # on the status made the planner read every open task first.
     picked = session.execute(
-        select(*TASK_COLUMNS).where(tasks.c.task_id.in_(item_ids)).with_for_update()
+        select(*TASK_COLUMNS).where(tasks.c.task_id.in_(item_ids)).with_for_update(key_share=True)
     ).mappings()
     still_open = [domain.Task(**row) for row in picked if row["status"] == "open"]
     now = clock.utcnow()
