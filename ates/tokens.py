@@ -48,6 +48,12 @@ class InvalidToken(Exception):
         self.reason = reason
 
 
+class SigningKeysUnavailable(InvalidToken):
+    """The SSO's signing keys are not known here yet and the SSO cannot be reached: the token may
+    well be good. An API answers 503 with Retry-After, not 401 (a client would drop a good token);
+    callers that only know InvalidToken still refuse it."""
+
+
 class InsufficientScope(InvalidToken):
     """A valid token that was not granted the API's scope: 403 `insufficient_scope` (RFC 6750 §3.1)."""
 
@@ -140,7 +146,7 @@ class TokenVerifier:
             if self._keys is None or not self._knows(kid):
                 self._refetch()
             if self._keys is None:
-                raise InvalidToken("the signing keys cannot be fetched from the SSO")
+                raise SigningKeysUnavailable("the signing keys cannot be fetched from the SSO")
             if not self._knows(kid):
                 raise InvalidToken(f"no signing key with kid {kid!r}")
             return self._keys.get_by_kid(kid)
@@ -223,6 +229,10 @@ def require_role(*roles: str):
                     error.reason,
                     challenge=f'Bearer error="insufficient_scope", scope="{API_SCOPE}"',
                 )
+            except SigningKeysUnavailable as error:
+                response = _refused(503, "sso_unavailable", f"{error.reason}; try again shortly")
+                response.headers["Retry-After"] = str(int(RETRY_AFTER_FAILURE))
+                return response
             except InvalidToken as error:
                 return _refused(
                     401, "invalid_token", error.reason, challenge='Bearer error="invalid_token"'

@@ -13,7 +13,7 @@ from flask_login import current_user, login_user, logout_user
 from joserfc.errors import JoseError
 
 from ates.redirects import local_path
-from ates.tokens import InvalidToken, verifier_for
+from ates.tokens import InvalidToken, SigningKeysUnavailable, verifier_for
 from gateway import session as sign_ins
 
 CLIENT_ID = "ates-gateway"
@@ -21,6 +21,7 @@ SCOPE = "openid profile email offline_access ates-api"  # a refresh token; calli
 SSO_DOWN = (
     requests.RequestException,
     ValueError,
+    SigningKeysUnavailable,  # its keys, needed to check the token it gave, cannot be fetched
 )  # unreachable, or answering something that is no JSON
 
 blueprint = Blueprint("sso", __name__)

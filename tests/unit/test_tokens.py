@@ -12,7 +12,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from ates import tokens
-from ates.tokens import InvalidToken, TokenVerifier, require_role
+from ates.tokens import InvalidToken, SigningKeysUnavailable, TokenVerifier, require_role
 
 ISSUER = "http://auth.test"
 ACCOUNT_ID = "8d7f6a52-1b43-4b9e-9a55-0f4c1f6b1c11"
@@ -267,13 +267,34 @@ def test_a_rotated_key_is_picked_up_on_its_first_token(verifier, jwks, clock, si
     assert verifier.verify(signed(rotated))["sub"] == ACCOUNT_ID
 
 
-def test_auth_down_is_refused_and_retried_soon(clock, signing_key):
-    def unreachable(url, timeout=None):
-        raise tokens.requests.ConnectionError("auth is down")
+def unreachable(url, timeout=None):
+    raise tokens.requests.ConnectionError("auth is down")
 
+
+def test_auth_down_is_refused_and_retried_soon(clock, signing_key):
     verifier = TokenVerifier(ISSUER, http_get=unreachable, clock=clock)
-    with pytest.raises(InvalidToken, match="cannot be fetched"):
+    with pytest.raises(SigningKeysUnavailable, match="cannot be fetched"):
         verifier.verify(signed(signing_key))
+
+
+def test_a_token_that_cannot_be_checked_while_auth_is_down_gets_503_to_retry_not_401(
+    clock, signing_key
+):
+    """A web process started while the SSO is down knows no signing keys yet: the token may be
+    good, so the client is told to come back (503, Retry-After), not that its token is bad."""
+    app = Flask(__name__)
+    tokens.init_app(app, TokenVerifier(ISSUER, http_get=unreachable, clock=clock))
+
+    @app.get("/mine")
+    @require_role()
+    def mine():
+        return {"ok": True}
+
+    response = app.test_client().get("/mine", headers=bearer(signed(signing_key)))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"
+    assert response.get_json()["error"] == "sso_unavailable"
+    assert "WWW-Authenticate" not in response.headers
 
 
 def test_issuer_comes_from_the_environment():
