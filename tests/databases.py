@@ -3,10 +3,16 @@
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 from sqlalchemy import event
 
+from ates import migrations
+from ates.db import make_engine
+from ates.unit_of_work import UnitOfWork
+
+TRACKER_MIGRATIONS = Path(__file__).resolve().parents[1] / "tracker" / "migrations"
 POSTGRES_ADMIN_URL = os.environ.get(
     "ATES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -44,3 +50,19 @@ def statements_sent(engine) -> Iterator[list[str]]:
         yield sent
     finally:
         event.remove(engine, "before_cursor_execute", note)
+
+
+@contextmanager
+def tracker_unit_of_work(database: str, tmp_path, purpose: str) -> Iterator[UnitOfWork]:
+    """The tracker's schema, migrated, on `database` ("sqlite" in tmp_path, or "postgresql": a
+    fresh database), behind a unit of work; disposed and dropped afterwards."""
+    with ExitStack() as stack:
+        url = (
+            stack.enter_context(postgres_database(purpose))
+            if database == "postgresql"
+            else f"sqlite:///{tmp_path / 'tracker.db'}"
+        )
+        migrations.upgrade(TRACKER_MIGRATIONS, url)
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
+        yield UnitOfWork(engine)

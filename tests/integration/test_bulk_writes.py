@@ -5,7 +5,6 @@ text that COPY would take for its own syntax, NULLs, UTC times, and refusals as 
 import select as select_module
 import time
 import uuid
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,7 +16,7 @@ from ates import migrations
 from ates.bus.wakeup import CHANNEL
 from ates.db import insert_many, make_engine, update_many
 from ates.unit_of_work import UnitOfWork
-from tests.databases import postgres_database
+from tests.databases import postgres_database, tracker_unit_of_work
 from tracker.models import outbox, task_activity, tasks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,16 +34,8 @@ AWKWARD = [
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def uow(request, tmp_path):
-    with ExitStack() as stack:
-        url = (
-            stack.enter_context(postgres_database("bulk"))
-            if request.param == "postgresql"
-            else f"sqlite:///{tmp_path / 'tracker.db'}"
-        )
-        migrations.upgrade(ROOT / "tracker" / "migrations", url)
-        engine = make_engine(url)
-        stack.callback(engine.dispose)
-        yield UnitOfWork(engine)
+    with tracker_unit_of_work(request.param, tmp_path, "bulk") as uow:
+        yield uow
 
 
 def a_task(title: str, description: str = "", jira_id: str | None = None) -> dict:

@@ -2,7 +2,6 @@
 statement on PostgreSQL (one round trip) and one by one on SQLite, with the same rows either way."""
 
 import uuid
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,10 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import exc, select
 
-from ates import migrations
-from ates.db import insert_together, make_engine
-from ates.unit_of_work import UnitOfWork
-from tests.databases import postgres_database, statements_sent
+from ates.db import insert_together
+from tests.databases import statements_sent, tracker_unit_of_work
 from tracker.models import outbox, task_activity, tasks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,16 +19,8 @@ AT = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def uow(request, tmp_path):
-    with ExitStack() as stack:
-        url = (
-            stack.enter_context(postgres_database("together"))
-            if request.param == "postgresql"
-            else f"sqlite:///{tmp_path / 'tracker.db'}"
-        )
-        migrations.upgrade(ROOT / "tracker" / "migrations", url)
-        engine = make_engine(url)
-        stack.callback(engine.dispose)
-        yield UnitOfWork(engine)
+    with tracker_unit_of_work(request.param, tmp_path, "together") as uow:
+        yield uow
 
 
 def a_task(task_id: str, at: datetime = AT) -> dict:

@@ -11,11 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ates import migrations
-from ates.db import make_engine
-from ates.unit_of_work import UnitOfWork
 from tests.apps import open_tasks
-from tests.databases import postgres_database
+from tests.databases import tracker_unit_of_work
 from tracker import reassigning, service
 from tracker.models import outbox
 
@@ -23,12 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def uow():
-    with postgres_database("reassignment_reads") as url:
-        migrations.upgrade(ROOT / "tracker" / "migrations", url)
-        engine = make_engine(url)
-        yield UnitOfWork(engine)
-        engine.dispose()
+def uow(tmp_path):
+    with tracker_unit_of_work("postgresql", tmp_path, "reassignment_reads") as uow:
+        yield uow
 
 
 def plan(session, query) -> str:
