@@ -107,7 +107,7 @@ class OutboxRelay:
         self._in_flight: dict[
             int, tuple[int, str]
         ] = {}  # delivery tag -> outbox row id, routing key
-        self._confirmed: list[tuple[int, str]] = []  # row id, routing key
+        self._confirmed: list[int] = []  # outbox row ids, to be marked published
         self._next_tag = 0
         self.backlog_interval = (
             backlog_interval  # counting the backlog is a query: not on every poll
@@ -281,7 +281,7 @@ class OutboxRelay:
             tags = [method.delivery_tag] if method.delivery_tag in self._in_flight else []
         rows = [self._in_flight.pop(tag) for tag in tags]
         if isinstance(method, pika.spec.Basic.Ack):
-            self._confirmed += rows
+            self._confirmed += [row_id for row_id, _ in rows]
             for _, routing_key in rows:
                 self._published_counter(routing_key).inc()
         else:
@@ -304,7 +304,7 @@ class OutboxRelay:
         if not self._confirmed:
             return
         confirmed, self._confirmed = self._confirmed, []
-        self.outbox.mark_published([row_id for row_id, _ in confirmed])
+        self.outbox.mark_published(confirmed)
 
     def _measure_backlog(self) -> None:
         """ates_outbox_backlog and ates_outbox_oldest_age_seconds, at most once a second."""
