@@ -22,11 +22,14 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import psycopg2
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import TextClause
 
+READ_ONLY_OPTION = "-c default_transaction_read_only=on"  # PostgreSQL refuses writes, for reads
 READ_ONLY = "ates_read_only"  # an engine execution option: a read, which _begin_immediate lets begin deferred
 
 NAMING_CONVENTION = {
@@ -89,6 +92,20 @@ def make_engine(url: "str | URL", **kwargs) -> Engine:
     return engine
 
 
+def read_only_autocommit(url: "str | URL") -> Engine:
+    """A PostgreSQL engine for reads outside a transaction (UnitOfWork.read): autocommit, and the
+    server refuses any write on its connections. The setting travels in the connection's start-up
+    options (psycopg2's `options`, added to any the URL has): no round trip for it."""
+    parsed = make_url(url)
+    given = parsed.query.get("options") or ()
+    options = " ".join([*([given] if isinstance(given, str) else given), READ_ONLY_OPTION])
+    return make_engine(
+        parsed.difference_update_query(["options"]),
+        isolation_level="AUTOCOMMIT",
+        connect_args={"options": options},
+    )
+
+
 # A pooled connection that sat idle may have been closed by the server (a restart, a failover, an
 # idle timeout on the way): it is pinged before use and replaced if dead. One busy in the last few
 # seconds is not: SQLAlchemy's pool_pre_ping pings on every checkout, which cost a round trip per
@@ -130,6 +147,18 @@ def _begin_immediate(connection):
         connection.exec_driver_sql("BEGIN")
     else:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def insert_if_absent(session: Session, table: Table, *keys: str) -> Insert:
+    """INSERT that does nothing when the key exists (rowcount 0, nothing RETURNING), on SQLite and
+    PostgreSQL alike: a racing transaction that loses waits for the winner to commit and then
+    leaves its row alone."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    return insert(table)
 
 
 def insert_together(session: Session, *writes: tuple[Table, list[dict]]) -> None:

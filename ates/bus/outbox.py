@@ -62,8 +62,9 @@ NO_ID_ABOVE = 2**63 - 1  # the largest BIGINT: past any outbox id, and still com
 class WaitingRows:
     """The relay's side of the outbox table: the rows waiting to be published, read in id order
     from the partial index of the unpublished ones (`ix_outbox_unpublished`), and marked published
-    once the broker has confirmed them. Reads go through `uow.read()`: on SQLite a relay's look
-    must not take the write lock."""
+    once the broker has confirmed them. Each read and each mark is one statement on its own
+    (UnitOfWork.read_all, write_alone): on PostgreSQL no BEGIN, COMMIT or ROLLBACK round trips
+    around it, on SQLite a look that never takes the write lock."""
 
     def __init__(self, table: Table, uow: UnitOfWork):
         self.table = table
@@ -92,23 +93,22 @@ class WaitingRows:
         else:
             ranges = [(0, NO_ID_ABOVE)]
         rows: list[Any] = []
-        with self.uow.read() as session:
-            for after, before in ranges:
-                rows += session.execute(
-                    self.query, {"after": after, "before": before, "room": room - len(rows)}
-                ).all()
-                if len(rows) == room:
-                    break
+        for after, before in ranges:
+            rows += self.uow.read_all(
+                self.query, {"after": after, "before": before, "room": room - len(rows)}
+            )
+            if len(rows) == room:
+                break
         return rows
 
     def mark_published(self, row_ids: list[int]) -> None:
+        """Each chunk of ids commits by itself: a crash between two only publishes the rest again."""
         now = clock.utcnow()
-        with self.uow.begin() as session:
-            for start in range(0, len(row_ids), 500):
-                chunk = row_ids[start : start + 500]
-                session.execute(
-                    update(self.table).where(self.table.c.id.in_(chunk)).values(published_at=now)
-                )
+        for start in range(0, len(row_ids), 500):
+            chunk = row_ids[start : start + 500]
+            self.uow.write_alone(
+                update(self.table).where(self.table.c.id.in_(chunk)).values(published_at=now)
+            )
 
     def backlog(self) -> tuple[int, datetime | None]:
         """How many rows wait, and the oldest one's creation time: both from the partial index."""

@@ -13,6 +13,7 @@ import uuid
 import pika
 import pytest
 from sqlalchemy import event, insert, text, update
+from sqlalchemy.engine import Engine
 
 from ates.bus.outbox import NO_ID_ABOVE
 from tests.databases import postgres_database
@@ -82,10 +83,13 @@ def test_rows_in_flight_are_not_read_again(probe):
         if statement.lstrip().upper().startswith("SELECT"):
             read.append(cursor.rowcount)
 
-    event.listen(relay.outbox.uow.engine, "after_cursor_execute", rows_read)
-    for _ in range(3):
-        relay._publish_pending()
-    event.remove(relay.outbox.uow.engine, "after_cursor_execute", rows_read)
+    # every engine: on PostgreSQL the relay reads through the unit of work's autocommit pool
+    event.listen(Engine, "after_cursor_execute", rows_read)
+    try:
+        for _ in range(3):
+            relay._publish_pending()
+    finally:
+        event.remove(Engine, "after_cursor_execute", rows_read)
     assert len(channel.published) == len(set(channel.published)) == 300
     assert sum(read) == 300, f"rows read per query {read}: a row in flight was read again"
 
