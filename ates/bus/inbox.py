@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ from ates import clock, correlation, metrics
 from ates.bus import topology
 from ates.bus.events import Event
 from ates.bus.handlers import Handlers, NotYet
+from ates.db import insert_if_absent
 from ates.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -85,14 +86,11 @@ class Inbox:
             return [self._apply_one(event) for event in events]
 
     def _apply_all(self, session: Session, events: list[Event]) -> None:
-        ids = {event.id for event in events}
-        done = set(
-            session.scalars(select(self.table.c.event_id).where(self.table.c.event_id.in_(ids)))
-        )
-        applied = []
+        unseen = self._claim(session, events)
         for event in events:
-            if event.id in done:
+            if event.id not in unseen:
                 continue  # a redelivery, or the same event twice in one batch
+            unseen.discard(event.id)
             handler = self._bound[(event.type, event.version)]
             token = correlation.set_current(event.correlation_id or event.id)
             started = time.perf_counter()
@@ -101,12 +99,19 @@ class Inbox:
             finally:
                 self._timer(event.producer).observe(time.perf_counter() - started)
                 correlation.reset(token)
-            applied.append(
-                {"event_id": event.id, "event_type": event.type, "applied_at": clock.utcnow()}
-            )
-            done.add(event.id)
-        if applied:
-            session.execute(insert(self.table), applied)
+
+    def _claim(self, session: Session, events: list[Event]) -> set[str]:
+        """The ids of the events not applied before, their inbox rows written first, in one
+        statement (INSERT ... ON CONFLICT DO NOTHING RETURNING): a row already there is a
+        redelivery; one another worker has written but not yet committed makes this statement
+        wait, and then counts as there (or not, if that worker rolled back)."""
+        now = clock.utcnow()
+        rows = {
+            event.id: {"event_id": event.id, "event_type": event.type, "applied_at": now}
+            for event in reversed(events)  # the first of two copies in a batch is the one kept
+        }
+        claim = insert_if_absent(session, self.table, "event_id").returning(self.table.c.event_id)
+        return set(session.scalars(claim, list(rows.values())))
 
     def _apply_one(self, event: Event) -> Outcome:
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):

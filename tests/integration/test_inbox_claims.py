@@ -1,0 +1,155 @@
+"""The inbox claims a batch's events with one statement (ates/bus/inbox.py `_claim`: INSERT ... ON
+CONFLICT DO NOTHING RETURNING) before their handlers run, on SQLite and PostgreSQL; and, on
+PostgreSQL, the unit of work's reads and lone writes run outside a transaction
+(ates/unit_of_work.py)."""
+
+import contextlib
+import threading
+import time
+
+import pytest
+from sqlalchemy import event, func, insert, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InternalError
+
+from ates.bus import Inbox
+from ates.bus.inbox import APPLIED
+from tests.databases import postgres_database
+from tests.probe import Probe, applications, handlers, inbox_rows, task_created
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def probe(request, tmp_path):
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'inbox.db'}"
+        else:
+            url = stack.enter_context(postgres_database("inbox_claims"))
+        probe = Probe(url, {})
+        yield probe
+        probe.uow.dispose()
+
+
+@pytest.fixture
+def postgres_probe():
+    with postgres_database("inbox_claims") as url:
+        probe = Probe(url, {})
+        yield probe
+        probe.uow.dispose()
+
+
+class Sent(list):
+    """The statements sent, each with whether its connection was in autocommit."""
+
+    autocommit: list[bool]
+
+
+@contextlib.contextmanager
+def statements():
+    """Every statement any engine sends inside the block."""
+    sent = Sent()
+    sent.autocommit = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+        sent.autocommit.append(getattr(conn.connection.dbapi_connection, "autocommit", None))
+
+    event.listen(Engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+
+
+def applied(probe) -> dict[str, int]:
+    return probe.applications_per_event()
+
+
+def test_a_batch_is_claimed_in_one_statement_and_each_new_event_is_applied_once(probe):
+    inbox = Inbox(inbox_rows, probe.uow, handlers)
+    seen, new, twice = task_created(), task_created(), task_created()
+    assert inbox.apply([seen]) == [APPLIED]
+
+    with statements() as sent:
+        outcomes = inbox.apply([seen, new, twice, twice])
+    assert outcomes == [APPLIED] * 4
+    assert applied(probe) == {seen.id: 1, new.id: 1, twice.id: 1}
+    own = [statement for statement in sent if "inbox" in statement]
+    assert len(own) == 1 and "RETURNING" in own[0], own
+    with probe.uow.read() as session:
+        claimed = set(session.scalars(select(inbox_rows.c.event_id)))
+    assert claimed == {seen.id, new.id, twice.id}
+
+
+def test_a_failing_batch_leaves_no_claim_behind(probe):
+    """The claim is in the batch's transaction: a handler that fails takes it back with it, and
+    the events are applied one by one (the bad one alone takes the retry path)."""
+    inbox = Inbox(inbox_rows, probe.uow, handlers)
+    good = task_created()
+    bad = task_created()
+    bad.data["task_id"] = None  # the applications row needs one: the insert fails
+
+    assert [outcome.action for outcome in inbox.apply([good, bad])] == ["ack", "retry"]
+    assert applied(probe) == {good.id: 1}
+    with probe.uow.read() as session:
+        assert set(session.scalars(select(inbox_rows.c.event_id))) == {good.id}
+
+
+@pytest.mark.parametrize("first_worker_commits", [True, False])
+def test_a_claim_not_yet_committed_makes_a_second_worker_wait_for_its_end(
+    postgres_probe, first_worker_commits
+):
+    """Two workers with the same event (a redelivery while the first still works on it): the
+    second's claim waits for the first's transaction; the event is applied once either way."""
+    probe = postgres_probe
+    inbox = Inbox(inbox_rows, probe.uow, handlers)
+    twice = task_created()
+    claimed, finish = threading.Event(), threading.Event()
+    second: list = []
+
+    def first_worker():
+        with contextlib.suppress(RuntimeError), probe.uow.begin() as session:
+            inbox._apply_all(session, [twice])
+            claimed.set()
+            finish.wait(10)
+            if not first_worker_commits:
+                raise RuntimeError("the first worker is killed before it commits")
+
+    first = threading.Thread(target=first_worker)
+    first.start()
+    assert claimed.wait(10)
+    waiting = threading.Thread(target=lambda: second.append(inbox.apply([twice])))
+    waiting.start()
+    time.sleep(0.5)
+    assert waiting.is_alive(), "the second claim did not wait for the first transaction"
+    finish.set()
+    first.join(10)
+    waiting.join(10)
+    assert second == [[APPLIED]]
+    assert applied(probe) == {twice.id: 1}
+
+
+def test_on_postgresql_a_read_is_no_transaction_and_cannot_write(postgres_probe):
+    probe = postgres_probe
+    with probe.uow.read() as session:
+        connection = session.connection()
+        assert connection.connection.dbapi_connection.autocommit is True
+        assert connection.exec_driver_sql("SHOW transaction_read_only").scalar() == "on"
+        with pytest.raises(InternalError, match="read-only transaction"):
+            session.execute(insert(applications).values(event_id="e", event_type="t", task_id="t"))
+    assert probe.applied_count() == 0
+
+
+def test_on_postgresql_a_lone_write_commits_by_itself(postgres_probe):
+    probe = postgres_probe
+    row = {"event_id": "e", "event_type": "t", "task_id": "t"}
+    with statements() as sent:
+        probe.uow.write_alone(insert(applications), row)
+    assert len(sent) == 1 and sent.autocommit == [True]  # no BEGIN, no COMMIT around it
+    with probe.engine.connect() as other:  # another connection sees it: committed
+        assert other.scalar(select(func.count()).select_from(applications)) == 1
+    with probe.uow.one_transaction():  # inside one, it joins the block instead
+        probe.uow.write_alone(insert(applications), {**row, "event_id": "f"})
+        with probe.engine.connect() as other:
+            assert other.scalar(select(func.count()).select_from(applications)) == 1
+    assert probe.applied_count() == 2
