@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from accounting import domain, events
@@ -17,6 +17,19 @@ from ates.db import insert_if_absent
 
 OUTBOX = Outbox(outbox)
 OPEN_DAY = select(billing_days.c.billing_date).where(billing_days.c.status == domain.OPEN)
+OPEN_DAY_SHARED = OPEN_DAY.with_for_update(read=True)
+# built once with bound parameters, as the statements in service.py
+BALANCE_LOCKED = (
+    select(balances.c.amount)
+    .where(balances.c.account_id == bindparam("account_id_"))
+    .with_for_update()
+)
+SET_BALANCE = (
+    update(balances)
+    .where(balances.c.account_id == bindparam("account_id_"))
+    .values(amount=bindparam("amount_"), updated_at=bindparam("now"))
+)
+RECORD = insert(transactions)
 
 
 def open_billing_day(session: Session, today: Callable[[], date], lock: bool = True) -> date:
@@ -25,7 +38,7 @@ def open_billing_day(session: Session, today: Callable[[], date], lock: bool = T
     `lock` shares the day's row lock (PostgreSQL `FOR SHARE`): closing the day waits for every
     transaction already labelled with it to commit, so none lands on a day being paid out.
     """
-    query = OPEN_DAY.with_for_update(read=True) if lock else OPEN_DAY
+    query = OPEN_DAY_SHARED if lock else OPEN_DAY
     found = session.scalar(query)
     if found is None:
         session.execute(
@@ -44,15 +57,14 @@ def open_billing_day(session: Session, today: Callable[[], date], lock: bool = T
 def locked_balance(session: Session, account_id: str) -> Decimal:
     """The account's balance, its row locked until the caller's transaction ends (made at 0.00
     for an account never seen). SQLite's BEGIN IMMEDIATE already holds the database's write lock."""
-    query = select(balances.c.amount).where(balances.c.account_id == account_id).with_for_update()
-    amount = session.scalar(query)
+    amount = session.scalar(BALANCE_LOCKED, {"account_id_": account_id})
     if amount is None:
         session.execute(
             insert_if_absent(session, balances, "account_id").values(
                 account_id=account_id, amount=domain.ZERO, updated_at=clock.utcnow()
             )
         )
-        amount = session.scalar(query)
+        amount = session.scalar(BALANCE_LOCKED, {"account_id_": account_id})
     return domain.cents(amount)
 
 
@@ -72,11 +84,7 @@ def record_transaction(
     amount = domain.cents(amount)
     after = domain.cents(locked_balance(session, account_id) + amount)
     now = clock.utcnow()
-    session.execute(
-        update(balances)
-        .where(balances.c.account_id == account_id)
-        .values(amount=after, updated_at=now)
-    )
+    session.execute(SET_BALANCE, {"account_id_": account_id, "amount_": after, "now": now})
     row = {
         "transaction_id": str(uuid.uuid4()),
         "account_id": account_id,
@@ -87,6 +95,6 @@ def record_transaction(
         "billing_date": billing_date,
         "applied_at": now,
     }
-    session.execute(insert(transactions), row)  # parameters apart: the statement compiles once
+    session.execute(RECORD, row)
     OUTBOX.add(session, events.transaction_applied(row))
     return row

@@ -9,7 +9,7 @@ once here, so that a bulk loader can send many rows through the very same statem
 import functools
 from datetime import date
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from analytics import domain
@@ -74,10 +74,13 @@ def on_task_snapshot(session, event, zone):
     )
 
 
+REWARD = select(task_prices.c.reward).where(task_prices.c.task_id == bindparam("task_id_"))
+
+
 @projects("task.completed", 1)
 def on_task_completed(session, event, zone):
     task_id = event.data["task_id"]
-    reward = session.scalar(select(task_prices.c.reward).where(task_prices.c.task_id == task_id))
+    reward = session.scalar(REWARD, {"task_id_": task_id})
     if reward is None:
         raise NotYet(f"task {task_id} has no price yet (task.priced has not arrived)")
     completed_at = clock.from_wire(event.data["completed_at"])

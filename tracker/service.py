@@ -2,7 +2,7 @@
 session). A command loads the task, asks the domain's Task to change (tracker/domain.py), stores
 what changed and writes the events the Task returned to the outbox, in that same transaction."""
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from ates import clock
@@ -58,9 +58,13 @@ def complete_task(session: Session, actor_id: str, task_id: str) -> dict:
     now = clock.utcnow()
     happened = task.complete(actor_id, now)
     session.execute(
-        update(tasks)
-        .where(tasks.c.task_id == task_id)
-        .values(status=task.status, completed_at=task.completed_at, version=task.version)
+        COMPLETE,
+        {
+            "task_id_": task_id,
+            "status_": task.status,
+            "completed_at_": task.completed_at,
+            "version_": task.version,
+        },
     )
     insert_together(  # one round trip on PostgreSQL, as at creation
         session,
@@ -88,8 +92,8 @@ def activity_row(
 
 
 def get_task(session: Session, task_id: str, for_update: bool = False) -> dict:
-    query = select(*TASK_COLUMNS).where(tasks.c.task_id == task_id)
-    row = session.execute(query.with_for_update() if for_update else query).mappings().first()
+    query = TASK_LOCKED if for_update else TASK
+    row = session.execute(query, {"task_id_": task_id}).mappings().first()
     if row is None:
         raise TaskNotFound(f"there is no task {task_id}")
     return dict(row)
@@ -133,8 +137,8 @@ def people(session: Session, account_ids: list[str]) -> dict[str, dict]:
     wanted = sorted(set(account_ids))
     if not wanted:
         return {}
-    query = select(*PERSON_COLUMNS).where(accounts.c.account_id.in_(wanted))
-    return {row["account_id"]: dict(row) for row in session.execute(query).mappings()}
+    found = session.execute(PEOPLE, {"ids": wanted}).mappings()
+    return {row["account_id"]: dict(row) for row in found}
 
 
 def every_person(session: Session) -> list[dict]:
@@ -168,5 +172,21 @@ def assignable_accounts(session: Session) -> list[str]:
 
 def assignable_people(session: Session) -> dict[str, dict]:
     """The assignable accounts' person rows by id, in `assignable_accounts`' order."""
-    query = _assignable(*PERSON_COLUMNS)
-    return {row["account_id"]: dict(row) for row in session.execute(query).mappings()}
+    return {row["account_id"]: dict(row) for row in session.execute(ASSIGNABLE_PEOPLE).mappings()}
+
+
+# The statements of every request, built once with bound parameters: a statement built per call
+# costs SQLAlchemy its construction and its cache key each time.
+TASK = select(*TASK_COLUMNS).where(tasks.c.task_id == bindparam("task_id_"))
+TASK_LOCKED = TASK.with_for_update()
+COMPLETE = (
+    update(tasks)
+    .where(tasks.c.task_id == bindparam("task_id_"))
+    .values(
+        status=bindparam("status_"),
+        completed_at=bindparam("completed_at_"),
+        version=bindparam("version_"),
+    )
+)
+PEOPLE = select(*PERSON_COLUMNS).where(accounts.c.account_id.in_(bindparam("ids", expanding=True)))
+ASSIGNABLE_PEOPLE = _assignable(*PERSON_COLUMNS)

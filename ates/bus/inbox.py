@@ -74,6 +74,7 @@ class Inbox:
         self.handlers = handlers
         self._bound = handlers.bind(dependencies or {})
         self._timers: dict[str, Any] = {}  # producer -> its queue's ates_handler_seconds
+        self._claims: dict[str, Any] = {}  # dialect name -> the claim statement
 
     def apply(self, events: list[Event]) -> list[Outcome]:
         try:
@@ -110,8 +111,17 @@ class Inbox:
             event.id: {"event_id": event.id, "event_type": event.type, "applied_at": now}
             for event in reversed(events)  # the first of two copies in a batch is the one kept
         }
-        claim = insert_if_absent(session, self.table, "event_id").returning(self.table.c.event_id)
-        return set(session.scalars(claim, list(rows.values())))
+        return set(session.scalars(self._claim_statement(session), list(rows.values())))
+
+    def _claim_statement(self, session: Session):
+        dialect = session.get_bind().dialect.name
+        statement = self._claims.get(dialect)
+        if statement is None:  # built once per dialect: its cache key is then computed once
+            statement = insert_if_absent(session, self.table, "event_id").returning(
+                self.table.c.event_id
+            )
+            self._claims[dialect] = statement
+        return statement
 
     def _apply_one(self, event: Event) -> Outcome:
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):

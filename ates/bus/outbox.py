@@ -22,12 +22,13 @@ class Outbox:
     def __init__(self, table: Table, schemas: SchemaRegistry | None = None):
         self.table = table
         self.schemas = schemas or registry()
+        self._insert = insert(table)  # built once: its cache key is then computed once
 
     def add(self, session: Session, *events: Event) -> None:
         """Record events in the session's transaction: they are published only if it commits."""
         rows = self.rows(*events)
         if rows:
-            session.execute(insert(self.table), rows)
+            session.execute(self._insert, rows)
 
     def rows(self, *events: Event) -> list[dict]:
         """The outbox rows of events, validated, for a caller that inserts them itself together
