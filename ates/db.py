@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import TextClause
 
-READ_ONLY_OPTION = "-c default_transaction_read_only=on"  # PostgreSQL refuses writes, for reads
 READ_ONLY = "ates_read_only"  # an engine execution option: a read, which _begin_immediate lets begin deferred
 
 NAMING_CONVENTION = {
@@ -90,20 +89,6 @@ def make_engine(url: "str | URL", **kwargs) -> Engine:
     event.listen(engine, "connect", _configure_sqlite)
     event.listen(engine, "begin", _begin_immediate)
     return engine
-
-
-def read_only_autocommit(url: "str | URL") -> Engine:
-    """A PostgreSQL engine for reads outside a transaction (UnitOfWork.read): autocommit, and the
-    server refuses any write on its connections. The setting travels in the connection's start-up
-    options (psycopg2's `options`, added to any the URL has): no round trip for it."""
-    parsed = make_url(url)
-    given = parsed.query.get("options") or ()
-    options = " ".join([*([given] if isinstance(given, str) else given), READ_ONLY_OPTION])
-    return make_engine(
-        parsed.difference_update_query(["options"]),
-        isolation_level="AUTOCOMMIT",
-        connect_args={"options": options},
-    )
 
 
 # A pooled connection that sat idle may have been closed by the server (a restart, a failover, an

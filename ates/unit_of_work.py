@@ -24,14 +24,15 @@ for their event, so the event's effects and its inbox row commit together.
 does, however many units it opens: an HTTP write and its stored answer (ates/idempotency.py).
 Inside it a read sees the block's own writes, and nothing commits before the block ends.
 
-On PostgreSQL a read runs without a transaction around it, on connections of its own that are
-read-only (`default_transaction_read_only`): at READ COMMITTED, the isolation aTES uses, each
-statement of a transaction takes its own snapshot anyway, so a read transaction bought no
-consistency, only a BEGIN and a ROLLBACK round trip. A write inside `read()` fails there instead
-of being rolled back. `write_alone` is for a statement that is a transaction by itself (the relay
-marking rows published): autocommit spares the BEGIN and COMMIT round trips. Each kind has a pool
-of its own; switching a pooled connection in and out of autocommit costs a round trip each way.
-SQLite's transactions cost no round trip, so there everything goes through ordinary sessions.
+`read_one`, `read_all` and `write_alone` are for one statement that needs no transaction around
+it: the guard's question before a request's work, the relay's look at its waiting rows and its
+marking them published. On PostgreSQL they run in autocommit, on a pool of their own, which spares
+the BEGIN and the COMMIT or ROLLBACK round trips (a statement log of bench.latency showed each relay
+cycle as BEGIN/SELECT/ROLLBACK, BEGIN/UPDATE/COMMIT: six round trips for two statements); switching
+a pooled connection in and out of autocommit would cost a round trip each way. SQLite's
+transactions cost no round trip, so there they are ordinary sessions. `read()` keeps its
+transaction, rolled back at the end: it is what makes a write inside a read harmless, and a
+server-side read-only setting would need a start-up parameter that PgBouncer refuses.
 """
 
 from collections.abc import Iterator
@@ -41,22 +42,21 @@ from contextvars import ContextVar
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from ates.db import READ_ONLY, make_engine, read_only_autocommit
+from ates.db import READ_ONLY, make_engine
 
 
 class UnitOfWork:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._writers = sessionmaker(engine, expire_on_commit=False)
-        postgres = engine.dialect.name == "postgresql"
-        reading = (
-            read_only_autocommit(engine.url)
-            if postgres
-            else engine.execution_options(**{READ_ONLY: True})
+        self._readers = sessionmaker(
+            engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
-        self._readers = sessionmaker(reading, expire_on_commit=False)
-        self._reading = reading if postgres else None
-        self._alone = make_engine(engine.url, isolation_level="AUTOCOMMIT") if postgres else None
+        self._alone = (
+            make_engine(engine.url, isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else None
+        )
         # the session of the one_transaction() this thread (or task) is inside, if any
         self._joined: ContextVar[Session | None] = ContextVar(f"ates_uow_{id(self)}", default=None)
 
@@ -95,11 +95,11 @@ class UnitOfWork:
     def read_all(self, statement, parameters: dict | None = None, one: bool = False):
         """The rows of one read statement (the one row, `one`), as cheaply as the database allows:
         on PostgreSQL a Core connection in autocommit, no ORM session around it."""
-        if self._reading is None or self._joined.get() is not None:
+        if self._alone is None or self._joined.get() is not None:
             with self.read() as session:
                 result = session.execute(statement, parameters)
                 return result.one() if one else result.all()
-        with self._reading.connect() as connection:
+        with self._alone.connect() as connection:
             result = connection.execute(statement, parameters)
             return result.one() if one else result.all()
 
@@ -129,6 +129,5 @@ class UnitOfWork:
 
     def dispose(self) -> None:
         self.engine.dispose()
-        for engine in (self._reading, self._alone):
-            if engine is not None:
-                engine.dispose()
+        if self._alone is not None:
+            self._alone.dispose()

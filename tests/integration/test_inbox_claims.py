@@ -1,7 +1,7 @@
 """The inbox claims a batch's events with one statement (ates/bus/inbox.py `_claim`: INSERT ... ON
 CONFLICT DO NOTHING RETURNING) before their handlers run, on SQLite and PostgreSQL; and, on
-PostgreSQL, the unit of work's reads and lone writes run outside a transaction
-(ates/unit_of_work.py)."""
+PostgreSQL, the unit of work's single read and write statements (what the relay sends) run
+outside a transaction (ates/unit_of_work.py)."""
 
 import contextlib
 import threading
@@ -10,7 +10,6 @@ import time
 import pytest
 from sqlalchemy import event, func, insert, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InternalError
 
 from ates.bus import Inbox
 from ates.bus.inbox import APPLIED
@@ -129,15 +128,19 @@ def test_a_claim_not_yet_committed_makes_a_second_worker_wait_for_its_end(
     assert applied(probe) == {twice.id: 1}
 
 
-def test_on_postgresql_a_read_is_no_transaction_and_cannot_write(postgres_probe):
+def test_on_postgresql_one_read_statement_needs_no_transaction_and_a_read_block_writes_nothing(
+    postgres_probe,
+):
     probe = postgres_probe
-    with probe.uow.read() as session:
-        connection = session.connection()
-        assert connection.connection.dbapi_connection.autocommit is True
-        assert connection.exec_driver_sql("SHOW transaction_read_only").scalar() == "on"
-        with pytest.raises(InternalError, match="read-only transaction"):
-            session.execute(insert(applications).values(event_id="e", event_type="t", task_id="t"))
-    assert probe.applied_count() == 0
+    probe.uow.write_alone(
+        insert(applications), {"event_id": "e", "event_type": "t", "task_id": "t"}
+    )
+    with statements() as sent:
+        rows = probe.uow.read_all(select(applications.c.event_id))
+    assert rows == [("e",)] and sent.autocommit == [True]  # no BEGIN, no ROLLBACK around it
+    with probe.uow.read() as session:  # a read block keeps its transaction, rolled back
+        session.execute(insert(applications).values(event_id="f", event_type="t", task_id="t"))
+    assert probe.applied_count() == 1
 
 
 def test_on_postgresql_a_lone_write_commits_by_itself(postgres_probe):
