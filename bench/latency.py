@@ -284,18 +284,27 @@ def _measure(base: str, tokens: dict, tasks: list, urls: dict, rate: int) -> dic
     address = urllib.parse.urlsplit(base)
 
     def complete(task_id: str, assignee: str) -> None:
-        if not hasattr(local, "connection"):
-            local.connection = http.client.HTTPConnection(
-                address.hostname, address.port, timeout=30
-            )
-        asked = time.perf_counter()
-        local.connection.request(
-            "POST",
-            f"/api/tasks/{task_id}/complete",
-            headers={"Authorization": f"Bearer {tokens[assignee]}", "Content-Length": "0"},
-        )
-        answer = local.connection.getresponse()
-        answer.read()
+        for attempt in (1, 2):
+            if not hasattr(local, "connection"):
+                local.connection = http.client.HTTPConnection(
+                    address.hostname, address.port, timeout=30
+                )
+            asked = time.perf_counter()
+            try:
+                local.connection.request(
+                    "POST",
+                    f"/api/tasks/{task_id}/complete",
+                    headers={"Authorization": f"Bearer {tokens[assignee]}", "Content-Length": "0"},
+                )
+                answer = local.connection.getresponse()
+                answer.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionError):
+                # the server closed an idle keep-alive connection before reading the request
+                local.connection.close()
+                del local.connection
+                if attempt == 2:
+                    raise
         if answer.status != 200:
             raise RuntimeError(f"completing {task_id}: HTTP {answer.status}")
         answered[task_id] = time.perf_counter()

@@ -1,7 +1,8 @@
-"""The inbox claims a batch's events with one statement (ates/bus/inbox.py `_claim`: INSERT ... ON
-CONFLICT DO NOTHING RETURNING) before their handlers run, on SQLite and PostgreSQL; and, on
-PostgreSQL, the unit of work's single read and write statements (what the relay sends) run
-outside a transaction (ates/unit_of_work.py)."""
+"""The inbox (ates/bus/inbox.py) on SQLite and PostgreSQL: each event of a batch applied once,
+duplicates and redeliveries skipped, a failing batch leaving nothing behind, and on PostgreSQL a
+second worker with the same event waiting for the first; and the unit of work's single read and
+write statements (what the relay sends) outside a transaction on PostgreSQL
+(ates/unit_of_work.py)."""
 
 import contextlib
 import threading
@@ -64,7 +65,9 @@ def applied(probe) -> dict[str, int]:
     return probe.applications_per_event()
 
 
-def test_a_batch_is_claimed_in_one_statement_and_each_new_event_is_applied_once(probe):
+def test_a_batch_is_looked_up_and_recorded_in_two_statements_and_each_new_event_applied_once(
+    probe,
+):
     inbox = Inbox(inbox_rows, probe.uow, handlers)
     seen, new, twice = task_created(), task_created(), task_created()
     assert inbox.apply([seen]) == [APPLIED]
@@ -74,15 +77,15 @@ def test_a_batch_is_claimed_in_one_statement_and_each_new_event_is_applied_once(
     assert outcomes == [APPLIED] * 4
     assert applied(probe) == {seen.id: 1, new.id: 1, twice.id: 1}
     own = [statement for statement in sent if "inbox" in statement]
-    assert len(own) == 1 and "RETURNING" in own[0], own
+    assert len(own) == 2 and own[0].startswith("SELECT") and own[1].startswith("INSERT"), own
     with probe.uow.read() as session:
-        claimed = set(session.scalars(select(inbox_rows.c.event_id)))
-    assert claimed == {seen.id, new.id, twice.id}
+        recorded = set(session.scalars(select(inbox_rows.c.event_id)))
+    assert recorded == {seen.id, new.id, twice.id}
 
 
-def test_a_failing_batch_leaves_no_claim_behind(probe):
-    """The claim is in the batch's transaction: a handler that fails takes it back with it, and
-    the events are applied one by one (the bad one alone takes the retry path)."""
+def test_a_failing_batch_leaves_no_inbox_row_behind(probe):
+    """The inbox rows are in the batch's transaction: a handler that fails takes them back with
+    it, and the events are applied one by one (the bad one alone takes the retry path)."""
     inbox = Inbox(inbox_rows, probe.uow, handlers)
     good = task_created()
     bad = task_created()
@@ -95,11 +98,12 @@ def test_a_failing_batch_leaves_no_claim_behind(probe):
 
 
 @pytest.mark.parametrize("first_worker_commits", [True, False])
-def test_a_claim_not_yet_committed_makes_a_second_worker_wait_for_its_end(
+def test_an_event_not_yet_committed_by_one_worker_is_applied_once_by_two(
     postgres_probe, first_worker_commits
 ):
     """Two workers with the same event (a redelivery while the first still works on it): the
-    second's claim waits for the first's transaction; the event is applied once either way."""
+    second's inbox row waits on the first's uncommitted one; the event is applied once whether
+    the first commits (the second then fails on the key, finds it applied and acks) or not."""
     probe = postgres_probe
     inbox = Inbox(inbox_rows, probe.uow, handlers)
     twice = task_created()
@@ -120,7 +124,7 @@ def test_a_claim_not_yet_committed_makes_a_second_worker_wait_for_its_end(
     waiting = threading.Thread(target=lambda: second.append(inbox.apply([twice])))
     waiting.start()
     time.sleep(0.5)
-    assert waiting.is_alive(), "the second claim did not wait for the first transaction"
+    assert waiting.is_alive(), "the second worker did not wait for the first transaction"
     finish.set()
     first.join(10)
     waiting.join(10)
