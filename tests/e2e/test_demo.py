@@ -45,11 +45,10 @@ def test_demo_fills_every_area_with_a_day(tmp_path, broker, monkeypatch, capsys)
             )
             assert hired.status_code == 201, hired.text
         started = time.monotonic()
-        assert (
-            ates(["demo", "--admin-password", ADMIN_PASSWORD, "--tasks", "40", "--seed", "7"]) == 0
-        )
+        code = ates(["demo", "--admin-password", ADMIN_PASSWORD, "--tasks", "40", "--seed", "7"])
         took = time.monotonic() - started
         printed = capsys.readouterr()
+        assert code == 0, f"ates demo failed:\n{printed.err}"  # why, when it fails once in CI
         print(f"ates demo took {took:.1f} s\n{printed.err}")
         assert "billing day" in printed.err and "Open http" in printed.out
 
