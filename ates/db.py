@@ -22,11 +22,9 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import psycopg2
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import TextClause
 
 READ_ONLY = "ates_read_only"  # an engine execution option: a read, which _begin_immediate lets begin deferred
@@ -132,18 +130,6 @@ def _begin_immediate(connection):
         connection.exec_driver_sql("BEGIN")
     else:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def insert_if_absent(session: Session, table: Table, *keys: str) -> Insert:
-    """INSERT that does nothing when the key exists (rowcount 0, nothing RETURNING), on SQLite and
-    PostgreSQL alike: a racing transaction that loses waits for the winner to commit and then
-    leaves its row alone."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
-    return insert(table)
 
 
 def insert_together(session: Session, *writes: tuple[Table, list[dict]]) -> None:

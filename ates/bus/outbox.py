@@ -82,6 +82,11 @@ class WaitingRows:
             .order_by(table.c.id)
             .limit(bindparam("room"))
         )
+        self.mark = (
+            update(table)
+            .where(table.c.id.in_(bindparam("ids", expanding=True)))
+            .values(published_at=bindparam("now"))
+        )
 
     def next(self, room: int, in_flight: list[int]) -> list[Any]:
         """Up to `room` waiting rows, in id order, none of those `in_flight` (ids sent, not yet
@@ -106,10 +111,7 @@ class WaitingRows:
         """Each chunk of ids commits by itself: a crash between two only publishes the rest again."""
         now = clock.utcnow()
         for start in range(0, len(row_ids), 500):
-            chunk = row_ids[start : start + 500]
-            self.uow.write_alone(
-                update(self.table).where(self.table.c.id.in_(chunk)).values(published_at=now)
-            )
+            self.uow.write_alone(self.mark, {"ids": row_ids[start : start + 500], "now": now})
 
     def backlog(self) -> tuple[int, datetime | None]:
         """How many rows wait, and the oldest one's creation time: both from the partial index."""
