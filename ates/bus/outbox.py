@@ -6,6 +6,7 @@ attribute `correlationid`, unless it already names one.
 """
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -82,26 +83,29 @@ class WaitingRows:
             .order_by(table.c.id)
             .limit(bindparam("room"))
         )
+        self.query_skipping = self.query.where(table.c.id.not_in(bindparam("skip", expanding=True)))
         self.mark = (
             update(table)
             .where(table.c.id.in_(bindparam("ids", expanding=True)))
             .values(published_at=bindparam("now"))
         )
 
-    def next(self, room: int, in_flight: list[int]) -> list[Any]:
+    def next(self, room: int, in_flight: list[int], skip: Sequence[int] = ()) -> list[Any]:
         """Up to `room` waiting rows, in id order, none of those `in_flight` (ids sent, not yet
-        confirmed). They are asked for by range, below and above the ids in flight, so a row in
-        flight is not read again; a row inside that range that is not in flight (a transaction
-        that committed after a higher id's, a message the broker refused) comes once the confirms
-        have moved the range past it."""
+        confirmed) nor those in `skip` (confirmed, not yet marked). They are asked for by range,
+        below and above the ids in flight, so a row in flight is not read again; a row inside that
+        range that is not in flight (a transaction that committed after a higher id's, a message
+        the broker refused) comes once the confirms have moved the range past it. The few ids in
+        `skip` are left out one by one, so a late row between them is not held back."""
         if in_flight:
             ranges = [(0, min(in_flight)), (max(in_flight), NO_ID_ABOVE)]
         else:
             ranges = [(0, NO_ID_ABOVE)]
+        query, skipping = (self.query_skipping, {"skip": list(skip)}) if skip else (self.query, {})
         rows: list[Any] = []
         for after, before in ranges:
             rows += self.uow.read_all(
-                self.query, {"after": after, "before": before, "room": room - len(rows)}
+                query, {"after": after, "before": before, "room": room - len(rows), **skipping}
             )
             if len(rows) == room:
                 break

@@ -5,6 +5,11 @@ it at about one message per disk flush), and marks a row published only once the
 confirmed it. Rows left unconfirmed by a crash or a lost connection are published again: a
 consumer's inbox absorbs the duplicate.
 
+Marks wait a little (`mark_delay`, or until `mark_together` rows are confirmed, or the outbox
+is found empty), so that a steady trickle of events costs one UPDATE and one commit for many
+rows instead of one per look at the outbox; the relay remembers the confirmed rows and leaves
+them out of its reads meanwhile. A crash in that window publishes them again, as above.
+
 pika's asynchronous SelectConnection is used because only it lets confirms arrive while
 publishing goes on; the consumer, which never waits on confirms in bulk, uses the simpler
 blocking connection.
@@ -80,6 +85,8 @@ class OutboxRelay:
         backlog_interval: float = 1.0,
         woken_poll_interval: float = 0.5,
         min_tick_gap: float = 0.02,
+        mark_delay: float = 0.25,
+        mark_together: int = 100,
         wakeups: bool = True,
     ):
         self.producer = producer
@@ -94,6 +101,8 @@ class OutboxRelay:
         # with wakeups (PostgreSQL) a commit wakes the relay; the poll is then only a safety net
         self.woken_poll_interval = woken_poll_interval
         self.min_tick_gap = min_tick_gap  # wakeups closer than this share one look at the outbox
+        self.mark_delay = mark_delay  # how long confirmed rows may wait to be marked together
+        self.mark_together = mark_together  # this many are marked at once, without waiting
         self.wakeups = OutboxWakeups(uow.engine, enabled=wakeups)
         self._timer: Any = None  # the pending call of _tick
         self._last_tick = 0.0
@@ -108,6 +117,7 @@ class OutboxRelay:
             int, tuple[int, str]
         ] = {}  # delivery tag -> outbox row id, routing key
         self._confirmed: list[int] = []  # outbox row ids, to be marked published
+        self._confirmed_since = 0.0  # when the first of them was confirmed (monotonic)
         self._next_tag = 0
         self.backlog_interval = (
             backlog_interval  # counting the backlog is a query: not on every poll
@@ -240,8 +250,7 @@ class OutboxRelay:
         if self._stopping.is_set() or self._channel is None or not self._channel.is_open:
             return
         try:
-            self._record_confirmed()
-            published = self._publish_pending()
+            published = self._look()
             if time.monotonic() - self._backlog_measured_at >= self.backlog_interval:
                 self._measure_backlog()
             if not self.wakeups.listening and time.monotonic() - self._listen_tried > RELISTEN_S:
@@ -252,12 +261,23 @@ class OutboxRelay:
         idle = self.woken_poll_interval if self.wakeups.listening else self.poll_interval
         self._schedule(0 if published == self.batch_size else idle)
 
+    def _look(self) -> int:
+        """Mark the confirmed rows if due, publish the rows next in order; when there were none
+        (the outbox is empty, or the window full), mark the rest now."""
+        self._record_confirmed(only_when_due=True)
+        published = self._publish_pending()
+        if published == 0:
+            self._record_confirmed()
+        return published
+
     def _publish_pending(self) -> int:
         """Publish the waiting rows next in order, those in flight aside (WaitingRows.next)."""
         room = min(self.batch_size, self.max_in_flight - len(self._in_flight))
         if room <= 0:
             return 0
-        rows = self.outbox.next(room, [row_id for row_id, _ in self._in_flight.values()])
+        rows = self.outbox.next(
+            room, [row_id for row_id, _ in self._in_flight.values()], skip=self._confirmed
+        )
         for row in rows:
             self._channel.basic_publish(
                 self.exchange,
@@ -281,6 +301,8 @@ class OutboxRelay:
             tags = [method.delivery_tag] if method.delivery_tag in self._in_flight else []
         rows = [self._in_flight.pop(tag) for tag in tags]
         if isinstance(method, pika.spec.Basic.Ack):
+            if rows and not self._confirmed:
+                self._confirmed_since = time.monotonic()
             self._confirmed += [row_id for row_id, _ in rows]
             for _, routing_key in rows:
                 self._published_counter(routing_key).inc()
@@ -300,8 +322,17 @@ class OutboxRelay:
             )
         return counter
 
-    def _record_confirmed(self) -> None:
+    def _record_confirmed(self, only_when_due: bool = False) -> None:
+        """Mark the confirmed rows published; `only_when_due`: only once `mark_together` of them
+        wait, or the first has waited `mark_delay` (a busy relay so marks as it goes, as before,
+        and its reads skip few rows; a trickle's rows are marked together)."""
         if not self._confirmed:
+            return
+        due = (
+            len(self._confirmed) >= self.mark_together
+            or time.monotonic() - self._confirmed_since >= self.mark_delay
+        )
+        if only_when_due and not due:
             return
         confirmed, self._confirmed = self._confirmed, []
         self.outbox.mark_published(confirmed)
@@ -310,5 +341,5 @@ class OutboxRelay:
         """ates_outbox_backlog and ates_outbox_oldest_age_seconds, at most once a second."""
         self._backlog_measured_at = time.monotonic()
         count, oldest = self.outbox.backlog()
-        self._backlog.set(count)
+        self._backlog.set(max(0, count - len(self._confirmed)))  # those are published already
         self._oldest_age.set((clock.utcnow() - oldest).total_seconds() if oldest is not None else 0)

@@ -73,6 +73,53 @@ def test_a_row_committed_after_a_higher_one_is_published_once_the_confirms_pass_
     assert probe.unpublished_count() == 0
 
 
+def test_confirmed_rows_are_marked_together_later_and_never_read_again_meanwhile(probe):
+    relay = probe.relay(mark_delay=3600)
+    relay._channel = channel = RecordingChannel()
+    first, late, third, fourth = (task_created() for _ in range(4))
+    probe.publish(first)
+    with probe.uow.begin() as session:  # the late row takes its id now and commits last
+        probe.outbox.add(session, late)
+        session.flush()
+        probe.publish(third)
+        assert relay._look() == 2
+    confirm(relay, 1)
+    confirm(relay, 2)
+    probe.publish(fourth)
+    assert relay._look() == 2, "the late row, between two confirmed ones, and the fourth"
+    assert channel.published == [first.id, third.id, late.id, fourth.id]
+    assert probe.unpublished_count() == 4, "a tick that published leaves the marks for later"
+    confirm(relay, 3)
+    confirm(relay, 4)
+    assert relay._look() == 0, "confirmed rows waiting for their mark are not read again"
+    assert probe.unpublished_count() == 0, "a tick that finds the outbox empty marks them"
+    assert len(channel.published) == 4
+
+
+def test_confirmed_rows_wait_for_their_mark_no_longer_than_the_mark_delay(probe):
+    relay = probe.relay(mark_delay=0.0)
+    relay._channel = RecordingChannel()
+    probe.publish(task_created())
+    assert relay._look() == 1
+    confirm(relay, 1)
+    probe.publish(task_created())
+    assert relay._look() == 1
+    assert probe.unpublished_count() == 1, "the first marked while the second went out"
+
+
+def test_enough_confirmed_rows_are_marked_at_once(probe):
+    relay = probe.relay(mark_together=2, mark_delay=3600)
+    relay._channel = RecordingChannel()
+    probe.publish(task_created(), task_created())
+    assert relay._look() == 2
+    relay._on_confirm(
+        types.SimpleNamespace(method=pika.spec.Basic.Ack(delivery_tag=2, multiple=True))
+    )
+    probe.publish(task_created())
+    assert relay._look() == 1
+    assert probe.unpublished_count() == 1, "two confirmed, mark_together: marked at once"
+
+
 def test_rows_in_flight_are_not_read_again(probe):
     relay = probe.relay(batch_size=100, max_in_flight=1000)
     relay._channel = channel = RecordingChannel()
