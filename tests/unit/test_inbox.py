@@ -94,7 +94,7 @@ def test_failing_handler_is_retried_with_its_error_and_does_not_block_the_rest(u
     assert applied(uow) == {event.id: 1 for event in batch if event is not broken}
 
 
-def test_event_another_worker_applied_is_acked_without_running_its_handler(inbox, uow):
+def test_event_another_worker_applied_is_acked_and_its_handler_leaves_nothing(inbox, uow):
     event = task_created()
     with uow.begin() as session:
         session.execute(
