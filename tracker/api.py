@@ -153,8 +153,7 @@ def complete_task(task_id):
     """
     with unit_of_work().begin() as session:
         task = service.complete_task(session, g.principal.account_id, task_id)
-        people = service.people(session, [task["assignee_id"]])
-    return jsonify(task_json(task, people))
+    return jsonify(task_json(task, {task["assignee_id"]: task["assignee"]}))
 
 
 @api.post("/reassignments")

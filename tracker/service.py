@@ -54,7 +54,13 @@ def create_task(
 
 
 def complete_task(session: Session, actor_id: str, task_id: str) -> dict:
-    task = domain.Task(**get_task(session, task_id, for_update=True))
+    """The task, done, and its `assignee` (a person row, as `people` gives; None for an account
+    not heard of yet), from the one read that locks the task."""
+    found = session.execute(TASK_LOCKED_AND_ASSIGNEE, {"task_id_": task_id}).mappings().first()
+    if found is None:
+        raise TaskNotFound(f"there is no task {task_id}")
+    task = domain.Task(**{column.name: found[column.name] for column in TASK_COLUMNS})
+    assignee = {column.name: found[f"assignee_{column.name}"] for column in PERSON_COLUMNS}
     now = clock.utcnow()
     happened = task.complete(actor_id, now)
     session.execute(
@@ -71,7 +77,7 @@ def complete_task(session: Session, actor_id: str, task_id: str) -> dict:
         (task_activity, [activity_row(task, "completed", actor_id, None, now)]),
         (outbox, OUTBOX.rows(*events.on_the_wire(happened))),
     )
-    return _row(task)
+    return {**_row(task), "assignee": assignee if assignee["account_id"] is not None else None}
 
 
 def _row(task: domain.Task) -> dict:
@@ -91,9 +97,8 @@ def activity_row(
     }
 
 
-def get_task(session: Session, task_id: str, for_update: bool = False) -> dict:
-    query = TASK_LOCKED if for_update else TASK
-    row = session.execute(query, {"task_id_": task_id}).mappings().first()
+def get_task(session: Session, task_id: str) -> dict:
+    row = session.execute(TASK, {"task_id_": task_id}).mappings().first()
     if row is None:
         raise TaskNotFound(f"there is no task {task_id}")
     return dict(row)
@@ -178,7 +183,12 @@ def assignable_people(session: Session) -> dict[str, dict]:
 # The statements of every request, built once with bound parameters: a statement built per call
 # costs SQLAlchemy its construction and its cache key each time.
 TASK = select(*TASK_COLUMNS).where(tasks.c.task_id == bindparam("task_id_"))
-TASK_LOCKED = TASK.with_for_update()
+TASK_LOCKED_AND_ASSIGNEE = (  # the task locked, its assignee's names read beside it
+    select(*TASK_COLUMNS, *(column.label(f"assignee_{column.name}") for column in PERSON_COLUMNS))
+    .select_from(tasks.outerjoin(accounts, accounts.c.account_id == tasks.c.assignee_id))
+    .where(tasks.c.task_id == bindparam("task_id_"))
+    .with_for_update(of=tasks)
+)
 COMPLETE = (
     update(tasks)
     .where(tasks.c.task_id == bindparam("task_id_"))
