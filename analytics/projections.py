@@ -80,21 +80,20 @@ REWARD = select(task_prices.c.reward).where(task_prices.c.task_id == bindparam("
 @projects("task.completed", 1)
 def on_task_completed(session, event, zone):
     task_id = event.data["task_id"]
-    reward = session.scalar(REWARD, {"task_id_": task_id})
-    if reward is None:
-        raise NotYet(f"task {task_id} has no price yet (task.priced has not arrived)")
     completed_at = clock.from_wire(event.data["completed_at"])
     completion = {
         "task_id": task_id,
         "completed_at": completed_at,
         "day": domain.day_of(completed_at, zone),
-        "reward": reward,
     }
     dialect = dialect_of(session)
-    if session.execute(
-        completion_insert(dialect), completion
-    ).rowcount:  # 0: this task was counted before
-        session.execute(top_task_upsert(dialect), completion)
+    # the reward read and the completion counted in one statement; no row: no price yet, or
+    # counted before (a second completion event), which a second look tells apart
+    reward = session.scalar(priced_completion_insert(dialect), completion)
+    if reward is not None:
+        session.execute(top_task_upsert(dialect), {**completion, "reward": reward})
+    elif session.scalar(REWARD, {"task_id_": task_id}) is None:
+        raise NotYet(f"task {task_id} has no price yet (task.priced has not arrived)")
 
 
 @projects("transaction.applied", 1)
@@ -171,6 +170,25 @@ def details_upsert(dialect: str):
 @functools.cache
 def completion_insert(dialect: str):
     return _insert(dialect, completions).on_conflict_do_nothing(index_elements=["task_id"])
+
+
+@functools.cache
+def priced_completion_insert(dialect: str):
+    """completion_insert with the task's reward taken from its price in the same statement; it
+    returns the reward of the row it wrote (none when there is no price, or the task was counted)."""
+    priced = select(
+        *(
+            bindparam(name, type_=completions.c[name].type)
+            for name in ("task_id", "completed_at", "day")
+        ),
+        task_prices.c.reward,
+    ).where(task_prices.c.task_id == bindparam("task_id"))
+    return (
+        _insert(dialect, completions)
+        .from_select(["task_id", "completed_at", "day", "reward"], priced)
+        .on_conflict_do_nothing(index_elements=["task_id"])
+        .returning(completions.c.reward)
+    )
 
 
 @functools.cache
