@@ -174,7 +174,5 @@ class Inbox:
 
     def _already_applied(self, event: Event) -> bool:
         with self.uow.read() as session:
-            found = session.scalar(
-                select(self.table.c.event_id).where(self.table.c.event_id == event.id)
-            )
+            found = session.scalar(self._look_up, {"ids": [event.id]})
         return found is not None
