@@ -10,9 +10,10 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from accounting import domain, events
-from accounting.models import balances, billing_days, insert_if_absent, outbox, transactions
+from accounting.models import balances, billing_days, outbox, transactions
 from ates import clock
 from ates.bus import Outbox
+from ates.db import insert_if_absent
 
 OUTBOX = Outbox(outbox)
 OPEN_DAY = select(billing_days.c.billing_date).where(billing_days.c.status == domain.OPEN)

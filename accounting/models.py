@@ -12,9 +12,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    insert,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ates.bus import inbox_table, outbox_table
 from ates.db import Money, UtcDateTime, new_metadata
@@ -113,14 +111,3 @@ payouts = Table(
     Column("paid_at", UtcDateTime(), nullable=False),
     UniqueConstraint("billing_date", "account_id", name="uq_payouts_billing_date_account_id"),
 )
-
-
-def insert_if_absent(session, table: Table, *keys: str):
-    """INSERT that does nothing when the key exists (rowcount 0), on SQLite and PostgreSQL alike:
-    a racing worker that loses waits for the winner and then leaves its row alone."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
-    return insert(table)

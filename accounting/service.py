@@ -10,9 +10,10 @@ from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from accounting import domain, events, ledger
-from accounting.models import insert_if_absent, tasks
+from accounting.models import tasks
 from ates import clock
 from ates.bus import NotYet
+from ates.db import insert_if_absent
 
 PRICE = select(tasks.c.assign_fee, tasks.c.completion_reward)
 # The statements of the everyday events, built once with bound parameters: a statement built per

@@ -10,7 +10,6 @@ import functools
 from datetime import date
 
 from sqlalchemy import and_, bindparam, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from analytics import domain
 from analytics.models import (
@@ -24,6 +23,7 @@ from analytics.models import (
 )
 from ates import clock, money
 from ates.bus import NotYet
+from ates.db import dialect_of, insert_on_conflict
 from ates.task_titles import split_v1_title
 
 PROJECTIONS = {}  # (event type, version) -> projection; handlers.py registers each, archived
@@ -153,12 +153,14 @@ def kept_in_the_archive_only(session, event, zone):
 
 @functools.cache
 def price_insert(dialect: str):
-    return _insert(dialect, task_prices).on_conflict_do_nothing(index_elements=["task_id"])
+    return insert_on_conflict(dialect, task_prices).on_conflict_do_nothing(
+        index_elements=["task_id"]
+    )
 
 
 @functools.cache
 def details_upsert(dialect: str):
-    statement = _insert(dialect, task_details)
+    statement = insert_on_conflict(dialect, task_details)
     new = statement.excluded
     return statement.on_conflict_do_update(
         index_elements=["task_id"],
@@ -169,7 +171,9 @@ def details_upsert(dialect: str):
 
 @functools.cache
 def completion_insert(dialect: str):
-    return _insert(dialect, completions).on_conflict_do_nothing(index_elements=["task_id"])
+    return insert_on_conflict(dialect, completions).on_conflict_do_nothing(
+        index_elements=["task_id"]
+    )
 
 
 @functools.cache
@@ -184,7 +188,7 @@ def priced_completion_insert(dialect: str):
         task_prices.c.reward,
     ).where(task_prices.c.task_id == bindparam("task_id"))
     return (
-        _insert(dialect, completions)
+        insert_on_conflict(dialect, completions)
         .from_select(["task_id", "completed_at", "day", "reward"], priced)
         .on_conflict_do_nothing(index_elements=["task_id"])
         .returning(completions.c.reward)
@@ -194,7 +198,7 @@ def priced_completion_insert(dialect: str):
 @functools.cache
 def top_task_upsert(dialect: str):
     """The completion becomes its day's top task if it beats the one there, as domain.ranking says."""
-    statement = _insert(dialect, daily_top_task)
+    statement = insert_on_conflict(dialect, daily_top_task)
     new, top = statement.excluded, daily_top_task.c
     beats = or_(
         new.reward > top.reward,
@@ -215,7 +219,7 @@ def top_task_upsert(dialect: str):
 
 @functools.cache
 def income_upsert(dialect: str):
-    statement = _insert(dialect, daily_income)
+    statement = insert_on_conflict(dialect, daily_income)
     return statement.on_conflict_do_update(
         index_elements=["day"],
         set_={
@@ -229,7 +233,7 @@ def income_upsert(dialect: str):
 
 @functools.cache
 def balance_upsert(dialect: str):
-    statement = _insert(dialect, account_balances)
+    statement = insert_on_conflict(dialect, account_balances)
     return statement.on_conflict_do_update(
         index_elements=["account_id"],
         set_={
@@ -239,18 +243,9 @@ def balance_upsert(dialect: str):
     )
 
 
-def dialect_of(session) -> str:
-    dialect = session.get_bind().dialect.name
-    if dialect not in ("sqlite", "postgresql"):
-        raise RuntimeError(
-            f"analytics' upserts are written for SQLite and PostgreSQL, not {dialect}"
-        )
-    return dialect
-
-
 @functools.cache
 def account_upsert(dialect: str):
-    statement = _insert(dialect, accounts)
+    statement = insert_on_conflict(dialect, accounts)
     new = statement.excluded
     return statement.on_conflict_do_update(  # an older snapshot never overwrites a newer one
         index_elements=["account_id"],
@@ -261,8 +256,3 @@ def account_upsert(dialect: str):
         },
         where=accounts.c.version <= new.version,
     )
-
-
-def _insert(dialect: str, table):
-    """INSERT ... ON CONFLICT as the database speaks it (SQLite in development, PostgreSQL in production)."""
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import psycopg2
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session
@@ -130,6 +131,29 @@ def _begin_immediate(connection):
         connection.exec_driver_sql("BEGIN")
     else:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def dialect_of(session: Session) -> str:
+    """The session's database, "sqlite" or "postgresql": the two aTES runs on, and the two its
+    ON CONFLICT statements are written for (any other is refused here, not at its first conflict)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        raise RuntimeError(f"aTES' SQL is written for SQLite and PostgreSQL, not {dialect}")
+    return dialect
+
+
+def insert_on_conflict(dialect: str, table: Table):
+    """An INSERT that can say what a conflict on a unique key does (`.on_conflict_do_nothing()`,
+    `.on_conflict_do_update()`), as the database speaks it. Two workers racing to write the same
+    key then need no look-up first: the loser's statement waits for the winner and does nothing or
+    merges, in one round trip."""
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+def insert_if_absent(session: Session, table: Table, *keys: str):
+    """An INSERT that does nothing (rowcount 0) when a row with the same `keys` exists."""
+    statement = insert_on_conflict(dialect_of(session), table)
+    return statement.on_conflict_do_nothing(index_elements=list(keys))
 
 
 def insert_together(session: Session, *writes: tuple[Table, list[dict]]) -> None:
