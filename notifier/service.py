@@ -7,16 +7,18 @@ an API request's); none commits. Who is told:
 - a notice exists once per thing it is about (`subject_key`), however often its events come.
 """
 
+import functools
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ates import clock, money
 from ates.bus import NotYet
+from ates.db import dialect_of, insert_on_conflict
 from ates.unit_of_work import UnitOfWork
 from notifier import domain
 from notifier.models import (
@@ -40,31 +42,42 @@ def learn_task_details(
     session: Session, task_id: str, jira_id: str | None, title: str, version: int
 ) -> None:
     """A task's title and Jira id, kept unless a newer version is already known."""
-    known = session.execute(
-        select(tasks.c.details_version).where(tasks.c.task_id == task_id)
-    ).first()
-    if known is None:
-        session.execute(
-            insert(tasks).values(
-                task_id=task_id, jira_id=jira_id, title=title, details_version=version
-            )
-        )
-    elif known.details_version is None or version >= known.details_version:
-        session.execute(
-            update(tasks)
-            .where(tasks.c.task_id == task_id)
-            .values(jira_id=jira_id, title=title, details_version=version)
-        )
+    session.execute(
+        _details_upsert(dialect_of(session)),
+        {"task_id": task_id, "jira_id": jira_id, "title": title, "details_version": version},
+    )
 
 
 def learn_price(
     session: Session, task_id: str, assign_fee: Decimal, completion_reward: Decimal
 ) -> None:
-    price = {"assign_fee": assign_fee, "completion_reward": completion_reward}
-    if session.scalar(select(tasks.c.task_id).where(tasks.c.task_id == task_id)) is None:
-        session.execute(insert(tasks).values(task_id=task_id, **price))
-    else:
-        session.execute(update(tasks).where(tasks.c.task_id == task_id).values(**price))
+    session.execute(
+        _price_upsert(dialect_of(session)),
+        {"task_id": task_id, "assign_fee": assign_fee, "completion_reward": completion_reward},
+    )
+
+
+@functools.cache
+def _details_upsert(dialect: str):
+    """One statement whether the task is new or known (its price may have come first): an older
+    version's words never overwrite a newer one's."""
+    statement = insert_on_conflict(dialect, tasks)
+    new, known = statement.excluded, tasks.c.details_version
+    return statement.on_conflict_do_update(
+        index_elements=["task_id"],
+        set_={"jira_id": new.jira_id, "title": new.title, "details_version": new.details_version},
+        where=or_(known.is_(None), new.details_version >= known),
+    )
+
+
+@functools.cache
+def _price_upsert(dialect: str):
+    statement = insert_on_conflict(dialect, tasks)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["task_id"],
+        set_={"assign_fee": new.assign_fee, "completion_reward": new.completion_reward},
+    )
 
 
 def task_assigned(session: Session, data: Mapping, now: datetime) -> None:
@@ -82,28 +95,30 @@ def task_assigned(session: Session, data: Mapping, now: datetime) -> None:
             task_id=data["task_id"],
         )
         return
-    for account_id, change, task_id in domain.moves(
-        data["task_id"], data["assignee_id"], data["previous_assignee_id"]
-    ):
-        _known_account(session, account_id)
-        exists = session.scalar(
-            select(func.count()).where(
-                reassignment_changes.c.reassignment_id == data["reassignment_id"],
-                reassignment_changes.c.task_id == task_id,
-                reassignment_changes.c.change == change,
-            )
-        )
-        if not exists:
-            session.execute(
-                insert(reassignment_changes).values(
-                    reassignment_id=data["reassignment_id"],
-                    task_id=task_id,
-                    change=change,
-                    account_id=account_id,
-                    received_at=now,
-                    notice_id=None,
-                )
-            )
+    moves = domain.moves(data["task_id"], data["assignee_id"], data["previous_assignee_id"])
+    if not moves:
+        return
+    _known_accounts(session, {account_id for account_id, _, _ in moves})
+    session.execute(  # a redelivered event's rows are there already: left as they are
+        _changes_insert(dialect_of(session)),
+        [
+            {
+                "reassignment_id": data["reassignment_id"],
+                "task_id": task_id,
+                "change": change,
+                "account_id": account_id,
+                "received_at": now,
+                "notice_id": None,
+            }
+            for account_id, change, task_id in moves
+        ],
+    )
+
+
+@functools.cache
+def _changes_insert(dialect: str):
+    statement = insert_on_conflict(dialect, reassignment_changes)
+    return statement.on_conflict_do_nothing(index_elements=["reassignment_id", "task_id", "change"])
 
 
 def task_completed(session: Session, data: Mapping, now: datetime) -> None:
@@ -197,8 +212,7 @@ def billing_day_closed(session: Session, data: Mapping, now: datetime) -> int:
         .where(day_activity.c.billing_date == billing_date)
         .order_by(day_activity.c.account_id)
     ).mappings()
-    for row in list(rows):
-        _known_account(session, row["account_id"])
+    for row in list(rows):  # a popug not heard of yet: tell() waits (NotYet)
         day = domain.DaySummary(
             billing_date,
             *(_cents(row[name]) for name in ("earned", "fees", "paid_out", "balance")),
@@ -297,25 +311,28 @@ def tell(
 ) -> str | None:
     """A notice for the popug, and its mail unless they turned that mail off; None when the popug
     is inactive or was already told about `subject_key`."""
-    account = _known_account(session, account_id)
-    if not account["active"]:
-        return None
-    if session.scalar(select(notices.c.notice_id).where(notices.c.subject_key == subject_key)):
+    account = session.execute(_told_whom, {"account_id": account_id}).first()
+    if account is None:
+        raise NotYet(f"account {account_id} has not arrived yet")
+    if not account.active:
         return None
     notice_id = str(uuid.uuid4())
-    session.execute(
-        insert(notices).values(
-            notice_id=notice_id,
-            subject_key=subject_key,
-            account_id=account_id,
-            kind=kind,
-            task_id=task_id,
-            facts=dict(facts),
-            created_at=now,
-            read_at=None,
-        )
+    written = session.execute(
+        _notice_insert(dialect_of(session)),
+        {
+            "notice_id": notice_id,
+            "subject_key": subject_key,
+            "account_id": account_id,
+            "kind": kind,
+            "task_id": task_id,
+            "facts": dict(facts),
+            "created_at": now,
+            "read_at": None,
+        },
     )
-    if kind not in domain.TASK_KINDS or mail_settings(session, account_id)["task_mail"]:
+    if written.rowcount == 0:
+        return None  # told before: the subject's notice is there
+    if kind not in domain.TASK_KINDS or account.task_mail is not False:  # no settings: mail on
         session.execute(
             insert(mails).values(
                 notice_id=notice_id,
@@ -329,6 +346,26 @@ def tell(
             )
         )
     return notice_id
+
+
+# whether the popug is there and active, and their mail setting (None: no settings, the defaults)
+_told_whom = (
+    select(accounts.c.active, notification_settings.c.task_mail)
+    .select_from(
+        accounts.outerjoin(
+            notification_settings, notification_settings.c.account_id == accounts.c.account_id
+        )
+    )
+    .where(accounts.c.account_id == bindparam("account_id"))
+)
+
+
+@functools.cache
+def _notice_insert(dialect: str):
+    """A notice unless its subject has one: two events about one thing (a redelivery, or two
+    workers) make one notice, found by the subject's unique key in the same statement."""
+    statement = insert_on_conflict(dialect, notices)
+    return statement.on_conflict_do_nothing(index_elements=["subject_key"])
 
 
 # --- what the popugs read -------------------------------------------------------------------
@@ -456,15 +493,12 @@ def _known_task(session: Session, task_id: str) -> None:
         raise NotYet(f"task {task_id}: its title has not arrived yet")
 
 
-def _known_account(session: Session, account_id: str) -> Mapping:
-    account = (
-        session.execute(select(accounts).where(accounts.c.account_id == account_id))
-        .mappings()
-        .first()
+def _known_accounts(session: Session, account_ids: set[str]) -> None:
+    known = set(
+        session.scalars(select(accounts.c.account_id).where(accounts.c.account_id.in_(account_ids)))
     )
-    if account is None:
-        raise NotYet(f"account {account_id} has not arrived yet")
-    return account
+    if known != account_ids:
+        raise NotYet(f"account {', '.join(sorted(account_ids - known))} has not arrived yet")
 
 
 def _cents(amount) -> Decimal:

@@ -1,5 +1,6 @@
 """Integration fixtures: the probe service, its database, its relay and consumer as processes."""
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.apps import resource_app
+from tests.databases import postgres_database
 from tests.issuer import StandInIssuer
 from tests.probe import Probe
 
@@ -26,6 +28,23 @@ def issuer():
 def service_app(tmp_path, issuer):
     """`service_app("tracker", **env)`: the service's app, migrated, in the test's own folder."""
     return lambda name, **env: resource_app(name, tmp_path, issuer, **env)
+
+
+@pytest.fixture
+def app_on(service_app):
+    """`app_on("sqlite" | "postgresql", "tracker")`: a service_app on a SQLite file or on a fresh
+    PostgreSQL database of its own (dropped afterwards), for tests that run on both."""
+    with contextlib.ExitStack() as stack:
+
+        def make(database: str, name: str):
+            if database == "sqlite":
+                return service_app(name)
+            url = stack.enter_context(postgres_database(f"test_{name}"))
+            app = service_app(name, **{f"{name.upper()}_DATABASE_URL": url})
+            stack.callback(app.extensions["ates.uow"].dispose)
+            return app
+
+        yield make
 
 
 @pytest.fixture

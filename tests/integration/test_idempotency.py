@@ -12,21 +12,14 @@ from sqlalchemy import func, insert, select, update
 
 from ates import clock, idempotency
 from tests.apps import tracker_accounts
-from tests.databases import postgres_database
 from tracker.models import idempotency_keys, tasks
 
 BODY = {"title": "Water the cactus", "jira_id": "UBERPOP-7"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def tracker(request, service_app):
-    if request.param == "sqlite":
-        yield service_app("tracker")
-        return
-    with postgres_database("idempotency") as url:
-        app = service_app("tracker", TRACKER_DATABASE_URL=url)
-        yield app
-        app.extensions["ates.uow"].dispose()
+def tracker(request, app_on):
+    return app_on(request.param, "tracker")
 
 
 def task_count(app) -> int:
