@@ -9,7 +9,7 @@ an API request's); none commits. Who is told:
 
 import functools
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -386,7 +386,7 @@ def notices_page(
     ]
     more = len(rows) > limit
     rows = rows[:limit]
-    return [shown(session, row) for row in rows], (rows[-1]["id"] if more else None)
+    return shown_all(session, rows), (rows[-1]["id"] if more else None)
 
 
 def unread_count(session: Session, account_id: str) -> int:
@@ -397,20 +397,29 @@ def unread_count(session: Session, account_id: str) -> int:
 
 def shown(session: Session, notice: Mapping, account: Mapping | None = None) -> dict:
     """The notice as its popug reads it: the facts put into words with what is known now."""
-    if account is None:
-        account = (
-            session.execute(select(accounts).where(accounts.c.account_id == notice["account_id"]))
-            .mappings()
-            .first()
-            or {}
+    given = None if account is None else {notice["account_id"]: account}
+    return shown_all(session, [notice], given)[0]
+
+
+def shown_all(
+    session: Session, found: Sequence[Mapping], popugs: Mapping[str, Mapping] | None = None
+) -> list[dict]:
+    """Notices put into words (as `shown`) with one read of every task they name and one of their
+    popugs (unless `popugs` gives them by account id), however many notices there are."""
+    details = task_details(session, [task_id for notice in found for task_id in _task_ids(notice)])
+    if popugs is None:
+        ids = sorted({notice["account_id"] for notice in found})
+        rows = session.execute(select(accounts).where(accounts.c.account_id.in_(ids))).mappings()
+        popugs = {row["account_id"]: row for row in rows}
+    shown_notices = []
+    for notice in found:
+        name = (popugs.get(notice["account_id"]) or {}).get("full_name")
+        words = domain.wording(notice["kind"], notice["facts"], details, name)
+        shown_notices.append(
+            dict(notice)
+            | {"subject": words.subject, "body": words.body, "complete": words.complete}
         )
-    words = domain.wording(
-        notice["kind"],
-        notice["facts"],
-        task_details(session, _task_ids(notice)),
-        account.get("full_name"),
-    )
-    return dict(notice) | {"subject": words.subject, "body": words.body, "complete": words.complete}
+    return shown_notices
 
 
 def mark_read(session: Session, account_id: str, notice_id: str, now: datetime) -> dict:

@@ -3,13 +3,16 @@
 import contextlib
 import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from mailsink import MailSink
 from tests.apps import resource_app
 from tests.databases import postgres_database
 from tests.issuer import StandInIssuer
@@ -45,6 +48,34 @@ def app_on(service_app):
             return app
 
         yield make
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def sink(tmp_path):
+    """A real SMTP server on a free loopback port, storing into a Maildir of the test's own:
+    (port, maildir)."""
+    port = free_port()
+    server = MailSink(tmp_path / "mail", "127.0.0.1", port)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while True:  # listening before the test mails
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    yield port, tmp_path / "mail"
+    server.stop()
+    thread.join(10)
 
 
 @pytest.fixture

@@ -7,13 +7,17 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, update
 
 from ates import clock
+from mailsink import stored_mails, subject_of
 from notifier import service
+from notifier.mailer import Mailer
 from notifier.models import accounts, mails, notices, reassignment_changes, tasks
 from tests.analytics_events import task_created_v2, task_priced, task_updated
 from tests.databases import statements_sent
+from tests.integration.conftest import free_port
 from tests.notifier_story import (
     DAY,
     START,
@@ -400,11 +404,9 @@ def test_deactivating_after_the_notice_drops_the_mail(uow, day):
         session.execute(
             update(accounts).where(accounts.c.account_id == day.ids["rio"]).values(active=False)
         )
-    from notifier.mailer import Mailer
-
     mailer = Mailer(uow, "127.0.0.1", 9, "n@x")  # nothing listens: only rio's are looked at
-    for mail_id in _mail_ids(uow, day.ids["rio"]):
-        assert mailer._lease(mail_id) is None
+    leased, _ = mailer._lease(_mail_ids(uow, day.ids["rio"]))
+    assert leased == []
     with uow.read() as session:
         statuses = set(
             session.scalars(
@@ -425,3 +427,80 @@ def _mail_ids(uow, account_id):
                 .where(notices.c.account_id == account_id)
             )
         )
+
+
+# --- the mailer ---------------------------------------------------------------------------------
+
+
+def pending_task_mails(uow, count: int) -> list[str]:
+    """`count` "New task for you" notices over three popugs, each with its mail pending."""
+    popugs = [f"00000000-0000-4000-8000-00000000010{n}" for n in range(3)]
+    deliver(uow, [account_event("account.created", p, f"popug{n}") for n, p in enumerate(popugs)])
+    task_ids = [f"30000000-0000-4000-8000-{n:012d}" for n in range(count)]
+    created = [
+        task_created_v2(t, f"Feed {n}", None, START, popugs[0]) for n, t in enumerate(task_ids)
+    ]
+    priced = [task_priced(t, Decimal("12.00"), Decimal("31.00"), START) for t in task_ids]
+    deliver(uow, created + priced)
+    deliver(uow, [assigned(t, popugs[n % 3], None, START) for n, t in enumerate(task_ids)])
+    return task_ids
+
+
+def mail_rows(uow) -> list[dict]:
+    with uow.read() as session:
+        return [dict(row) for row in session.execute(select(mails).order_by(mails.c.id)).mappings()]
+
+
+def test_the_mailer_leases_a_batch_at_once_and_sends_each_mail_once(uow, sink):
+    port, maildir = sink
+    pending_task_mails(uow, 30)
+    mailer = Mailer(uow, "127.0.0.1", port, "notifier@ates.example")
+    with statements_sent(uow.engine) as sent:
+        assert mailer.send_pending() == 30
+    leases = [s for s in sent if s.startswith("UPDATE mails") and "attempts" in s]
+    assert len(leases) == 1, leases  # one claim for the batch, not one per mail
+    assert mailer.send_pending() == 0
+    stored = stored_mails(maildir)
+    assert sorted(mail["Message-ID"] for mail in stored) == sorted(
+        row["message_id"] for row in mail_rows(uow)
+    )
+    assert {(row["status"], row["attempts"]) for row in mail_rows(uow)} == {("sent", 1)}
+    assert all(subject_of(mail).startswith("New task for you: Feed") for mail in stored)
+
+
+def test_a_mailer_stopping_mid_batch_releases_what_it_did_not_send(uow, sink):
+    port, maildir = sink
+    pending_task_mails(uow, 5)
+    mailer = Mailer(uow, "127.0.0.1", port, "notifier@ates.example")
+    mailer.stop()  # before the first mail: the whole leased batch is let go again
+    assert mailer.send_pending() == 0
+    assert stored_mails(maildir) == []
+    assert {(r["status"], r["attempts"], r["not_before"]) for r in mail_rows(uow)} == {
+        ("pending", 0, None)
+    }
+    assert Mailer(uow, "127.0.0.1", port, "notifier@ates.example").send_pending() == 5
+
+
+def test_a_server_refusing_mid_batch_delays_that_mail_and_releases_the_rest(uow):
+    port, accepted = free_port(), []
+
+    class RefusingThird:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+            accepted.append(envelope)
+            return "250 OK" if len(accepted) < 3 else "451 try again later"
+
+    controller = Controller(RefusingThird(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        pending_task_mails(uow, 6)
+        before = clock.utcnow()
+        assert Mailer(uow, "127.0.0.1", port, "notifier@ates.example").send_pending() == 2
+    finally:
+        controller.stop()
+    rows = mail_rows(uow)
+    assert [r["status"] for r in rows] == ["sent"] * 2 + ["pending"] * 4
+    refused = rows[2]
+    assert refused["attempts"] == 1  # its next try after the first retry delay (5 s):
+    assert refused["not_before"] >= before + timedelta(seconds=5)
+    assert "451" in refused["last_error"]
+    assert {(r["attempts"], r["not_before"]) for r in rows[3:]} == {(0, None)}

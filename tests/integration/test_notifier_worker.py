@@ -3,10 +3,8 @@ day's events shuffled and doubled give every notice and every mail once; a reass
 tasks over 100 popugs gives exactly one notice (and one mail) per popug."""
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -17,31 +15,13 @@ from sqlalchemy import func, insert, select
 from ates import migrations
 from ates.db import make_engine
 from ates.unit_of_work import UnitOfWork
-from mailsink import MailSink, stored_mails, subject_of
+from mailsink import stored_mails, subject_of
 from notifier.models import accounts, notices, reassignment_changes, tasks
 from tests.conftest import eventually
 from tests.notifier_story import START, assigned, shuffled_with_duplicates, working_day
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.broker
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def sink(tmp_path):
-    """A real SMTP server on a free loopback port, storing into a Maildir of the test's own."""
-    port = free_port()
-    server = MailSink(tmp_path / "mail", "127.0.0.1", port)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield port, tmp_path / "mail"
-    server.stop()
-    thread.join(10)
 
 
 class NotifierWorker:
