@@ -235,3 +235,30 @@ def test_slow_handler_keeps_its_connection(probe, start, broker, monkeypatch):
     settle(probe, 2, timeout=20)
     assert consumer.connections_opened == 1, "missed heartbeats would have cost the connection"
     assert probe.applied_count() == 2
+
+
+def test_a_looks_messages_go_to_the_socket_as_one_piece_and_all_arrive(
+    probe, start, broker, monkeypatch
+):
+    """pika sends each piece handed to its transport with a system call of its own; the relay
+    hands it a look's messages together (one piece for 50 here, not 50), and every one arrives."""
+    from ates.bus import relay as relay_module
+
+    pieces = []
+    real_emit = relay_module._PublishingConnection._adapter_emit_data
+
+    def counted(connection, data):
+        # each message names its type three times: routing key, `type` property, the body
+        pieces.append(data.count(b"task.created") // 3)
+        real_emit(connection, data)
+
+    monkeypatch.setattr(relay_module._PublishingConnection, "_adapter_emit_data", counted)
+    start(probe.consumer())
+    wait_for_queue(broker)
+    events = [task_created() for _ in range(50)]
+    for event in events:
+        probe.publish(event)
+    start(probe.relay())
+    settle(probe, 50)
+    assert probe.applications_per_event() == {event.id: 1 for event in events}
+    assert max(pieces) == 50, pieces  # all 50 in one write
