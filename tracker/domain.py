@@ -128,13 +128,15 @@ class Task:
             completed_at=None,
             version=1,
         )
-        return task, [TaskCreated(task.copy()), TaskAssigned(task.copy(), None, None, at)]
+        now = task.copy()  # both events tell the same moment
+        return task, [TaskCreated(now), TaskAssigned(now, None, None, at)]
 
     def complete(self, actor_id: str, at: datetime) -> list["TaskEvent"]:
         """Done, by its assignee only, once."""
         check_may_complete(self.status, self.assignee_id, actor_id)
         self.status, self.completed_at, self.version = "done", at, self.version + 1
-        return [TaskCompleted(self.copy()), TaskUpdated(self.copy())]
+        now = self.copy()  # both events tell the same moment
+        return [TaskCompleted(now), TaskUpdated(now)]
 
     def assign_to(
         self, assignee_id: str, at: datetime, reassignment_id: str | None = None
@@ -142,7 +144,8 @@ class Task:
         """Another (or the same) popug's now: every assignment counts, and costs its fee."""
         previous = self.assignee_id
         self.assignee_id, self.version = assignee_id, self.version + 1
-        return [TaskAssigned(self.copy(), previous, reassignment_id, at), TaskUpdated(self.copy())]
+        now = self.copy()  # both events tell the same moment
+        return [TaskAssigned(now, previous, reassignment_id, at), TaskUpdated(now)]
 
     def copy(self) -> "Task":
         return replace(self)

@@ -51,12 +51,15 @@ class Outbox:
                     "event_id": event.id,
                     "event_type": event.type,
                     "routing_key": event.routing_key,
-                    "body": json.dumps(message, separators=(",", ":")),
+                    "body": _compact_json(message),
                     "created_at": clock.utcnow(),
                 }
             )
         return rows
 
+
+# json.dumps(message, separators=(",", ":")), without making an encoder for every message
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 NO_ID_ABOVE = 2**63 - 1  # the largest BIGINT: past any outbox id, and still compared by index
 
