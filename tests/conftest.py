@@ -1,6 +1,7 @@
 """Fixtures for every test level: waiting for a condition, a throw-away RabbitMQ virtual host."""
 
 import json
+import logging
 import os
 import secrets
 import subprocess
@@ -15,6 +16,19 @@ import pytest
 from ates.bus.nodes import BrokerNodes
 from ates.bus.provision import BrokerAdmin, provision
 from ates.bus.users import OPERATOR, SERVICES, Permissions, user_name, with_credentials
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored():
+    """Logging as it was before each test: a test that runs a process's main() (the scheduler's,
+    a worker's) configures the root logger for JSON on stderr, which a later test's capsys then
+    read (seen in unit-after-integration order)."""
+    root, pika_logger = logging.getLogger(), logging.getLogger("pika")
+    handlers, level, pika_level = list(root.handlers), root.level, pika_logger.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    pika_logger.setLevel(pika_level)
 
 
 def eventually(
