@@ -24,7 +24,7 @@ from ates import clock
 from ates.bus import topology
 from ates.bus.consumer import Consumer, Delivery
 from ates.bus.inbox import Inbox, Outcome
-from ates.bus.relay import message_properties
+from ates.bus.publishing import message_properties
 from ates.bus.users import user_name
 from ates.config import DEFAULT_AMQP_USER_PREFIX
 from ates.unit_of_work import UnitOfWork

@@ -242,17 +242,17 @@ def test_a_looks_messages_go_to_the_socket_as_one_piece_and_all_arrive(
 ):
     """pika sends each piece handed to its transport with a system call of its own; the relay
     hands it a look's messages together (one piece for 50 here, not 50), and every one arrives."""
-    from ates.bus import relay as relay_module
+    from ates.bus.publishing import PublishingConnection
 
     pieces = []
-    real_emit = relay_module._PublishingConnection._adapter_emit_data
+    real_emit = PublishingConnection._adapter_emit_data
 
     def counted(connection, data):
         # each message names its type three times: routing key, `type` property, the body
         pieces.append(data.count(b"task.created") // 3)
         real_emit(connection, data)
 
-    monkeypatch.setattr(relay_module._PublishingConnection, "_adapter_emit_data", counted)
+    monkeypatch.setattr(PublishingConnection, "_adapter_emit_data", counted)
     start(probe.consumer())
     wait_for_queue(broker)
     events = [task_created() for _ in range(50)]
