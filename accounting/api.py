@@ -13,6 +13,7 @@ from ates.tokens import require_role
 from ates.web import unit_of_work
 
 api = Blueprint("api", __name__, url_prefix="/api")
+ACCOUNT_QUERY = AccountQuery()  # built once, as tracker/api.py says why
 ACCOUNT_ID = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
@@ -74,7 +75,7 @@ def every_account():
             application/json:
               schema: AccountList
     """
-    query = AccountQuery().load(request.args)
+    query = ACCOUNT_QUERY.load(request.args)
     with unit_of_work().read() as session:
         found = reports.every_account(session, query.get("role"), query.get("balance"))
     page, following = reports.page_after(

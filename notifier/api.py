@@ -79,6 +79,7 @@ class NotificationSettings(Schema):
 
 
 SCHEMAS = (NotificationsQuery, Notification, NotificationPage, MarkedAll, NotificationSettings)
+SETTINGS = NotificationSettings()  # built once, as tracker/api.py says why
 
 
 @api.get("/me/notifications")
@@ -193,7 +194,7 @@ def change_my_settings():
         400:
           description: not a settings object, in words
     """
-    given = NotificationSettings().load(json_body.json_object("body"))
+    given = SETTINGS.load(json_body.json_object("body"))
     with unit_of_work().begin() as session:
         changed = service.change_mail_settings(
             session, g.principal.account_id, given["task_mail"], given["timezone"], clock.utcnow()
