@@ -12,7 +12,7 @@ from marshmallow import Schema, fields, validate
 from ates import clock, json_body
 from ates.tokens import require_role
 from ates.web import unit_of_work
-from notifier import domain, service
+from notifier import domain, reading
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -105,8 +105,8 @@ def my_notifications():
     before = domain.before_id(request.args.get("before"))
     me = g.principal.account_id
     with unit_of_work().read() as session:
-        found, after = service.notices_page(session, me, unread, limit, before)
-        unread_total = service.unread_count(session, me)
+        found, after = reading.notices_page(session, me, unread, limit, before)
+        unread_total = reading.unread_count(session, me)
     return jsonify(
         notifications=[notification_json(notice) for notice in found],
         next=after,
@@ -134,7 +134,7 @@ def mark_read(notice_id):
           description: no such notice of mine
     """
     with unit_of_work().begin() as session:
-        notice = service.mark_read(session, g.principal.account_id, notice_id, clock.utcnow())
+        notice = reading.mark_read(session, g.principal.account_id, notice_id, clock.utcnow())
     return jsonify(notification_json(notice))
 
 
@@ -152,7 +152,7 @@ def mark_all_read():
               schema: MarkedAll
     """
     with unit_of_work().begin() as session:
-        marked = service.mark_all_read(session, g.principal.account_id, clock.utcnow())
+        marked = reading.mark_all_read(session, g.principal.account_id, clock.utcnow())
     return jsonify(marked=marked)
 
 
@@ -170,7 +170,7 @@ def my_settings():
               schema: NotificationSettings
     """
     with unit_of_work().read() as session:
-        return jsonify(service.mail_settings(session, g.principal.account_id))
+        return jsonify(reading.mail_settings(session, g.principal.account_id))
 
 
 @api.put("/me/notification-settings")
@@ -196,7 +196,7 @@ def change_my_settings():
     """
     given = SETTINGS.load(json_body.json_object("body"))
     with unit_of_work().begin() as session:
-        changed = service.change_mail_settings(
+        changed = reading.change_mail_settings(
             session, g.principal.account_id, given["task_mail"], given["timezone"], clock.utcnow()
         )
     return jsonify(changed)

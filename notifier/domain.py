@@ -28,6 +28,18 @@ GOT, LOST = "got", "lost"
 ZERO = Decimal("0.00")
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
+DEFAULT_TASK_MAIL = True  # a popug who never saved settings gets task mail
+
+
+def is_mailed(kind: str, task_mail: bool | None) -> bool:
+    """Whether a notice of `kind` is mailed to a popug whose task-mail setting is `task_mail`
+    (None: never saved). The end-of-day notice always is."""
+    return kind not in TASK_KINDS or (DEFAULT_TASK_MAIL if task_mail is None else task_mail)
+
+
+def cents(amount) -> Decimal:
+    """A stored amount as exact cents: 38 reads as 38.00."""
+    return Decimal(amount).quantize(money.CENT)
 
 
 class InvalidQuery(RuleBroken):

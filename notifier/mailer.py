@@ -22,7 +22,7 @@ from sqlalchemy import or_, select, update
 
 from ates import clock
 from ates.unit_of_work import UnitOfWork
-from notifier import service
+from notifier import reading
 from notifier.models import accounts, mails, notices
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class Mailer:
             )
             popugs = {row["account_id"]: row for row in rows}
             ready, dropped, waiting = [], [], defaultdict(list)
-            for row, words in zip(rows, service.shown_all(session, rows, popugs), strict=True):
+            for row, words in zip(rows, reading.shown_all(session, rows, popugs), strict=True):
                 if row["active"] is False:
                     dropped.append(row["mail_id"])
                 elif not row["email"]:

@@ -1,7 +1,8 @@
-"""The notifier's use cases: learn from events, decide who is told what, and read notices back.
+"""The notifier's use cases: learn from events and decide who is told what (what the popugs then
+read and set is notifier/reading.py's).
 
 Every function takes the caller's session (one unit of work: the handler's inbox transaction, or
-an API request's); none commits. Who is told:
+the quiet-job flush's); none commits. Who is told:
 - nobody inactive: a deactivated popug gets no notice and no mail;
 - a task notice is mailed unless the popug turned task mail off; the end-of-day notice always is;
 - a notice exists once per thing it is about (`subject_key`), however often its events come.
@@ -9,7 +10,7 @@ an API request's); none commits. Who is told:
 
 import functools
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -158,7 +159,7 @@ def transaction_applied(session: Session, data: Mapping) -> None:
         if row is None
         else domain.DaySummary(
             key["billing_date"],
-            *(_cents(row[name]) for name in ("earned", "fees", "paid_out", "balance")),
+            *(domain.cents(row[name]) for name in ("earned", "fees", "paid_out", "balance")),
             row["balance_at"],
         )
     )
@@ -215,7 +216,7 @@ def billing_day_closed(session: Session, data: Mapping, now: datetime) -> int:
     for row in list(rows):  # a popug not heard of yet: tell() waits (NotYet)
         day = domain.DaySummary(
             billing_date,
-            *(_cents(row[name]) for name in ("earned", "fees", "paid_out", "balance")),
+            *(domain.cents(row[name]) for name in ("earned", "fees", "paid_out", "balance")),
         )
         if tell(
             session,
@@ -332,7 +333,7 @@ def tell(
     )
     if written.rowcount == 0:
         return None  # told before: the subject's notice is there
-    if kind not in domain.TASK_KINDS or account.task_mail is not False:  # no settings: mail on
+    if domain.is_mailed(kind, account.task_mail):
         session.execute(
             insert(mails).values(
                 notice_id=notice_id,
@@ -368,134 +369,6 @@ def _notice_insert(dialect: str):
     return statement.on_conflict_do_nothing(index_elements=["subject_key"])
 
 
-# --- what the popugs read -------------------------------------------------------------------
-
-
-def notices_page(
-    session: Session, account_id: str, unread: bool, limit: int, before: int | None
-) -> tuple[list[dict], int | None]:
-    """One page of the popug's notices, newest first, and the `before` of the next page (or None)."""
-    query = select(notices).where(notices.c.account_id == account_id)
-    if unread:
-        query = query.where(notices.c.read_at.is_(None))
-    if before is not None:
-        query = query.where(notices.c.id < before)
-    rows = [
-        dict(row)
-        for row in session.execute(query.order_by(notices.c.id.desc()).limit(limit + 1)).mappings()
-    ]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return shown_all(session, rows), (rows[-1]["id"] if more else None)
-
-
-def unread_count(session: Session, account_id: str) -> int:
-    return session.scalar(
-        select(func.count()).where(notices.c.account_id == account_id, notices.c.read_at.is_(None))
-    )
-
-
-def shown(session: Session, notice: Mapping, account: Mapping | None = None) -> dict:
-    """The notice as its popug reads it: the facts put into words with what is known now."""
-    given = None if account is None else {notice["account_id"]: account}
-    return shown_all(session, [notice], given)[0]
-
-
-def shown_all(
-    session: Session, found: Sequence[Mapping], popugs: Mapping[str, Mapping] | None = None
-) -> list[dict]:
-    """Notices put into words (as `shown`) with one read of every task they name and one of their
-    popugs (unless `popugs` gives them by account id), however many notices there are."""
-    details = task_details(session, [task_id for notice in found for task_id in _task_ids(notice)])
-    if popugs is None:
-        ids = sorted({notice["account_id"] for notice in found})
-        rows = session.execute(select(accounts).where(accounts.c.account_id.in_(ids))).mappings()
-        popugs = {row["account_id"]: row for row in rows}
-    shown_notices = []
-    for notice in found:
-        name = (popugs.get(notice["account_id"]) or {}).get("full_name")
-        words = domain.wording(notice["kind"], notice["facts"], details, name)
-        shown_notices.append(
-            dict(notice)
-            | {"subject": words.subject, "body": words.body, "complete": words.complete}
-        )
-    return shown_notices
-
-
-def mark_read(session: Session, account_id: str, notice_id: str, now: datetime) -> dict:
-    notice = (
-        session.execute(
-            select(notices).where(
-                notices.c.notice_id == notice_id, notices.c.account_id == account_id
-            )
-        )
-        .mappings()
-        .first()
-    )
-    if notice is None:  # another popug's notice is as unknown as one that never was
-        raise domain.NoSuchNotice(f"you have no notice {notice_id}")
-    if notice["read_at"] is None:
-        session.execute(update(notices).where(notices.c.notice_id == notice_id).values(read_at=now))
-    return shown(session, dict(notice) | {"read_at": notice["read_at"] or now})
-
-
-def mark_all_read(session: Session, account_id: str, now: datetime) -> int:
-    return session.execute(
-        update(notices)
-        .where(notices.c.account_id == account_id, notices.c.read_at.is_(None))
-        .values(read_at=now)
-    ).rowcount
-
-
-def mail_settings(session: Session, account_id: str) -> dict:
-    row = session.execute(
-        select(notification_settings.c.task_mail, notification_settings.c.timezone).where(
-            notification_settings.c.account_id == account_id
-        )
-    ).first()
-    if row is None:
-        return {"task_mail": True, "timezone": None}
-    return {"task_mail": row.task_mail, "timezone": row.timezone}
-
-
-def change_mail_settings(
-    session: Session, account_id: str, task_mail: bool, timezone: str | None, now: datetime
-) -> dict:
-    values = {"task_mail": task_mail, "timezone": timezone, "updated_at": now}
-    changed = session.execute(
-        update(notification_settings)
-        .where(notification_settings.c.account_id == account_id)
-        .values(**values)
-    ).rowcount
-    if not changed:
-        session.execute(insert(notification_settings).values(account_id=account_id, **values))
-    return {"task_mail": task_mail, "timezone": timezone}
-
-
-def task_details(session: Session, task_ids: Iterable[str]) -> dict[str, domain.TaskDetails]:
-    wanted = sorted(set(task_ids))
-    found: dict[str, domain.TaskDetails] = {}
-    for start in range(0, len(wanted), 500):  # SQLite's variable limit, with room
-        for row in session.execute(
-            select(tasks).where(tasks.c.task_id.in_(wanted[start : start + 500]))
-        ).mappings():
-            found[row["task_id"]] = domain.TaskDetails(
-                row["task_id"],
-                row["jira_id"],
-                row["title"],
-                _cents(row["assign_fee"]) if row["assign_fee"] is not None else None,
-                _cents(row["completion_reward"]) if row["completion_reward"] is not None else None,
-            )
-    return found
-
-
-def _task_ids(notice: Mapping) -> list[str]:
-    facts = notice["facts"]
-    if notice["kind"] == domain.REASSIGNMENT:
-        return [*facts["got"], *facts["lost"]]
-    return [facts["task_id"]] if "task_id" in facts else []
-
-
 def _known_task(session: Session, task_id: str) -> None:
     title = session.scalar(select(tasks.c.title).where(tasks.c.task_id == task_id))
     if title is None:
@@ -508,7 +381,3 @@ def _known_accounts(session: Session, account_ids: set[str]) -> None:
     )
     if known != account_ids:
         raise NotYet(f"account {', '.join(sorted(account_ids - known))} has not arrived yet")
-
-
-def _cents(amount) -> Decimal:
-    return Decimal(amount).quantize(money.CENT)

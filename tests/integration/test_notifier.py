@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from ates import clock
 from mailsink import stored_mails, subject_of
-from notifier import service
+from notifier import reading, service
 from notifier.mailer import Mailer
 from notifier.models import accounts, mails, notices, reassignment_changes, tasks
 from tests.analytics_events import task_created_v2, task_priced, task_updated
@@ -67,7 +67,7 @@ def mailed(uow) -> Counter:
             .join(accounts, accounts.c.account_id == notices.c.account_id)
         ).mappings()
         return Counter(
-            (row["email"], service.shown(session, row, account=row)["subject"]) for row in rows
+            (row["email"], reading.shown(session, row, account=row)["subject"]) for row in rows
         )
 
 
@@ -102,11 +102,11 @@ def test_the_words_of_a_notice_fill_in_a_price_that_arrives_later(uow):
     deliver(uow, [assigned(task_id, kesha.data["account_id"], None, START)])
     with uow.read() as session:
         notice = session.execute(select(notices)).mappings().one()
-        before = service.shown(session, notice)
+        before = reading.shown(session, notice)
     assert not before["complete"] and "being worked out" in before["body"]
     deliver(uow, [task_priced(task_id, clock_money("12.00"), clock_money("31.00"), START)])
     with uow.read() as session:
-        after = service.shown(session, notice)
+        after = reading.shown(session, notice)
     assert after["complete"] and "$12.00" in after["body"] and "$31.00" in after["body"]
 
 
@@ -213,7 +213,7 @@ def test_a_job_cut_in_two_for_longer_than_the_quiet_time_tells_the_rest_as_conti
     assert [len(f["got"]) for f in by_popug[popugs[1]]] == [6, 4]
     assert sorted(t for f in by_popug[popugs[1]] for t in f["got"]) == sorted(task_ids)
     with uow.read() as session:
-        subjects = [service.shown(session, r)["subject"] for r in rows]
+        subjects = [reading.shown(session, r)["subject"] for r in rows]
     assert "Reassignment (continued): you got 4 tasks" in subjects
 
 
@@ -284,7 +284,7 @@ def test_task_mail_off_keeps_the_notice_and_the_end_of_day_mail(uow):
     story = working_day()
     deliver(uow, [e for e in story.events if e.type == "account.created"])
     with uow.begin() as session:
-        service.change_mail_settings(session, story.ids["polly"], False, None, clock.utcnow())
+        reading.change_mail_settings(session, story.ids["polly"], False, None, clock.utcnow())
     deliver(uow, story.events)
     flush(uow)
     assert told(uow, story) == story.notices
@@ -394,7 +394,7 @@ def test_the_day_notice_says_the_days_figures(uow, day):
             .mappings()
             .one()
         )
-        words = service.shown(session, row)
+        words = reading.shown(session, row)
     assert "paid in fees:    $24.00" in words["body"]
     assert "balance carried: \u2212$24.00" in words["body"] and "carries over" in words["body"]
 

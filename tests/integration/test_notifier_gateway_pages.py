@@ -7,7 +7,7 @@ import re
 import pytest
 
 from gateway.app import create_app as create_gateway
-from notifier import service
+from notifier import reading, service
 from tests.apps import gateway_in_front_of, signed_in
 from tests.notifier_story import deliver, working_day
 
@@ -111,7 +111,7 @@ def test_task_mail_can_be_turned_off_and_on(gateway, issuer, day, notifier):
     off = rio.post("/notifications/settings", data={}, follow_redirects=True).get_data(as_text=True)
     assert "Task mail is off" in off and "checked" not in off
     with notifier.extensions["ates.uow"].read() as session:
-        assert service.mail_settings(session, day.ids["rio"]) == {
+        assert reading.mail_settings(session, day.ids["rio"]) == {
             "task_mail": False,
             "timezone": None,
         }

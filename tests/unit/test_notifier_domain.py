@@ -120,3 +120,14 @@ def test_a_page_size_outside_1_to_200_is_refused(text):
 def test_failed_mail_waits_longer_each_time_up_to_a_ceiling():
     delays = [retry_delay(attempts) for attempts in range(0, 8)]
     assert delays == sorted(delays) and delays[-1] == delays[-2]
+
+
+@pytest.mark.parametrize("kind", sorted(domain.TASK_KINDS))
+def test_a_task_notice_is_mailed_unless_task_mail_was_turned_off(kind):
+    assert domain.is_mailed(kind, None)  # never saved settings: the default, mail on
+    assert domain.is_mailed(kind, True)
+    assert not domain.is_mailed(kind, False)
+
+
+def test_the_end_of_day_notice_is_mailed_whatever_the_setting():
+    assert all(domain.is_mailed(domain.DAY_CLOSED, setting) for setting in (None, True, False))
