@@ -71,7 +71,7 @@ class Settings:
     scheduler_interval_s: float  # ATES_SCHEDULER_INTERVAL_S: the billing-day scheduler's round
     reassignment_quiet_s: float  # ATES_REASSIGNMENT_QUIET_S: when the notifier tells a job's moves
     outbox_wakeups: (
-        bool  # ATES_OUTBOX_WAKEUPS: relays LISTEN for commits on PostgreSQL (bus/wakeup)
+        bool  # ATES_OUTBOX_WAKEUPS: relays and runners LISTEN on PostgreSQL (bus/wakeup)
     )
 
     @property

@@ -8,10 +8,13 @@ from sqlalchemy import exists, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from ates import clock, correlation
+from ates.bus.wakeup import notify_on_commit
 from ates.db import insert_many, update_many
 from tracker import domain, events
 from tracker.models import outbox, reassignment_items, reassignments, task_activity, tasks
 from tracker.service import OUTBOX, TASK_COLUMNS, TaskNotFound, activity_row, assignable_accounts
+
+WAKEUP_CHANNEL = "ates_reassignments"  # the runners listen (tracker/worker.py)
 
 
 def start_reassignment(session: Session, actor_id: str) -> dict:
@@ -52,6 +55,7 @@ def start_reassignment(session: Session, actor_id: str) -> dict:
         .where(reassignments.c.reassignment_id == reassignment_id)
         .values(total=job["total"])
     )
+    notify_on_commit(session, WAKEUP_CHANNEL)
     return job
 
 

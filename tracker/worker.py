@@ -3,8 +3,10 @@ cleaner of day-old idempotency keys."""
 
 import logging
 import threading
+import time
 
 from ates import correlation
+from ates.bus.wakeup import Wakeups
 from ates.bus.worker import main
 from ates.idempotency import Cleaner
 from ates.unit_of_work import UnitOfWork
@@ -15,22 +17,52 @@ from tracker.models import idempotency_keys, inbox, outbox
 log = logging.getLogger(__name__)
 
 
-class ReassignmentRunner:
-    """Works through running reassignments, one batch per transaction, until none is left."""
+RELISTEN_S = 5.0  # how soon a runner whose wakeups broke tries to listen again
 
-    def __init__(self, uow: UnitOfWork, batch_size: int = 500, poll_interval: float = 0.5):
+
+class ReassignmentRunner:
+    """Works through running reassignments, one batch per transaction, until none is left.
+
+    On PostgreSQL a new job wakes it at once (`reassigning.WAKEUP_CHANNEL`, notified by the
+    transaction that starts the job); the poll stays as the safety net and is all there is on
+    SQLite or with ATES_OUTBOX_WAKEUPS=off. Polling alone, a job waited up to half a second to be
+    noticed (bench.reassign: a quarter of its time on average)."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        batch_size: int = 500,
+        poll_interval: float = 0.5,
+        wakeups: bool = True,
+    ):
         self.uow = uow
         self.batch_size = batch_size
         self.poll_interval = poll_interval
+        self.wakeups = Wakeups(uow.engine, reassigning.WAKEUP_CHANNEL, enabled=wakeups)
         self._stopping = threading.Event()
+        self._listen_tried = float("-inf")
 
     def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.work_through_running_jobs()
-            except Exception:  # a database hiccup: the job stays running and is picked up again
-                log.exception("reassignment batch failed; trying again")
-            self._stopping.wait(self.poll_interval)
+        try:
+            while not self._stopping.is_set():
+                self._keep_listening()  # before the look: a job started during it wakes the wait
+                try:
+                    self.work_through_running_jobs()
+                except Exception:  # a database hiccup: the job stays running, picked up again
+                    log.exception("reassignment batch failed; trying again")
+                self.wakeups.wait(self.poll_interval, self._stopping)
+        finally:
+            self.wakeups.close()
+
+    def _keep_listening(self) -> None:
+        """Listen if not listening yet, or again after a break; a failing LISTEN (PgBouncer in
+        transaction mode) is tried again every few seconds, not before every look."""
+        now = time.monotonic()
+        if self.wakeups.available and not self.wakeups.listening:
+            if now - self._listen_tried <= RELISTEN_S:
+                return
+            self._listen_tried = now
+            self.wakeups.listen()
 
     def work_through_running_jobs(self) -> None:
         with self.uow.read() as session:
@@ -67,5 +99,8 @@ if __name__ == "__main__":
         outbox,
         inbox,
         handlers,
-        jobs=lambda uow, settings: [ReassignmentRunner(uow), Cleaner(uow, idempotency_keys)],
+        jobs=lambda uow, settings: [
+            ReassignmentRunner(uow, wakeups=settings.outbox_wakeups),
+            Cleaner(uow, idempotency_keys),
+        ],
     )

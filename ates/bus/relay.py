@@ -40,7 +40,7 @@ from ates.bus import topology
 from ates.bus.nodes import BrokerNodes
 from ates.bus.outbox import WaitingRows
 from ates.bus.publishing import PublishingConnection, message_properties
-from ates.bus.wakeup import OutboxWakeups
+from ates.bus.wakeup import CHANNEL, Wakeups
 from ates.unit_of_work import UnitOfWork
 
 RELISTEN_S = 5.0  # how soon a relay whose wakeups broke tries to listen again
@@ -79,7 +79,7 @@ class OutboxRelay:
         self.min_tick_gap = min_tick_gap  # wakeups closer than this share one look at the outbox
         self.mark_delay = mark_delay  # how long confirmed rows may wait to be marked together
         self.mark_together = mark_together  # this many are marked at once, without waiting
-        self.wakeups = OutboxWakeups(uow.engine, enabled=wakeups)
+        self.wakeups = Wakeups(uow.engine, CHANNEL, enabled=wakeups)
         self._timer: Any = None  # the pending call of _tick
         self._last_tick = 0.0
         self._listen_tried = 0.0

@@ -1,4 +1,5 @@
-"""Waking a relay the moment its outbox gets a row, on PostgreSQL.
+"""Waking a relay the moment its outbox gets a row, on PostgreSQL (and, the same way, any part
+that waits for work: the tracker's reassignment runner for a new job).
 
 A relay otherwise finds new rows by polling (every 50 ms), which is most of an event's latency
 when the system is not busy: half a poll on average, per hop. On PostgreSQL an outbox insert
@@ -7,17 +8,26 @@ when its transaction commits; the relay LISTENs on a connection of its own and h
 connection's socket to its pika ioloop, so a commit wakes it at once. The poll stays, slower, as
 the safety net: a notification is a hint, never the only way a row is found (it is lost if the
 listening connection breaks, and SQLite has none at all).
+
+A part in a thread of its own, not in an ioloop, `wait`s on the listening socket instead; a use
+case wakes it with `notify_on_commit` in the transaction that made the work.
 """
 
 import logging
+import select
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from pika.adapters.select_connection import PollEvents
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 CHANNEL = "ates_outbox"  # per database: every service has its own, so one name serves all
+STOP_CHECK_S = 0.1  # how often a thread waiting on its socket looks whether it is to stop
 TRIGGER_SQL = (
     "CREATE OR REPLACE FUNCTION ates_outbox_wakeup() RETURNS trigger LANGUAGE plpgsql AS "
     f"$$ BEGIN PERFORM pg_notify('{CHANNEL}', ''); RETURN NULL; END $$",
@@ -30,11 +40,18 @@ DROP_TRIGGER_SQL = (
 )
 
 
-class OutboxWakeups:
-    def __init__(self, engine: Engine, enabled: bool = True):
-        """`enabled` False (ATES_OUTBOX_WAKEUPS=off): poll only, as behind a pooler in transaction
-        mode such as PgBouncer's, where LISTEN does not work."""
-        self.engine, self.enabled = engine, enabled
+def notify_on_commit(session: Session, channel: str) -> None:
+    """Wake whoever listens on `channel` when the session's transaction commits (nothing if it
+    rolls back); on PostgreSQL only, elsewhere the listeners' poll finds the work."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
+
+
+class Wakeups:
+    def __init__(self, engine: Engine, channel: str = CHANNEL, enabled: bool = True):
+        """Notifications on `channel`. `enabled` False (ATES_OUTBOX_WAKEUPS=off): poll only, as
+        behind a pooler in transaction mode such as PgBouncer's, where LISTEN does not work."""
+        self.engine, self.channel, self.enabled = engine, channel, enabled
         self._connection: Any = None  # a connection of its own (psycopg2 under it) while listening
         self.fd: int | None = None  # its socket, which the relay's ioloop watches
         self._ioloop: Any = None  # the ioloop watching it, once attached
@@ -58,7 +75,7 @@ class OutboxWakeups:
             connection.detach()  # its own for as long as it listens: the pool forgets it
             connection.dbapi_connection.autocommit = True
             cursor = connection.cursor()
-            cursor.execute(f"LISTEN {CHANNEL}")
+            cursor.execute(f"LISTEN {self.channel}")
             cursor.close()
         except Exception:
             log.warning("cannot LISTEN for outbox wakeups; polling only", exc_info=True)
@@ -105,13 +122,33 @@ class OutboxWakeups:
         try:
             self._connection.dbapi_connection.poll()
         except Exception:
-            log.warning("outbox wakeup connection lost; polling only until it is back")
+            log.warning("wakeup connection (%s) lost; polling only until it is back", self.channel)
             self.broken = True
             return True
         notifies = self._connection.dbapi_connection.notifies
         woke = bool(notifies)
         notifies.clear()
         return woke
+
+    def wait(self, timeout: float, stopping: threading.Event) -> bool:
+        """For a part in a thread of its own: block until a notification arrives (True), `timeout`
+        passes or `stopping` is set (False). Not listening (SQLite, switched off, broken): just
+        the timeout. A broken connection is closed and answers True, so the caller looks at once."""
+        fd = self.fd
+        if self._connection is None or fd is None:
+            stopping.wait(timeout)
+            return False
+        deadline = time.monotonic() + timeout
+        while not stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            readable, _, _ = select.select([fd], [], [], min(left, STOP_CHECK_S))
+            if readable and self.drain():
+                if self.broken:
+                    self.close()
+                return True
+        return False
 
     def close(self) -> None:
         connection, self._connection, self.fd = self._connection, None, None
