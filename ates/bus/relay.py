@@ -60,7 +60,7 @@ class OutboxRelay:
         lease_retry: float = 2.0,
         backlog_interval: float = 1.0,
         woken_poll_interval: float = 0.5,
-        min_tick_gap: float = 0.02,
+        min_tick_gap: float = 0.005,
         mark_delay: float = 0.25,
         mark_together: int = 100,
         wakeups: bool = True,
