@@ -53,7 +53,7 @@ class Wakeups:
         behind a pooler in transaction mode such as PgBouncer's, where LISTEN does not work."""
         self.engine, self.channel, self.enabled = engine, channel, enabled
         self._connection: Any = None  # a connection of its own (psycopg2 under it) while listening
-        self.fd: int | None = None  # its socket, which the relay's ioloop watches
+        self.fd: int | None = None  # its socket: a relay's ioloop watches it, a thread waits on it
         self._ioloop: Any = None  # the ioloop watching it, once attached
         self.broken = False
 
@@ -78,7 +78,7 @@ class Wakeups:
             cursor.execute(f"LISTEN {self.channel}")
             cursor.close()
         except Exception:
-            log.warning("cannot LISTEN for outbox wakeups; polling only", exc_info=True)
+            log.warning("cannot LISTEN on %s; polling only", self.channel, exc_info=True)
             return None
         self._connection, self.fd = connection, connection.dbapi_connection.fileno()
         return self.fd
