@@ -3,7 +3,6 @@ cleaner of day-old idempotency keys."""
 
 import logging
 import threading
-import time
 
 from ates import correlation
 from ates.bus.wakeup import Wakeups
@@ -15,9 +14,6 @@ from tracker.handlers import handlers
 from tracker.models import idempotency_keys, inbox, outbox
 
 log = logging.getLogger(__name__)
-
-
-RELISTEN_S = 5.0  # how soon a runner whose wakeups broke tries to listen again
 
 
 class ReassignmentRunner:
@@ -40,12 +36,12 @@ class ReassignmentRunner:
         self.poll_interval = poll_interval
         self.wakeups = Wakeups(uow.engine, reassigning.WAKEUP_CHANNEL, enabled=wakeups)
         self._stopping = threading.Event()
-        self._listen_tried = float("-inf")
 
     def run(self) -> None:
         try:
             while not self._stopping.is_set():
-                self._keep_listening()  # before the look: a job started during it wakes the wait
+                if self.wakeups.due():  # before the look: a job started during it wakes the wait
+                    self.wakeups.listen()
                 try:
                     self.work_through_running_jobs()
                 except Exception:  # a database hiccup: the job stays running, picked up again
@@ -53,16 +49,6 @@ class ReassignmentRunner:
                 self.wakeups.wait(self.poll_interval, self._stopping)
         finally:
             self.wakeups.close()
-
-    def _keep_listening(self) -> None:
-        """Listen if not listening yet, or again after a break; a failing LISTEN (PgBouncer in
-        transaction mode) is tried again every few seconds, not before every look."""
-        now = time.monotonic()
-        if self.wakeups.available and not self.wakeups.listening:
-            if now - self._listen_tried <= RELISTEN_S:
-                return
-            self._listen_tried = now
-            self.wakeups.listen()
 
     def work_through_running_jobs(self) -> None:
         with self.uow.read() as session:

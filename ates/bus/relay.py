@@ -43,7 +43,6 @@ from ates.bus.publishing import PublishingConnection, message_properties
 from ates.bus.wakeup import CHANNEL, Wakeups
 from ates.unit_of_work import UnitOfWork
 
-RELISTEN_S = 5.0  # how soon a relay whose wakeups broke tries to listen again
 log = logging.getLogger(__name__)
 
 
@@ -82,7 +81,6 @@ class OutboxRelay:
         self.wakeups = Wakeups(uow.engine, CHANNEL, enabled=wakeups)
         self._timer: Any = None  # the pending call of _tick
         self._last_tick = 0.0
-        self._listen_tried = 0.0
         self.lease_queue = topology.relay_lease_name(producer)
         self.lease_retry = lease_retry
         self.holds_lease = False
@@ -184,7 +182,6 @@ class OutboxRelay:
         """Watch the outbox's wakeups in this connection's ioloop, where there are any."""
         if self.wakeups.listening or self._connection is None or not self.wakeups.available:
             return
-        self._listen_tried = time.monotonic()
         self.wakeups.attach(self._connection.ioloop, self._on_wakeup)
 
     def _on_wakeup(self) -> None:
@@ -229,7 +226,7 @@ class OutboxRelay:
             published = self._look()
             if time.monotonic() - self._backlog_measured_at >= self.backlog_interval:
                 self._measure_backlog()
-            if not self.wakeups.listening and time.monotonic() - self._listen_tried > RELISTEN_S:
+            if self.wakeups.due():
                 self._listen()  # the listening connection broke (PostgreSQL restarted, say)
         except Exception:
             log.exception("%s relay failed to read or update its outbox", self.producer)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 CHANNEL = "ates_outbox"  # per database: every service has its own, so one name serves all
 STOP_CHECK_S = 0.1  # how often a thread waiting on its socket looks whether it is to stop
+RELISTEN_S = 5.0  # how soon a part whose listening broke or failed (PgBouncer) tries again
 TRIGGER_SQL = (
     "CREATE OR REPLACE FUNCTION ates_outbox_wakeup() RETURNS trigger LANGUAGE plpgsql AS "
     f"$$ BEGIN PERFORM pg_notify('{CHANNEL}', ''); RETURN NULL; END $$",
@@ -55,6 +56,7 @@ class Wakeups:
         self._connection: Any = None  # a connection of its own (psycopg2 under it) while listening
         self.fd: int | None = None  # its socket: a relay's ioloop watches it, a thread waits on it
         self._ioloop: Any = None  # the ioloop watching it, once attached
+        self._listen_tried = float("-inf")  # when listen() last tried (monotonic)
         self.broken = False
 
     @property
@@ -69,6 +71,7 @@ class Wakeups:
         """Start listening; the socket to watch for readability, or None where there is none."""
         if not self.available:
             return None
+        self._listen_tried = time.monotonic()
         self.close()
         try:
             connection: Any = self.engine.raw_connection()
@@ -129,6 +132,15 @@ class Wakeups:
         woke = bool(notifies)
         notifies.clear()
         return woke
+
+    def due(self) -> bool:
+        """Whether to try listening again: not listening where one could, and the last try was
+        a while ago (a failing LISTEN is not repeated before every look)."""
+        return (
+            self.available
+            and not self.listening
+            and time.monotonic() - self._listen_tried > RELISTEN_S
+        )
 
     def wait(self, timeout: float, stopping: threading.Event) -> bool:
         """For a part in a thread of its own: block until a notification arrives (True), `timeout`
