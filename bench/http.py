@@ -139,8 +139,8 @@ def run(
             )
             servers.callback(_stop, server)
             bases[app] = f"http://127.0.0.1:{port}"
-        for base in bases.values():
-            _wait_until_up(base, token)
+        for app, base in bases.items():
+            _wait_until_up(base, token, directory / f"{app}.log")
         # Rounds taking turns, so a neighbour's load on this noisy machine falls on both alike.
         for name, (method, path) in paths.items():
             for _round in range(rounds):
@@ -222,7 +222,7 @@ def parse_wrk(output: str) -> dict:
     return {"rps": rate, "p99": float(p99.group(1)) * scale}
 
 
-def _wait_until_up(base: str, token: str) -> None:
+def _wait_until_up(base: str, token: str, log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -235,7 +235,8 @@ def _wait_until_up(base: str, token: str) -> None:
         except requests.RequestException:  # not listening yet, or busy starting
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"{base} did not come up")
+    tail = log.read_text(errors="replace")[-3000:]
+    raise RuntimeError(f"{base} did not come up; the end of its log:\n{tail}")
 
 
 def _free_port() -> int:
