@@ -5,15 +5,36 @@ confirmed    the fastest *reliable* way: persistent messages with publisher conf
              broker has confirmed the last one;
 unconfirmed  fire and forget: no confirms, so nothing says the broker has them (for reference
              only; nothing in aTES may publish so).
+
+Where to and how (`to`): a queue's name, for plain persistent messages through the default
+exchange, or `Messages`: an exchange and each message's routing key and properties, as a
+benchmark that compares with aTES's own messages needs (bench.reassign).
 """
 
+import itertools
 import time
+from dataclasses import dataclass
 
 import pika
 
 CONFIRMED = "confirmed"
 UNCONFIRMED = "unconfirmed"
-WINDOW = 1000  # the relay's default max_in_flight
+WINDOW = 1000  # unconfirmed at once (the relay allows up to 2,000: more did not help raw)
+PERSISTENT = pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent)
+
+
+@dataclass(frozen=True)
+class Messages:
+    """An exchange, and the (routing key, properties) of the messages, used in turn."""
+
+    exchange: str
+    keys_and_properties: list[tuple[str, pika.BasicProperties]]
+
+
+def _messages(to: "str | Messages") -> tuple[str, "itertools.cycle"]:
+    if isinstance(to, str):  # a queue, through the default exchange
+        return "", itertools.cycle([(to, PERSISTENT)])
+    return to.exchange, itertools.cycle(to.keys_and_properties)
 
 
 def declare_queue(amqp_url: str, queue: str) -> None:
@@ -23,29 +44,31 @@ def declare_queue(amqp_url: str, queue: str) -> None:
         )
 
 
-def publish_unconfirmed(amqp_url: str, queue: str, count: int, body: bytes) -> float:
+def publish_unconfirmed(amqp_url: str, to: "str | Messages", count: int, body: bytes) -> float:
     """Seconds to hand `count` persistent messages to the connection, without confirms."""
+    exchange, messages = _messages(to)
     with pika.BlockingConnection(pika.URLParameters(amqp_url)) as connection:
         channel = connection.channel()
-        properties = pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent)
         started = time.perf_counter()
         for _ in range(count):
-            channel.basic_publish("", queue, body, properties)
+            routing_key, properties = next(messages)
+            channel.basic_publish(exchange, routing_key, body, properties)
         connection.process_data_events(0)
         return time.perf_counter() - started
 
 
 def publish_confirmed(
-    amqp_url: str, queue: str, count: int, body: bytes, window: int = WINDOW
+    amqp_url: str, to: "str | Messages", count: int, body: bytes, window: int = WINDOW
 ) -> float:
     """Seconds until the broker has confirmed `count` persistent messages, published with up to
     `window` unconfirmed at a time on pika's asynchronous connection."""
-    properties = pika.BasicProperties(delivery_mode=pika.DeliveryMode.Persistent)
+    exchange, messages = _messages(to)
     state = {"published": 0, "confirmed": 0, "started": 0.0, "elapsed": None, "error": None}
 
     def publish_more(channel):
         while state["published"] < count and state["published"] - state["confirmed"] < window:
-            channel.basic_publish("", queue, body, properties)
+            routing_key, properties = next(messages)
+            channel.basic_publish(exchange, routing_key, body, properties)
             state["published"] += 1
 
     low, above = [0], set()  # every tag <= low is confirmed, and those in `above`
