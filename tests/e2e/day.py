@@ -514,7 +514,8 @@ def expected_balances(books: model.Books, cast: Cast) -> dict[str, Decimal]:
 def wait_until_accounting_agrees(
     api: Api, books: model.Books, cast: Cast, timeout: float = 180
 ) -> None:
-    """Until every balance at accounting is the model's (it has applied every event so far)."""
+    """Until every balance at accounting is the model's (it has applied every event so far). If
+    that never comes, the failure says which lines of whose audit log make the difference."""
     accountant = cast.of_role("accountant")[0]
     problems = []
 
@@ -524,13 +525,48 @@ def wait_until_accounting_agrees(
         )
         return not problems
 
-    until(agreed, timeout, "accounting's balances to be the model's", problems)
+    until(
+        agreed,
+        timeout,
+        "accounting's balances to be the model's",
+        problems,
+        explain=lambda: why_balances_differ(api, books, cast, accountant),
+    )
 
 
-def until(predicate, timeout: float, what: str, problems: list[str]) -> None:
+def why_balances_differ(api: Api, books: model.Books, cast: Cast, accountant: Popug) -> list[str]:
+    """The open day's audit log of each popug whose balance is not the model's, against the
+    model's lines: which task's fee or reward is missing or extra (a balance alone says only by
+    how much)."""
+    expected, actual = expected_balances(books, cast), balances_at_accounting(api, accountant)
+    found = []
+    for popug in cast.everyone:
+        if expected[popug.account_id] == actual.get(popug.account_id):
+            continue
+        for billing_date, day in books.days.items():
+            if day.closed:
+                continue
+            log = api.get(
+                "accounting",
+                f"/api/accounts/{popug.account_id}/transactions",
+                accountant,
+                date=billing_date.isoformat(),
+            )["transactions"]
+            found += model.audit_log_problems(popug.account_id, day, log)
+    return found
+
+
+def until(predicate, timeout: float, what: str, problems: list[str], explain=None) -> None:
+    """Wait for `predicate`; on timeout fail with `problems` and what `explain()` adds, if given
+    (asked once, at the end: a diagnosis may cost more requests than a look)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
+            if explain is not None:
+                try:
+                    problems = [*problems, "why:", *explain()]
+                except Exception as error:  # noqa: BLE001 - the diagnosis must not hide the failure
+                    problems = [*problems, f"(no diagnosis: {error!r})"]
             raise AssertionError(
                 f"timed out after {timeout}s waiting for {what}:\n" + "\n".join(problems)
             )
