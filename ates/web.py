@@ -3,13 +3,19 @@ JSON logs, a correlation id on every request (docs/observability.md), /metrics, 
 headers on every answer, a limit on the size of a request body and no NUL in a request (README,
 "What every web service refuses")."""
 
+import logging
 from pathlib import Path
 
 import click
 from flask import Flask, current_app, jsonify, request
 from marshmallow import ValidationError
-from sqlalchemy import text
-from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
+from sqlalchemy import exc, text
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    InternalServerError,
+    RequestEntityTooLarge,
+)
 
 from ates import correlation, logs, metrics, migrations
 from ates.config import Settings, load_settings
@@ -55,6 +61,9 @@ def service_app(import_name: str, service: str, settings: Settings | None = None
     app.register_error_handler(RuleBroken, refusal)  # ates/rules.py: every service's refusals
     app.register_error_handler(ValidationError, invalid_input)
     app.register_error_handler(RequestEntityTooLarge, too_large_json)
+    for error in DATABASE_ERRORS:
+        app.register_error_handler(error, database_unavailable)
+    app.register_error_handler(InternalServerError, internal_error)
     migrations_dir = Path(app.root_path) / "migrations"
     if migrations_dir.is_dir():
         engine = make_engine(settings.database_url)
@@ -170,6 +179,37 @@ def json_error(error: HTTPException):
         if name.lower() != "content-type":
             response.headers[name] = value
     return response
+
+
+DATABASE_RETRY_AFTER_S = 2
+# what SQLAlchemy raises when the database cannot serve: refused, lost or out of connections, a
+# deadlock it broke (OperationalError), or none free in the pool within its timeout (TimeoutError)
+DATABASE_ERRORS = (exc.OperationalError, exc.TimeoutError)
+
+
+def database_unavailable(error: Exception):
+    """The database refused or lost the connection (down, restarting, out of connections, a
+    deadlock it broke): 503 with words and Retry-After, not a bare 500. Whether a write that failed
+    this way committed is not known here, so the answer promises nothing about it; the same
+    Idempotency-Key makes the retry safe (docs/idempotency.md)."""
+    reason = str(getattr(error, "orig", None) or error).strip().partition("\n")[0]
+    logging.getLogger(__name__).warning("database unavailable: %s", reason)
+    response = jsonify(
+        error="database_unavailable",
+        message="the database is not answering right now; try again in a moment (a write sent "
+        "again with the same Idempotency-Key is not done twice)",
+    )
+    response.status_code = 503
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+    return response
+
+
+def internal_error(error: InternalServerError):
+    """What no handler took, or what failed while the answer was being finished (the gateway's
+    web session is saved then): the database's 503 when that was the cause, else JSON's 500."""
+    if isinstance(error.original_exception, DATABASE_ERRORS):
+        return database_unavailable(error.original_exception)
+    return json_error(error)
 
 
 def invalid_input(error: ValidationError):

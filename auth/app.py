@@ -20,7 +20,14 @@ from ates.config import Settings
 from ates.openapi import document_api
 from ates.production import check_production
 from ates.session_keys import session_key
-from ates.web import json_error, service_app, too_large_json, too_large_message
+from ates.web import (
+    DATABASE_ERRORS,
+    database_unavailable,
+    json_error,
+    service_app,
+    too_large_json,
+    too_large_message,
+)
 from auth import admin, api, keys, oauth_api, oauth_store, pages, service
 from auth.models import idempotency_keys
 from auth.oauth import create_provider
@@ -78,6 +85,8 @@ def create_app(
     app.register_error_handler(CSRFError, _form_expired)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(BadRequest, _bad_request)
+    for error in DATABASE_ERRORS:
+        app.register_error_handler(error, _database_unavailable)
     _register_commands(app, auth_settings)
     if inspect(app.extensions["ates.engine"]).has_table("signing_keys"):
         _seed(app, auth_settings)  # before `migrate` has run there is nothing to seed into
@@ -134,6 +143,19 @@ def _bad_request(error: BadRequest):
     return render_template(
         "error.html", title="This request cannot be read", message=error.description
     ), 400
+
+
+def _database_unavailable(error: Exception):
+    """The sign-in pages say it on a page; the API and the OAuth endpoints in JSON (ates/web.py)."""
+    response = database_unavailable(error)
+    if request.path.startswith(("/api/", "/oauth/")):
+        return response
+    page = render_template(
+        "error.html",
+        title="Sign-in is unavailable",
+        message="The sign-in service cannot reach its database right now. Try again in a moment.",
+    )
+    return page, 503, {"Retry-After": response.headers["Retry-After"]}
 
 
 def _too_large(error: RequestEntityTooLarge):
