@@ -19,6 +19,7 @@ from tests.e2e.day import (
     Api,
     Cast,
     Script,
+    audit_log_at_accounting,
     balances_at_accounting,
     consumer_queues,
     expected_balances,
@@ -106,12 +107,7 @@ def accounting_problems(api: Api, cast: Cast, books: model.Books) -> list[str]:
 
     def audit_log(item) -> list[str]:
         popug, billing_date = item
-        log = api.get(
-            "accounting",
-            f"/api/accounts/{popug.account_id}/transactions",
-            accountant,
-            date=billing_date.isoformat(),
-        )["transactions"]
+        log = audit_log_at_accounting(api, accountant, popug, billing_date)
         return model.audit_log_problems(popug.username, named[billing_date], log)
 
     for found in api.many(audit_log, [(p, d) for p in cast.everyone for d in days]):

@@ -544,16 +544,22 @@ def why_balances_differ(api: Api, books: model.Books, cast: Cast, accountant: Po
         if expected[popug.account_id] == actual.get(popug.account_id):
             continue
         for billing_date, day in books.days.items():
-            if day.closed:
-                continue
-            log = api.get(
-                "accounting",
-                f"/api/accounts/{popug.account_id}/transactions",
-                accountant,
-                date=billing_date.isoformat(),
-            )["transactions"]
-            found += model.audit_log_problems(popug.account_id, day, log)
+            if not day.closed:
+                log = audit_log_at_accounting(api, accountant, popug, billing_date)
+                found += model.audit_log_problems(popug.account_id, day, log)
     return found
+
+
+def audit_log_at_accounting(
+    api: Api, accountant: Popug, popug: Popug, billing_date: date
+) -> list[dict]:
+    """A popug's transactions of one billing day, as accounting's API lists them."""
+    return api.get(
+        "accounting",
+        f"/api/accounts/{popug.account_id}/transactions",
+        accountant,
+        date=billing_date.isoformat(),
+    )["transactions"]
 
 
 def until(predicate, timeout: float, what: str, problems: list[str], explain=None) -> None:
