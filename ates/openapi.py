@@ -2,8 +2,8 @@
 
 The document is built from the code: every route of the service's API blueprint, the YAML
 after `---` in its view's docstring (apispec's Flask plugin reads it), and the marshmallow
-schemas it names. The errors every route can give — 400, 401 and 403 as `{error, message}` —
-are added here once instead of in every docstring.
+schemas it names. The errors every route can give — 400, 401, 403 and 503 as `{error,
+message}` — are added here once instead of in every docstring.
 """
 
 from apispec import APISpec
@@ -20,6 +20,8 @@ COMMON_ERRORS = {
     "400": "the request is malformed or breaks a rule",
     "401": "no valid bearer token",
     "403": "the token's role may not do this",
+    "503": "the database or the SSO's signing keys cannot serve right now: try again after "
+    "`Retry-After` seconds (`database_unavailable`, `sso_unavailable`)",
 }
 
 
