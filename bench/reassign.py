@@ -11,9 +11,9 @@ unconfirmed  the same 2N without confirms, for reference only.
 The same messages: raw's go to the tracker's exchange with the job's routing keys and the
 properties the relay gives an outbox row (`ates.bus.publishing.message_properties`), and every
 side's land in one quorum queue bound to that exchange (as accounting's queue takes the tracker's
-events), emptied before each measurement. (Until stop 30 raw went to a queue through the default
-exchange with plain properties and the job's events to an exchange with no queue: the broker
-dropped them unstored: the ratios measured before then flattered the job.)
+events), emptied before each measurement. (Before, raw went to a queue through the default exchange
+with plain properties and the job's events to an exchange with no queue, which the broker
+confirmed unstored: ratios measured so flatter the job; the README says which those are.)
 
 Prints the three times and the ratio to beat: reassign / confirmed raw.
 

@@ -1,7 +1,7 @@
 """bench.reassign's raw side publishes what the job publishes, to where the job's events go: the
-tracker's exchange, the job's routing keys, the relay's properties, one bound quorum queue. Until
-stop 30 raw's messages went to a queue and the job's to an exchange with none bound, which the
-broker confirmed unstored: the ratio compared unlike work."""
+tracker's exchange, the job's routing keys, the relay's properties, one bound quorum queue. Before,
+raw's messages went to a queue and the job's to an exchange with none bound, which the broker
+confirmed unstored: the ratio compared unlike work."""
 
 import pika
 
