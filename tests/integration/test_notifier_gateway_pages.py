@@ -7,7 +7,7 @@ import re
 import pytest
 
 from gateway.app import create_app as create_gateway
-from notifier import reading, service
+from notifier import reading, service, telling
 from tests.apps import gateway_in_front_of, signed_in
 from tests.notifier_story import deliver, working_day
 
@@ -76,7 +76,7 @@ def test_the_notices_page_pages_backwards(gateway, issuer, notifier):
     deliver(uow, [account_event("account.created", popug, "rio")])
     with uow.begin() as session:
         for number in range(25):
-            service.tell(
+            telling.tell(
                 session,
                 popug,
                 "day_closed",
