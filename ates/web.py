@@ -62,7 +62,7 @@ def service_app(import_name: str, service: str, settings: Settings | None = None
     app.register_error_handler(ValidationError, invalid_input)
     app.register_error_handler(RequestEntityTooLarge, too_large_json)
     for error in DATABASE_ERRORS:
-        app.register_error_handler(error, database_unavailable)
+        app.register_error_handler(error, _database_unavailable)
     app.register_error_handler(InternalServerError, internal_error)
     migrations_dir = Path(app.root_path) / "migrations"
     if migrations_dir.is_dir():
@@ -204,11 +204,22 @@ def database_unavailable(error: Exception):
     return response
 
 
+def answer_database_unavailable_with(app: Flask, answer) -> None:
+    """An app whose pages say it on a page (the gateway, auth) names its own answer to a database
+    that cannot serve; `database_unavailable` is everyone else's. It is used wherever the failure
+    arrives: in a view, or while the answer is finished (a web session's save)."""
+    app.extensions["ates.database_unavailable"] = answer
+
+
+def _database_unavailable(error: Exception):
+    return current_app.extensions.get("ates.database_unavailable", database_unavailable)(error)
+
+
 def internal_error(error: InternalServerError):
     """What no handler took, or what failed while the answer was being finished (the gateway's
     web session is saved then): the database's 503 when that was the cause, else JSON's 500."""
     if isinstance(error.original_exception, DATABASE_ERRORS):
-        return database_unavailable(error.original_exception)
+        return _database_unavailable(error.original_exception)
     return json_error(error)
 
 

@@ -21,7 +21,7 @@ from ates.openapi import document_api
 from ates.production import check_production
 from ates.session_keys import session_key
 from ates.web import (
-    DATABASE_ERRORS,
+    answer_database_unavailable_with,
     database_unavailable,
     json_error,
     service_app,
@@ -85,8 +85,7 @@ def create_app(
     app.register_error_handler(CSRFError, _form_expired)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(BadRequest, _bad_request)
-    for error in DATABASE_ERRORS:
-        app.register_error_handler(error, _database_unavailable)
+    answer_database_unavailable_with(app, _database_unavailable)
     _register_commands(app, auth_settings)
     if inspect(app.extensions["ates.engine"]).has_table("signing_keys"):
         _seed(app, auth_settings)  # before `migrate` has run there is nothing to seed into

@@ -5,7 +5,7 @@ import uuid
 from flask import Flask, render_template
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import BadRequest, InternalServerError, RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from ates import tokens
 from ates.bus.users import OPERATOR
@@ -13,9 +13,8 @@ from ates.config import Settings, load_settings
 from ates.production import check_production
 from ates.session_keys import session_key
 from ates.web import (
-    DATABASE_ERRORS,
+    answer_database_unavailable_with,
     database_unavailable,
-    internal_error,
     service_app,
     too_large_message,
 )
@@ -93,9 +92,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     app.register_error_handler(ServiceError, _service_failed)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(BadRequest, _bad_request)
-    for error in DATABASE_ERRORS:
-        app.register_error_handler(error, _database_unavailable)
-    app.register_error_handler(InternalServerError, _internal_error)
+    answer_database_unavailable_with(app, _database_unavailable)
     return app
 
 
@@ -126,7 +123,8 @@ def _too_large(error: RequestEntityTooLarge):
 
 
 def _database_unavailable(error: Exception):
-    """The web sessions' database cannot serve: a page that says so, 503 with Retry-After."""
+    """The web sessions' database cannot serve (read or saved outside the view, by flask-session):
+    a page that says so, 503 with Retry-After."""
     retry_after = database_unavailable(error).headers["Retry-After"]  # and its log line
     page = render_template(
         "problem.html",
@@ -135,14 +133,6 @@ def _database_unavailable(error: Exception):
         retry=True,
     )
     return page, 503, {"Retry-After": retry_after}
-
-
-def _internal_error(error: InternalServerError):
-    """A web session that could not be read or saved fails outside the view (flask-session works
-    around it): the database's page if that was the cause."""
-    if isinstance(error.original_exception, DATABASE_ERRORS):
-        return _database_unavailable(error.original_exception)
-    return internal_error(error)
 
 
 def _service_failed(error: ServiceError):
